@@ -10,6 +10,7 @@ pub mod config;
 pub mod diff;
 pub mod git;
 pub mod github;
+pub mod pipelines;
 pub mod queue;
 pub mod render;
 pub mod report;

@@ -1,1 +1,338 @@
-//! settings
+//! Server settings: Probot's environment names, read from the process environment and `.env`.
+//!
+//! Loading is pure over a map of variables (`Settings::from_vars`) so every rule is tested
+//! without touching the process environment; `Settings::from_env` is the thin edge.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use jsonwebtoken::EncodingKey;
+use url::Url;
+
+/// Everything `slipway serve` and `slipway deliveries` need to start.
+#[derive(Clone)]
+pub struct Settings {
+    /// The App's credentials; `None` until the setup flow (or the operator) provides them.
+    pub credentials: Option<Arc<AppCredentials>>,
+    pub host: IpAddr,
+    pub port: u16,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    /// REST API root, `https://api.github.com` or `https://HOST/api/v3` on GHES.
+    pub github_api_url: Url,
+    /// Web root where the App-creation form lives (`https://github.com` or the GHES host).
+    pub github_url: Url,
+    /// How GitHub reaches this server; webhook and callback URLs of the App manifest derive from it.
+    pub public_url: Url,
+    pub database_url: String,
+    pub workers: usize,
+    /// Where the setup flow writes the credentials it receives.
+    pub env_file: PathBuf,
+}
+
+/// A GitHub App's identity: everything needed to verify its webhooks and sign its JWTs.
+pub struct AppCredentials {
+    pub app_id: u64,
+    pub signing_key: EncodingKey,
+    pub webhook_secret: String,
+}
+
+impl std::fmt::Debug for AppCredentials {
+    // Never print the key or the secret, even in debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppCredentials")
+            .field("app_id", &self.app_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// A setting that stops start-up; its message is the one line the operator sees.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct SettingsError(pub String);
+
+fn invalid(message: impl Into<String>) -> SettingsError {
+    SettingsError(message.into())
+}
+
+impl Settings {
+    /// Reads `.env` (when present; real environment variables win) and the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        let env_file = std::env::var("ENV_FILE").unwrap_or_else(|_| ".env".to_string());
+        let mut vars: HashMap<String, String> = HashMap::new();
+        if Path::new(&env_file).exists() {
+            let entries = dotenvy::from_path_iter(&env_file)
+                .map_err(|err| invalid(format!("cannot read {env_file}: {err}")))?;
+            for entry in entries {
+                let (key, value) =
+                    entry.map_err(|err| invalid(format!("cannot parse {env_file}: {err}")))?;
+                vars.insert(key, value);
+            }
+        }
+        vars.extend(std::env::vars());
+        vars.entry("ENV_FILE".to_string()).or_insert(env_file);
+        Self::from_vars(&vars)
+    }
+
+    /// Builds settings from a map of variables, applying every default and validation rule.
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, SettingsError> {
+        let get = |name: &str| {
+            vars.get(name)
+                .map(|value| value.trim())
+                .filter(|value| !value.is_empty())
+        };
+
+        let port: u16 = match get("PORT") {
+            Some(raw) => raw
+                .parse()
+                .map_err(|_| invalid(format!("PORT must be a TCP port number, got {raw:?}")))?,
+            None => 3000,
+        };
+        let host: IpAddr = match get("HOST") {
+            Some(raw) => raw
+                .parse()
+                .map_err(|_| invalid(format!("HOST must be an IP address, got {raw:?}")))?,
+            None => IpAddr::from([0, 0, 0, 0]),
+        };
+        let workers: usize = match get("WORKERS") {
+            Some(raw) => raw.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                invalid(format!("WORKERS must be a positive number, got {raw:?}"))
+            })?,
+            None => 4,
+        };
+        let log_format = match get("LOG_FORMAT") {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "LOG_FORMAT must be json or pretty, got {other:?}"
+                )))
+            }
+        };
+        let github_api_url = parse_url(
+            "GITHUB_API_URL",
+            get("GITHUB_API_URL").unwrap_or("https://api.github.com"),
+        )?;
+        let github_url = match get("GITHUB_URL") {
+            Some(raw) => parse_url("GITHUB_URL", raw)?,
+            None => web_url_for(&github_api_url),
+        };
+        let public_url = match get("PUBLIC_URL") {
+            Some(raw) => parse_url("PUBLIC_URL", raw)?,
+            None => parse_url("PUBLIC_URL", &format!("http://localhost:{port}"))?,
+        };
+        let database_url = get("DATABASE_URL")
+            .unwrap_or("sqlite://slipway.db")
+            .to_string();
+        if !database_url.starts_with("sqlite:") {
+            return Err(invalid(format!(
+                "DATABASE_URL must be an sqlite: URL in this version of slipway, got {:?}",
+                scheme_of(&database_url)
+            )));
+        }
+
+        Ok(Settings {
+            credentials: credentials_from(vars)?.map(Arc::new),
+            host,
+            port,
+            log_level: get("LOG_LEVEL").unwrap_or("info").to_string(),
+            log_format,
+            github_api_url,
+            github_url,
+            public_url,
+            database_url,
+            workers,
+            env_file: PathBuf::from(get("ENV_FILE").unwrap_or(".env")),
+        })
+    }
+}
+
+fn scheme_of(url: &str) -> &str {
+    url.split(':').next().unwrap_or(url)
+}
+
+fn parse_url(name: &str, raw: &str) -> Result<Url, SettingsError> {
+    let url =
+        Url::parse(raw).map_err(|err| invalid(format!("{name} is not a URL ({err}): {raw:?}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(format!(
+            "{name} must be an http(s) URL, got {raw:?}"
+        )));
+    }
+    Ok(url)
+}
+
+/// github.com's API lives on its own host; GHES serves the API under `/api/v3` of the web host.
+fn web_url_for(api: &Url) -> Url {
+    if api.host_str() == Some("api.github.com") {
+        return Url::parse("https://github.com").expect("a constant URL parses");
+    }
+    let mut web = api.clone();
+    let path = web.path().trim_end_matches('/').to_string();
+    web.set_path(path.strip_suffix("/api/v3").unwrap_or(&path));
+    web
+}
+
+/// The App's credentials when all three are configured, none when none is, an error otherwise.
+fn credentials_from(
+    vars: &HashMap<String, String>,
+) -> Result<Option<AppCredentials>, SettingsError> {
+    let get = |name: &str| {
+        vars.get(name)
+            .map(|value| value.trim().to_string())
+            .filter(|value| !value.is_empty())
+    };
+    let app_id = get("APP_ID");
+    let inline_key = get("PRIVATE_KEY");
+    let key_path = get("PRIVATE_KEY_PATH");
+    let secret = get("WEBHOOK_SECRET");
+    if app_id.is_none() && inline_key.is_none() && key_path.is_none() && secret.is_none() {
+        return Ok(None);
+    }
+
+    let app_id = app_id
+        .ok_or_else(|| invalid("APP_ID is missing (PRIVATE_KEY or WEBHOOK_SECRET is set)"))?;
+    let app_id: u64 = app_id
+        .parse()
+        .map_err(|_| invalid(format!("APP_ID must be a number, got {app_id:?}")))?;
+    let pem = match (inline_key, key_path) {
+        (Some(pem), _) => pem.replace("\\n", "\n"),
+        (None, Some(path)) => std::fs::read_to_string(&path)
+            .map_err(|err| invalid(format!("cannot read PRIVATE_KEY_PATH {path}: {err}")))?,
+        (None, None) => {
+            return Err(invalid(
+                "PRIVATE_KEY or PRIVATE_KEY_PATH is missing (APP_ID is set)",
+            ))
+        }
+    };
+    let signing_key = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|err| {
+        invalid(format!(
+            "the App's private key is not an RSA private key in PEM format ({err})"
+        ))
+    })?;
+    let webhook_secret =
+        secret.ok_or_else(|| invalid("WEBHOOK_SECRET is missing (APP_ID is set)"))?;
+    Ok(Some(AppCredentials {
+        app_id,
+        signing_key,
+        webhook_secret,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn error_of(pairs: &[(&str, &str)]) -> String {
+        match Settings::from_vars(&vars(pairs)) {
+            Ok(_) => panic!("settings {pairs:?} were accepted"),
+            Err(err) => err.to_string(),
+        }
+    }
+
+    #[test]
+    fn defaults_serve_on_port_3000_with_sqlite_and_no_credentials() {
+        let settings = Settings::from_vars(&HashMap::new()).unwrap();
+        assert_eq!(settings.port, 3000);
+        assert_eq!(settings.workers, 4);
+        assert_eq!(settings.database_url, "sqlite://slipway.db");
+        assert_eq!(settings.github_api_url.as_str(), "https://api.github.com/");
+        assert_eq!(settings.github_url.as_str(), "https://github.com/");
+        assert_eq!(settings.public_url.as_str(), "http://localhost:3000/");
+        assert!(settings.credentials.is_none());
+    }
+
+    #[test]
+    fn enterprise_server_web_url_is_the_api_host_without_api_v3() {
+        let settings = Settings::from_vars(&vars(&[(
+            "GITHUB_API_URL",
+            "https://ghe.example.com/api/v3",
+        )]))
+        .unwrap();
+        assert_eq!(settings.github_url.as_str(), "https://ghe.example.com/");
+    }
+
+    #[test]
+    fn non_numeric_app_id_is_one_clear_line() {
+        let message = error_of(&[
+            ("APP_ID", "abc"),
+            ("WEBHOOK_SECRET", "s"),
+            ("PRIVATE_KEY", "x"),
+        ]);
+        assert_eq!(message, "APP_ID must be a number, got \"abc\"");
+    }
+
+    #[test]
+    fn bad_pem_is_refused() {
+        let message = error_of(&[
+            ("APP_ID", "1"),
+            ("WEBHOOK_SECRET", "s"),
+            (
+                "PRIVATE_KEY",
+                "-----BEGIN RSA PRIVATE KEY-----\nnope\n-----END RSA PRIVATE KEY-----",
+            ),
+        ]);
+        assert!(
+            message.starts_with("the App's private key is not an RSA private key"),
+            "{message}"
+        );
+        assert!(!message.contains('\n'));
+    }
+
+    #[test]
+    fn unreadable_key_file_names_the_path() {
+        let message = error_of(&[
+            ("APP_ID", "1"),
+            ("WEBHOOK_SECRET", "s"),
+            ("PRIVATE_KEY_PATH", "/nonexistent/key.pem"),
+        ]);
+        assert!(
+            message.starts_with("cannot read PRIVATE_KEY_PATH /nonexistent/key.pem"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn partial_credentials_say_what_is_missing() {
+        assert_eq!(
+            error_of(&[("WEBHOOK_SECRET", "s")]),
+            "APP_ID is missing (PRIVATE_KEY or WEBHOOK_SECRET is set)"
+        );
+    }
+
+    #[test]
+    fn postgres_is_refused_for_now() {
+        assert!(error_of(&[("DATABASE_URL", "postgres://db/slipway")]).contains("\"postgres\""));
+    }
+
+    #[test]
+    fn bad_log_format_port_and_workers_are_refused() {
+        assert_eq!(
+            error_of(&[("LOG_FORMAT", "xml")]),
+            "LOG_FORMAT must be json or pretty, got \"xml\""
+        );
+        assert_eq!(
+            error_of(&[("PORT", "http")]),
+            "PORT must be a TCP port number, got \"http\""
+        );
+        assert_eq!(
+            error_of(&[("WORKERS", "0")]),
+            "WORKERS must be a positive number, got \"0\""
+        );
+    }
+}

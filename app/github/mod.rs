@@ -1,1 +1,45 @@
-//! github
+//! GitHub as slipway talks to it: the App's JWT, installation tokens, and one client facade
+//! (octocrab underneath) that every pipeline uses. It honours rate limits, refreshes tokens and
+//! counts every request by endpoint and status.
+
+mod client;
+mod endpoint;
+mod error;
+mod jwt;
+mod manifest;
+mod tokens;
+
+pub use client::{Auth, GitHub, GitHubResponse, RetryPolicy};
+pub use endpoint::endpoint_label;
+pub use error::GitHubError;
+pub use jwt::app_jwt;
+pub use manifest::ManifestConversion;
+pub use tokens::InstallationToken;
+
+use std::sync::{Arc, RwLock};
+
+use crate::settings::AppCredentials;
+
+/// The App's credentials, shared by ingress and the client, replaced once by the setup flow.
+#[derive(Clone, Default)]
+pub struct SharedCredentials(Arc<RwLock<Option<Arc<AppCredentials>>>>);
+
+impl SharedCredentials {
+    pub fn new(initial: Option<Arc<AppCredentials>>) -> Self {
+        SharedCredentials(Arc::new(RwLock::new(initial)))
+    }
+
+    pub fn get(&self) -> Option<Arc<AppCredentials>> {
+        match self.0.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn set(&self, credentials: Arc<AppCredentials>) {
+        match self.0.write() {
+            Ok(mut guard) => *guard = Some(credentials),
+            Err(poisoned) => *poisoned.into_inner() = Some(credentials),
+        }
+    }
+}

@@ -1,1 +1,368 @@
-//! queue
+//! The durable delivery queue: a dispatcher hands pending deliveries from the store to a bounded
+//! pool of workers, one ordering key at a time, and records each outcome.
+//!
+//! At-least-once: a delivery is marked running before its handler starts and done after it ends,
+//! so a crash in between runs it again after restart. Ingress wakes the dispatcher directly;
+//! timers cover backoff; a slow sweep picks up rows written by other processes (`slipway
+//! deliveries retry`).
+
+mod backoff;
+mod handlers;
+mod scheduling;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::{watch, Notify};
+use tokio::task::{Id, JoinSet};
+use tracing::Instrument;
+
+pub use backoff::{random_jitter, retry_delay};
+pub use handlers::{Delivery, HandlerError, HandlerFuture, HandlerRegistry};
+pub use scheduling::{select_runnable, Selection};
+
+use crate::store::{now_millis, DeliveryRow, Store};
+use crate::telemetry::{DeliveryLabels, EventLabels, Metrics};
+
+/// How many pending rows one dispatch round looks at.
+const CANDIDATE_WINDOW: i64 = 1000;
+/// Rows written by another process (a CLI retry) are noticed within this long.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    pub workers: usize,
+    /// Attempts before a retryable failure becomes `failed`.
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// On shutdown, how long in-flight handlers may take to finish before they are handed back.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            workers: 4,
+            max_attempts: 8,
+            base_delay: Duration::from_secs(2),
+            max_delay: Duration::from_secs(10 * 60),
+            shutdown_grace: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Wakes the dispatcher and stops it. Cheap to clone.
+#[derive(Clone)]
+pub struct QueueHandle {
+    wake: Arc<Notify>,
+    stop: watch::Sender<bool>,
+}
+
+impl QueueHandle {
+    /// New work was stored.
+    pub fn notify(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Asks the dispatcher to stop taking work; in-flight handlers get the grace period.
+    pub fn shutdown(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+struct Running {
+    id: String,
+    key: Option<String>,
+}
+
+struct Dispatcher {
+    store: Store,
+    handlers: Arc<HandlerRegistry>,
+    metrics: Arc<Metrics>,
+    config: QueueConfig,
+    wake: Arc<Notify>,
+    stop: watch::Receiver<bool>,
+    tasks: JoinSet<()>,
+    running: HashMap<Id, Running>,
+    busy_keys: HashSet<String>,
+    last_depth_update: Option<Instant>,
+}
+
+/// Starts the dispatcher. Deliveries a crash left `running` go back to the queue first.
+/// The returned join handle finishes when the queue has shut down.
+pub async fn start(
+    store: Store,
+    handlers: HandlerRegistry,
+    metrics: Arc<Metrics>,
+    config: QueueConfig,
+) -> Result<(QueueHandle, tokio::task::JoinHandle<()>), crate::store::StoreError> {
+    let recovered = store.requeue_running(None).await?;
+    if recovered > 0 {
+        tracing::info!(
+            recovered,
+            "deliveries left running by an earlier process are queued again"
+        );
+    }
+    let wake = Arc::new(Notify::new());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let dispatcher = Dispatcher {
+        store,
+        handlers: Arc::new(handlers),
+        metrics,
+        config,
+        wake: wake.clone(),
+        stop: stop_rx,
+        tasks: JoinSet::new(),
+        running: HashMap::new(),
+        busy_keys: HashSet::new(),
+        last_depth_update: None,
+    };
+    let join = tokio::spawn(dispatcher.run());
+    Ok((
+        QueueHandle {
+            wake,
+            stop: stop_tx,
+        },
+        join,
+    ))
+}
+
+impl Dispatcher {
+    async fn run(mut self) {
+        loop {
+            if *self.stop.borrow() {
+                break;
+            }
+            let next_due = match self.fill_slots().await {
+                Ok(due) => due,
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot read the delivery queue; trying again shortly");
+                    Some(now_millis() + 1000)
+                }
+            };
+            let sleep_for = next_due
+                .map(|at| Duration::from_millis((at - now_millis()).max(0) as u64))
+                .unwrap_or(SWEEP_INTERVAL)
+                .min(SWEEP_INTERVAL);
+            tokio::select! {
+                _ = self.stop.changed() => {}
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(sleep_for) => {}
+                Some(joined) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
+                    self.finished(joined).await;
+                }
+            }
+        }
+        self.drain().await;
+    }
+
+    /// Starts as many runnable deliveries as there are free workers; returns when the next
+    /// not-yet-due delivery becomes due.
+    async fn fill_slots(&mut self) -> Result<Option<i64>, crate::store::StoreError> {
+        self.update_queue_depth().await;
+        let free = self.config.workers.saturating_sub(self.running.len());
+        if free == 0 {
+            return Ok(None);
+        }
+        let candidates = self.store.pending_deliveries(CANDIDATE_WINDOW).await?;
+        let selection = select_runnable(&candidates, &self.busy_keys, now_millis(), free);
+        let mut next_due = selection.next_due_at;
+        if candidates.len() as i64 == CANDIDATE_WINDOW {
+            next_due = match (next_due, self.store.next_due_at().await?) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        let chosen: Vec<&DeliveryRow> = selection.start.iter().map(|&i| &candidates[i]).collect();
+        let ids: Vec<String> = chosen.iter().map(|row| row.id.clone()).collect();
+        let claimed: HashSet<String> = self.store.claim(&ids).await?.into_iter().collect();
+        for row in chosen.into_iter().filter(|row| claimed.contains(&row.id)) {
+            self.spawn(row.clone());
+        }
+        Ok(next_due)
+    }
+
+    fn spawn(&mut self, row: DeliveryRow) {
+        if let Some(key) = &row.ordering_key {
+            self.busy_keys.insert(key.clone());
+        }
+        let work = Work {
+            store: self.store.clone(),
+            handlers: self.handlers.clone(),
+            metrics: self.metrics.clone(),
+            config: self.config.clone(),
+        };
+        let span = tracing::info_span!(
+            "delivery",
+            delivery_id = %row.id,
+            event = %row.event,
+            action = row.action.as_deref().unwrap_or(""),
+            attempt = row.attempts + 1,
+        );
+        let running = Running {
+            id: row.id.clone(),
+            key: row.ordering_key.clone(),
+        };
+        let handle = self.tasks.spawn(work.run(row).instrument(span));
+        self.running.insert(handle.id(), running);
+    }
+
+    async fn finished(&mut self, joined: Result<(Id, ()), tokio::task::JoinError>) {
+        let id = match &joined {
+            Ok((id, ())) => *id,
+            Err(err) => err.id(),
+        };
+        let Some(running) = self.running.remove(&id) else {
+            return;
+        };
+        if let Some(key) = &running.key {
+            self.busy_keys.remove(key);
+        }
+        if let Err(err) = joined {
+            // A panicking handler: the row is still `running`; treat it as a retryable failure.
+            let message = if err.is_panic() {
+                "the handler panicked"
+            } else {
+                "the handler was cancelled"
+            };
+            tracing::error!(delivery_id = %running.id, "{message}");
+            let at = now_millis() + self.config.base_delay.as_millis() as i64;
+            if let Err(err) = self.store.schedule_retry(&running.id, at, message).await {
+                tracing::error!(delivery_id = %running.id, error = %err, "cannot reschedule the delivery");
+            }
+        }
+    }
+
+    /// Shutdown: give in-flight handlers the grace period, then hand the rest back to the queue.
+    async fn drain(mut self) {
+        let deadline = tokio::time::sleep(self.config.shutdown_grace);
+        tokio::pin!(deadline);
+        while !self.tasks.is_empty() {
+            tokio::select! {
+                _ = &mut deadline => break,
+                Some(joined) = self.tasks.join_next_with_id() => self.finished(joined).await,
+            }
+        }
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+        let unfinished: Vec<String> = self.running.drain().map(|(_, r)| r.id).collect();
+        if !unfinished.is_empty() {
+            match self.store.requeue_running(Some(&unfinished)).await {
+                Ok(n) => tracing::info!(
+                    handed_back = n,
+                    "unfinished deliveries handed back to the queue"
+                ),
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot hand unfinished deliveries back; they resume at next start")
+                }
+            }
+        }
+    }
+
+    async fn update_queue_depth(&mut self) {
+        // At most once a second: under a burst of webhooks the count is not worth a query each.
+        if self
+            .last_depth_update
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.last_depth_update = Some(Instant::now());
+        if let Ok(depth) = self.store.count_pending().await {
+            self.metrics.queue_depth.set(depth);
+        }
+    }
+}
+
+/// One delivery attempt, start to recorded outcome.
+struct Work {
+    store: Store,
+    handlers: Arc<HandlerRegistry>,
+    metrics: Arc<Metrics>,
+    config: QueueConfig,
+}
+
+impl Work {
+    async fn run(self, row: DeliveryRow) {
+        let started = Instant::now();
+        let attempt = (row.attempts + 1).max(1) as u32;
+        let outcome = match self.store.payload(&row.id).await {
+            Ok(payload) => {
+                let delivery = Delivery {
+                    id: row.id.clone(),
+                    event: row.event.clone(),
+                    action: row.action.clone(),
+                    attempt,
+                    payload: Bytes::from(payload),
+                };
+                self.handlers.dispatch(delivery).await
+            }
+            Err(err) => Err(HandlerError::from(err)),
+        };
+        let label = match self.record(&row, attempt, outcome).await {
+            Ok(label) => label,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot record the delivery's outcome; it runs again later");
+                "error"
+            }
+        };
+        self.metrics
+            .delivery_processing
+            .get_or_create(&DeliveryLabels {
+                event: row.event.clone(),
+                outcome: label.to_string(),
+            })
+            .observe(started.elapsed().as_secs_f64());
+    }
+
+    async fn record(
+        &self,
+        row: &DeliveryRow,
+        attempt: u32,
+        outcome: Result<(), HandlerError>,
+    ) -> Result<&'static str, crate::store::StoreError> {
+        match outcome {
+            Ok(()) => {
+                self.store.mark_done(&row.id).await?;
+                tracing::debug!("delivery processed");
+                Ok("done")
+            }
+            Err(HandlerError::Retryable {
+                message,
+                retry_after,
+            }) if attempt < self.config.max_attempts => {
+                let backoff = retry_delay(
+                    attempt,
+                    self.config.base_delay,
+                    self.config.max_delay,
+                    random_jitter(),
+                );
+                let wait = retry_after.map_or(backoff, |asked| asked.max(backoff));
+                let at = now_millis() + wait.as_millis() as i64;
+                tracing::warn!(error = %message, retry_in_ms = wait.as_millis() as u64, "delivery failed; will retry");
+                self.store.schedule_retry(&row.id, at, &message).await?;
+                self.metrics
+                    .delivery_retries
+                    .get_or_create(&EventLabels {
+                        event: row.event.clone(),
+                    })
+                    .inc();
+                Ok("retry")
+            }
+            Err(HandlerError::Retryable { message, .. }) => {
+                let message = format!("gave up after {attempt} attempts: {message}");
+                tracing::error!(error = %message, "delivery failed");
+                self.store.mark_failed(&row.id, &message).await?;
+                Ok("failed")
+            }
+            Err(HandlerError::Permanent(message)) => {
+                tracing::error!(error = %message, "delivery failed; not retryable");
+                self.store.mark_failed(&row.id, &message).await?;
+                Ok("failed")
+            }
+        }
+    }
+}

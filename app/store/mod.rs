@@ -1,1 +1,82 @@
-//! store
+//! Durable state in embedded SQLite: webhook deliveries (the queue), installations and
+//! redelivery requests.
+//!
+//! Ingress writes go through a group-commit writer (`ingest`): concurrent webhook requests share
+//! one transaction and one fsync, and each request is answered only after its row is committed.
+
+mod deliveries;
+mod ingest;
+mod installations;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+pub use deliveries::{DeliveryRow, DeliveryState, DeliverySummary, StateCount};
+pub use ingest::{IngestOutcome, NewDelivery};
+pub use installations::InstallationRecord;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("the store is shutting down")]
+    Closed,
+    #[error("no delivery {0}")]
+    NotFound(String),
+    #[error("delivery {id} is {state}, only failed deliveries can be retried")]
+    NotRetryable { id: String, state: String },
+}
+
+/// The handle every part of slipway shares; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    ingest: ingest::IngestHandle,
+}
+
+impl Store {
+    /// Opens (creating when missing) the database at `database_url` and brings its schema up to date.
+    pub async fn connect(database_url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(database_url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit is on disk before ingress answers GitHub.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("app/store/migrations").run(&pool).await?;
+        let ingest = ingest::spawn_writer(pool.clone());
+        Ok(Store { pool, ingest })
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Stores one delivery durably; returns once it is committed (or found to be a duplicate).
+    pub async fn ingest(&self, delivery: NewDelivery) -> Result<IngestOutcome, StoreError> {
+        self.ingest.submit(delivery).await
+    }
+
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+/// Milliseconds since the Unix epoch: the unit of every time column.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,20 @@
+//! The orchestration of one event, start to end. Each pipeline registers its handlers here.
+
+pub mod installations;
+pub mod missed_deliveries;
+
+use crate::queue::HandlerRegistry;
+use crate::store::Store;
+
+/// Everything a pipeline may use; cheap to clone into handlers.
+#[derive(Clone)]
+pub struct PipelineContext {
+    pub store: Store,
+    pub github: crate::github::GitHub,
+}
+
+/// The handler table the server runs: installation bookkeeping now; previews, builds and deploys
+/// plug in here. Handled events without an entry are stored and finish as done.
+pub fn register_all(registry: &mut HandlerRegistry, context: &PipelineContext) {
+    installations::register(registry, context);
+}
