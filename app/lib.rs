@@ -19,3 +19,10 @@ pub mod settings;
 pub mod store;
 pub mod telemetry;
 pub mod webhook;
+
+/// Chooses rustls' crypto back-end for the whole process. Two back-ends are compiled in (ring via
+/// octocrab, aws-lc-rs via other crates), so rustls cannot pick one itself and would panic at
+/// the first TLS connection. Safe to call more than once.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

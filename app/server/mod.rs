@@ -1,1 +1,210 @@
-//! server
+//! The HTTP server: webhook ingress, the setup flow, and the operations endpoints.
+//!
+//! `start` wires the store, the queue, the GitHub client and the missed-delivery scanner together
+//! and returns a handle; `slipway serve` and the tests both use it.
+
+mod ingress;
+mod ops;
+mod setup;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::sync::{watch, Notify};
+
+use crate::github::{GitHub, RetryPolicy, SharedCredentials};
+use crate::pipelines::missed_deliveries::{self, RecoveryConfig};
+use crate::pipelines::{self, PipelineContext};
+use crate::queue::{self, HandlerRegistry, QueueConfig, QueueHandle};
+use crate::settings::Settings;
+use crate::store::Store;
+use crate::telemetry::Metrics;
+
+pub use setup::{app_manifest, write_env_file};
+
+/// GitHub's webhook payload limit.
+pub const MAX_WEBHOOK_BODY: usize = 25 * 1024 * 1024;
+
+/// Extra handlers a caller plugs in before the queue starts (tests use it to observe processing).
+pub type RegisterHandlers = Box<dyn FnOnce(&mut HandlerRegistry, &PipelineContext) + Send>;
+
+/// How to start a server; `ServerOptions::new(settings)` gives production defaults.
+pub struct ServerOptions {
+    pub settings: Settings,
+    pub queue: QueueConfig,
+    pub recovery: RecoveryConfig,
+    pub github_retry: RetryPolicy,
+    pub extra_handlers: Option<RegisterHandlers>,
+}
+
+impl ServerOptions {
+    pub fn new(settings: Settings) -> Self {
+        let queue = QueueConfig {
+            workers: settings.workers,
+            ..QueueConfig::default()
+        };
+        ServerOptions {
+            settings,
+            queue,
+            recovery: RecoveryConfig::default(),
+            github_retry: RetryPolicy::default(),
+            extra_handlers: None,
+        }
+    }
+}
+
+/// What every route shares.
+pub(crate) struct AppState {
+    pub settings: Settings,
+    pub credentials: SharedCredentials,
+    pub store: Store,
+    pub queue: QueueHandle,
+    pub github: GitHub,
+    pub metrics: Arc<Metrics>,
+    /// Setup-flow `state` values handed out, for CSRF protection, with when they were made.
+    pub setup_states: Mutex<HashMap<String, Instant>>,
+    /// Fired when the setup flow installs credentials, so the delivery scan starts at once.
+    pub credentials_arrived: Arc<Notify>,
+}
+
+/// A started server.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    stop: watch::Sender<bool>,
+    join: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting requests, lets in-flight handlers finish (or hands them back), and waits.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        self.join.await.context("the server task panicked")?
+    }
+
+    /// Waits until the server stops (after `shutdown` or a signal handled by the caller).
+    pub fn stopper(&self) -> watch::Sender<bool> {
+        self.stop.clone()
+    }
+
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.join.await.context("the server task panicked")?
+    }
+}
+
+/// Binds `settings.host:settings.port` (port 0 picks a free one) and starts serving.
+pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
+    let ServerOptions {
+        settings,
+        queue: queue_config,
+        recovery,
+        github_retry,
+        extra_handlers,
+    } = options;
+    let metrics = Arc::new(Metrics::new());
+    let store = Store::connect(&settings.database_url)
+        .await
+        .with_context(|| format!("cannot open the database {}", settings.database_url))?;
+    let credentials = SharedCredentials::new(settings.credentials.clone());
+    let github = GitHub::new(settings.github_api_url.clone(), credentials.clone(), metrics.clone(), github_retry)?;
+
+    let context = PipelineContext {
+        store: store.clone(),
+        github: github.clone(),
+    };
+    let mut handlers = HandlerRegistry::new();
+    pipelines::register_all(&mut handlers, &context);
+    if let Some(register) = extra_handlers {
+        register(&mut handlers, &context);
+    }
+    let (queue, queue_join) = queue::start(store.clone(), handlers, metrics.clone(), queue_config).await?;
+
+    let listener = tokio::net::TcpListener::bind((settings.host, settings.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
+    let addr = listener.local_addr()?;
+
+    let credentials_arrived = Arc::new(Notify::new());
+    let state = Arc::new(AppState {
+        settings,
+        credentials,
+        store: store.clone(),
+        queue: queue.clone(),
+        github: github.clone(),
+        metrics: metrics.clone(),
+        setup_states: Mutex::new(HashMap::new()),
+        credentials_arrived: credentials_arrived.clone(),
+    });
+    let router = router(state);
+
+    let (stop, stop_rx) = watch::channel(false);
+    let scanner = tokio::spawn(scan_when_credentials(
+        github,
+        store.clone(),
+        metrics.clone(),
+        recovery,
+        credentials_arrived,
+        stop_rx.clone(),
+    ));
+
+    let mut server_stop = stop_rx.clone();
+    let join = tokio::spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = server_stop.wait_for(|stopped| *stopped).await;
+            })
+            .await;
+        queue.shutdown();
+        let _ = queue_join.await;
+        let _ = scanner.await;
+        served.context("the HTTP server failed")
+    });
+    tracing::info!(%addr, "slipway is listening");
+    Ok(RunningServer {
+        addr,
+        store,
+        metrics,
+        stop,
+        join,
+    })
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/api/github/webhooks", post(ingress::receive))
+        .route("/", get(ops::home))
+        .route("/setup/callback", get(setup::callback))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BODY))
+        .with_state(state)
+}
+
+/// Runs the missed-delivery scanner once credentials exist (from start-up or the setup flow).
+async fn scan_when_credentials(
+    github: GitHub,
+    store: Store,
+    metrics: Arc<Metrics>,
+    recovery: RecoveryConfig,
+    credentials_arrived: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
+    while github.credentials().get().is_none() {
+        tokio::select! {
+            _ = credentials_arrived.notified() => {}
+            _ = stop.changed() => return,
+        }
+    }
+    missed_deliveries::run_periodically(github, store, metrics, recovery, stop).await;
+}
+
+/// How long a setup `state` stays valid: GitHub's manifest codes last an hour too.
+const SETUP_STATE_TTL: Duration = Duration::from_secs(60 * 60);

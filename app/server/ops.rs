@@ -1,0 +1,83 @@
+//! Operations: liveness, readiness, metrics, and the home page (setup or status).
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+
+use super::setup::{escape_html, setup_page};
+use super::AppState;
+
+pub(super) async fn healthz() -> &'static str {
+    "ok"
+}
+
+pub(super) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    let mut problems = Vec::new();
+    if !state.store.ping().await {
+        problems.push("the database does not answer");
+    }
+    if state.credentials.get().is_none() {
+        problems.push("no GitHub App credentials: finish the setup at /");
+    }
+    if problems.is_empty() {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, problems.join("\n")).into_response()
+    }
+}
+
+pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+pub(super) struct HomeQuery {
+    org: Option<String>,
+}
+
+/// The setup page until the App exists; a small status page after.
+pub(super) async fn home(State(state): State<Arc<AppState>>, Query(query): Query<HomeQuery>) -> Response {
+    let Some(credentials) = state.credentials.get() else {
+        return setup_page(&state, query.org.as_deref());
+    };
+    let counts = state.store.count_by_state().await.unwrap_or_default();
+    let errors = state.store.recent_errors(10).await.unwrap_or_default();
+    let count_rows: String = counts
+        .iter()
+        .map(|c| format!("<tr><td>{}</td><td>{}</td></tr>", escape_html(&c.state), c.count))
+        .collect();
+    let error_rows: String = errors
+        .iter()
+        .map(|d| {
+            format!(
+                "<tr><td><code>{}</code></td><td>{}{}</td><td>{}</td><td>{}</td></tr>",
+                escape_html(&d.id),
+                escape_html(&d.event),
+                d.action.as_deref().map(|a| format!(".{}", escape_html(a))).unwrap_or_default(),
+                escape_html(&d.state),
+                escape_html(d.last_error.as_deref().unwrap_or("")),
+            )
+        })
+        .collect();
+    Html(format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>slipway</title></head>
+<body style="font-family: sans-serif; max-width: 60em; margin: 3em auto">
+<h1>slipway</h1>
+<p>GitHub App id <strong>{app_id}</strong>. Webhooks arrive at <code>/api/github/webhooks</code>.</p>
+<h2>Deliveries</h2>
+<table><tr><th>state</th><th>count</th></tr>{count_rows}</table>
+<h2>Last errors</h2>
+<table><tr><th>delivery</th><th>event</th><th>state</th><th>error</th></tr>{error_rows}</table>
+</body></html>"#,
+        app_id = credentials.app_id,
+    ))
+    .into_response()
+}
