@@ -49,10 +49,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     println!("no deliveries");
                 }
                 for row in rows {
-                    let received = time::OffsetDateTime::from_unix_timestamp(row.received_at / 1000)
-                        .ok()
-                        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-                        .unwrap_or_default();
+                    let received =
+                        time::OffsetDateTime::from_unix_timestamp(row.received_at / 1000)
+                            .ok()
+                            .and_then(|t| {
+                                t.format(&time::format_description::well_known::Rfc3339)
+                                    .ok()
+                            })
+                            .unwrap_or_default();
                     let event = match &row.action {
                         Some(action) => format!("{}.{}", row.event, action),
                         None => row.event.clone(),
@@ -65,7 +69,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         event,
                         row.repository.as_deref().unwrap_or("-"),
                         row.attempts,
-                        row.last_error.as_deref().map(|e| format!("  error: {e}")).unwrap_or_default(),
+                        row.last_error
+                            .as_deref()
+                            .map(|e| format!("  error: {e}"))
+                            .unwrap_or_default(),
                     );
                 }
             }

@@ -19,7 +19,11 @@ fn reply(status: StatusCode, message: impl Into<String>) -> Response {
     (status, message.into()).into_response()
 }
 
-pub(super) async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn receive(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let metrics = &state.metrics;
     let Some(credentials) = state.credentials.get() else {
         metrics.count_delivery("unverified", "not_configured");
@@ -47,11 +51,17 @@ pub(super) async fn receive(State(state): State<Arc<AppState>>, headers: HeaderM
     };
     let Some(event) = header("x-github-event", MAX_EVENT_NAME_LEN) else {
         metrics.count_delivery("unknown", "bad_request");
-        return reply(StatusCode::BAD_REQUEST, "the X-GitHub-Event header is missing or malformed");
+        return reply(
+            StatusCode::BAD_REQUEST,
+            "the X-GitHub-Event header is missing or malformed",
+        );
     };
     let Some(delivery_id) = header("x-github-delivery", MAX_DELIVERY_ID_LEN) else {
         metrics.count_delivery(event, "bad_request");
-        return reply(StatusCode::BAD_REQUEST, "the X-GitHub-Delivery header is missing or malformed");
+        return reply(
+            StatusCode::BAD_REQUEST,
+            "the X-GitHub-Delivery header is missing or malformed",
+        );
     };
 
     match EventDisposition::of(event) {
@@ -63,7 +73,10 @@ pub(super) async fn receive(State(state): State<Arc<AppState>>, headers: HeaderM
         EventDisposition::Ignored => {
             metrics.count_delivery(event, "ignored");
             tracing::debug!(delivery_id, event, "event not handled by slipway");
-            return reply(StatusCode::ACCEPTED, format!("slipway does not handle {event} events"));
+            return reply(
+                StatusCode::ACCEPTED,
+                format!("slipway does not handle {event} events"),
+            );
         }
         EventDisposition::Handled => {}
     }
@@ -105,7 +118,10 @@ pub(super) async fn receive(State(state): State<Arc<AppState>>, headers: HeaderM
         (Err(err), _) => {
             metrics.count_delivery(event, "store_error");
             tracing::error!(delivery_id, error = %err, "cannot store the delivery");
-            reply(StatusCode::SERVICE_UNAVAILABLE, "slipway cannot store deliveries right now")
+            reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "slipway cannot store deliveries right now",
+            )
         }
         (Ok(_), Some(message)) => {
             metrics.count_delivery(event, "bad_request");

@@ -113,7 +113,12 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         .await
         .with_context(|| format!("cannot open the database {}", settings.database_url))?;
     let credentials = SharedCredentials::new(settings.credentials.clone());
-    let github = GitHub::new(settings.github_api_url.clone(), credentials.clone(), metrics.clone(), github_retry)?;
+    let github = GitHub::new(
+        settings.github_api_url.clone(),
+        credentials.clone(),
+        metrics.clone(),
+        github_retry,
+    )?;
 
     let context = PipelineContext {
         store: store.clone(),
@@ -124,7 +129,8 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
     if let Some(register) = extra_handlers {
         register(&mut handlers, &context);
     }
-    let (queue, queue_join) = queue::start(store.clone(), handlers, metrics.clone(), queue_config).await?;
+    let (queue, queue_join) =
+        queue::start(store.clone(), handlers, metrics.clone(), queue_config).await?;
 
     let listener = tokio::net::TcpListener::bind((settings.host, settings.port))
         .await

@@ -31,7 +31,10 @@ pub(super) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 
 pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response()
@@ -43,7 +46,10 @@ pub(super) struct HomeQuery {
 }
 
 /// The setup page until the App exists; a small status page after.
-pub(super) async fn home(State(state): State<Arc<AppState>>, Query(query): Query<HomeQuery>) -> Response {
+pub(super) async fn home(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<HomeQuery>,
+) -> Response {
     let Some(credentials) = state.credentials.get() else {
         return setup_page(&state, query.org.as_deref());
     };
@@ -51,7 +57,13 @@ pub(super) async fn home(State(state): State<Arc<AppState>>, Query(query): Query
     let errors = state.store.recent_errors(10).await.unwrap_or_default();
     let count_rows: String = counts
         .iter()
-        .map(|c| format!("<tr><td>{}</td><td>{}</td></tr>", escape_html(&c.state), c.count))
+        .map(|c| {
+            format!(
+                "<tr><td>{}</td><td>{}</td></tr>",
+                escape_html(&c.state),
+                c.count
+            )
+        })
         .collect();
     let error_rows: String = errors
         .iter()
@@ -60,7 +72,10 @@ pub(super) async fn home(State(state): State<Arc<AppState>>, Query(query): Query
                 "<tr><td><code>{}</code></td><td>{}{}</td><td>{}</td><td>{}</td></tr>",
                 escape_html(&d.id),
                 escape_html(&d.event),
-                d.action.as_deref().map(|a| format!(".{}", escape_html(a))).unwrap_or_default(),
+                d.action
+                    .as_deref()
+                    .map(|a| format!(".{}", escape_html(a)))
+                    .unwrap_or_default(),
                 escape_html(&d.state),
                 escape_html(d.last_error.as_deref().unwrap_or("")),
             )

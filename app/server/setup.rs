@@ -25,7 +25,8 @@ const APP_MANIFEST: &str = include_str!("../../app.yml");
 
 /// The manifest GitHub receives: `app.yml` with this server's public URLs filled in.
 pub fn app_manifest(public_url: &Url) -> anyhow::Result<Value> {
-    let mut manifest: Value = serde_yaml_ng::from_str(APP_MANIFEST).context("app.yml is not valid YAML")?;
+    let mut manifest: Value =
+        serde_yaml_ng::from_str(APP_MANIFEST).context("app.yml is not valid YAML")?;
     let base = public_url.as_str().trim_end_matches('/');
     let object = manifest
         .as_object_mut()
@@ -35,7 +36,10 @@ pub fn app_manifest(public_url: &Url) -> anyhow::Result<Value> {
         "hook_attributes".to_string(),
         json!({ "url": format!("{base}/api/github/webhooks"), "active": true }),
     );
-    object.insert("redirect_url".to_string(), json!(format!("{base}/setup/callback")));
+    object.insert(
+        "redirect_url".to_string(),
+        json!(format!("{base}/setup/callback")),
+    );
     Ok(manifest)
 }
 
@@ -89,7 +93,11 @@ pub(super) fn setup_page(state: &AppState, org: Option<&str>) -> Response {
     let org = org.map(str::trim).filter(|o| !o.is_empty());
     if let Some(org) = org {
         if !is_valid_login(org) {
-            return (StatusCode::BAD_REQUEST, format!("{org:?} is not a GitHub organisation name")).into_response();
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("{org:?} is not a GitHub organisation name"),
+            )
+                .into_response();
         }
     }
     let token = new_state(state);
@@ -136,12 +144,23 @@ pub(super) struct CallbackQuery {
     state: Option<String>,
 }
 
-pub(super) async fn callback(State(state): State<Arc<AppState>>, Query(query): Query<CallbackQuery>) -> Response {
+pub(super) async fn callback(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<CallbackQuery>,
+) -> Response {
     if state.credentials.get().is_some() {
-        return (StatusCode::CONFLICT, "slipway already has GitHub App credentials").into_response();
+        return (
+            StatusCode::CONFLICT,
+            "slipway already has GitHub App credentials",
+        )
+            .into_response();
     }
     let (Some(code), Some(token)) = (query.code, query.state) else {
-        return (StatusCode::BAD_REQUEST, "the callback needs both code and state").into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            "the callback needs both code and state",
+        )
+            .into_response();
     };
     if !take_state(&state, &token) {
         tracing::warn!("setup callback with an unknown or expired state refused");
@@ -155,12 +174,19 @@ pub(super) async fn callback(State(state): State<Arc<AppState>>, Query(query): Q
         Ok(conversion) => conversion,
         Err(err) => {
             tracing::error!(error = %err, "the App-manifest conversion failed");
-            return (StatusCode::BAD_GATEWAY, format!("GitHub did not create the App: {err}")).into_response();
+            return (
+                StatusCode::BAD_GATEWAY,
+                format!("GitHub did not create the App: {err}"),
+            )
+                .into_response();
         }
     };
     match install_credentials(&state, &conversion) {
         Ok(()) => {
-            tracing::info!(app_id = conversion.id, "GitHub App created; serving webhooks");
+            tracing::info!(
+                app_id = conversion.id,
+                "GitHub App created; serving webhooks"
+            );
             let install = conversion
                 .html_url
                 .as_deref()
@@ -192,7 +218,10 @@ fn install_credentials(state: &AppState, conversion: &ManifestConversion) -> any
         ("GITHUB_CLIENT_ID", conversion.client_id.clone()),
         ("GITHUB_CLIENT_SECRET", conversion.client_secret.clone()),
     ];
-    let vars: HashMap<String, String> = values.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let vars: HashMap<String, String> = values
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
     // Validate through the same rules start-up uses before anything is written.
     let credentials: Arc<AppCredentials> = Settings::from_vars(&vars)
         .map_err(|err| anyhow::anyhow!("GitHub's answer is not usable: {err}"))?
@@ -215,7 +244,9 @@ pub fn write_env_file(path: &Path, values: &[(&str, String)]) -> anyhow::Result<
     };
     let replaced = |line: &str| {
         let line = line.trim_start().trim_start_matches("export ").trim_start();
-        values.iter().any(|(key, _)| line.starts_with(&format!("{key}=")))
+        values
+            .iter()
+            .any(|(key, _)| line.starts_with(&format!("{key}=")))
     };
     let mut text: String = existing
         .lines()
@@ -231,7 +262,10 @@ pub fn write_env_file(path: &Path, values: &[(&str, String)]) -> anyhow::Result<
         text.push_str(&format!("{key}=\"{escaped}\"\n"));
     }
 
-    let directory = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let directory = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut temporary = tempfile::NamedTempFile::new_in(directory)
         .with_context(|| format!("cannot create a file in {}", directory.display()))?;
     #[cfg(unix)]

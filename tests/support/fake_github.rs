@@ -1,0 +1,594 @@
+//! A fake GitHub: an in-process axum server that slipway's real client talks to over loopback.
+//!
+//! It keeps a small model of GitHub (the App, its installations and tokens, the App's webhook
+//! delivery log, manifest conversions), records every request, answers with GitHub's documented
+//! shapes and errors, and can be told to fail the next requests to a path (5xx, rate limits).
+//! Later pipelines extend the model (repos, checks, comments, git data, pulls, deployments).
+
+#![allow(dead_code)]
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+pub const APP_ID: u64 = 4242;
+pub const PUBLIC_KEY_PEM: &str = include_str!("../fixtures/app-public-key.pem");
+pub const PRIVATE_KEY_PEM: &str = include_str!("../fixtures/app-private-key.pem");
+
+/// One request the fake received.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub authorization: Option<String>,
+    pub body: Value,
+}
+
+/// A canned failure for the next request(s) whose path starts with a prefix.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn server_error() -> Self {
+        Failure {
+            status: 502,
+            headers: vec![],
+            message: "Server Error".to_string(),
+        }
+    }
+
+    /// A secondary rate limit with `retry-after`, as GitHub sends it.
+    pub fn secondary_rate_limit(retry_after_secs: u64) -> Self {
+        Failure {
+            status: 403,
+            headers: vec![("retry-after".to_string(), retry_after_secs.to_string())],
+            message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+                .to_string(),
+        }
+    }
+
+    /// The primary rate limit exhausted until `reset` (Unix seconds).
+    pub fn primary_rate_limit(reset: i64) -> Self {
+        Failure {
+            status: 403,
+            headers: vec![
+                ("x-ratelimit-remaining".to_string(), "0".to_string()),
+                ("x-ratelimit-reset".to_string(), reset.to_string()),
+                ("x-ratelimit-resource".to_string(), "core".to_string()),
+            ],
+            message: "API rate limit exceeded for installation.".to_string(),
+        }
+    }
+}
+
+/// An entry of the App's webhook delivery log (`GET /app/hook/deliveries`).
+#[derive(Debug, Clone)]
+pub struct LoggedDelivery {
+    pub id: i64,
+    pub guid: String,
+    pub event: String,
+    pub action: Option<String>,
+    pub status_code: u16,
+    pub redelivery: bool,
+    pub payload: Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub installation_id: i64,
+    pub expires_at: OffsetDateTime,
+    pub revoked: bool,
+}
+
+#[derive(Default)]
+pub struct FakeState {
+    pub installations: Vec<i64>,
+    pub tokens: HashMap<String, IssuedToken>,
+    pub token_ttl: Duration,
+    pub requests: Vec<RecordedRequest>,
+    pub failures: Vec<(String, VecDeque<Failure>)>,
+    pub deliveries: Vec<LoggedDelivery>,
+    pub delivery_page_size: usize,
+    pub manifest_conversions: HashMap<String, Value>,
+    /// Where redeliveries are sent, and the secret they are signed with.
+    pub hook: Option<(String, String)>,
+    pub repositories: Vec<String>,
+}
+
+/// Sets the fake's world up before it starts.
+pub struct FakeGitHubBuilder {
+    state: FakeState,
+}
+
+impl FakeGitHubBuilder {
+    pub fn with_installation(mut self, id: i64) -> Self {
+        self.state.installations.push(id);
+        self
+    }
+
+    pub fn with_repository(mut self, full_name: &str) -> Self {
+        self.state.repositories.push(full_name.to_string());
+        self
+    }
+
+    /// Installation tokens expire this long after they are issued (GitHub: one hour).
+    pub fn with_token_ttl(mut self, ttl: Duration) -> Self {
+        self.state.token_ttl = ttl;
+        self
+    }
+
+    /// A delivery in the App's log; `status_code` 200 means GitHub got an OK.
+    pub fn with_logged_delivery(
+        mut self,
+        guid: &str,
+        event: &str,
+        status_code: u16,
+        payload: Value,
+    ) -> Self {
+        let id = self.state.deliveries.len() as i64 + 1000;
+        self.state.deliveries.push(LoggedDelivery {
+            id,
+            guid: guid.to_string(),
+            event: event.to_string(),
+            action: payload
+                .get("action")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            status_code,
+            redelivery: false,
+            payload,
+        });
+        self
+    }
+
+    pub fn with_delivery_page_size(mut self, size: usize) -> Self {
+        self.state.delivery_page_size = size;
+        self
+    }
+
+    /// A code the manifest flow can exchange for this App.
+    pub fn with_manifest_code(mut self, code: &str, webhook_secret: &str) -> Self {
+        self.state.manifest_conversions.insert(
+            code.to_string(),
+            json!({
+                "id": APP_ID,
+                "slug": "slipway-test",
+                "node_id": "A_kwDOAAB",
+                "name": "slipway-test",
+                "html_url": "https://github.com/apps/slipway-test",
+                "owner": { "login": "octo-org", "id": 1, "type": "Organization" },
+                "client_id": "Iv1.0123456789abcdef",
+                "client_secret": "client-secret-value",
+                "webhook_secret": webhook_secret,
+                "pem": PRIVATE_KEY_PEM,
+                "permissions": { "checks": "write", "contents": "write", "metadata": "read" },
+                "events": ["push", "pull_request"],
+                "created_at": "2026-11-21T00:00:00Z",
+                "updated_at": "2026-11-21T00:00:00Z"
+            }),
+        );
+        self
+    }
+
+    pub async fn start(self) -> FakeGitHub {
+        let state = Arc::new(Mutex::new(self.state));
+        let app = Router::new()
+            .route("/app/installations/{id}/access_tokens", post(create_token))
+            .route("/app/hook/deliveries", get(list_deliveries))
+            .route("/app/hook/deliveries/{id}/attempts", post(redeliver))
+            .route("/app-manifests/{code}/conversions", post(convert_manifest))
+            .route("/repos/{owner}/{repo}", get(get_repository))
+            .fallback(not_found)
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                record_and_fail,
+            ))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the fake GitHub");
+        let addr = listener.local_addr().expect("the fake's address");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeGitHub { addr, state }
+    }
+}
+
+/// A running fake GitHub.
+#[derive(Clone)]
+pub struct FakeGitHub {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<FakeState>>,
+}
+
+impl FakeGitHub {
+    pub fn builder() -> FakeGitHubBuilder {
+        FakeGitHubBuilder {
+            state: FakeState {
+                token_ttl: Duration::from_secs(3600),
+                delivery_page_size: 100,
+                ..FakeState::default()
+            },
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, FakeState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.state().requests.clone()
+    }
+
+    /// Requests whose `METHOD path` starts with `prefix` (e.g. `"POST /app/installations"`).
+    pub fn requests_to(&self, prefix: &str) -> Vec<RecordedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| format!("{} {}", r.method, r.path).starts_with(prefix))
+            .collect()
+    }
+
+    pub fn clear_requests(&self) {
+        self.state().requests.clear();
+    }
+
+    /// The next `count` requests whose path starts with `path_prefix` get `failure`.
+    pub fn fail_next(&self, path_prefix: &str, failure: Failure, count: usize) {
+        let queue: VecDeque<Failure> = std::iter::repeat_n(failure, count).collect();
+        self.state().failures.push((path_prefix.to_string(), queue));
+    }
+
+    /// Every token issued so far stops working (as when an installation's tokens are revoked).
+    pub fn revoke_tokens(&self) {
+        for token in self.state().tokens.values_mut() {
+            token.revoked = true;
+        }
+    }
+
+    /// Where `POST /app/hook/deliveries/{id}/attempts` sends the delivery again.
+    pub fn set_hook(&self, url: &str, secret: &str) {
+        self.state().hook = Some((url.to_string(), secret.to_string()));
+    }
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Json(json!({
+            "message": message,
+            "documentation_url": "https://docs.github.com/rest"
+        })),
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "Not Found")
+}
+
+/// Records the request, then answers with a scripted failure when one is due.
+async fn record_and_fail(
+    State(state): State<Arc<Mutex<FakeState>>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let failure = {
+        let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+        state.requests.push(RecordedRequest {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_string(),
+            query: parts.uri.query().map(str::to_string),
+            authorization: parts
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        });
+        let path = parts.uri.path().to_string();
+        let mut due = None;
+        for (prefix, queue) in state.failures.iter_mut() {
+            if path.starts_with(prefix.as_str()) {
+                if let Some(failure) = queue.pop_front() {
+                    due = Some(failure);
+                    break;
+                }
+            }
+        }
+        state.failures.retain(|(_, queue)| !queue.is_empty());
+        due
+    };
+    if let Some(failure) = failure {
+        let mut response = error(
+            StatusCode::from_u16(failure.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            &failure.message,
+        );
+        for (name, value) in failure.headers {
+            if let (Ok(name), Ok(value)) = (
+                axum::http::HeaderName::try_from(name.as_str()),
+                axum::http::HeaderValue::try_from(value.as_str()),
+            ) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        return response;
+    }
+    let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+    next.run(request).await
+}
+
+#[derive(serde::Deserialize)]
+struct Claims {
+    iat: i64,
+    exp: i64,
+    iss: String,
+}
+
+/// Checks the App JWT as GitHub does: RS256 by the App's key, `iss` the App id, at most 10 minutes.
+fn check_app_jwt(headers: &HeaderMap) -> Result<(), Response> {
+    let unauthorized = |message: &str| Err(error(StatusCode::UNAUTHORIZED, message));
+    let Some(token) = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return unauthorized("A JSON web token could not be decoded");
+    };
+    let key =
+        DecodingKey::from_rsa_pem(PUBLIC_KEY_PEM.as_bytes()).expect("the test public key parses");
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_required_spec_claims(&["exp", "iat", "iss"]);
+    let Ok(data) = decode::<Claims>(token, &key, &validation) else {
+        return unauthorized("A JSON web token could not be decoded");
+    };
+    let claims = data.claims;
+    if claims.iss != APP_ID.to_string() {
+        return unauthorized("'Issuer' claim ('iss') must be an Integer");
+    }
+    if claims.exp - claims.iat > 600 {
+        return unauthorized("'Expiration time' claim ('exp') is too far in the future");
+    }
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    if claims.iat > now + 1 {
+        return unauthorized(
+            "'Issued at' claim ('iat') must be an Integer representing a time in the past",
+        );
+    }
+    Ok(())
+}
+
+/// Checks an installation token; returns the installation it belongs to.
+pub fn check_installation_token(state: &FakeState, headers: &HeaderMap) -> Result<i64, Response> {
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("token ")
+                .or_else(|| v.strip_prefix("Bearer "))
+        });
+    let issued = token.and_then(|t| state.tokens.get(t));
+    match issued {
+        Some(issued) if !issued.revoked && issued.expires_at > OffsetDateTime::now_utc() => {
+            Ok(issued.installation_id)
+        }
+        _ => Err(error(StatusCode::UNAUTHORIZED, "Bad credentials")),
+    }
+}
+
+async fn create_token(
+    State(state): State<Arc<Mutex<FakeState>>>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(response) = check_app_jwt(&headers) {
+        return response;
+    }
+    let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+    if !state.installations.contains(&id) {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    }
+    let token = format!("ghs_{}", hex::encode(rand::random::<[u8; 18]>()));
+    let expires_at = OffsetDateTime::now_utc() + state.token_ttl;
+    state.tokens.insert(
+        token.clone(),
+        IssuedToken {
+            installation_id: id,
+            expires_at,
+            revoked: false,
+        },
+    );
+    let expires = expires_at
+        .replace_nanosecond(0)
+        .unwrap_or(expires_at)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    (
+        StatusCode::CREATED,
+        Json(json!({
+            "token": token,
+            "expires_at": expires,
+            "permissions": { "checks": "write", "contents": "write", "metadata": "read" },
+            "repository_selection": "all"
+        })),
+    )
+        .into_response()
+}
+
+async fn get_repository(
+    State(state): State<Arc<Mutex<FakeState>>>,
+    Path((owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let state = state.lock().unwrap_or_else(|p| p.into_inner());
+    if let Err(response) = check_installation_token(&state, &headers) {
+        return response;
+    }
+    let full_name = format!("{owner}/{repo}");
+    if !state.repositories.contains(&full_name) {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    }
+    Json(json!({ "full_name": full_name, "name": repo, "owner": { "login": owner }, "default_branch": "main" }))
+        .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct PageQuery {
+    per_page: Option<usize>,
+    cursor: Option<String>,
+}
+
+async fn list_deliveries(
+    State(state): State<Arc<Mutex<FakeState>>>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    if let Err(response) = check_app_jwt(&headers) {
+        return response;
+    }
+    let state = state.lock().unwrap_or_else(|p| p.into_inner());
+    let per_page = query
+        .per_page
+        .unwrap_or(30)
+        .clamp(1, 100)
+        .min(state.delivery_page_size);
+    // Newest first, as GitHub lists them; the cursor is the index to continue from.
+    let mut all: Vec<&LoggedDelivery> = state.deliveries.iter().collect();
+    all.sort_by_key(|d| std::cmp::Reverse(d.id));
+    let start: usize = query
+        .cursor
+        .as_deref()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let page: Vec<Value> = all
+        .iter()
+        .skip(start)
+        .take(per_page)
+        .map(|d| {
+            json!({
+                "id": d.id,
+                "guid": d.guid,
+                "delivered_at": "2026-11-21T10:00:00Z",
+                "redelivery": d.redelivery,
+                "duration": 0.27,
+                "status": if d.status_code == 200 { "OK".to_string() } else { format!("Invalid HTTP Response: {}", d.status_code) },
+                "status_code": d.status_code,
+                "event": d.event,
+                "action": d.action,
+                "installation_id": 42,
+                "repository_id": null,
+                "throttled_at": null
+            })
+        })
+        .collect();
+    let mut response = Json(Value::Array(page)).into_response();
+    if start + per_page < all.len() {
+        let next = format!(
+            "<http://{}{}?per_page={}&cursor={}>; rel=\"next\"",
+            headers
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost"),
+            uri.path(),
+            per_page,
+            start + per_page
+        );
+        if let Ok(value) = axum::http::HeaderValue::try_from(next) {
+            response.headers_mut().insert("link", value);
+        }
+    }
+    response
+}
+
+async fn redeliver(
+    State(state): State<Arc<Mutex<FakeState>>>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(response) = check_app_jwt(&headers) {
+        return response;
+    }
+    let (original, hook) = {
+        let state = state.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(original) = state.deliveries.iter().find(|d| d.id == id).cloned() else {
+            return error(StatusCode::NOT_FOUND, "Not Found");
+        };
+        (original, state.hook.clone())
+    };
+    // GitHub sends the same delivery again (same GUID) and logs the new attempt.
+    let status_code = match hook {
+        Some((url, secret)) => {
+            let body = serde_json::to_vec(&original.payload).unwrap_or_default();
+            let signature = slipway::webhook::sign(secret.as_bytes(), &body);
+            let sent = reqwest::Client::new()
+                .post(&url)
+                .header("x-github-event", &original.event)
+                .header("x-github-delivery", &original.guid)
+                .header("x-hub-signature-256", signature)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await;
+            sent.map(|r| r.status().as_u16()).unwrap_or(502)
+        }
+        None => 502,
+    };
+    let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+    let new_id = state.deliveries.iter().map(|d| d.id).max().unwrap_or(0) + 1;
+    state.deliveries.push(LoggedDelivery {
+        id: new_id,
+        redelivery: true,
+        status_code: if (200..300).contains(&status_code) {
+            200
+        } else {
+            status_code
+        },
+        ..original
+    });
+    (StatusCode::ACCEPTED, Json(json!({}))).into_response()
+}
+
+async fn convert_manifest(
+    State(state): State<Arc<Mutex<FakeState>>>,
+    Path(code): Path<String>,
+    method: Method,
+) -> Response {
+    if method != Method::POST {
+        return error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+    }
+    let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+    // Codes are single-use, as on GitHub.
+    match state.manifest_conversions.remove(&code) {
+        Some(conversion) => (StatusCode::CREATED, Json(conversion)).into_response(),
+        None => error(StatusCode::NOT_FOUND, "Not Found"),
+    }
+}
+
+pub fn body_bytes(value: &Value) -> Bytes {
+    Bytes::from(serde_json::to_vec(value).unwrap_or_default())
+}

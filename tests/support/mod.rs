@@ -1,0 +1,264 @@
+//! Test support: the fake GitHub, a slipway server started in-process on loopback against it,
+//! and GitHub's real example payloads.
+
+#![allow(dead_code)]
+
+pub mod fake_github;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use slipway::queue::{HandlerRegistry, QueueConfig};
+use slipway::server::{RunningServer, ServerOptions};
+use slipway::settings::Settings;
+use slipway::store::{DeliverySummary, Store};
+
+#[allow(unused_imports)]
+pub use fake_github::{Failure, FakeGitHub};
+
+pub const WEBHOOK_SECRET: &str = "test-webhook-secret";
+
+/// A webhook payload from `tests/fixtures/webhooks` (GitHub's own examples).
+pub fn fixture(relative: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/webhooks")
+        .join(relative);
+    std::fs::read(&path).unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()))
+}
+
+/// Every fixture file under `tests/fixtures/webhooks/<group>`, as (event name, path).
+pub fn fixtures_in(group: &str) -> Vec<(String, PathBuf)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/webhooks")
+        .join(group);
+    let mut found = Vec::new();
+    for event_dir in std::fs::read_dir(&root).expect("the fixtures directory exists") {
+        let event_dir = event_dir.expect("a directory entry").path();
+        let event = event_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        for file in std::fs::read_dir(&event_dir).expect("an event directory") {
+            found.push((event.clone(), file.expect("a fixture file").path()));
+        }
+    }
+    found.sort();
+    found
+}
+
+type Register = Box<dyn FnOnce(&mut HandlerRegistry, &slipway::pipelines::PipelineContext) + Send>;
+
+pub struct TestServerBuilder {
+    vars: HashMap<String, String>,
+    queue: QueueConfig,
+    register: Option<Register>,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl TestServerBuilder {
+    /// No App credentials: the server starts in setup mode.
+    pub fn without_credentials(mut self) -> Self {
+        for key in ["APP_ID", "PRIVATE_KEY", "WEBHOOK_SECRET"] {
+            self.vars.remove(key);
+        }
+        self
+    }
+
+    pub fn github(mut self, fake: &FakeGitHub) -> Self {
+        self.vars.insert("GITHUB_API_URL".into(), fake.url());
+        self
+    }
+
+    pub fn var(mut self, key: &str, value: &str) -> Self {
+        self.vars.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn queue(mut self, queue: QueueConfig) -> Self {
+        self.queue = queue;
+        self
+    }
+
+    /// Reuses a data directory (and its database) from an earlier server.
+    pub fn in_dir(mut self, dir: tempfile::TempDir) -> Self {
+        self.dir = Some(dir);
+        self
+    }
+
+    pub fn handlers(
+        mut self,
+        register: impl FnOnce(&mut HandlerRegistry, &slipway::pipelines::PipelineContext)
+            + Send
+            + 'static,
+    ) -> Self {
+        self.register = Some(Box::new(register));
+        self
+    }
+
+    pub async fn start(self) -> TestServer {
+        slipway::install_crypto_provider();
+        let dir = self
+            .dir
+            .unwrap_or_else(|| tempfile::tempdir().expect("a temp dir"));
+        let mut vars = self.vars;
+        vars.entry("DATABASE_URL".into())
+            .or_insert_with(|| format!("sqlite://{}", dir.path().join("slipway.db").display()));
+        vars.entry("ENV_FILE".into())
+            .or_insert_with(|| dir.path().join(".env").display().to_string());
+        let settings = Settings::from_vars(&vars).expect("test settings are valid");
+        let mut options = ServerOptions::new(settings);
+        options.queue = self.queue;
+        options.github_retry.max_inline_wait = Duration::from_secs(2);
+        options.extra_handlers = self.register;
+        let running = slipway::server::start(options)
+            .await
+            .expect("the server starts");
+        let url = format!("http://{}", running.addr);
+        TestServer {
+            running: Some(running),
+            dir: Some(dir),
+            url,
+            client: reqwest::Client::new(),
+        }
+    }
+}
+
+pub struct TestServer {
+    running: Option<RunningServer>,
+    dir: Option<tempfile::TempDir>,
+    pub url: String,
+    pub client: reqwest::Client,
+}
+
+/// A queue that retries fast, so backoff tests take milliseconds.
+pub fn fast_queue(workers: usize, max_attempts: u32) -> QueueConfig {
+    QueueConfig {
+        workers,
+        max_attempts,
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        shutdown_grace: Duration::from_secs(2),
+    }
+}
+
+impl TestServer {
+    pub fn builder() -> TestServerBuilder {
+        let vars: HashMap<String, String> = [
+            ("APP_ID", fake_github::APP_ID.to_string()),
+            ("PRIVATE_KEY", fake_github::PRIVATE_KEY_PEM.to_string()),
+            ("WEBHOOK_SECRET", WEBHOOK_SECRET.to_string()),
+            ("HOST", "127.0.0.1".to_string()),
+            ("PORT", "0".to_string()),
+            // Nothing listens here: tests that need GitHub point at the fake.
+            ("GITHUB_API_URL", "http://127.0.0.1:9".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        TestServerBuilder {
+            vars,
+            queue: fast_queue(4, 3),
+            register: None,
+            dir: None,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.running.as_ref().expect("the server is running").store
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.as_ref().expect("the data directory").path()
+    }
+
+    /// Posts `body` as GitHub would: signed with the test secret.
+    pub async fn deliver(&self, event: &str, delivery_id: &str, body: &[u8]) -> (u16, String) {
+        let signature = slipway::webhook::sign(WEBHOOK_SECRET.as_bytes(), body);
+        self.post_webhook(
+            &[
+                ("x-github-event", event),
+                ("x-github-delivery", delivery_id),
+                ("x-hub-signature-256", &signature),
+            ],
+            body.to_vec(),
+        )
+        .await
+    }
+
+    /// Posts to the webhook endpoint with exactly these headers.
+    pub async fn post_webhook(&self, headers: &[(&str, &str)], body: Vec<u8>) -> (u16, String) {
+        let mut request = self
+            .client
+            .post(format!("{}/api/github/webhooks", self.url))
+            .header("content-type", "application/json")
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let response = self
+            .client
+            .get(format!("{}{}", self.url, path))
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    pub async fn deliveries(&self) -> Vec<DeliverySummary> {
+        self.store()
+            .list_deliveries(None, 1000)
+            .await
+            .expect("list deliveries")
+    }
+
+    pub async fn delivery(&self, id: &str) -> Option<DeliverySummary> {
+        self.deliveries().await.into_iter().find(|d| d.id == id)
+    }
+
+    /// Waits until delivery `id` reaches `state`; panics with what it saw after `timeout`.
+    pub async fn wait_for_state(
+        &self,
+        id: &str,
+        state: &str,
+        timeout: Duration,
+    ) -> DeliverySummary {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let found = self.delivery(id).await;
+            if let Some(delivery) = &found {
+                if delivery.state == state {
+                    return delivery.clone();
+                }
+            }
+            if Instant::now() > deadline {
+                panic!("delivery {id} did not become {state} within {timeout:?}: {found:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The value of one sample line of `/metrics`, e.g. `slipway_queue_depth`.
+    pub async fn metric(&self, sample: &str) -> Option<f64> {
+        let (_, text) = self.get("/metrics").await;
+        text.lines()
+            .find(|line| line.starts_with(sample) && line[sample.len()..].starts_with(' '))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    }
+
+    pub async fn shutdown(mut self) -> tempfile::TempDir {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await.expect("a clean shutdown");
+        }
+        self.dir.take().expect("the data directory")
+    }
+}
