@@ -9,7 +9,6 @@ use bytes::Bytes;
 use http::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LINK};
 use http::{Method, StatusCode};
 use http_body_util::BodyExt;
-use octocrab::service::middleware::retry::RetryConfig;
 use octocrab::Octocrab;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -121,9 +120,9 @@ impl GitHub {
         metrics: Arc<Metrics>,
         policy: RetryPolicy,
     ) -> Result<Self, GitHubError> {
+        // Built without octocrab's retry layer: retries are this facade's job, since it knows
+        // which are safe and counts them.
         let http = Octocrab::builder()
-            // Retries are this facade's job: it knows which are safe and counts them.
-            .add_retry_config(RetryConfig::None)
             .set_connect_timeout(Some(Duration::from_secs(10)))
             .set_read_timeout(Some(policy.request_timeout))
             .build()

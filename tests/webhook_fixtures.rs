@@ -1,0 +1,105 @@
+//! GitHub's own example payloads (`@octokit/webhooks-examples`): every example of every handled
+//! event is accepted and becomes its typed event; every other event is acknowledged.
+
+mod support;
+
+use std::time::Duration;
+
+use octocrab::models::webhook_events::WebhookEventType;
+use support::{fixtures_in, TestServer};
+
+#[test]
+fn every_handled_example_parses_into_its_typed_event() {
+    let examples = fixtures_in("handled");
+    assert!(
+        examples.len() >= 60,
+        "expected the full example set, found {}",
+        examples.len()
+    );
+    for (event, path) in examples {
+        let body = std::fs::read(&path).unwrap();
+        let parsed = slipway::webhook::parse_event(&event, &body)
+            .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+        let expected: WebhookEventType =
+            serde_json::from_value(serde_json::Value::String(event.clone())).unwrap();
+        assert_eq!(parsed.kind, expected, "{}", path.display());
+    }
+}
+
+#[tokio::test]
+async fn every_handled_example_is_accepted_stored_and_processed() {
+    let server = TestServer::builder().start().await;
+    let examples = fixtures_in("handled");
+    for (index, (event, path)) in examples.iter().enumerate() {
+        let body = std::fs::read(path).unwrap();
+        let id = format!("example-{index}");
+        let (status, message) = server.deliver(event, &id, &body).await;
+        assert_eq!(status, 202, "{}: {message}", path.display());
+    }
+    for index in 0..examples.len() {
+        let done = server
+            .wait_for_state(&format!("example-{index}"), "done", Duration::from_secs(10))
+            .await;
+        assert_eq!(done.last_error, None);
+    }
+}
+
+#[tokio::test]
+async fn every_other_event_is_acknowledged_and_not_stored() {
+    let server = TestServer::builder().start().await;
+    for (index, (event, path)) in fixtures_in("other").iter().enumerate() {
+        let body = std::fs::read(path).unwrap();
+        let (status, message) = server
+            .deliver(event, &format!("other-{index}"), &body)
+            .await;
+        let expected = if event == "ping" { 200 } else { 202 };
+        assert_eq!(status, expected, "{}: {message}", path.display());
+    }
+    assert!(server.deliveries().await.is_empty());
+}
+
+#[tokio::test]
+async fn installation_events_are_recorded() {
+    let server = TestServer::builder().start().await;
+    let created = support::fixture("handled/installation/01-created.json");
+    server.deliver("installation", "inst-1", &created).await;
+    server
+        .wait_for_state("inst-1", "done", Duration::from_secs(5))
+        .await;
+    let payload: serde_json::Value = serde_json::from_slice(&created).unwrap();
+    let id = payload["installation"]["id"].as_i64().unwrap();
+    let record = server
+        .store()
+        .installation(id)
+        .await
+        .unwrap()
+        .expect("the installation is recorded");
+    assert_eq!(
+        record.account.as_deref(),
+        payload["installation"]["account"]["login"].as_str()
+    );
+    assert!(!record.deleted);
+    let repositories = server.store().installation_repositories(id).await.unwrap();
+    let expected: Vec<String> = payload["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["full_name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(repositories, expected);
+
+    let deleted = support::fixture("handled/installation/00-deleted.json");
+    server.deliver("installation", "inst-2", &deleted).await;
+    server
+        .wait_for_state("inst-2", "done", Duration::from_secs(5))
+        .await;
+    let deleted_payload: serde_json::Value = serde_json::from_slice(&deleted).unwrap();
+    let deleted_id = deleted_payload["installation"]["id"].as_i64().unwrap();
+    let record = server
+        .store()
+        .installation(deleted_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(record.deleted);
+}
