@@ -349,9 +349,18 @@ struct Claims {
     iss: String,
 }
 
+/// A 401 with GitHub's message for a credential it refuses.
+pub struct Unauthorized(&'static str);
+
+impl IntoResponse for Unauthorized {
+    fn into_response(self) -> Response {
+        error(StatusCode::UNAUTHORIZED, self.0)
+    }
+}
+
 /// Checks the App JWT as GitHub does: RS256 by the App's key, `iss` the App id, at most 10 minutes.
-fn check_app_jwt(headers: &HeaderMap) -> Result<(), Response> {
-    let unauthorized = |message: &str| Err(error(StatusCode::UNAUTHORIZED, message));
+fn check_app_jwt(headers: &HeaderMap) -> Result<(), Unauthorized> {
+    let unauthorized = |message: &'static str| Err(Unauthorized(message));
     let Some(token) = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -383,7 +392,7 @@ fn check_app_jwt(headers: &HeaderMap) -> Result<(), Response> {
 }
 
 /// Checks an installation token; returns the installation it belongs to.
-pub fn check_installation_token(state: &FakeState, headers: &HeaderMap) -> Result<i64, Response> {
+pub fn check_installation_token(state: &FakeState, headers: &HeaderMap) -> Result<i64, Unauthorized> {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -396,7 +405,7 @@ pub fn check_installation_token(state: &FakeState, headers: &HeaderMap) -> Resul
         Some(issued) if !issued.revoked && issued.expires_at > OffsetDateTime::now_utc() => {
             Ok(issued.installation_id)
         }
-        _ => Err(error(StatusCode::UNAUTHORIZED, "Bad credentials")),
+        _ => Err(Unauthorized("Bad credentials")),
     }
 }
 
@@ -405,8 +414,8 @@ async fn create_token(
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(response) = check_app_jwt(&headers) {
-        return response;
+    if let Err(refused) = check_app_jwt(&headers) {
+        return refused.into_response();
     }
     let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
     if !state.installations.contains(&id) {
@@ -445,8 +454,8 @@ async fn get_repository(
     headers: HeaderMap,
 ) -> Response {
     let state = state.lock().unwrap_or_else(|p| p.into_inner());
-    if let Err(response) = check_installation_token(&state, &headers) {
-        return response;
+    if let Err(refused) = check_installation_token(&state, &headers) {
+        return refused.into_response();
     }
     let full_name = format!("{owner}/{repo}");
     if !state.repositories.contains(&full_name) {
@@ -468,8 +477,8 @@ async fn list_deliveries(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    if let Err(response) = check_app_jwt(&headers) {
-        return response;
+    if let Err(refused) = check_app_jwt(&headers) {
+        return refused.into_response();
     }
     let state = state.lock().unwrap_or_else(|p| p.into_inner());
     let per_page = query
@@ -530,8 +539,8 @@ async fn redeliver(
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(response) = check_app_jwt(&headers) {
-        return response;
+    if let Err(refused) = check_app_jwt(&headers) {
+        return refused.into_response();
     }
     let (original, hook) = {
         let state = state.lock().unwrap_or_else(|p| p.into_inner());

@@ -1,0 +1,151 @@
+//! Operations: health, readiness, metrics, the status page, and `slipway deliveries`.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use support::{fixture, TestServer};
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer() {
+    let server = TestServer::builder().start().await;
+    assert_eq!(server.get("/healthz").await, (200, "ok".to_string()));
+    assert_eq!(server.get("/readyz").await, (200, "ready".to_string()));
+
+    server
+        .deliver("push", "d-1", &fixture("handled/push/00-push.json"))
+        .await;
+    server
+        .wait_for_state("d-1", "done", Duration::from_secs(5))
+        .await;
+    let (status, metrics) = server.get("/metrics").await;
+    assert_eq!(status, 200);
+    for sample in [
+        "slipway_webhook_deliveries_received_total{event=\"push\",outcome=\"queued\"} 1",
+        "slipway_delivery_processing_seconds_count{event=\"push\",outcome=\"done\"} 1",
+        "slipway_queue_depth",
+    ] {
+        assert!(metrics.contains(sample), "missing {sample} in\n{metrics}");
+    }
+}
+
+#[tokio::test]
+async fn the_status_page_shows_counts_and_last_errors() {
+    let server = TestServer::builder().start().await;
+    server
+        .deliver("push", "d-ok", &fixture("handled/push/00-push.json"))
+        .await;
+    server.deliver("push", "d-broken", b"not json").await;
+    server
+        .wait_for_state("d-ok", "done", Duration::from_secs(5))
+        .await;
+    let (status, page) = server.get("/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("GitHub App id <strong>4242</strong>"));
+    assert!(page.contains("<td>done</td><td>1</td>"), "{page}");
+    assert!(page.contains("<td>failed</td><td>1</td>"), "{page}");
+    assert!(
+        page.contains("d-broken") && page.contains("not valid JSON"),
+        "{page}"
+    );
+}
+
+fn slipway(database_url: &str, args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("ENV_FILE", "/nonexistent/.env")
+        .env_remove("APP_ID")
+        .env_remove("PRIVATE_KEY")
+        .env_remove("PRIVATE_KEY_PATH")
+        .env_remove("WEBHOOK_SECRET")
+        .output()
+        .expect("slipway runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn deliveries_lists_and_retries_from_the_command_line() {
+    let server = TestServer::builder().start().await;
+    server
+        .deliver("push", "d-ok", &fixture("handled/push/00-push.json"))
+        .await;
+    server.deliver("push", "d-broken", b"not json").await;
+    server
+        .wait_for_state("d-ok", "done", Duration::from_secs(5))
+        .await;
+    let store = server.store().clone();
+    let dir = server.shutdown().await;
+    let database_url = format!("sqlite://{}", dir.path().join("slipway.db").display());
+
+    let (code, out, err) = slipway(&database_url, &["deliveries"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].contains("d-broken")
+            && lines[0].contains("failed")
+            && lines[0].contains("not valid JSON")
+    );
+    assert!(
+        lines[1].contains("d-ok")
+            && lines[1].contains("done")
+            && lines[1].contains("Codertocat/Hello-World")
+    );
+
+    let (code, out, _) = slipway(
+        &database_url,
+        &["deliveries", "--state", "done", "--limit", "5"],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 1);
+    assert!(out.contains("d-ok"));
+
+    let (code, out, err) = slipway(&database_url, &["deliveries", "retry", "d-broken"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("d-broken is queued again"));
+    let row = store
+        .list_deliveries(None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.id == "d-broken")
+        .unwrap();
+    assert_eq!(row.state, "pending");
+
+    let (code, _, err) = slipway(&database_url, &["deliveries", "retry", "d-ok"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("delivery d-ok is done, only failed deliveries can be retried"),
+        "{err}"
+    );
+
+    let (code, _, err) = slipway(&database_url, &["deliveries", "--state", "bogus"]);
+    assert_eq!(code, 2, "a usage error: {err}");
+}
+
+#[test]
+fn misconfiguration_stops_start_up_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("APP_ID", "not-a-number")
+        .env("WEBHOOK_SECRET", "s")
+        .env("PRIVATE_KEY", "x")
+        .env_remove("PRIVATE_KEY_PATH")
+        .env_remove("ENV_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr,
+        "error: APP_ID must be a number, got \"not-a-number\"\n"
+    );
+}
