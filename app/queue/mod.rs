@@ -23,11 +23,12 @@ pub use backoff::{random_jitter, retry_delay};
 pub use handlers::{Delivery, HandlerError, HandlerFuture, HandlerRegistry};
 pub use scheduling::{select_runnable, Selection};
 
-use crate::store::{now_millis, DeliveryRow, Store};
+use crate::store::{now_millis, AttemptOutcome, DeliveryRow, Store};
 use crate::telemetry::{DeliveryLabels, EventLabels, Metrics};
 
-/// How many pending rows one dispatch round looks at.
-const CANDIDATE_WINDOW: i64 = 1000;
+/// How many pending rows one dispatch round looks at. Rows beyond it arrived later than every
+/// row in it, so a small window never breaks ordering; it only bounds the work of a round.
+const CANDIDATE_WINDOW: i64 = 256;
 /// Rows written by another process (a CLI retry) are noticed within this long.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -75,7 +76,15 @@ impl QueueHandle {
 
 struct Running {
     id: String,
+    event: String,
     key: Option<String>,
+}
+
+/// What a worker hands back: the handler's verdict and how long it took.
+struct Finished {
+    outcome: AttemptOutcome,
+    label: &'static str,
+    elapsed: Duration,
 }
 
 struct Dispatcher {
@@ -85,7 +94,7 @@ struct Dispatcher {
     config: QueueConfig,
     wake: Arc<Notify>,
     stop: watch::Receiver<bool>,
-    tasks: JoinSet<()>,
+    tasks: JoinSet<Finished>,
     running: HashMap<Id, Running>,
     busy_keys: HashSet<String>,
     last_depth_update: Option<Instant>,
@@ -152,7 +161,11 @@ impl Dispatcher {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(sleep_for) => {}
                 Some(joined) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
-                    self.finished(joined).await;
+                    let mut batch = vec![joined];
+                    while let Some(more) = self.tasks.try_join_next_with_id() {
+                        batch.push(more);
+                    }
+                    self.finished(batch).await;
                 }
             }
         }
@@ -179,20 +192,25 @@ impl Dispatcher {
         let chosen: Vec<&DeliveryRow> = selection.start.iter().map(|&i| &candidates[i]).collect();
         let ids: Vec<String> = chosen.iter().map(|row| row.id.clone()).collect();
         let claimed: HashSet<String> = self.store.claim(&ids).await?.into_iter().collect();
-        for row in chosen.into_iter().filter(|row| claimed.contains(&row.id)) {
-            self.spawn(row.clone());
+        let chosen: Vec<&DeliveryRow> = chosen
+            .into_iter()
+            .filter(|row| claimed.contains(&row.id))
+            .collect();
+        let seqs: Vec<i64> = chosen.iter().map(|row| row.seq).collect();
+        let mut payloads = self.store.payloads(&seqs).await?;
+        for row in chosen {
+            let payload = payloads.remove(&row.seq);
+            self.spawn(row.clone(), payload);
         }
         Ok(next_due)
     }
 
-    fn spawn(&mut self, row: DeliveryRow) {
+    fn spawn(&mut self, row: DeliveryRow, payload: Option<Vec<u8>>) {
         if let Some(key) = &row.ordering_key {
             self.busy_keys.insert(key.clone());
         }
         let work = Work {
-            store: self.store.clone(),
             handlers: self.handlers.clone(),
-            metrics: self.metrics.clone(),
             config: self.config.clone(),
         };
         let span = tracing::info_span!(
@@ -204,35 +222,78 @@ impl Dispatcher {
         );
         let running = Running {
             id: row.id.clone(),
+            event: row.event.clone(),
             key: row.ordering_key.clone(),
         };
-        let handle = self.tasks.spawn(work.run(row).instrument(span));
+        let handle = self.tasks.spawn(work.run(row, payload).instrument(span));
         self.running.insert(handle.id(), running);
     }
 
-    async fn finished(&mut self, joined: Result<(Id, ()), tokio::task::JoinError>) {
-        let id = match &joined {
-            Ok((id, ())) => *id,
-            Err(err) => err.id(),
-        };
-        let Some(running) = self.running.remove(&id) else {
-            return;
-        };
-        if let Some(key) = &running.key {
-            self.busy_keys.remove(key);
-        }
-        if let Err(err) = joined {
-            // A panicking handler: the row is still `running`; treat it as a retryable failure.
-            let message = if err.is_panic() {
-                "the handler panicked"
-            } else {
-                "the handler was cancelled"
+    /// Records the outcomes of finished attempts in one transaction, then frees their keys: the
+    /// next delivery of a pull request starts only after the previous one's outcome is stored.
+    async fn finished(&mut self, joined: Vec<Result<(Id, Finished), tokio::task::JoinError>>) {
+        let mut outcomes = Vec::with_capacity(joined.len());
+        let mut observations = Vec::with_capacity(joined.len());
+        for result in joined {
+            let task = match &result {
+                Ok((id, _)) => *id,
+                Err(err) => err.id(),
             };
-            tracing::error!(delivery_id = %running.id, "{message}");
-            let at = now_millis() + self.config.base_delay.as_millis() as i64;
-            if let Err(err) = self.store.schedule_retry(&running.id, at, message).await {
-                tracing::error!(delivery_id = %running.id, error = %err, "cannot reschedule the delivery");
+            let Some(running) = self.running.remove(&task) else {
+                continue;
+            };
+            let finished = match result {
+                Ok((_, finished)) => finished,
+                Err(err) => {
+                    // A panicking handler is a failure worth another try, like any bug fixed by a deploy.
+                    let message = if err.is_panic() {
+                        "the handler panicked"
+                    } else {
+                        "the handler was cancelled"
+                    };
+                    tracing::error!(delivery_id = %running.id, "{message}");
+                    Finished {
+                        outcome: AttemptOutcome::Retry {
+                            at: now_millis() + self.config.base_delay.as_millis() as i64,
+                            error: message.to_string(),
+                        },
+                        label: "retry",
+                        elapsed: Duration::ZERO,
+                    }
+                }
+            };
+            if matches!(finished.outcome, AttemptOutcome::Retry { .. }) {
+                self.metrics
+                    .delivery_retries
+                    .get_or_create(&EventLabels {
+                        event: running.event.clone(),
+                    })
+                    .inc();
             }
+            observations.push((running.event.clone(), finished.label, finished.elapsed));
+            outcomes.push((running, finished.outcome));
+        }
+        let rows: Vec<(String, AttemptOutcome)> = outcomes
+            .iter()
+            .map(|(r, o)| (r.id.clone(), o.clone()))
+            .collect();
+        if let Err(err) = self.store.record_outcomes(&rows).await {
+            // The rows stay `running`; the next start hands them back to the queue.
+            tracing::error!(error = %err, "cannot record delivery outcomes; they run again after restart");
+        }
+        for (running, _) in outcomes {
+            if let Some(key) = &running.key {
+                self.busy_keys.remove(key);
+            }
+        }
+        for (event, label, elapsed) in observations {
+            self.metrics
+                .delivery_processing
+                .get_or_create(&DeliveryLabels {
+                    event,
+                    outcome: label.to_string(),
+                })
+                .observe(elapsed.as_secs_f64());
         }
     }
 
@@ -243,7 +304,7 @@ impl Dispatcher {
         while !self.tasks.is_empty() {
             tokio::select! {
                 _ = &mut deadline => break,
-                Some(joined) = self.tasks.join_next_with_id() => self.finished(joined).await,
+                Some(joined) = self.tasks.join_next_with_id() => self.finished(vec![joined]).await,
             }
         }
         self.tasks.abort_all();
@@ -277,20 +338,18 @@ impl Dispatcher {
     }
 }
 
-/// One delivery attempt, start to recorded outcome.
+/// One delivery attempt: runs the handler and decides what its result means for the queue.
 struct Work {
-    store: Store,
     handlers: Arc<HandlerRegistry>,
-    metrics: Arc<Metrics>,
     config: QueueConfig,
 }
 
 impl Work {
-    async fn run(self, row: DeliveryRow) {
+    async fn run(self, row: DeliveryRow, payload: Option<Vec<u8>>) -> Finished {
         let started = Instant::now();
         let attempt = (row.attempts + 1).max(1) as u32;
-        let outcome = match self.store.payload(&row.id).await {
-            Ok(payload) => {
+        let result = match payload {
+            Some(payload) => {
                 let delivery = Delivery {
                     id: row.id.clone(),
                     event: row.event.clone(),
@@ -300,35 +359,27 @@ impl Work {
                 };
                 self.handlers.dispatch(delivery).await
             }
-            Err(err) => Err(HandlerError::from(err)),
+            None => Err(HandlerError::permanent(
+                "the delivery's payload is missing from the store",
+            )),
         };
-        let label = match self.record(&row, attempt, outcome).await {
-            Ok(label) => label,
-            Err(err) => {
-                tracing::error!(error = %err, "cannot record the delivery's outcome; it runs again later");
-                "error"
-            }
-        };
-        self.metrics
-            .delivery_processing
-            .get_or_create(&DeliveryLabels {
-                event: row.event.clone(),
-                outcome: label.to_string(),
-            })
-            .observe(started.elapsed().as_secs_f64());
+        let (outcome, label) = self.judge(attempt, result);
+        Finished {
+            outcome,
+            label,
+            elapsed: started.elapsed(),
+        }
     }
 
-    async fn record(
+    fn judge(
         &self,
-        row: &DeliveryRow,
         attempt: u32,
-        outcome: Result<(), HandlerError>,
-    ) -> Result<&'static str, crate::store::StoreError> {
-        match outcome {
+        result: Result<(), HandlerError>,
+    ) -> (AttemptOutcome, &'static str) {
+        match result {
             Ok(()) => {
-                self.store.mark_done(&row.id).await?;
                 tracing::debug!("delivery processed");
-                Ok("done")
+                (AttemptOutcome::Done, "done")
             }
             Err(HandlerError::Retryable {
                 message,
@@ -341,27 +392,18 @@ impl Work {
                     random_jitter(),
                 );
                 let wait = retry_after.map_or(backoff, |asked| asked.max(backoff));
-                let at = now_millis() + wait.as_millis() as i64;
                 tracing::warn!(error = %message, retry_in_ms = wait.as_millis() as u64, "delivery failed; will retry");
-                self.store.schedule_retry(&row.id, at, &message).await?;
-                self.metrics
-                    .delivery_retries
-                    .get_or_create(&EventLabels {
-                        event: row.event.clone(),
-                    })
-                    .inc();
-                Ok("retry")
+                let at = now_millis() + wait.as_millis() as i64;
+                (AttemptOutcome::Retry { at, error: message }, "retry")
             }
             Err(HandlerError::Retryable { message, .. }) => {
-                let message = format!("gave up after {attempt} attempts: {message}");
-                tracing::error!(error = %message, "delivery failed");
-                self.store.mark_failed(&row.id, &message).await?;
-                Ok("failed")
+                let error = format!("gave up after {attempt} attempts: {message}");
+                tracing::error!(%error, "delivery failed");
+                (AttemptOutcome::Failed { error }, "failed")
             }
-            Err(HandlerError::Permanent(message)) => {
-                tracing::error!(error = %message, "delivery failed; not retryable");
-                self.store.mark_failed(&row.id, &message).await?;
-                Ok("failed")
+            Err(HandlerError::Permanent(error)) => {
+                tracing::error!(%error, "delivery failed; not retryable");
+                (AttemptOutcome::Failed { error }, "failed")
             }
         }
     }

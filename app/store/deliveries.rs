@@ -1,5 +1,6 @@
 //! The delivery queue's rows: claiming, finishing, retrying and listing deliveries.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::Serialize;
@@ -78,6 +79,20 @@ pub struct DeliverySummary {
     pub last_error: Option<String>,
 }
 
+/// How one delivery attempt ended, as the queue records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Done,
+    /// Back to pending, due again at this time (Unix ms), with the error kept.
+    Retry {
+        at: i64,
+        error: String,
+    },
+    Failed {
+        error: String,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StateCount {
     pub state: String,
@@ -114,53 +129,63 @@ impl Store {
         Ok(query.build_query_scalar().fetch_all(self.pool()).await?)
     }
 
+    /// The payloads of the given deliveries (by `seq`), in one query.
+    pub async fn payloads(&self, seqs: &[i64]) -> Result<HashMap<i64, Vec<u8>>, StoreError> {
+        if seqs.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut query: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT seq, payload FROM delivery_payloads WHERE seq IN (");
+        let mut list = query.separated(", ");
+        for seq in seqs {
+            list.push_bind(*seq);
+        }
+        query.push(")");
+        let rows: Vec<(i64, Vec<u8>)> = query.build_query_as().fetch_all(self.pool()).await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Records several attempts' outcomes in one transaction (one commit for a burst of work).
+    pub async fn record_outcomes(
+        &self,
+        outcomes: &[(String, AttemptOutcome)],
+    ) -> Result<(), StoreError> {
+        let now = now_millis();
+        let mut transaction = self.pool().begin().await?;
+        for (id, outcome) in outcomes {
+            let query = match outcome {
+                AttemptOutcome::Done => sqlx::query(
+                    "UPDATE deliveries SET state = 'done', finished_at = ?, last_error = NULL WHERE id = ?",
+                )
+                .bind(now)
+                .bind(id),
+                AttemptOutcome::Retry { at, error } => sqlx::query(
+                    "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, last_error = ? WHERE id = ?",
+                )
+                .bind(*at)
+                .bind(error)
+                .bind(id),
+                AttemptOutcome::Failed { error } => sqlx::query(
+                    "UPDATE deliveries SET state = 'failed', finished_at = ?, last_error = ? WHERE id = ?",
+                )
+                .bind(now)
+                .bind(error)
+                .bind(id),
+            };
+            query.execute(&mut *transaction).await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
     pub async fn payload(&self, id: &str) -> Result<Vec<u8>, StoreError> {
-        sqlx::query_scalar("SELECT payload FROM deliveries WHERE id = ?")
+        sqlx::query_scalar(
+            "SELECT p.payload FROM delivery_payloads p JOIN deliveries d ON d.seq = p.seq WHERE d.id = ?",
+        )
             .bind(id)
             .fetch_optional(self.pool())
             .await?
             .ok_or_else(|| StoreError::NotFound(id.to_string()))
-    }
-
-    pub async fn mark_done(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE deliveries SET state = 'done', finished_at = ?, last_error = NULL WHERE id = ?",
-        )
-        .bind(now_millis())
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    /// Puts a running delivery back in the queue to be tried again at `next_attempt_at`.
-    pub async fn schedule_retry(
-        &self,
-        id: &str,
-        next_attempt_at: i64,
-        error: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, last_error = ? WHERE id = ?",
-        )
-        .bind(next_attempt_at)
-        .bind(error)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    pub async fn mark_failed(&self, id: &str, error: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE deliveries SET state = 'failed', finished_at = ?, last_error = ? WHERE id = ?",
-        )
-        .bind(now_millis())
-        .bind(error)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
     }
 
     /// Hands deliveries that were running back to the queue without counting their attempt:

@@ -1,14 +1,14 @@
 //! Group commit for ingress: one writer task drains every delivery waiting, inserts them in one
 //! statement and one transaction, and answers each request after the commit.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{now_millis, StoreError};
 
-/// The largest batch written in one transaction (the statement binds 11 values a row).
+/// The largest batch written in one transaction (the statement binds 10 values a row).
 const MAX_BATCH: usize = 512;
 /// Requests waiting for the writer before ingress feels backpressure.
 const CHANNEL_CAPACITY: usize = 8192;
@@ -90,7 +90,7 @@ async fn write_batch(
     let now = now_millis();
     let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
         "INSERT INTO deliveries (id, event, action, installation_id, repository, ordering_key, \
-         received_at, payload, state, next_attempt_at, last_error) ",
+         received_at, state, next_attempt_at, last_error) ",
     );
     insert.push_values(fresh.iter(), |mut row, delivery| {
         let state = if delivery.failed_with.is_some() {
@@ -105,21 +105,31 @@ async fn write_batch(
             .push_bind(delivery.repository.clone())
             .push_bind(delivery.ordering_key.clone())
             .push_bind(now)
-            .push_bind(delivery.payload.to_vec())
             .push_bind(state)
             .push_bind(now)
             .push_bind(delivery.failed_with.clone());
     });
-    insert.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+    insert.push(" ON CONFLICT (id) DO NOTHING RETURNING seq, id");
 
     let mut transaction = pool.begin().await?;
-    let inserted: Vec<String> = insert
-        .build_query_scalar()
-        .fetch_all(&mut *transaction)
-        .await?;
+    let inserted: Vec<(i64, String)> = insert.build_query_as().fetch_all(&mut *transaction).await?;
+    if !inserted.is_empty() {
+        let by_id: HashMap<&str, &NewDelivery> =
+            fresh.iter().map(|d| (d.id.as_str(), *d)).collect();
+        let mut payloads: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO delivery_payloads (seq, payload) ");
+        payloads.push_values(inserted.iter(), |mut row, (seq, id)| {
+            let payload = by_id
+                .get(id.as_str())
+                .map(|d| d.payload.to_vec())
+                .unwrap_or_default();
+            row.push_bind(*seq).push_bind(payload);
+        });
+        payloads.build().execute(&mut *transaction).await?;
+    }
     transaction.commit().await?;
 
-    let mut inserted: HashSet<String> = inserted.into_iter().collect();
+    let mut inserted: HashSet<String> = inserted.into_iter().map(|(_, id)| id).collect();
     Ok(batch
         .iter()
         .map(|(delivery, _)| {

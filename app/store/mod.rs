@@ -14,7 +14,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-pub use deliveries::{DeliveryRow, DeliveryState, DeliverySummary, StateCount};
+pub use deliveries::{AttemptOutcome, DeliveryRow, DeliveryState, DeliverySummary, StateCount};
 pub use ingest::{IngestOutcome, NewDelivery};
 pub use installations::InstallationRecord;
 
@@ -48,7 +48,9 @@ impl Store {
             // FULL: a commit is on disk before ingress answers GitHub.
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Reads of the queue's hot rows come from memory, not from read() calls.
+            .pragma("cache_size", "-16000");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)

@@ -392,7 +392,10 @@ fn check_app_jwt(headers: &HeaderMap) -> Result<(), Unauthorized> {
 }
 
 /// Checks an installation token; returns the installation it belongs to.
-pub fn check_installation_token(state: &FakeState, headers: &HeaderMap) -> Result<i64, Unauthorized> {
+pub fn check_installation_token(
+    state: &FakeState,
+    headers: &HeaderMap,
+) -> Result<i64, Unauthorized> {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())

@@ -9,7 +9,6 @@ CREATE TABLE deliveries (
     repository      TEXT,
     ordering_key    TEXT,
     received_at     INTEGER NOT NULL,
-    payload         BLOB    NOT NULL,
     state           TEXT    NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed')),
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL,
@@ -18,6 +17,13 @@ CREATE TABLE deliveries (
     last_error      TEXT
 );
 CREATE INDEX deliveries_by_state ON deliveries (state, seq);
+
+-- Payloads live apart from the queue's rows: a row the dispatcher scans stays a few dozen bytes
+-- instead of dragging a multi-kilobyte blob's overflow pages through every query.
+CREATE TABLE delivery_payloads (
+    seq     INTEGER PRIMARY KEY REFERENCES deliveries (seq) ON DELETE CASCADE,
+    payload BLOB    NOT NULL
+);
 
 CREATE TABLE installations (
     id                   INTEGER PRIMARY KEY,
