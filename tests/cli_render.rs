@@ -218,3 +218,55 @@ fn missing_arguments_are_a_usage_error() {
         stderr(&output)
     );
 }
+
+#[test]
+fn strings_that_kubectl_would_misread_are_quoted_in_the_stream() {
+    let repo = repo_with_envs();
+    repo.write(
+        "envs/dev/config.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: flags\ndata:\n  enabled: \"yes\"\n  mode: \"0644\"\n  script: |\n    echo one\n    echo two\n",
+    );
+    repo.commit("flags");
+    let output = slipway(&[
+        "render",
+        "--repo",
+        repo.path().to_str().unwrap(),
+        "--rev",
+        "HEAD",
+        "--env",
+        "dev",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains(
+            "data:\n  enabled: 'yes'\n  mode: '0644'\n  script: |\n    echo one\n    echo two\n"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn unquoted_octal_modes_render_as_the_numbers_kubectl_reads() {
+    let repo = repo_with_envs();
+    repo.write(
+        "envs/dev/pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  volumes:\n  - name: v\n    configMap:\n      name: c\n      defaultMode: 0644\n",
+    );
+    repo.commit("pod");
+    let output = slipway(&[
+        "render",
+        "--repo",
+        repo.path().to_str().unwrap(),
+        "--rev",
+        "HEAD",
+        "--env",
+        "dev",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("defaultMode: 420\n"),
+        "{}",
+        stdout(&output)
+    );
+}
