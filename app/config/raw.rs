@@ -390,7 +390,7 @@ pub(crate) fn closest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
         .iter()
         .map(|a| (levenshtein(&key_lower, a), *a))
         .filter(|(d, a)| {
-            *d <= (a.len() / 3).max(1) || a.contains(key_lower.as_str()) && key_lower.len() >= 4
+            *d <= (a.len() / 3).max(1) || (a.contains(key_lower.as_str()) && key_lower.len() >= 4)
         })
         .min_by_key(|(d, _)| *d)
         .map(|(_, a)| a)
