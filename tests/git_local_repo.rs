@@ -183,3 +183,17 @@ fn repositories_and_trees_can_be_shared_between_threads() {
         (&b"first: 1\n"[..], &b"second: 2\n"[..])
     );
 }
+
+#[test]
+fn a_path_through_a_file_is_simply_not_there() {
+    let (repo, _, _) = two_commit_repo();
+    let tree = LocalRepo::open(repo.path())
+        .unwrap()
+        .tree_at("HEAD")
+        .unwrap();
+    assert_eq!(tree.entry("envs/dev/app.yaml/inner").unwrap(), None);
+    assert!(matches!(
+        tree.read_file("envs/dev/app.yaml/inner").unwrap_err(),
+        SourceError::NotFound { .. }
+    ));
+}
