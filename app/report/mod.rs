@@ -129,6 +129,22 @@ impl Limits {
     }
 }
 
+/// The `html` filter: escapes `&`, `<`, `>` and `"` for text inside HTML tags such as
+/// `<summary>` (unlike minijinja's `escape`, it leaves `/` readable).
+fn html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// The report templates: the compiled-in defaults, possibly overridden from a directory.
 pub struct Templates {
     env: Environment<'static>,
@@ -180,6 +196,7 @@ impl Templates {
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.set_keep_trailing_newline(true);
+        env.add_filter("html", html);
         env
     }
 
