@@ -79,3 +79,20 @@ stringData:
         ),
     )
 }
+
+/// Plan a bump over in-memory files and apply it: the edits and every file's new text.
+pub fn bump(
+    files: &[(&str, &str)],
+    requests: &[slipway::bump::BumpRequest],
+) -> Result<(Vec<slipway::bump::Edit>, Vec<String>), slipway::bump::BumpError> {
+    let owned: Vec<(String, String)> = files
+        .iter()
+        .map(|(p, t)| ((*p).to_owned(), (*t).to_owned()))
+        .collect();
+    let edits = slipway::bump::plan("dev", &owned, requests)?;
+    let texts = owned
+        .iter()
+        .map(|(path, text)| slipway::bump::apply(path, text, &edits))
+        .collect();
+    Ok((edits, texts))
+}
