@@ -1,8 +1,103 @@
+//! `slipway check-config`: validate a repository's `.github/slipway.yml`.
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args, Debug)]
-pub struct Args {}
+use anyhow::Context;
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+use crate::config::{self, format_duration, RepoConfig, CONFIG_PATH};
+use crate::git::LocalRepo;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The repository: a work tree or a bare repository.
+    #[arg(long, value_name = "PATH")]
+    pub repo: PathBuf,
+    /// Validate the file at this revision. Default: the file on disk in a work tree, `HEAD`
+    /// in a bare repository.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let repo = LocalRepo::open(&args.repo)?;
+    let (text, origin) = match (&args.rev, repo.work_dir()) {
+        (None, Some(work_dir)) => {
+            let path = work_dir.join(CONFIG_PATH);
+            let text = std::fs::read_to_string(&path).with_context(|| {
+                format!(
+                    "cannot read {CONFIG_PATH} in the work tree {}",
+                    work_dir.display()
+                )
+            })?;
+            (text, "the work tree".to_string())
+        }
+        (rev, _) => {
+            let rev = rev.as_deref().unwrap_or("HEAD");
+            let commit = repo.resolve(rev)?;
+            let bytes = repo
+                .read_file(rev, CONFIG_PATH)?
+                .with_context(|| format!("there is no {CONFIG_PATH} at `{rev}`"))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| anyhow::anyhow!("{CONFIG_PATH} at `{rev}` is not UTF-8 text"))?;
+            (text, format!("`{rev}` ({})", commit.short(12)))
+        }
+    };
+    let parsed = config::parse_repo_config(&text)?;
+    print!("{}", summary(&parsed, &origin));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A few lines saying what the file declares, with every default filled in.
+fn summary(config: &RepoConfig, origin: &str) -> String {
+    let mut out = format!("{CONFIG_PATH} in {origin} is valid\n");
+    if let Some(repo) = &config.config_repo {
+        let n = repo.environments.len();
+        out.push_str(&format!(
+            "config repo: {n} environment{}\n",
+            if n == 1 { "" } else { "s" }
+        ));
+        for env in repo.environments.values() {
+            let mut line = format!(
+                "  {}: path {}, namespace {}, cluster {}, {} approval{}",
+                env.name,
+                env.path,
+                env.namespace.as_deref().unwrap_or("(none)"),
+                env.cluster,
+                env.required_approvals,
+                if env.required_approvals == 1 { "" } else { "s" },
+            );
+            if let Some(from) = &env.promote_from {
+                line.push_str(&format!(", promoted from {from}"));
+            }
+            if env.prune {
+                line.push_str(", prune");
+            }
+            line.push_str(&format!(
+                ", health timeout {}",
+                format_duration(env.health_timeout)
+            ));
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    if let Some(app) = &config.app_repo {
+        let b = &app.build;
+        let branches = if b.branches.is_empty() {
+            "the default branch".to_string()
+        } else {
+            b.branches.join(", ")
+        };
+        out.push_str(&format!(
+            "app repo: builds {} from {} (context {}) on pushes to {}\n",
+            b.image, b.dockerfile, b.context, branches
+        ));
+        if let Some(d) = &app.deploy {
+            out.push_str(&format!(
+                "  deploys to environment {} of {}\n",
+                d.environment, d.repo
+            ));
+        }
+    }
+    out
 }

@@ -1,8 +1,69 @@
+//! `slipway render`: one environment of a config repo at a revision, as a YAML stream.
+
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args, Debug)]
-pub struct Args {}
+use anyhow::Context;
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+use crate::config::{self, CONFIG_PATH};
+use crate::git::LocalRepo;
+use crate::render::{self, TreeSource};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The config repo: a work tree or a bare repository.
+    #[arg(long, value_name = "PATH")]
+    pub repo: PathBuf,
+    /// The revision to render (a branch, tag, commit id, `HEAD~1`, ...).
+    #[arg(long, value_name = "REV")]
+    pub rev: String,
+    /// The environment, as named under `environments:` in `.github/slipway.yml`.
+    #[arg(long, value_name = "NAME")]
+    pub env: String,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let repo = LocalRepo::open(&args.repo)?;
+    let tree = repo.tree_at(&args.rev)?;
+    let text = match tree.read_file(CONFIG_PATH) {
+        Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
+            anyhow::anyhow!("{CONFIG_PATH} at {} is not UTF-8 text", tree.describe())
+        })?,
+        Err(render::SourceError::NotFound { .. }) => {
+            anyhow::bail!("there is no {CONFIG_PATH} at {}", tree.describe())
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let config = config::parse_config_repo(&text)?;
+    let env = config.environment(&args.env).with_context(|| {
+        format!(
+            "no environment `{}` in {CONFIG_PATH} at {}; declared: {}",
+            args.env,
+            tree.describe(),
+            config
+                .environments
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
+    let objects = render::render_environment(&tree, env)?;
+    let mut stream = String::new();
+    for (i, object) in objects.iter().enumerate() {
+        if i > 0 {
+            stream.push_str("---\n");
+        }
+        stream.push_str(&format!("# Source: {}:{}\n", object.file, object.line));
+        stream.push_str(&serde_yaml_ng::to_string(&object.value)?);
+    }
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(stream.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }

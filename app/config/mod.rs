@@ -1,12 +1,39 @@
 //! `.github/slipway.yml`: the schemas of config repos and app repos, validated into domain types.
 //!
 //! Pure: parses bytes handed to it; reading the file (from git or disk) is the caller's job.
+//!
+//! Parsing happens in three steps: the YAML text becomes a generic YAML value (syntax errors
+//! carry libyaml's position); [`raw`] checks its shape (known keys, types) into raw structs;
+//! [`validate`] turns those into the domain types below (DNS labels, paths, `promote_from`,
+//! durations). Every error carries the line and column of the offending key or value.
+
+mod duration;
+mod error;
+mod locate;
+mod raw;
+mod validate;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+pub use duration::{format_duration, parse_duration};
+pub use error::ConfigError;
+
 /// Where `.github/slipway.yml` lives in every repository slipway works with.
 pub const CONFIG_PATH: &str = ".github/slipway.yml";
+
+/// Default of [`Environment::cluster`] when the key is omitted.
+pub const DEFAULT_CLUSTER: &str = "default";
+/// Default of [`Environment::required_approvals`] when the key is omitted.
+pub const DEFAULT_REQUIRED_APPROVALS: u32 = 0;
+/// Default of [`Environment::prune`] when the key is omitted.
+pub const DEFAULT_PRUNE: bool = false;
+/// Default of [`Environment::health_timeout`] when the key is omitted: five minutes.
+pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// Default of [`Build::dockerfile`] when the key is omitted.
+pub const DEFAULT_DOCKERFILE: &str = "Dockerfile";
+/// Default of [`Build::context`] when the key is omitted: the repository root.
+pub const DEFAULT_CONTEXT: &str = ".";
 
 /// A config repo's declared environments, keyed by name (a DNS label).
 #[derive(Debug, Clone, PartialEq)]
@@ -14,19 +41,139 @@ pub struct ConfigRepoConfig {
     pub environments: BTreeMap<String, Environment>,
 }
 
+impl ConfigRepoConfig {
+    /// The environment called `name`, if declared.
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments.get(name)
+    }
+
+    /// The environments that name `name` in their `promote_from`, in name order.
+    pub fn promotion_targets(&self, name: &str) -> Vec<&Environment> {
+        self.environments
+            .values()
+            .filter(|env| env.promote_from.as_deref() == Some(name))
+            .collect()
+    }
+}
+
 /// One deployment target of a config repo.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Environment {
+    /// The environment's name: the key under `environments:`, a DNS label (RFC 1123).
     pub name: String,
     /// Repo-relative directory, normalised (no leading `/`, no `..`, no trailing `/`).
+    /// Required. Holds plain YAML/JSON manifests or a kustomization.
     pub path: String,
-    /// Default namespace for namespaced objects that carry none.
+    /// Default namespace for namespaced objects that carry none. Default: none (objects
+    /// without a namespace stay without one).
     pub namespace: Option<String>,
+    /// Namespaces this environment's objects may live in. Default: `[namespace]` when
+    /// `namespace` is set; otherwise empty, which means any namespace. See
+    /// [`Environment::allows_namespace`].
     pub allowed_namespaces: Vec<String>,
-    /// A cluster named in the server settings.
+    /// A cluster named in the server settings. Default: [`DEFAULT_CLUSTER`] (`default`).
     pub cluster: String,
+    /// Approving reviews slipway requires before it deploys a change to this environment, on
+    /// top of branch protection. Default: [`DEFAULT_REQUIRED_APPROVALS`] (0: branch
+    /// protection alone decides).
     pub required_approvals: u32,
+    /// The environment whose deployed images `/promote` copies into this one. Default: none.
     pub promote_from: Option<String>,
+    /// Delete objects that were deployed before and are no longer rendered. Default:
+    /// [`DEFAULT_PRUNE`] (false).
     pub prune: bool,
+    /// How long a deploy waits for its objects to become healthy before it fails. Default:
+    /// [`DEFAULT_HEALTH_TIMEOUT`] (5m).
     pub health_timeout: Duration,
+}
+
+impl Environment {
+    /// Whether objects of this environment may live in `namespace`: always when
+    /// `allowed_namespaces` is empty, otherwise only for the listed ones.
+    pub fn allows_namespace(&self, namespace: &str) -> bool {
+        self.allowed_namespaces.is_empty() || self.allowed_namespaces.iter().any(|n| n == namespace)
+    }
+}
+
+/// An app repo's declaration: how its image is built and where it is deployed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppRepoConfig {
+    pub build: Build,
+    /// Where a successful build's image tag is bumped. Default: none (build only).
+    pub deploy: Option<Deploy>,
+}
+
+/// `build:` of an app repo.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Build {
+    /// Image repository the build pushes to, without tag or digest
+    /// (`registry.example.com/team/api`). Required.
+    pub image: String,
+    /// Repo-relative path of the Dockerfile. Default: [`DEFAULT_DOCKERFILE`] (`Dockerfile`).
+    pub dockerfile: String,
+    /// Repo-relative build context directory, normalised (`.` is the repository root).
+    /// Default: [`DEFAULT_CONTEXT`] (`.`).
+    pub context: String,
+    /// Branches whose pushes are built. Default: empty, meaning the repository's default
+    /// branch only.
+    pub branches: Vec<String>,
+}
+
+/// `deploy:` of an app repo.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deploy {
+    /// The config repo, as `owner/name`. Required.
+    pub repo: String,
+    /// The environment of that config repo whose image tag is bumped. Required; a DNS label.
+    pub environment: String,
+}
+
+/// Everything one `.github/slipway.yml` declares: a config repo's environments, an app repo's
+/// build and deploy, or both. At least one of the two is present.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepoConfig {
+    /// Present when the file has `environments:`.
+    pub config_repo: Option<ConfigRepoConfig>,
+    /// Present when the file has `build:` (and optionally `deploy:`).
+    pub app_repo: Option<AppRepoConfig>,
+}
+
+/// Parses and validates a `.github/slipway.yml` holding `environments:`, `build:`/`deploy:`, or
+/// both.
+pub fn parse_repo_config(text: &str) -> Result<RepoConfig, ConfigError> {
+    let (raw, locator) = raw::parse(text)?;
+    validate::repo_config(&raw, &locator)
+}
+
+/// Parses and validates a config repo's `.github/slipway.yml`; an error when it declares no
+/// `environments:`.
+pub fn parse_config_repo(text: &str) -> Result<ConfigRepoConfig, ConfigError> {
+    let (raw, locator) = raw::parse(text)?;
+    let config = validate::repo_config(&raw, &locator)?;
+    config.config_repo.ok_or_else(|| {
+        ConfigError::new(
+            locator.top(),
+            "no `environments:` here: a config repo declares its environments under `environments:`",
+        )
+    })
+}
+
+/// Parses and validates an app repo's `.github/slipway.yml`; an error when it declares no
+/// `build:`.
+pub fn parse_app_repo(text: &str) -> Result<AppRepoConfig, ConfigError> {
+    let (raw, locator) = raw::parse(text)?;
+    let config = validate::repo_config(&raw, &locator)?;
+    config.app_repo.ok_or_else(|| {
+        ConfigError::new(
+            locator.top(),
+            "no `build:` here: an app repo declares how its image is built under `build:`",
+        )
+    })
+}
+
+/// Splits a `serde_yaml_ng` error into its 1-based (line, column), when it has one, and its
+/// message without libyaml's ` at line L column C` suffixes. Shared with `render`.
+pub(crate) fn yaml_error_position(err: &serde_yaml_ng::Error) -> (Option<(usize, usize)>, String) {
+    let (position, message) = locate::yaml_error_parts(err);
+    (position.map(|p| (p.line, p.column)), message)
 }

@@ -1,0 +1,476 @@
+//! Semantic checks: raw structs → domain types, each error at the offending key or value.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::error::ConfigError;
+use super::locate::{keys, Locator, Seg};
+use super::raw::{RawBuild, RawDeploy, RawEnvironment, RawFile};
+use super::{
+    parse_duration, AppRepoConfig, Build, ConfigRepoConfig, Deploy, Environment, RepoConfig,
+    DEFAULT_CLUSTER, DEFAULT_CONTEXT, DEFAULT_DOCKERFILE, DEFAULT_HEALTH_TIMEOUT, DEFAULT_PRUNE,
+    DEFAULT_REQUIRED_APPROVALS,
+};
+
+const DNS_LABEL_HELP: &str =
+    "use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit";
+
+pub(crate) fn repo_config(raw: &RawFile, loc: &Locator<'_>) -> Result<RepoConfig, ConfigError> {
+    let config_repo = match &raw.environments {
+        Some(envs) => Some(environments(envs, loc)?),
+        None => None,
+    };
+    let app_repo = match (&raw.build, &raw.deploy) {
+        (Some(build_raw), deploy_raw) => Some(AppRepoConfig {
+            build: build(build_raw, loc)?,
+            deploy: match deploy_raw {
+                Some(d) => Some(deploy(d, loc)?),
+                None => None,
+            },
+        }),
+        (None, Some(_)) => {
+            return Err(ConfigError::new(
+                loc.key(&keys(&["deploy"])),
+                "`deploy` needs a `build` section: slipway deploys the image it builds",
+            ))
+        }
+        (None, None) => None,
+    };
+    if config_repo.is_none() && app_repo.is_none() {
+        return Err(ConfigError::new(
+            loc.top(),
+            "nothing declared: add `environments:` (a config repo) or `build:` (an app repo)",
+        ));
+    }
+    Ok(RepoConfig {
+        config_repo,
+        app_repo,
+    })
+}
+
+fn environments(
+    raw: &[RawEnvironment],
+    loc: &Locator<'_>,
+) -> Result<ConfigRepoConfig, ConfigError> {
+    if raw.is_empty() {
+        return Err(ConfigError::new(
+            loc.value(&keys(&["environments"])),
+            "`environments` is empty: declare at least one environment",
+        ));
+    }
+    let mut envs = BTreeMap::new();
+    for env in raw {
+        envs.insert(env.name.clone(), environment(env, loc)?);
+    }
+    check_promotions(raw, &envs, loc)?;
+    Ok(ConfigRepoConfig { environments: envs })
+}
+
+fn environment(raw: &RawEnvironment, loc: &Locator<'_>) -> Result<Environment, ConfigError> {
+    let name = &raw.name;
+    let at = |field: &str| keys(&["environments", name, field]);
+    if !is_dns_label(name) {
+        return Err(ConfigError::new(
+            loc.key(&keys(&["environments", name])),
+            format!("environment name `{name}` is not a DNS label; {DNS_LABEL_HELP}"),
+        ));
+    }
+    let path = match &raw.path {
+        Some(p) => repo_path(p, false).map_err(|msg| {
+            ConfigError::new(loc.value(&at("path")), format!("`path` {msg}"))
+        })?,
+        None => {
+            return Err(ConfigError::new(
+                loc.key(&keys(&["environments", name])),
+                format!(
+                    "environment `{name}` has no `path`; it is required: the repo-relative directory of its manifests"
+                ),
+            ))
+        }
+    };
+    if let Some(ns) = &raw.namespace {
+        if !is_dns_label(ns) {
+            return Err(ConfigError::new(
+                loc.value(&at("namespace")),
+                format!("`namespace` `{ns}` is not a valid namespace name; {DNS_LABEL_HELP}"),
+            ));
+        }
+    }
+    let allowed_namespaces = match &raw.allowed_namespaces {
+        Some(list) => {
+            let mut out: Vec<String> = Vec::with_capacity(list.len());
+            for (i, ns) in list.iter().enumerate() {
+                if !is_dns_label(ns) {
+                    let mut p = at("allowed_namespaces");
+                    p.push(Seg::Index(i));
+                    return Err(ConfigError::new(
+                        loc.value(&p),
+                        format!(
+                            "`allowed_namespaces` item `{ns}` is not a valid namespace name; {DNS_LABEL_HELP}"
+                        ),
+                    ));
+                }
+                if !out.contains(ns) {
+                    out.push(ns.clone());
+                }
+            }
+            if let Some(ns) = &raw.namespace {
+                if !out.is_empty() && !out.contains(ns) {
+                    return Err(ConfigError::new(
+                        loc.value(&at("namespace")),
+                        format!(
+                            "`namespace` `{ns}` is not in `allowed_namespaces` ({}); objects defaulted to it would be refused",
+                            out.join(", ")
+                        ),
+                    ));
+                }
+            }
+            out
+        }
+        None => raw.namespace.iter().cloned().collect(),
+    };
+    let cluster = match &raw.cluster {
+        Some(c) if is_dns_label(c) => c.clone(),
+        Some(c) => {
+            return Err(ConfigError::new(
+                loc.value(&at("cluster")),
+                format!("`cluster` `{c}` is not a valid cluster name; {DNS_LABEL_HELP}"),
+            ))
+        }
+        None => DEFAULT_CLUSTER.to_string(),
+    };
+    let health_timeout = match &raw.health_timeout {
+        Some(text) => parse_duration(text).map_err(|msg| {
+            ConfigError::new(
+                loc.value(&at("health_timeout")),
+                format!("`health_timeout`: {msg}"),
+            )
+        })?,
+        None => DEFAULT_HEALTH_TIMEOUT,
+    };
+    Ok(Environment {
+        name: name.clone(),
+        path,
+        namespace: raw.namespace.clone(),
+        allowed_namespaces,
+        cluster,
+        required_approvals: raw.required_approvals.unwrap_or(DEFAULT_REQUIRED_APPROVALS),
+        promote_from: raw.promote_from.clone(),
+        prune: raw.prune.unwrap_or(DEFAULT_PRUNE),
+        health_timeout,
+    })
+}
+
+/// `promote_from` must name another declared environment, and following it must never come
+/// back to where it started.
+fn check_promotions(
+    raw: &[RawEnvironment],
+    envs: &BTreeMap<String, Environment>,
+    loc: &Locator<'_>,
+) -> Result<(), ConfigError> {
+    let declared = || envs.keys().cloned().collect::<Vec<_>>().join(", ");
+    for env in raw {
+        let Some(from) = &env.promote_from else {
+            continue;
+        };
+        let at = loc.value(&keys(&["environments", &env.name, "promote_from"]));
+        if from == &env.name {
+            return Err(ConfigError::new(
+                at,
+                format!(
+                    "`promote_from` names `{from}` itself; name another environment ({})",
+                    declared()
+                ),
+            ));
+        }
+        if !envs.contains_key(from) {
+            return Err(ConfigError::new(
+                at,
+                format!(
+                    "`promote_from` names environment `{from}`, which is not declared; declared environments: {}",
+                    declared()
+                ),
+            ));
+        }
+    }
+    // Every environment has at most one `promote_from`, so following the chain from each
+    // environment either ends or loops; report the first environment (in file order) on a loop.
+    for env in raw {
+        let mut chain = vec![env.name.as_str()];
+        let mut seen = BTreeSet::from([env.name.as_str()]);
+        let mut current = env.name.as_str();
+        while let Some(next) = envs.get(current).and_then(|e| e.promote_from.as_deref()) {
+            chain.push(next);
+            if next == env.name {
+                return Err(ConfigError::new(
+                    loc.value(&keys(&["environments", &env.name, "promote_from"])),
+                    format!(
+                        "`promote_from` forms a cycle: {}; promotions must flow one way",
+                        chain.join(" → ")
+                    ),
+                ));
+            }
+            if !seen.insert(next) {
+                break; // a loop that does not include `env`; reported from its own members
+            }
+            current = next;
+        }
+    }
+    Ok(())
+}
+
+fn build(raw: &RawBuild, loc: &Locator<'_>) -> Result<Build, ConfigError> {
+    let at = |field: &str| keys(&["build", field]);
+    let image = match &raw.image {
+        Some(image) => {
+            check_image(image).map_err(|msg| ConfigError::new(loc.value(&at("image")), msg))?;
+            image.clone()
+        }
+        None => {
+            return Err(ConfigError::new(
+                loc.key(&keys(&["build"])),
+                "`build` has no `image`; it is required: the image repository builds push to, e.g. `registry.example.com/team/api`",
+            ))
+        }
+    };
+    let dockerfile = match &raw.dockerfile {
+        Some(p) => repo_path(p, false).map_err(|msg| {
+            ConfigError::new(loc.value(&at("dockerfile")), format!("`dockerfile` {msg}"))
+        })?,
+        None => DEFAULT_DOCKERFILE.to_string(),
+    };
+    let context = match &raw.context {
+        Some(p) => {
+            let p = repo_path(p, true).map_err(|msg| {
+                ConfigError::new(loc.value(&at("context")), format!("`context` {msg}"))
+            })?;
+            if p.is_empty() {
+                DEFAULT_CONTEXT.to_string()
+            } else {
+                p
+            }
+        }
+        None => DEFAULT_CONTEXT.to_string(),
+    };
+    let branches = raw.branches.clone().unwrap_or_default();
+    for (i, branch) in branches.iter().enumerate() {
+        if let Err(msg) = check_branch(branch) {
+            let mut p = at("branches");
+            p.push(Seg::Index(i));
+            return Err(ConfigError::new(
+                loc.value(&p),
+                format!("`branches` item {msg}"),
+            ));
+        }
+    }
+    Ok(Build {
+        image,
+        dockerfile,
+        context,
+        branches,
+    })
+}
+
+fn deploy(raw: &RawDeploy, loc: &Locator<'_>) -> Result<Deploy, ConfigError> {
+    let at = |field: &str| keys(&["deploy", field]);
+    let missing = |field: &str, what: &str| {
+        ConfigError::new(
+            loc.key(&keys(&["deploy"])),
+            format!("`deploy` has no `{field}`; it is required: {what}"),
+        )
+    };
+    let repo = raw
+        .repo
+        .clone()
+        .ok_or_else(|| missing("repo", "the config repo as `owner/name`"))?;
+    if !is_owner_slash_name(&repo) {
+        return Err(ConfigError::new(
+            loc.value(&at("repo")),
+            format!("`repo` `{repo}` is not `owner/name`, e.g. `acme/gitops-config`"),
+        ));
+    }
+    let environment = raw
+        .environment
+        .clone()
+        .ok_or_else(|| missing("environment", "the config repo's environment to deploy to"))?;
+    if !is_dns_label(&environment) {
+        return Err(ConfigError::new(
+            loc.value(&at("environment")),
+            format!("`environment` `{environment}` is not a DNS label; {DNS_LABEL_HELP}"),
+        ));
+    }
+    Ok(Deploy { repo, environment })
+}
+
+/// RFC 1123 label: 1–63 of `[a-z0-9-]`, starting and ending alphanumeric.
+pub(crate) fn is_dns_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+/// Normalises a repo-relative path: no leading `/`, no `.` or empty components, no trailing
+/// `/`. Refuses absolute paths, `..`, `.git` and backslashes. `allow_root`: whether `.`
+/// (normalised to the empty string) is acceptable.
+pub(crate) fn repo_path(text: &str, allow_root: bool) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("must not be empty".to_string());
+    }
+    let bytes = text.as_bytes();
+    if text.starts_with('/')
+        || text.starts_with('\\')
+        || (bytes.len() >= 2 && bytes[1] == b':' && bytes[0].is_ascii_alphabetic())
+    {
+        return Err(format!(
+            "must be relative to the repository root, found absolute path `{text}`"
+        ));
+    }
+    if text.contains('\\') {
+        return Err(format!(
+            "must separate directories with `/`, found `{text}`"
+        ));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(format!(
+            "must not contain control characters, found {text:?}"
+        ));
+    }
+    let mut parts = Vec::new();
+    for part in text.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                return Err(format!(
+                    "must stay inside the repository; `..` is not allowed, found `{text}`"
+                ))
+            }
+            ".git" => return Err(format!("must not point into `.git`, found `{text}`")),
+            p => parts.push(p),
+        }
+    }
+    if parts.is_empty() && !allow_root {
+        return Err(format!(
+            "must name a directory below the repository root, found `{text}`"
+        ));
+    }
+    Ok(parts.join("/"))
+}
+
+/// An image repository without tag or digest: `[host[:port]/]path`, lowercase path
+/// components of `[a-z0-9._-]`.
+fn check_image(image: &str) -> Result<(), String> {
+    let help = "e.g. `registry.example.com/team/api`";
+    if image.is_empty() || image.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "`image` must be an image repository, {help}, found {image:?}"
+        ));
+    }
+    if image.contains('@') {
+        return Err(format!(
+            "`image` must name a repository without a digest, found `{image}`; slipway sets the tag or digest of each build"
+        ));
+    }
+    let parts: Vec<&str> = image.split('/').collect();
+    let last = parts[parts.len() - 1];
+    if last.contains(':') {
+        return Err(format!(
+            "`image` must name a repository without a tag, found `{image}`; slipway sets the tag of each build"
+        ));
+    }
+    let path_parts = if parts.len() > 1
+        && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost")
+    {
+        &parts[1..]
+    } else {
+        &parts[..]
+    };
+    for part in path_parts {
+        let ok = !part.is_empty()
+            && part.bytes().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-')
+            })
+            && part.as_bytes()[0].is_ascii_alphanumeric();
+        if !ok {
+            return Err(format!(
+                "`image` `{image}` is not a valid image repository: path components use lowercase letters, digits, `.`, `_` and `-`; {help}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn is_owner_slash_name(repo: &str) -> bool {
+    let Some((owner, name)) = repo.split_once('/') else {
+        return false;
+    };
+    !owner.is_empty()
+        && owner
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-')
+        && !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+}
+
+/// A branch name or glob (`main`, `release/*`) as git would accept it.
+fn check_branch(branch: &str) -> Result<(), String> {
+    let bad = branch.is_empty()
+        || branch.starts_with('-')
+        || branch.starts_with('/')
+        || branch.ends_with('/')
+        || branch.ends_with(".lock")
+        || branch.contains("..")
+        || branch.contains("//")
+        || branch.contains("@{")
+        || branch
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '~' | '^' | ':' | '\\'));
+    if bad {
+        Err(format!(
+            "{branch:?} is not a valid branch name or pattern, e.g. `main` or `release/*`"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_labels() {
+        assert!(is_dns_label("dev"));
+        assert!(is_dns_label("eu-west-1"));
+        assert!(!is_dns_label("Dev"));
+        assert!(!is_dns_label("-dev"));
+        assert!(!is_dns_label("dev_1"));
+        assert!(!is_dns_label(&"a".repeat(64)));
+    }
+
+    #[test]
+    fn repo_paths_are_normalised_or_refused() {
+        assert_eq!(repo_path("./envs//dev/", false).unwrap(), "envs/dev");
+        assert!(repo_path("/etc", false).is_err());
+        assert!(repo_path("envs/../../x", false).is_err());
+        assert!(repo_path(".", false).is_err());
+        assert_eq!(repo_path(".", true).unwrap(), "");
+        assert!(repo_path(".git/hooks", false).is_err());
+    }
+
+    #[test]
+    fn images_without_tags() {
+        assert!(check_image("registry.example.com/team/api").is_ok());
+        assert!(check_image("localhost:5000/api").is_ok());
+        assert!(check_image("api").is_ok());
+        assert!(check_image("registry.example.com/team/api:v1").is_err());
+        assert!(check_image("api@sha256:abcd").is_err());
+        assert!(check_image("Team/Api").is_err());
+    }
+}

@@ -1,0 +1,292 @@
+//! Kustomize layout: the tree is written out from the source into a temporary directory and
+//! built by `kustomize build` or `kubectl kustomize`, with plugins, exec functions and Helm
+//! off, the load restrictor on, and a time limit.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::paths::link_target;
+use super::source::{EntryKind, TreeSource};
+use super::yaml::parse_stream;
+use super::{objects_from_document, K8sObject, RenderError};
+
+/// File names that make a directory a kustomization, in kustomize's order of preference.
+pub const KUSTOMIZATION_FILES: &[&str] =
+    &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// A program that can build kustomizations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KustomizeTool {
+    /// The standalone `kustomize` binary: `kustomize build`.
+    Kustomize(PathBuf),
+    /// `kubectl kustomize`.
+    Kubectl(PathBuf),
+}
+
+impl KustomizeTool {
+    fn command(&self) -> (Command, &'static str) {
+        match self {
+            KustomizeTool::Kustomize(p) => {
+                let mut c = Command::new(p);
+                c.arg("build");
+                (c, "kustomize build")
+            }
+            KustomizeTool::Kubectl(p) => {
+                let mut c = Command::new(p);
+                c.arg("kustomize");
+                (c, "kubectl kustomize")
+            }
+        }
+    }
+}
+
+/// The first `kustomize` on PATH, else the first `kubectl`; `None` when neither is installed.
+pub fn find_kustomize() -> Option<KustomizeTool> {
+    let path = std::env::var_os("PATH")?;
+    let find = |name: &str| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .find(|candidate| is_executable(candidate))
+    };
+    find("kustomize")
+        .map(KustomizeTool::Kustomize)
+        .or_else(|| find("kubectl").map(KustomizeTool::Kubectl))
+}
+
+fn is_executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        path.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        path.is_file()
+    }
+}
+
+/// The kustomization file directly in `dir`, if there is one.
+pub(crate) fn kustomization_in(
+    source: &dyn TreeSource,
+    dir: &str,
+) -> Result<Option<String>, RenderError> {
+    for name in KUSTOMIZATION_FILES {
+        let path = format!("{dir}/{name}");
+        if matches!(
+            source.entry(&path)?,
+            Some(EntryKind::File | EntryKind::Symlink { .. })
+        ) {
+            return Ok(Some(path));
+        }
+    }
+    Ok(None)
+}
+
+/// Builds the kustomization in `dir` (repo-relative) from a copy of the repository tree.
+pub(crate) fn render(
+    source: &dyn TreeSource,
+    dir: &str,
+    kustomization: &str,
+    timeout: Duration,
+) -> Result<Vec<K8sObject>, RenderError> {
+    let tool = find_kustomize().ok_or_else(|| RenderError::KustomizeMissing {
+        kustomization: kustomization.to_string(),
+    })?;
+    let temp = tempfile::Builder::new()
+        .prefix("slipway-render-")
+        .tempdir()
+        .map_err(|source| RenderError::Io {
+            context: "creating a temporary directory for kustomize".to_string(),
+            source,
+        })?;
+    let root = temp.path().join("repo");
+    let left_out = materialise(source, dir, &root)?;
+    let output = run(&tool, &root, dir, kustomization, timeout)?;
+    match output {
+        Ok(stdout) => parse_output(kustomization, &stdout),
+        Err((status, stderr)) => {
+            let mut stderr = scrub(&stderr, &root);
+            if !left_out.is_empty() {
+                stderr.push_str(&format!(
+                    "\nnote: symlinks pointing outside the repository were left out: {}",
+                    left_out.join(", ")
+                ));
+            }
+            Err(RenderError::KustomizeFailed {
+                tool: tool.command().1.to_string(),
+                kustomization: kustomization.to_string(),
+                status,
+                stderr,
+            })
+        }
+    }
+}
+
+/// Writes the whole tree of `source` below `root`. Symlinks are recreated when they stay
+/// inside the repository; one pointing outside is refused when it lies in `env_dir`, and left
+/// out (and returned) elsewhere.
+fn materialise(
+    source: &dyn TreeSource,
+    env_dir: &str,
+    root: &Path,
+) -> Result<Vec<String>, RenderError> {
+    let io = |context: String| move |source| RenderError::Io { context, source };
+    std::fs::create_dir_all(root).map_err(io(format!("creating {}", root.display())))?;
+    let mut left_out = Vec::new();
+    for entry in source.list("")? {
+        super::source::check_relative(&entry.path)?;
+        let dest = root.join(&entry.path);
+        match &entry.kind {
+            EntryKind::Dir => {
+                std::fs::create_dir_all(&dest).map_err(io(format!("creating {}", entry.path)))?;
+            }
+            EntryKind::File => {
+                let bytes = source.read_file(&entry.path)?;
+                std::fs::write(&dest, bytes).map_err(io(format!("writing {}", entry.path)))?;
+            }
+            EntryKind::Symlink { target } => match link_target(&entry.path, target) {
+                Ok(_) => symlink(target, &dest).map_err(io(format!("linking {}", entry.path)))?,
+                Err(err) if within(&entry.path, env_dir) => return Err(err),
+                Err(_) => left_out.push(entry.path.clone()),
+            },
+        }
+    }
+    Ok(left_out)
+}
+
+fn within(path: &str, dir: &str) -> bool {
+    path.strip_prefix(dir)
+        .is_some_and(|rest| rest.starts_with('/'))
+}
+
+#[cfg(unix)]
+fn symlink(target: &str, dest: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(target, dest)
+}
+
+#[cfg(not(unix))]
+fn symlink(_target: &str, _dest: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::other("symlinks are only supported on Unix"))
+}
+
+/// Runs the tool; `Ok(Ok(stdout))` on success, `Ok(Err((status, stderr)))` when it failed.
+#[allow(clippy::type_complexity)]
+fn run(
+    tool: &KustomizeTool,
+    root: &Path,
+    dir: &str,
+    kustomization: &str,
+    timeout: Duration,
+) -> Result<Result<Vec<u8>, (String, String)>, RenderError> {
+    let (mut command, name) = tool.command();
+    let home = root.with_file_name("home");
+    std::fs::create_dir_all(&home).map_err(|source| RenderError::Io {
+        context: "creating a home directory for kustomize".to_string(),
+        source,
+    })?;
+    command
+        .arg("--load-restrictor")
+        .arg("LoadRestrictionsRootOnly")
+        .arg("--enable-alpha-plugins=false")
+        .arg("--enable-helm=false")
+        .arg(dir)
+        .current_dir(root)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("KUSTOMIZE_PLUGIN_HOME", home.join("no-plugins"))
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().map_err(|source| RenderError::Io {
+        context: format!("starting `{name}` for {kustomization}"),
+        source,
+    })?;
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        stdout.read_to_end(&mut buf).map(|_| buf)
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        stderr.read_to_end(&mut buf).map(|_| buf)
+    });
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() >= timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(RenderError::KustomizeTimeout {
+                    tool: name.to_string(),
+                    kustomization: kustomization.to_string(),
+                    timeout,
+                });
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(source) => {
+                let _ = child.kill();
+                return Err(RenderError::Io {
+                    context: format!("waiting for `{name}`"),
+                    source,
+                });
+            }
+        }
+    };
+    let join = |h: std::thread::JoinHandle<std::io::Result<Vec<u8>>>| {
+        h.join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("reader thread panicked")))
+            .map_err(|source| RenderError::Io {
+                context: format!("reading the output of `{name}`"),
+                source,
+            })
+    };
+    let out = join(out_reader)?;
+    let err = join(err_reader)?;
+    if status.success() {
+        Ok(Ok(out))
+    } else {
+        Ok(Err((
+            status.to_string(),
+            String::from_utf8_lossy(&err).trim_end().to_string(),
+        )))
+    }
+}
+
+/// Replaces the temporary directory in kustomize's messages so paths read repo-relative.
+fn scrub(stderr: &str, root: &Path) -> String {
+    let mut text = stderr.to_string();
+    let mut roots = vec![root.to_path_buf()];
+    if let Ok(canonical) = root.canonicalize() {
+        roots.push(canonical);
+    }
+    for r in roots {
+        let r = r.display().to_string();
+        text = text.replace(&format!("{r}/"), "").replace(&r, ".");
+    }
+    text
+}
+
+fn parse_output(kustomization: &str, stdout: &[u8]) -> Result<Vec<K8sObject>, RenderError> {
+    let text = String::from_utf8_lossy(stdout);
+    let docs = parse_stream(&text).map_err(|e| RenderError::At {
+        file: kustomization.to_string(),
+        line: 1,
+        column: 1,
+        message: format!(
+            "kustomize produced invalid YAML (output line {}, column {}): {}",
+            e.line, e.column, e.message
+        ),
+    })?;
+    let mut objects = Vec::new();
+    for doc in docs {
+        objects_from_document(kustomization, 1, doc.value, &mut objects)?;
+    }
+    Ok(objects)
+}
