@@ -33,20 +33,13 @@ pub struct ObjectId {
 }
 
 impl ObjectId {
-    /// The identity of a rendered object, read from `apiVersion`, `kind` and `metadata`.
-    pub fn of(object: &Value) -> ObjectId {
-        let text = |value: Option<&Value>| value.and_then(Value::as_str).unwrap_or("").to_owned();
-        let api_version = object.get("apiVersion").and_then(Value::as_str);
-        let group = match api_version {
-            Some(version) => version.rsplit_once('/').map_or("", |(group, _)| group),
-            None => "",
-        };
-        let metadata = object.get("metadata");
+    /// The identity of a rendered object.
+    pub fn of(object: &K8sObject) -> ObjectId {
         ObjectId {
-            group: group.to_owned(),
-            kind: text(object.get("kind")),
-            namespace: text(metadata.and_then(|m| m.get("namespace"))),
-            name: text(metadata.and_then(|m| m.get("name"))),
+            group: object.api_group().to_owned(),
+            kind: object.kind().to_owned(),
+            namespace: object.namespace().unwrap_or("").to_owned(),
+            name: object.name().to_owned(),
         }
     }
 }
@@ -167,8 +160,8 @@ pub fn diff_environment(
     for (objects, is_base) in [(base, true), (head, false)] {
         let mut seen: BTreeMap<ObjectId, usize> = BTreeMap::new();
         for object in objects {
+            let id = ObjectId::of(object);
             let prepared = Prepared::from(object);
-            let id = ObjectId::of(&prepared.value);
             let occurrence = seen.entry(id.clone()).or_insert(0);
             let slot = sides.entry((id, *occurrence)).or_default();
             *occurrence += 1;
