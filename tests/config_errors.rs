@@ -1,0 +1,367 @@
+//! Every way `.github/slipway.yml` can be wrong, with the exact position the error points at.
+
+use slipway::config::{parse_app_repo, parse_config_repo, parse_repo_config, ConfigError};
+
+fn config_error(text: &str) -> ConfigError {
+    parse_repo_config(text).expect_err("the configuration should be refused")
+}
+
+fn assert_error(text: &str, line: usize, column: usize, message_part: &str) {
+    let err = config_error(text);
+    assert_eq!(
+        (err.line(), err.column()),
+        (line, column),
+        "wrong position for: {err}"
+    );
+    assert!(
+        err.message().contains(message_part),
+        "message {:?} should contain {message_part:?}",
+        err.message()
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(".github/slipway.yml:{line}:{column}: {}", err.message())
+    );
+}
+
+#[test]
+fn unknown_environment_key_names_the_allowed_keys_and_the_closest() {
+    let text = "environments:\n  dev:\n    path: envs/dev\n    pth: envs/x\n";
+    let err = config_error(text);
+    assert_eq!(
+        err.to_string(),
+        ".github/slipway.yml:4:5: unknown key `pth` in environment `dev`; did you mean `path`? \
+         allowed keys: path, namespace, allowed_namespaces, cluster, required_approvals, \
+         promote_from, prune, health_timeout"
+    );
+}
+
+#[test]
+fn unknown_top_level_key_lists_what_is_allowed() {
+    assert_error(
+        "environments:\n  dev:\n    path: envs/dev\nenvironment: {}\n",
+        4,
+        1,
+        "unknown key `environment` at the top level; did you mean `environments`? allowed keys: environments, build, deploy",
+    );
+}
+
+#[test]
+fn unknown_key_without_a_close_match_gets_no_suggestion() {
+    let err = config_error("build:\n  image: registry.example.com/api\n  colour: blue\n");
+    assert_eq!((err.line(), err.column()), (3, 3));
+    assert_eq!(
+        err.message(),
+        "unknown key `colour` in `build` allowed keys: image, dockerfile, context, branches"
+    );
+}
+
+#[test]
+fn string_where_a_count_belongs_is_a_wrong_type_at_the_value() {
+    assert_error(
+        "environments:\n  prod:\n    path: envs/prod\n    required_approvals: two\n",
+        4,
+        25,
+        "`required_approvals` must be a non-negative integer, found string \"two\"",
+    );
+}
+
+#[test]
+fn negative_approvals_are_refused() {
+    assert_error(
+        "environments:\n  prod:\n    path: envs/prod\n    required_approvals: -1\n",
+        4,
+        25,
+        "must be a non-negative integer, found integer `-1`",
+    );
+}
+
+#[test]
+fn prune_must_be_a_boolean() {
+    assert_error(
+        "environments:\n  prod:\n    path: envs/prod\n    prune: \"yes\"\n",
+        4,
+        12,
+        "`prune` must be `true` or `false`, found string \"yes\"",
+    );
+}
+
+#[test]
+fn environments_must_be_a_mapping() {
+    assert_error(
+        "environments:\n  - dev\n  - prod\n",
+        2,
+        3,
+        "`environments` must be a mapping, found list",
+    );
+}
+
+#[test]
+fn allowed_namespaces_items_must_be_strings() {
+    assert_error(
+        "environments:\n  dev:\n    path: envs/dev\n    allowed_namespaces: [team-dev, 7]\n",
+        4,
+        36,
+        "item 2 of `allowed_namespaces` must be a string, found integer `7`",
+    );
+}
+
+#[test]
+fn environment_name_that_is_not_a_dns_label_is_located_at_the_name() {
+    assert_error(
+        "environments:\n  dev:\n    path: envs/dev\n  Prod_EU:\n    path: envs/prod\n",
+        4,
+        3,
+        "environment name `Prod_EU` is not a DNS label",
+    );
+}
+
+#[test]
+fn absolute_path_is_refused_at_the_value() {
+    assert_error(
+        "environments:\n  dev:\n    path: /etc/kubernetes\n",
+        3,
+        11,
+        "`path` must be relative to the repository root, found absolute path `/etc/kubernetes`",
+    );
+}
+
+#[test]
+fn path_leaving_the_repository_is_refused() {
+    assert_error(
+        "environments:\n  dev:\n    path: envs/../../secrets\n",
+        3,
+        11,
+        "`path` must stay inside the repository; `..` is not allowed",
+    );
+}
+
+#[test]
+fn quoted_path_values_are_located_at_the_opening_quote() {
+    assert_error(
+        "environments:\n  dev:\n    path: \"../other-repo\"\n",
+        3,
+        11,
+        "`..` is not allowed",
+    );
+}
+
+#[test]
+fn missing_path_is_reported_at_the_environment() {
+    assert_error(
+        "environments:\n  dev:\n    namespace: team-dev\n",
+        2,
+        3,
+        "environment `dev` has no `path`; it is required",
+    );
+}
+
+#[test]
+fn promote_from_a_missing_environment_lists_the_declared_ones() {
+    assert_error(
+        "environments:\n  dev:\n    path: envs/dev\n  prod:\n    path: envs/prod\n    promote_from: staging\n",
+        6,
+        19,
+        "`promote_from` names environment `staging`, which is not declared; declared environments: dev, prod",
+    );
+}
+
+#[test]
+fn promote_from_cycle_is_reported_with_the_whole_loop() {
+    let text = "environments:\n  dev:\n    path: envs/dev\n    promote_from: prod\n  stage:\n    path: envs/stage\n    promote_from: dev\n  prod:\n    path: envs/prod\n    promote_from: stage\n";
+    assert_error(
+        text,
+        4,
+        19,
+        "`promote_from` forms a cycle: dev → prod → stage → dev",
+    );
+}
+
+#[test]
+fn promote_from_itself_is_refused() {
+    assert_error(
+        "environments:\n  dev:\n    path: envs/dev\n    promote_from: dev\n",
+        4,
+        19,
+        "`promote_from` names `dev` itself",
+    );
+}
+
+#[test]
+fn duration_without_a_unit_is_refused() {
+    assert_error(
+        "environments:\n  dev:\n    path: envs/dev\n    health_timeout: \"300\"\n",
+        4,
+        21,
+        "`health_timeout`: `300` has no unit; use whole numbers with units h, m, s",
+    );
+}
+
+#[test]
+fn duration_in_words_is_refused() {
+    assert_error(
+        "environments:\n  dev:\n    path: envs/dev\n    health_timeout: 5 minutes\n",
+        4,
+        21,
+        "`5 minutes` is not a duration",
+    );
+}
+
+#[test]
+fn duration_as_a_bare_number_is_a_wrong_type() {
+    assert_error(
+        "environments:\n  dev:\n    path: envs/dev\n    health_timeout: 300\n",
+        4,
+        21,
+        "`health_timeout` must be a duration with a unit (h, m, s), e.g. `90s`, `5m`, `1h30m`, found integer `300`",
+    );
+}
+
+#[test]
+fn namespace_outside_allowed_namespaces_is_refused() {
+    assert_error(
+        "environments:\n  dev:\n    path: envs/dev\n    namespace: team-dev\n    allowed_namespaces: [team-ops]\n",
+        4,
+        16,
+        "`namespace` `team-dev` is not in `allowed_namespaces` (team-ops)",
+    );
+}
+
+#[test]
+fn yaml_syntax_error_has_libyamls_position() {
+    assert_error(
+        "environments:\n  dev:\n    path: envs/dev\n   namespace: x\n",
+        4,
+        4,
+        "invalid YAML: did not find expected key",
+    );
+}
+
+#[test]
+fn mapping_value_inside_a_plain_scalar_is_a_syntax_error_at_the_colon() {
+    assert_error(
+        "environments:\n  dev:\n    path: envs/dev: x\n",
+        3,
+        19,
+        "invalid YAML: mapping values are not allowed in this context",
+    );
+}
+
+#[test]
+fn tab_indentation_is_a_syntax_error_with_position() {
+    let err = config_error("environments:\n\tdev:\n");
+    assert_eq!((err.line(), err.column()), (2, 1), "{err}");
+    assert!(err.message().starts_with("invalid YAML: "), "{err}");
+}
+
+#[test]
+fn empty_file_says_what_to_declare() {
+    assert_error(
+        "# nothing yet\n",
+        1,
+        1,
+        "the file is empty: declare `environments:` (a config repo) or `build:` (an app repo)",
+    );
+}
+
+#[test]
+fn empty_environments_mapping_is_refused() {
+    assert_error("environments: {}\n", 1, 15, "`environments` is empty");
+}
+
+#[test]
+fn image_with_a_tag_is_refused() {
+    assert_error(
+        "build:\n  image: registry.example.com/team/api:v1\n",
+        2,
+        10,
+        "`image` must name a repository without a tag",
+    );
+}
+
+#[test]
+fn build_without_image_is_reported_at_build() {
+    assert_error(
+        "build:\n  dockerfile: Dockerfile\n",
+        1,
+        1,
+        "`build` has no `image`",
+    );
+}
+
+#[test]
+fn dockerfile_outside_the_repository_is_refused() {
+    assert_error(
+        "build:\n  image: registry.example.com/api\n  dockerfile: ../Dockerfile\n",
+        3,
+        15,
+        "`dockerfile` must stay inside the repository",
+    );
+}
+
+#[test]
+fn deploy_repo_must_be_owner_slash_name() {
+    assert_error(
+        "build:\n  image: registry.example.com/api\ndeploy:\n  repo: gitops-config\n  environment: dev\n",
+        4,
+        9,
+        "`repo` `gitops-config` is not `owner/name`",
+    );
+}
+
+#[test]
+fn deploy_environment_must_be_a_dns_label() {
+    assert_error(
+        "build:\n  image: registry.example.com/api\ndeploy:\n  repo: acme/config\n  environment: Dev\n",
+        5,
+        16,
+        "`environment` `Dev` is not a DNS label",
+    );
+}
+
+#[test]
+fn deploy_without_build_is_refused() {
+    assert_error(
+        "deploy:\n  repo: acme/config\n  environment: dev\n",
+        1,
+        1,
+        "`deploy` needs a `build` section",
+    );
+}
+
+#[test]
+fn branch_patterns_must_be_valid_git_names() {
+    assert_error(
+        "build:\n  image: registry.example.com/api\n  branches: [main, \"feature..x\"]\n",
+        3,
+        20,
+        "`branches` item \"feature..x\" is not a valid branch name or pattern",
+    );
+}
+
+#[test]
+fn config_repo_parser_refuses_an_app_repo_file() {
+    let err = parse_config_repo("build:\n  image: registry.example.com/api\n").unwrap_err();
+    assert_eq!((err.line(), err.column()), (1, 1));
+    assert!(
+        err.message().starts_with("no `environments:` here"),
+        "{err}"
+    );
+}
+
+#[test]
+fn app_repo_parser_refuses_a_config_repo_file() {
+    let err = parse_app_repo("environments:\n  dev:\n    path: envs/dev\n").unwrap_err();
+    assert!(err.message().starts_with("no `build:` here"), "{err}");
+}
+
+#[test]
+fn positions_count_characters_after_multibyte_text() {
+    // `é` is two bytes; the column counts it as one character.
+    assert_error(
+        "# café\nenvironments:\n  dev:\n    path: envs/dev\n    namespace: \"é\"\n",
+        5,
+        16,
+        "`namespace` `é` is not a valid namespace name",
+    );
+}

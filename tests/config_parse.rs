@@ -1,0 +1,184 @@
+//! Valid `.github/slipway.yml` files and the domain values (and defaults) they become.
+
+use std::time::Duration;
+
+use slipway::config::{
+    parse_app_repo, parse_config_repo, parse_repo_config, Build, Deploy, Environment,
+};
+
+const CONFIG_REPO: &str = r#"
+# config repo
+environments:
+  dev:
+    path: envs/dev              # plain YAML files, or a kustomization
+    namespace: team-dev         # default namespace for objects without one
+    allowed_namespaces: [team-dev]
+    cluster: default            # a cluster named in the server settings
+  prod:
+    path: envs/prod
+    namespace: team-prod
+    required_approvals: 2
+    promote_from: dev
+    prune: true
+    health_timeout: 5m
+"#;
+
+const APP_REPO: &str = r#"
+# app repo
+build:
+  image: registry.example.com/team/api
+  dockerfile: Dockerfile
+  context: .
+  branches: [main]
+deploy:
+  repo: acme/gitops-config
+  environment: dev
+"#;
+
+#[test]
+fn the_documented_config_repo_example_parses() {
+    let config = parse_config_repo(CONFIG_REPO).unwrap();
+    assert_eq!(
+        config.environments["prod"],
+        Environment {
+            name: "prod".into(),
+            path: "envs/prod".into(),
+            namespace: Some("team-prod".into()),
+            allowed_namespaces: vec!["team-prod".into()],
+            cluster: "default".into(),
+            required_approvals: 2,
+            promote_from: Some("dev".into()),
+            prune: true,
+            health_timeout: Duration::from_secs(300),
+        }
+    );
+    assert_eq!(
+        config.environments.keys().collect::<Vec<_>>(),
+        ["dev", "prod"]
+    );
+    assert_eq!(config.promotion_targets("dev")[0].name, "prod");
+}
+
+#[test]
+fn omitted_environment_fields_take_their_documented_defaults() {
+    let config = parse_config_repo("environments:\n  dev:\n    path: ./envs/dev/\n").unwrap();
+    assert_eq!(
+        config.environments["dev"],
+        Environment {
+            name: "dev".into(),
+            path: "envs/dev".into(),
+            namespace: None,
+            allowed_namespaces: vec![],
+            cluster: "default".into(),
+            required_approvals: 0,
+            promote_from: None,
+            prune: false,
+            health_timeout: Duration::from_secs(300),
+        }
+    );
+    assert!(config.environments["dev"].allows_namespace("anything"));
+}
+
+#[test]
+fn allowed_namespaces_default_to_the_namespace() {
+    let config =
+        parse_config_repo("environments:\n  dev:\n    path: envs/dev\n    namespace: team-dev\n")
+            .unwrap();
+    let dev = &config.environments["dev"];
+    assert_eq!(dev.allowed_namespaces, ["team-dev"]);
+    assert!(dev.allows_namespace("team-dev"));
+    assert!(!dev.allows_namespace("kube-system"));
+}
+
+#[test]
+fn explicit_nulls_mean_the_default() {
+    let config = parse_config_repo(
+        "environments:\n  dev:\n    path: envs/dev\n    namespace: ~\n    health_timeout:\n",
+    )
+    .unwrap();
+    assert_eq!(config.environments["dev"].namespace, None);
+    assert_eq!(
+        config.environments["dev"].health_timeout,
+        Duration::from_secs(300)
+    );
+}
+
+#[test]
+fn compound_durations_parse() {
+    let config = parse_config_repo(
+        "environments:\n  a:\n    path: a\n    health_timeout: 90s\n  b:\n    path: b\n    health_timeout: 1h30m\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config.environments["a"].health_timeout,
+        Duration::from_secs(90)
+    );
+    assert_eq!(
+        config.environments["b"].health_timeout,
+        Duration::from_secs(5400)
+    );
+}
+
+#[test]
+fn anchors_and_merge_keys_share_settings_between_environments() {
+    let config = parse_config_repo(
+        "environments:\n  dev: &base\n    path: envs/dev\n    cluster: east\n    prune: true\n  prod:\n    <<: *base\n    path: envs/prod\n",
+    )
+    .unwrap();
+    let prod = &config.environments["prod"];
+    assert_eq!(
+        (prod.path.as_str(), prod.cluster.as_str(), prod.prune),
+        ("envs/prod", "east", true)
+    );
+}
+
+#[test]
+fn the_documented_app_repo_example_parses() {
+    let app = parse_app_repo(APP_REPO).unwrap();
+    assert_eq!(
+        app.build,
+        Build {
+            image: "registry.example.com/team/api".into(),
+            dockerfile: "Dockerfile".into(),
+            context: ".".into(),
+            branches: vec!["main".into()],
+        }
+    );
+    assert_eq!(
+        app.deploy,
+        Some(Deploy {
+            repo: "acme/gitops-config".into(),
+            environment: "dev".into(),
+        })
+    );
+}
+
+#[test]
+fn omitted_build_fields_take_their_documented_defaults() {
+    let app = parse_app_repo("build:\n  image: registry.example.com/team/api\n").unwrap();
+    assert_eq!(app.build.dockerfile, "Dockerfile");
+    assert_eq!(app.build.context, ".");
+    assert!(
+        app.build.branches.is_empty(),
+        "empty means the default branch"
+    );
+    assert_eq!(app.deploy, None);
+}
+
+#[test]
+fn one_file_may_declare_both_kinds() {
+    let both = format!("{CONFIG_REPO}\n{}", APP_REPO.replace("# app repo", ""));
+    let config = parse_repo_config(&both).unwrap();
+    assert_eq!(config.config_repo.unwrap().environments.len(), 2);
+    assert_eq!(
+        config.app_repo.unwrap().build.image,
+        "registry.example.com/team/api"
+    );
+}
+
+#[test]
+fn a_config_repo_file_is_not_an_app_repo() {
+    let config = parse_repo_config(CONFIG_REPO).unwrap();
+    assert!(config.config_repo.is_some());
+    assert!(config.app_repo.is_none());
+}
