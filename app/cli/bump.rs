@@ -3,7 +3,8 @@
 //!
 //! Every YAML or JSON file under the environment's path is considered (symlinks are not
 //! followed). Files are written only once every image has been resolved, each through a
-//! temporary file renamed over the original. Each edit is printed as `file:line old → new`.
+//! temporary file renamed over the original
+//! (all staged before any is renamed). Each edit is printed as `file:line old → new`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -100,11 +101,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    // Every new file is staged before any replaces its original, so a failure while writing
+    // (a full disk, a read-only file) leaves the work tree as it was.
+    let mut staged = Vec::new();
     for (path, text) in &files {
         if edits.iter().any(|e| &e.file == path) {
-            write_file(&args.repo.join(path), &bump::apply(path, text, &edits))
+            let full = args.repo.join(path);
+            let temp = stage(&full, &bump::apply(path, text, &edits))
                 .with_context(|| format!("writing {path}"))?;
+            staged.push((path, full, temp));
         }
+    }
+    for (path, full, temp) in staged {
+        temp.persist(&full)
+            .with_context(|| format!("writing {path}"))?;
     }
     for edit in &edits {
         println!("{edit}");
@@ -144,9 +154,8 @@ fn is_yaml(path: &str) -> bool {
             .any(|ext| name.to_ascii_lowercase().ends_with(ext))
 }
 
-/// Replace `path` by `text` through a temporary file in the same directory, keeping the
-/// file's permissions.
-fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
+/// A temporary file beside `path` holding `text`, with the permissions of `path`.
+fn stage(path: &Path, text: &str) -> anyhow::Result<tempfile::NamedTempFile> {
     let dir = path
         .parent()
         .ok_or_else(|| anyhow!("{} has no directory", path.display()))?;
@@ -154,6 +163,5 @@ fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
     let mut temp = tempfile::NamedTempFile::new_in(dir)?;
     std::io::Write::write_all(&mut temp, text.as_bytes())?;
     temp.as_file().set_permissions(permissions)?;
-    temp.persist(path)?;
-    Ok(())
+    Ok(temp)
 }
