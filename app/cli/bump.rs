@@ -3,8 +3,8 @@
 //!
 //! Every YAML or JSON file under the environment's path is considered (symlinks are not
 //! followed). Files are written only once every image has been resolved, each through a
-//! temporary file renamed over the original
-//! (all staged before any is renamed). Each edit is printed as `file:line old → new`.
+//! temporary file renamed over the original (all staged before any is renamed). Each edit
+//! is printed as `file:line old → new`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
