@@ -248,3 +248,15 @@ fn a_key_added_to_an_entry_followed_by_a_comment_stays_inside_the_entry() {
         "images:\n  - name: team/api # the API\n    newTag: v2\n  # worker below\n  - name: team/worker\nresources: []\n"
     );
 }
+
+#[test]
+fn a_json_manifest_is_edited_in_place() {
+    let before = "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"Pod\",\n  \"spec\": {\"containers\": [{\"name\": \"api\", \"image\": \"team/api:1.0\"}]}\n}\n";
+    let (_, after) = bump(
+        &[("pod.json", before)],
+        &[BumpRequest::tag("team/api", "1.1")],
+    )
+    .unwrap();
+
+    assert_eq!(after[0], before.replace("team/api:1.0", "team/api:1.1"));
+}

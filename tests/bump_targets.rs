@@ -302,3 +302,19 @@ fn an_unparseable_file_unrelated_to_the_image_is_ignored() {
 
     assert_eq!(edits.len(), 1);
 }
+
+#[test]
+fn an_unparseable_file_whose_only_likeness_is_api_version_is_ignored() {
+    let broken = "apiVersion: v1\nkind: ConfigMap\ndata: {{ .Values.data | toYaml }}\n";
+
+    let (edits, _) = bump(
+        &[
+            ("chart/templates/cm.yaml", broken),
+            ("deployment.yaml", DEPLOYMENT),
+        ],
+        &[BumpRequest::tag("registry.example.com/team/api", "1.5.0")],
+    )
+    .unwrap();
+
+    assert_eq!(edits.len(), 2);
+}

@@ -377,17 +377,39 @@ fn a_change_to_a_shared_base_shows_in_every_overlay_built_on_it() {
     let overlay = |env: &str| format!("namespace: team-{env}\nresources: [../../base/api]\n");
     repo.write(".github/slipway.yml", CONFIG)
         .write("base/api/kustomization.yaml", "resources: [api.yaml]\n")
-        .write("base/api/api.yaml", &app("base", "1.0", "info", PASSWORD_BASE))
+        .write(
+            "base/api/api.yaml",
+            &app("base", "1.0", "info", PASSWORD_BASE),
+        )
         .write("envs/dev/kustomization.yaml", &overlay("dev"))
         .write("envs/prod/kustomization.yaml", &overlay("prod"));
     let base = repo.commit("initial");
-    repo.write("base/api/api.yaml", &app("base", "1.0", "warn", PASSWORD_BASE));
+    repo.write(
+        "base/api/api.yaml",
+        &app("base", "1.0", "warn", PASSWORD_BASE),
+    );
     let head = repo.commit("change the shared base");
 
-    let run = slipway(&["preview", "--repo", path(&repo), "--base", &base, "--head", &head]);
+    let run = slipway(&[
+        "preview",
+        "--repo",
+        path(&repo),
+        "--base",
+        &base,
+        "--head",
+        &head,
+    ]);
 
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("### Environment `dev`"), "{}", run.stdout);
-    assert!(run.stdout.contains("### Environment `prod`"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("### Environment `dev`"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("### Environment `prod`"),
+        "{}",
+        run.stdout
+    );
     assert_eq!(run.stdout.matches("+  LOG_LEVEL: warn").count(), 2);
 }

@@ -252,10 +252,16 @@ fn validate(requests: &[BumpRequest]) -> Result<Vec<BumpRequest>, BumpError> {
     Ok(valid)
 }
 
-/// Whether text that could not be parsed might refer to `image`.
+/// Whether text that could not be parsed might refer to `image`: it holds the image's last
+/// path component as a word of its own (`api` in `team/api:1.0`, not in `apiVersion`).
 fn mentions(text: &str, image: &str) -> bool {
     let last = image.rsplit('/').next().unwrap_or(image);
-    text.contains(last)
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    text.match_indices(last).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + last.len()..].chars().next();
+        !before.is_some_and(is_word) && !after.is_some_and(is_word)
+    })
 }
 
 struct Document<'a> {
