@@ -1,8 +1,167 @@
+//! `slipway bump`: set images to a new tag or digest inside one environment of a config
+//! repo's work tree, changing nothing but the image references.
+//!
+//! Every YAML or JSON file under the environment's path is considered (symlinks are not
+//! followed). Files are written only once every image has been resolved, each through a
+//! temporary file renamed over the original (all staged before any is renamed). Each edit
+//! is printed as `file:line old → new`.
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-#[derive(clap::Args, Debug)]
-pub struct Args {}
+use anyhow::{anyhow, Context};
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+use crate::bump::{self, BumpRequest};
+use crate::config::{self, CONFIG_PATH};
+use crate::render::{DirSource, EntryKind, TreeSource};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The config repo's work tree (its files are edited in place).
+    #[arg(long, value_name = "PATH")]
+    pub repo: PathBuf,
+    /// The environment, as named under `environments:` in `.github/slipway.yml`.
+    #[arg(long, value_name = "NAME")]
+    pub env: String,
+    /// The image repository, without tag or digest. Repeat it, each with its own `--tag`
+    /// (or `--digest`, in the same order), to bump several images at once.
+    #[arg(long, value_name = "IMAGE", required = true)]
+    pub image: Vec<String>,
+    /// The new tag, one per `--image`.
+    #[arg(
+        long,
+        value_name = "TAG",
+        required_unless_present = "digest",
+        conflicts_with = "digest"
+    )]
+    pub tag: Vec<String>,
+    /// The new digest (`sha256:…`), one per `--image`.
+    #[arg(long, value_name = "DIGEST")]
+    pub digest: Vec<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let targets = if args.tag.is_empty() {
+        &args.digest
+    } else {
+        &args.tag
+    };
+    if targets.len() != args.image.len() {
+        eprintln!(
+            "error: {} --image but {} --{}; give one per image, in the same order\n\nFor more information, try '--help'.",
+            args.image.len(),
+            targets.len(),
+            if args.tag.is_empty() { "digest" } else { "tag" },
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let requests: Vec<BumpRequest> = args
+        .image
+        .iter()
+        .zip(targets)
+        .map(|(image, target)| {
+            if args.tag.is_empty() {
+                BumpRequest::digest(image, target)
+            } else {
+                BumpRequest::tag(image, target)
+            }
+        })
+        .collect();
+
+    let config_file = args.repo.join(CONFIG_PATH);
+    let text = std::fs::read_to_string(&config_file).with_context(|| {
+        format!(
+            "reading {} (bump edits a work tree: --repo must be one)",
+            config_file.display()
+        )
+    })?;
+    let config =
+        config::parse_config_repo(&text).with_context(|| config_file.display().to_string())?;
+    let env = config.environment(&args.env).ok_or_else(|| {
+        anyhow!(
+            "no environment `{}` in {}; declared: {}",
+            args.env,
+            config_file.display(),
+            config
+                .environments
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
+
+    let files = read_env_files(&args.repo, &env.path)
+        .with_context(|| format!("environment `{}` at {}", env.name, args.repo.display()))?;
+    let edits = bump::plan(&env.name, &files, &requests)?;
+    if edits.is_empty() {
+        println!(
+            "no change: every image is already at its target in {}",
+            env.name
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Every new file is staged before any replaces its original, so a failure while writing
+    // (a full disk, a read-only file) leaves the work tree as it was.
+    let mut staged = Vec::new();
+    for (path, text) in &files {
+        if edits.iter().any(|e| &e.file == path) {
+            let full = args.repo.join(path);
+            let temp = stage(&full, &bump::apply(path, text, &edits))
+                .with_context(|| format!("writing {path}"))?;
+            staged.push((path, full, temp));
+        }
+    }
+    for (path, full, temp) in staged {
+        temp.persist(&full)
+            .with_context(|| format!("writing {path}"))?;
+    }
+    for edit in &edits {
+        println!("{edit}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The YAML and JSON files under `dir` (repo-relative), as (path, text), sorted by path.
+fn read_env_files(repo: &Path, dir: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let source = DirSource::new(repo)?;
+    match source.entry(dir)? {
+        Some(EntryKind::Dir) => {}
+        Some(EntryKind::Symlink { .. }) => {
+            anyhow::bail!("path `{dir}` is a symlink; bump edits regular files only")
+        }
+        Some(EntryKind::File) => anyhow::bail!("path `{dir}` is a file, not a directory"),
+        None => anyhow::bail!("path `{dir}` does not exist"),
+    }
+    let mut files = Vec::new();
+    for entry in source.list(dir)? {
+        if entry.kind != EntryKind::File || !is_yaml(&entry.path) {
+            continue;
+        }
+        let bytes = source.read_file(&entry.path)?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| anyhow!("{} is not UTF-8 text", entry.path))?;
+        files.push((entry.path, text));
+    }
+    Ok(files)
+}
+
+fn is_yaml(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name == "Kustomization"
+        || [".yaml", ".yml", ".json"]
+            .iter()
+            .any(|ext| name.to_ascii_lowercase().ends_with(ext))
+}
+
+/// A temporary file beside `path` holding `text`, with the permissions of `path`.
+fn stage(path: &Path, text: &str) -> anyhow::Result<tempfile::NamedTempFile> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| anyhow!("{} has no directory", path.display()))?;
+    let permissions = std::fs::metadata(path)?.permissions();
+    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut temp, text.as_bytes())?;
+    temp.as_file().set_permissions(permissions)?;
+    Ok(temp)
 }

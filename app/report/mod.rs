@@ -1,1 +1,246 @@
-//! report
+//! Markdown for PR comments and check runs, from minijinja templates, within GitHub's limits.
+//!
+//! One template per outcome, in `templates/report/` (compiled in; a directory of files with
+//! the same names overrides them one by one):
+//!
+//! | file | renders |
+//! |---|---|
+//! | `header.md.j2` | the top of every comment part (`Part i of n` when there are several) |
+//! | `env_section.md.j2` | an environment's heading and its kind × added/changed/removed table |
+//! | `object_details.md.j2` | one object's `<details>` with its ```` ```diff ```` block (or one piece of it) |
+//! | `overflow_summary.md.j2` | the counts of what did not fit, and the command that shows it all |
+//! | `no_changes.md.j2` | nothing differs |
+//!
+//! GitHub refuses comments over 65,536 characters, and nothing here is ever cut silently. A
+//! report that does not fit one comment is split at object boundaries into parts, each valid
+//! markdown on its own; a single object diff bigger than a part is split at line boundaries
+//! into consecutive `(continued)` pieces, each its own `<details>` and code block. Only past
+//! the part limit is the rest summarised, as counts, with the command that shows everything.
+//! Sizes are measured in UTF-8 bytes, which is never less than the number of characters.
+//! Pure: the only I/O is reading override templates, in [`Templates::with_overrides`].
+
+mod split;
+
+use std::path::Path;
+
+use minijinja::{context, Environment};
+
+use crate::diff::EnvironmentDiff;
+
+/// GitHub's limit on the body of an issue or PR comment, in characters.
+pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
+/// What a comment part may use by default: GitHub's limit less some headroom.
+pub const DEFAULT_COMMENT_BUDGET: usize = 65_000;
+/// GitHub's limit on a check run's `output.text`, in characters.
+pub const CHECK_RUN_TEXT_LIMIT: usize = 65_535;
+/// How many comments one report may take by default before the rest is summarised.
+pub const DEFAULT_MAX_PARTS: usize = 10;
+/// Room left by default for the hidden marker line the server adds to each part.
+pub const DEFAULT_MARKER_BUDGET: usize = 200;
+
+/// The template files, by name.
+pub const HEADER: &str = "header.md.j2";
+pub const ENV_SECTION: &str = "env_section.md.j2";
+pub const OBJECT_DETAILS: &str = "object_details.md.j2";
+pub const OVERFLOW_SUMMARY: &str = "overflow_summary.md.j2";
+pub const NO_CHANGES: &str = "no_changes.md.j2";
+
+const DEFAULTS: [(&str, &str); 5] = [
+    (HEADER, include_str!("../../templates/report/header.md.j2")),
+    (
+        ENV_SECTION,
+        include_str!("../../templates/report/env_section.md.j2"),
+    ),
+    (
+        OBJECT_DETAILS,
+        include_str!("../../templates/report/object_details.md.j2"),
+    ),
+    (
+        OVERFLOW_SUMMARY,
+        include_str!("../../templates/report/overflow_summary.md.j2"),
+    ),
+    (
+        NO_CHANGES,
+        include_str!("../../templates/report/no_changes.md.j2"),
+    ),
+];
+
+/// Why a report could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("report template {name}: {source}")]
+    Template {
+        name: String,
+        #[source]
+        source: minijinja::Error,
+    },
+    #[error("reading report template {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("a comment budget of {budget} characters leaves no room for a diff (templates alone take {overhead})")]
+    LimitTooSmall { budget: usize, overhead: usize },
+}
+
+/// What a report describes: the environments compared between two revisions.
+#[derive(Debug, Clone, Copy)]
+pub struct Preview<'a> {
+    /// How the base revision is shown (e.g. a short commit id).
+    pub base: &'a str,
+    /// How the head revision is shown.
+    pub head: &'a str,
+    /// The environments to report on, in order. Ones without changes get a "No changes" section.
+    pub environments: &'a [EnvironmentDiff],
+    /// The exact command that shows the whole diff, quoted when the report overflows.
+    pub full_command: &'a str,
+}
+
+/// How big a report may get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The most one part may hold, marker included (at most [`GITHUB_COMMENT_LIMIT`]).
+    pub part_budget: usize,
+    /// Room to leave in every part for the marker line the caller adds.
+    pub marker_budget: usize,
+    /// At most this many parts; past that the rest is summarised.
+    pub max_parts: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            part_budget: DEFAULT_COMMENT_BUDGET,
+            marker_budget: DEFAULT_MARKER_BUDGET,
+            max_parts: DEFAULT_MAX_PARTS,
+        }
+    }
+}
+
+impl Limits {
+    /// The limits of a check run's `text`: one part of [`CHECK_RUN_TEXT_LIMIT`], no marker.
+    pub fn check_run() -> Limits {
+        Limits {
+            part_budget: CHECK_RUN_TEXT_LIMIT,
+            marker_budget: 0,
+            max_parts: 1,
+        }
+    }
+}
+
+/// The `html` filter: escapes `&`, `<`, `>` and `"` for text inside HTML tags such as
+/// `<summary>` (unlike minijinja's `escape`, it leaves `/` readable).
+fn html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The report templates: the compiled-in defaults, possibly overridden from a directory.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Templates::embedded()
+    }
+}
+
+impl Templates {
+    /// The templates compiled into the binary.
+    pub fn embedded() -> Templates {
+        let mut env = Self::environment();
+        for (name, source) in DEFAULTS {
+            env.add_template(name, source)
+                .unwrap_or_else(|err| panic!("the default template {name} is invalid: {err}"));
+        }
+        Templates { env }
+    }
+
+    /// The defaults, each replaced by the file of the same name in `dir` where there is one.
+    pub fn with_overrides(dir: &Path) -> Result<Templates, ReportError> {
+        let mut env = Self::environment();
+        for (name, default) in DEFAULTS {
+            let path = dir.join(name);
+            let source = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => default.to_owned(),
+                Err(source) => {
+                    return Err(ReportError::Io {
+                        path: path.display().to_string(),
+                        source,
+                    })
+                }
+            };
+            env.add_template_owned(name, source)
+                .map_err(|source| ReportError::Template {
+                    name: path.display().to_string(),
+                    source,
+                })?;
+        }
+        Ok(Templates { env })
+    }
+
+    fn environment() -> Environment<'static> {
+        let mut env = Environment::new();
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        env.set_keep_trailing_newline(true);
+        env.add_filter("html", html);
+        env
+    }
+
+    /// The report as PR comment parts, each within `limits` (marker budget left free).
+    pub fn comment_parts(
+        &self,
+        preview: &Preview<'_>,
+        limits: &Limits,
+    ) -> Result<Vec<String>, ReportError> {
+        split::parts(self, preview, limits)
+    }
+
+    /// The report as a check run's `text`: all of it when it fits [`CHECK_RUN_TEXT_LIMIT`],
+    /// otherwise as much as fits and the summary of the rest.
+    pub fn check_run_text(&self, preview: &Preview<'_>) -> Result<String, ReportError> {
+        let mut parts = split::parts(self, preview, &Limits::check_run())?;
+        Ok(parts.remove(0))
+    }
+
+    /// Render one template into a block: no leading blank lines, exactly one final newline.
+    pub(crate) fn render(&self, name: &str, ctx: minijinja::Value) -> Result<String, ReportError> {
+        let template_error = |source| ReportError::Template {
+            name: name.to_owned(),
+            source,
+        };
+        let text = self
+            .env
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+            .map_err(template_error)?;
+        let mut text = text.trim_start_matches(['\n', '\r']).trim_end().to_owned();
+        text.push('\n');
+        Ok(text)
+    }
+
+    pub(crate) fn header(
+        &self,
+        preview: &Preview<'_>,
+        part: usize,
+        part_count: usize,
+    ) -> Result<String, ReportError> {
+        self.render(
+            HEADER,
+            context! { base => preview.base, head => preview.head, part, part_count },
+        )
+    }
+}

@@ -1,0 +1,431 @@
+//! Packing a report's blocks into comment parts without cutting anything silently.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use minijinja::context;
+
+use super::{
+    Limits, Preview, ReportError, Templates, ENV_SECTION, NO_CHANGES, OBJECT_DETAILS,
+    OVERFLOW_SUMMARY,
+};
+use crate::diff::{Change, EnvironmentDiff, ObjectDiff};
+
+/// Part numbers are rendered with at most this many digits when sizing the header.
+const LARGEST_PART_NUMBER: usize = 999_999;
+/// Bytes kept free in every part beyond what is measured, against off-by-one surprises.
+const SAFETY: usize = 64;
+/// A part must leave at least this much room for a diff piece.
+const MIN_PIECE: usize = 1_024;
+
+/// One block of a part, in report order.
+struct Unit {
+    env: usize,
+    text: String,
+    kind: UnitKind,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum UnitKind {
+    /// An environment's heading and summary table.
+    Section,
+    /// One piece of the diff of object `object` (index into the env's changes).
+    Piece { object: usize },
+}
+
+struct Packed {
+    /// Unit indices per part.
+    parts: Vec<Vec<usize>>,
+    /// The first unit that was not placed (== units.len() when all were).
+    placed: usize,
+}
+
+pub(super) fn parts(
+    templates: &Templates,
+    preview: &Preview<'_>,
+    limits: &Limits,
+) -> Result<Vec<String>, ReportError> {
+    let budget = limits.part_budget.saturating_sub(limits.marker_budget);
+    let max_parts = limits.max_parts.max(1);
+
+    if !preview
+        .environments
+        .iter()
+        .any(EnvironmentDiff::has_changes)
+    {
+        let names: Vec<&str> = preview
+            .environments
+            .iter()
+            .map(|e| e.environment.as_str())
+            .collect();
+        let mut text = templates.header(preview, 1, 1)?;
+        text.push('\n');
+        text.push_str(&templates.render(NO_CHANGES, context! { environments => names })?);
+        return Ok(vec![text]);
+    }
+
+    let header_bound = templates
+        .header(preview, LARGEST_PART_NUMBER, LARGEST_PART_NUMBER)?
+        .len();
+    let mut continued = Vec::new();
+    for env in preview.environments {
+        continued.push(section(templates, env, true)?);
+    }
+    let continued_bound = continued.iter().map(String::len).max().unwrap_or(0);
+
+    let changes: Vec<Vec<&ObjectDiff>> = preview
+        .environments
+        .iter()
+        .map(|e| e.changes().collect())
+        .collect();
+
+    let mut units = Vec::new();
+    for (env_index, env) in preview.environments.iter().enumerate() {
+        units.push(Unit {
+            env: env_index,
+            text: section(templates, env, false)?,
+            kind: UnitKind::Section,
+        });
+        for (object_index, object) in changes[env_index].iter().enumerate() {
+            let text = object.diff.as_deref().unwrap_or("");
+            let fence = fence_for(text);
+            let wrapper = details(
+                templates,
+                object,
+                "",
+                &fence,
+                LARGEST_PART_NUMBER,
+                LARGEST_PART_NUMBER,
+            )?
+            .len();
+            let overhead = header_bound + continued_bound + wrapper + 2 + SAFETY;
+            let room = budget.saturating_sub(overhead);
+            if room < MIN_PIECE {
+                return Err(ReportError::LimitTooSmall { budget, overhead });
+            }
+            let pieces = split_lines(text, room);
+            let count = pieces.len();
+            for (piece_index, piece) in pieces.into_iter().enumerate() {
+                units.push(Unit {
+                    env: env_index,
+                    text: details(templates, object, piece, &fence, piece_index + 1, count)?,
+                    kind: UnitKind::Piece {
+                        object: object_index,
+                    },
+                });
+            }
+        }
+    }
+
+    let sizes = Sizes {
+        header: header_bound,
+        continued: &continued,
+    };
+    let mut packed = pack(&units, &sizes, |_| budget, None)?;
+    let mut overflow = None;
+    if packed.parts.len() > max_parts {
+        let summary_bound = overflow_summary(templates, preview, limits, &changes, None)?.len() + 1;
+        let last_budget = budget.saturating_sub(summary_bound);
+        packed = pack(
+            &units,
+            &sizes,
+            |part| {
+                if part + 1 == max_parts {
+                    last_budget
+                } else {
+                    budget
+                }
+            },
+            Some(max_parts),
+        )?;
+        let shown: BTreeSet<(usize, usize)> = units[..packed.placed]
+            .iter()
+            .filter_map(|u| match u.kind {
+                UnitKind::Piece { object } => Some((u.env, object)),
+                UnitKind::Section => None,
+            })
+            .collect();
+        let omitted: BTreeSet<(usize, usize)> = units[packed.placed..]
+            .iter()
+            .filter_map(|u| match u.kind {
+                UnitKind::Piece { object } => Some((u.env, object)),
+                UnitKind::Section => None,
+            })
+            .collect();
+        let partial = omitted.iter().any(|key| shown.contains(key));
+        overflow = Some(overflow_summary(
+            templates,
+            preview,
+            limits,
+            &changes,
+            Some((&omitted, partial)),
+        )?);
+    }
+
+    let count = packed.parts.len();
+    let mut out = Vec::with_capacity(count);
+    for (index, part) in packed.parts.iter().enumerate() {
+        let mut text = templates.header(preview, index + 1, count)?;
+        for (position, &unit) in part.iter().enumerate() {
+            let unit = &units[unit];
+            if position == 0 && unit.kind != UnitKind::Section {
+                text.push('\n');
+                text.push_str(&continued[unit.env]);
+            }
+            text.push('\n');
+            text.push_str(&unit.text);
+        }
+        if index + 1 == count {
+            if let Some(summary) = &overflow {
+                text.push('\n');
+                text.push_str(summary);
+            }
+        }
+        debug_assert!(
+            text.len() <= budget,
+            "part {} is {} > {budget}",
+            index + 1,
+            text.len()
+        );
+        out.push(text);
+    }
+    Ok(out)
+}
+
+struct Sizes<'a> {
+    header: usize,
+    continued: &'a [String],
+}
+
+/// Greedy packing in report order. With `max_parts`, stops at the first unit that does not
+/// fit in the last allowed part; without it every unit is placed.
+fn pack(
+    units: &[Unit],
+    sizes: &Sizes<'_>,
+    budget: impl Fn(usize) -> usize,
+    max_parts: Option<usize>,
+) -> Result<Packed, ReportError> {
+    let mut parts: Vec<Vec<usize>> = vec![Vec::new()];
+    let mut used = sizes.header;
+    for (index, unit) in units.iter().enumerate() {
+        loop {
+            let current = parts.len() - 1;
+            let starts_part = parts[current].is_empty();
+            let mut cost = 1 + unit.text.len();
+            if starts_part && unit.kind != UnitKind::Section {
+                cost += 1 + sizes.continued[unit.env].len();
+            }
+            if used + cost <= budget(current) {
+                parts[current].push(index);
+                used += cost;
+                break;
+            }
+            let last_allowed = max_parts.is_some_and(|max| current + 1 >= max);
+            if last_allowed {
+                return Ok(Packed {
+                    parts,
+                    placed: index,
+                });
+            }
+            if starts_part {
+                return Err(ReportError::LimitTooSmall {
+                    budget: budget(current),
+                    overhead: used + cost,
+                });
+            }
+            parts.push(Vec::new());
+            used = sizes.header;
+        }
+    }
+    Ok(Packed {
+        parts,
+        placed: units.len(),
+    })
+}
+
+fn section(
+    templates: &Templates,
+    env: &EnvironmentDiff,
+    continued: bool,
+) -> Result<String, ReportError> {
+    let rows: Vec<_> = env
+        .summary
+        .iter()
+        .filter(|k| k.added + k.changed + k.removed > 0)
+        .map(|k| context! { kind => k.kind, added => k.added, changed => k.changed, removed => k.removed })
+        .collect();
+    let unchanged: usize = env.summary.iter().map(|k| k.unchanged).sum();
+    templates.render(
+        ENV_SECTION,
+        context! { environment => env.environment, continued, rows, unchanged },
+    )
+}
+
+fn details(
+    templates: &Templates,
+    object: &ObjectDiff,
+    diff: &str,
+    fence: &str,
+    piece: usize,
+    pieces: usize,
+) -> Result<String, ReportError> {
+    let id = &object.id;
+    let display_name = if id.namespace.is_empty() {
+        id.name.clone()
+    } else {
+        format!("{}/{}", id.namespace, id.name)
+    };
+    let source = object
+        .head
+        .as_ref()
+        .or(object.base.as_ref())
+        .map(|s| format!("{}:{}", s.file, s.line));
+    templates.render(
+        OBJECT_DETAILS,
+        context! {
+            change => change_word(object.change),
+            kind => id.kind,
+            group => id.group,
+            namespace => id.namespace,
+            name => id.name,
+            display_name,
+            source,
+            diff,
+            fence,
+            piece,
+            pieces,
+            continued => piece > 1,
+        },
+    )
+}
+
+/// The counts of what is not shown (or, with `omitted: None`, of everything: an upper bound
+/// of the summary's size), per environment and kind.
+fn overflow_summary(
+    templates: &Templates,
+    preview: &Preview<'_>,
+    limits: &Limits,
+    changes: &[Vec<&ObjectDiff>],
+    omitted: Option<(&BTreeSet<(usize, usize)>, bool)>,
+) -> Result<String, ReportError> {
+    let mut rows: BTreeMap<(usize, &str), [usize; 3]> = BTreeMap::new();
+    let mut total = 0;
+    for (env, objects) in changes.iter().enumerate() {
+        for (index, object) in objects.iter().enumerate() {
+            if omitted.is_some_and(|(set, _)| !set.contains(&(env, index))) {
+                continue;
+            }
+            let counts = rows.entry((env, &object.id.kind)).or_default();
+            match object.change {
+                Change::Added => counts[0] += 1,
+                Change::Changed => counts[1] += 1,
+                Change::Removed => counts[2] += 1,
+                Change::Unchanged => {}
+            }
+            total += 1;
+        }
+    }
+    let rows: Vec<_> = rows
+        .into_iter()
+        .map(|((env, kind), [added, changed, removed])| {
+            context! {
+                environment => preview.environments[env].environment,
+                kind,
+                added,
+                changed,
+                removed,
+            }
+        })
+        .collect();
+    templates.render(
+        OVERFLOW_SUMMARY,
+        context! {
+            omitted_total => total,
+            max_parts => limits.max_parts.max(1),
+            partial => omitted.is_none_or(|(_, partial)| partial),
+            rows,
+            command => preview.full_command,
+        },
+    )
+}
+
+fn change_word(change: Change) -> &'static str {
+    match change {
+        Change::Added => "added",
+        Change::Removed => "removed",
+        Change::Changed => "changed",
+        Change::Unchanged => "unchanged",
+    }
+}
+
+/// A code fence longer than any run of backticks in `text`.
+fn fence_for(text: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    "`".repeat((longest + 1).max(3))
+}
+
+/// Split `text` into pieces of at most `max` bytes, at line boundaries; a single line
+/// longer than `max` is cut at character boundaries (it continues in the next piece).
+fn split_lines(text: &str, max: usize) -> Vec<&str> {
+    if text.len() <= max {
+        return vec![text];
+    }
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    while start < text.len() {
+        if text.len() - start <= max {
+            pieces.push(&text[start..]);
+            break;
+        }
+        let window_end = floor_char_boundary(text, start + max);
+        let end = match text[start..window_end].rfind('\n') {
+            Some(newline) => start + newline + 1,
+            None => window_end.max(start + text[start..].chars().next().map_or(1, char::len_utf8)),
+        };
+        pieces.push(&text[start..end]);
+        start = end;
+    }
+    pieces
+}
+
+fn floor_char_boundary(text: &str, mut index: usize) -> usize {
+    while !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_lines_keeps_every_byte_and_cuts_at_newlines() {
+        let text = "aaaa\nbbbb\ncccc\n";
+        let pieces = split_lines(text, 11);
+        assert_eq!(pieces, ["aaaa\nbbbb\n", "cccc\n"]);
+        assert_eq!(pieces.concat(), text);
+    }
+
+    #[test]
+    fn split_lines_cuts_an_overlong_line_at_char_boundaries() {
+        let text = "ééééé\n";
+        let pieces = split_lines(text, 4);
+        assert!(pieces.iter().all(|p| p.len() <= 4));
+        assert_eq!(pieces.concat(), text);
+    }
+
+    #[test]
+    fn fence_outgrows_backticks_in_the_text() {
+        assert_eq!(fence_for("plain"), "```");
+        assert_eq!(fence_for("+ ````md"), "`````");
+    }
+}
