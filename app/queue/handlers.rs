@@ -13,9 +13,13 @@ use crate::github::GitHubError;
 /// One delivery as a handler sees it.
 #[derive(Debug, Clone)]
 pub struct Delivery {
+    /// Arrival order in the store: a later delivery of the same key has a larger `seq`.
+    pub seq: i64,
     pub id: String,
     pub event: String,
     pub action: Option<String>,
+    /// The pull request, branch or installation it concerns (see `webhook::Envelope`).
+    pub ordering_key: Option<String>,
     /// 1 on the first attempt.
     pub attempt: u32,
     pub payload: Bytes,

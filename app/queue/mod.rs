@@ -351,7 +351,9 @@ impl Work {
         let result = match payload {
             Some(payload) => {
                 let delivery = Delivery {
+                    seq: row.seq,
                     id: row.id.clone(),
+                    ordering_key: row.ordering_key.clone(),
                     event: row.event.clone(),
                     action: row.action.clone(),
                     attempt,

@@ -299,6 +299,19 @@ impl Store {
         Ok(stored)
     }
 
+    /// True when a delivery with the same ordering key arrived after `seq` and still waits:
+    /// work for an older event can give way to it (a newer push supersedes a preview).
+    pub async fn newer_pending_with_key(&self, ordering_key: &str, seq: i64) -> Result<bool, StoreError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM deliveries WHERE state = 'pending' AND ordering_key = ? AND seq > ? LIMIT 1",
+        )
+        .bind(ordering_key)
+        .bind(seq)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(found.is_some())
+    }
+
     /// The earliest time a pending delivery becomes due, if any is pending.
     pub async fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
         Ok(sqlx::query_scalar(

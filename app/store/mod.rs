@@ -7,6 +7,7 @@
 mod deliveries;
 mod ingest;
 mod installations;
+mod locks;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use sqlx::SqlitePool;
 pub use deliveries::{AttemptOutcome, DeliveryRow, DeliveryState, DeliverySummary, StateCount};
 pub use ingest::{IngestOutcome, NewDelivery};
 pub use installations::InstallationRecord;
+pub use locks::{EnvironmentLock, LockOutcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
