@@ -8,9 +8,9 @@
 //!    fork's head is fetched from the base repository as `refs/pull/N/head`.
 //! 2. `.github/slipway.yml` is read at the base commit: policy never comes from the change
 //!    itself. Without environments there, nothing happens at all.
-//! 3. The check run starts (`in_progress`); every environment is rendered at the merge base
-//!    and at the head, concurrently, and diffed ([`compare`]). Environments the change does
-//!    not touch are not rendered.
+//! 3. Every environment is rendered at the merge base and at the head, concurrently, and
+//!    diffed ([`compare`]); environments the change does not touch are not rendered.
+//!    Meanwhile the check run starts (`in_progress`).
 //! 4. The report (environments whose render differs; "no changes" when none does) becomes
 //!    one comment per part, each found again by its hidden marker and edited in place
 //!    ([`sticky`]); parts no longer needed are deleted.
@@ -297,25 +297,51 @@ async fn preview(
     };
 
     let repo = &target.repo;
-    let check_run = context
+    let approvals: BTreeMap<String, u32> = environments
+        .iter()
+        .map(|env| (env.name.clone(), env.required_approvals))
+        .collect();
+    // Rendering and the check run's creation overlap: a round trip to GitHub costs as much
+    // as rendering a thousand objects.
+    let rendering = blocking(move || {
+        // Compare with where the change started, as GitHub's "Files changed" does: commits
+        // that reached the base branch since are not part of this change.
+        let from = mirror.merge_base(&base, &head)?.unwrap_or(base);
+        let outcomes = compare::compare(
+            &mirror,
+            &from.to_hex(),
+            &head.to_hex(),
+            &environments,
+            Untouched::Skip,
+        )?;
+        Ok((from, outcomes))
+    });
+    let started = CheckRunRequest::in_progress(CHECK_NAME, &target.head_sha, None);
+    let starting = context
         .github
-        .create_check_run(
-            target.installation_id,
-            repo,
-            &CheckRunRequest::in_progress(CHECK_NAME, &target.head_sha, None),
-        )
-        .await?;
-    let result = compare_and_post(
-        context,
-        target,
-        supersession,
-        check_run,
-        mirror,
-        (base, head),
-        environments,
-        (base_config, head_config),
-    )
-    .await;
+        .create_check_run(target.installation_id, repo, &started);
+    let (check_run, rendered) = tokio::join!(starting, rendering);
+    let check_run = check_run?;
+    let result = match rendered {
+        Ok((from, outcomes)) => {
+            let findings = Findings {
+                base_config,
+                head_config,
+                outcomes,
+            };
+            post(
+                context,
+                target,
+                supersession,
+                check_run,
+                (from, head),
+                findings,
+                &approvals,
+            )
+            .await
+        }
+        Err(err) => Err(err),
+    };
     if let Err(err) = &result {
         // Never leave the run spinning: say what happened (best effort; GitHub may be down).
         let (conclusion, title) = match err {
@@ -347,42 +373,18 @@ async fn preview(
     result
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn compare_and_post(
+/// Posts what was found: the sticky comments, then the completed check run; or, when a
+/// newer push is waiting, only the cancelled check run.
+async fn post(
     context: &PipelineContext,
     target: &PullTarget,
     supersession: Option<&Supersession>,
     check_run: CheckRunId,
-    mirror: LocalRepo,
-    (base, head): (CommitId, CommitId),
-    environments: Vec<config::Environment>,
-    (base_config, head_config): (Option<ConfigProblem>, Option<ConfigProblem>),
+    (from, head): (CommitId, CommitId),
+    findings: Findings,
+    approvals: &BTreeMap<String, u32>,
 ) -> Result<PreviewOutcome, HandlerError> {
     let repo = &target.repo;
-    let approvals: BTreeMap<String, u32> = environments
-        .iter()
-        .map(|env| (env.name.clone(), env.required_approvals))
-        .collect();
-    // Compare with where the change started, as GitHub's "Files changed" does: commits that
-    // reached the base branch since are not part of this change.
-    let (from, outcomes) = blocking(move || {
-        let from = mirror.merge_base(&base, &head)?.unwrap_or(base);
-        let outcomes = compare::compare(
-            &mirror,
-            &from.to_hex(),
-            &head.to_hex(),
-            &environments,
-            Untouched::Skip,
-        )?;
-        Ok((from, outcomes))
-    })
-    .await?;
-    let findings = Findings {
-        base_config,
-        head_config,
-        outcomes,
-    };
-
     if superseded(context, supersession).await? {
         let update = CheckRunUpdate::completed(
             CheckConclusion::Cancelled,
@@ -401,7 +403,7 @@ async fn compare_and_post(
 
     let templates = templates();
     let shown = findings.shown_environments();
-    let statuses = statuses(context, repo, &shown, &approvals).await?;
+    let statuses = statuses(context, repo, &shown, approvals).await?;
     let notes = findings
         .notes(templates, &repo.to_string(), target.fork.as_deref())
         .map_err(report_error)?;
