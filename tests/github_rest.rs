@@ -235,6 +235,23 @@ async fn the_fake_refuses_what_github_refuses_on_check_runs() {
         .unwrap_err();
     assert_eq!(err.status(), Some(422));
     assert!(err.to_string().contains("50 annotations"), "{err}");
+    let err = github
+        .request(
+            http::Method::POST,
+            slipway::github::Auth::Installation(INSTALLATION),
+            "/repos/acme/config/check-runs",
+            Some(&serde_json::json!({
+                "name": "x", "head_sha": w.main,
+                "output": {"title": "t", "summary": "s".repeat(65_536)}
+            })),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(422));
+    assert!(
+        err.to_string().contains("output.summary is too long"),
+        "{err}"
+    );
     let mut request = CheckRunRequest::in_progress("x", &w.main, None);
     request.status = Some(CheckStatus::Completed);
     let err = github
@@ -287,20 +304,27 @@ async fn permissions_follow_githubs_roles_and_non_users_have_none() {
 #[tokio::test]
 async fn opening_a_pull_twice_updates_the_open_one() {
     let w = world(|b| b).await;
+    let change = git_in(&w.bare, &["rev-parse", "refs/heads/change"]);
+    let branch = "slipway/promote/prod";
+    git_in(
+        &w.bare,
+        &["update-ref", &format!("refs/heads/{branch}"), &change],
+    );
     let github = support::github_client(&w.fake);
     let first = github
-        .create_pull(INSTALLATION, &repo(), "Promote", "change", "main", "one")
+        .create_pull(INSTALLATION, &repo(), "Promote", branch, "main", "one")
         .await
         .unwrap();
     assert!(first.created);
-    assert_eq!(first.pull.head.ref_name, "change");
+    assert_eq!(first.pull.head.ref_name, branch);
+    assert_eq!(first.pull.head.sha, change);
     assert!(!first.pull.is_fork());
     let again = github
         .create_pull(
             INSTALLATION,
             &repo(),
             "Promote again",
-            "change",
+            branch,
             "main",
             "two",
         )
@@ -317,7 +341,7 @@ async fn opening_a_pull_twice_updates_the_open_one() {
     assert_eq!(read.body.as_deref(), Some("two"));
     assert_eq!(read.base.sha, w.main);
     let found = github
-        .find_open_pull_by_head(INSTALLATION, &repo(), "change")
+        .find_open_pull_by_head(INSTALLATION, &repo(), branch)
         .await
         .unwrap();
     assert_eq!(found.map(|p| p.number), Some(first.pull.number));
