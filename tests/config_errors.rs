@@ -365,3 +365,33 @@ fn positions_count_characters_after_multibyte_text() {
         "`namespace` `é` is not a valid namespace name",
     );
 }
+
+#[test]
+fn flow_style_mappings_are_located_too() {
+    assert_error(
+        "environments: {dev: {path: envs/dev, prun: true}}\n",
+        1,
+        38,
+        "unknown key `prun` in environment `dev`; did you mean `prune`?",
+    );
+}
+
+#[test]
+fn quoted_keys_are_located() {
+    assert_error(
+        "environments:\n  \"dev\":\n    \"path\": \"/abs\"\n",
+        3,
+        13,
+        "`path` must be relative to the repository root",
+    );
+}
+
+#[test]
+fn non_string_keys_are_refused() {
+    assert_error(
+        "environments:\n  dev:\n    path: envs/dev\n    5: five\n",
+        4,
+        5,
+        "keys must be strings, found integer `5`",
+    );
+}

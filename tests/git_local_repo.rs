@@ -157,3 +157,43 @@ fn a_git_tree_reports_its_commit() {
         tree.describe()
     );
 }
+
+#[test]
+fn repositories_and_trees_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<LocalRepo>();
+    shareable::<slipway::git::GitTree>();
+    shareable::<slipway::git::Mirrors>();
+    shareable::<slipway::render::DirSource>();
+
+    // Base and head rendered side by side, as a preview does.
+    let (repo, first, second) = two_commit_repo();
+    let local = LocalRepo::open(repo.path()).unwrap();
+    let (base, head) = (
+        local.tree_at(&first).unwrap(),
+        local.tree_at(&second).unwrap(),
+    );
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| base.read_file("envs/dev/app.yaml").unwrap());
+        let b = s.spawn(|| head.read_file("envs/dev/app.yaml").unwrap());
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!(
+        (a.as_slice(), b.as_slice()),
+        (&b"first: 1\n"[..], &b"second: 2\n"[..])
+    );
+}
+
+#[test]
+fn a_path_through_a_file_is_simply_not_there() {
+    let (repo, _, _) = two_commit_repo();
+    let tree = LocalRepo::open(repo.path())
+        .unwrap()
+        .tree_at("HEAD")
+        .unwrap();
+    assert_eq!(tree.entry("envs/dev/app.yaml/inner").unwrap(), None);
+    assert!(matches!(
+        tree.read_file("envs/dev/app.yaml/inner").unwrap_err(),
+        SourceError::NotFound { .. }
+    ));
+}

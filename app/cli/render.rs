@@ -56,7 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             stream.push_str("---\n");
         }
         stream.push_str(&format!("# Source: {}:{}\n", object.file, object.line));
-        stream.push_str(&serde_yaml_ng::to_string(&object.value)?);
+        stream.push_str(&render::to_yaml(&object.value));
     }
     let mut stdout = std::io::stdout().lock();
     match stdout

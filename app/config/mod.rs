@@ -170,10 +170,3 @@ pub fn parse_app_repo(text: &str) -> Result<AppRepoConfig, ConfigError> {
         )
     })
 }
-
-/// Splits a `serde_yaml_ng` error into its 1-based (line, column), when it has one, and its
-/// message without libyaml's ` at line L column C` suffixes. Shared with `render`.
-pub(crate) fn yaml_error_position(err: &serde_yaml_ng::Error) -> (Option<(usize, usize)>, String) {
-    let (position, message) = locate::yaml_error_parts(err);
-    (position.map(|p| (p.line, p.column)), message)
-}

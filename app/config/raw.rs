@@ -222,10 +222,16 @@ impl Shape<'_, '_> {
 
     fn key_str<'v>(&self, key: &'v Value, path: &KeyPath) -> Result<&'v str, ConfigError> {
         key.as_str().ok_or_else(|| {
-            let position = if path.is_empty() {
-                self.loc.top()
-            } else {
-                self.loc.value(path)
+            // Scalar keys are found by their text (`5`, `true`); others at their mapping.
+            let text = match key {
+                Value::Number(n) => Some(n.to_string()),
+                Value::Bool(b) => Some(b.to_string()),
+                _ => None,
+            };
+            let position = match text {
+                Some(text) => self.loc.key(&child(path, &text)),
+                None if path.is_empty() => self.loc.top(),
+                None => self.loc.value(path),
             };
             ConfigError::new(
                 position,
@@ -384,7 +390,7 @@ pub(crate) fn closest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
         .iter()
         .map(|a| (levenshtein(&key_lower, a), *a))
         .filter(|(d, a)| {
-            *d <= (a.len() / 3).max(1) || a.contains(key_lower.as_str()) && key_lower.len() >= 4
+            *d <= (a.len() / 3).max(1) || (a.contains(key_lower.as_str()) && key_lower.len() >= 4)
         })
         .min_by_key(|(d, _)| *d)
         .map(|(_, a)| a)

@@ -200,8 +200,6 @@ impl GitTree {
         match tree.lookup_entry_by_path(path) {
             Ok(Some(entry)) => Ok(Some((entry.mode().kind(), entry.object_id()))),
             Ok(None) => Ok(None),
-            // A path "through" a file (`a.yaml/b`) is not there.
-            Err(_) if path.contains('/') => Ok(None),
             Err(e) => Err(self.backend(context())(e)),
         }
     }

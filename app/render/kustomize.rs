@@ -202,6 +202,12 @@ fn run(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    #[cfg(unix)]
+    {
+        // Its own process group, so a timeout stops whatever it started too (e.g. `git`).
+        use std::os::unix::process::CommandExt;
+        command.process_group(0);
+    }
     let mut child = command.spawn().map_err(|source| RenderError::Io {
         context: format!("starting `{name}` for {kustomization}"),
         source,
@@ -221,7 +227,7 @@ fn run(
         match child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) if started.elapsed() >= timeout => {
-                let _ = child.kill();
+                kill_group(&mut child);
                 let _ = child.wait();
                 return Err(RenderError::KustomizeTimeout {
                     tool: name.to_string(),
@@ -259,9 +265,28 @@ fn run(
     }
 }
 
-/// Replaces the temporary directory in kustomize's messages so paths read repo-relative.
+/// Kills the child and everything in its process group, then reaps it.
+fn kill_group(child: &mut std::process::Child) {
+    #[cfg(unix)]
+    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: kill(2) with a negative pid signals the process group the child leads
+        // (it was spawned with `process_group(0)`); no memory is involved.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+    let _ = child.kill();
+}
+
+/// Makes kustomize's messages readable: paths repo-relative instead of inside the temporary
+/// directory, and kubectl's log prefix (`E0102 03:04:05.678 123 run.go:72] "command failed"
+/// err="…"`) reduced to the error itself.
 fn scrub(stderr: &str, root: &Path) -> String {
-    let mut text = stderr.to_string();
+    let mut text = stderr
+        .lines()
+        .map(strip_klog)
+        .collect::<Vec<_>>()
+        .join("\n");
     let mut roots = vec![root.to_path_buf()];
     if let Ok(canonical) = root.canonicalize() {
         roots.push(canonical);
@@ -271,6 +296,24 @@ fn scrub(stderr: &str, root: &Path) -> String {
         text = text.replace(&format!("{r}/"), "").replace(&r, ".");
     }
     text
+}
+
+fn strip_klog(line: &str) -> String {
+    let b = line.as_bytes();
+    let klog = b.len() > 5
+        && matches!(b[0], b'I' | b'W' | b'E' | b'F')
+        && b[1..5].iter().all(u8::is_ascii_digit)
+        && b[5] == b' ';
+    let Some(rest) = line.split_once("] ").map(|(_, r)| r).filter(|_| klog) else {
+        return line.to_string();
+    };
+    match rest
+        .strip_prefix("\"command failed\" err=\"")
+        .and_then(|r| r.strip_suffix('"'))
+    {
+        Some(inner) => inner.replace("\\\"", "\"").replace("\\\\", "\\"),
+        None => rest.to_string(),
+    }
 }
 
 fn parse_output(kustomization: &str, stdout: &[u8]) -> Result<Vec<K8sObject>, RenderError> {
@@ -289,4 +332,34 @@ fn parse_output(kustomization: &str, stdout: &[u8]) -> Result<Vec<K8sObject>, Re
         objects_from_document(kustomization, 1, doc.value, &mut objects)?;
     }
     Ok(objects)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubectl_log_prefixes_are_stripped() {
+        let line = r#"E1121 20:53:41.900732    4058 run.go:72] "command failed" err="accumulating resources: file 'a \"b\"' missing""#;
+        assert_eq!(
+            strip_klog(line),
+            r#"accumulating resources: file 'a "b"' missing"#
+        );
+        assert_eq!(
+            strip_klog("Error: plain kustomize message"),
+            "Error: plain kustomize message"
+        );
+    }
+
+    #[test]
+    fn temporary_paths_become_repo_relative() {
+        let root = Path::new("/tmp/slipway-render-x/repo");
+        assert_eq!(
+            scrub(
+                "Error: /tmp/slipway-render-x/repo/envs/dev/a.yaml: bad",
+                root
+            ),
+            "Error: envs/dev/a.yaml: bad"
+        );
+    }
 }

@@ -6,6 +6,7 @@
 //! (`crate::git`) or a directory on disk ([`DirSource`]). Rendering never leaves the
 //! repository: environment paths and symlinks pointing outside it are refused.
 
+mod emit;
 mod kustomize;
 mod paths;
 mod plain;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use crate::config::Environment;
 
+pub use emit::to_yaml;
 pub use kustomize::{find_kustomize, KustomizeTool, KUSTOMIZATION_FILES};
 pub use scope::is_well_known_cluster_scoped;
 pub(crate) use source::{check_relative as check_path, join as join_path};
