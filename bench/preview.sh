@@ -53,7 +53,7 @@ peak_rss() {
 
 echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "tools: $(git --version), $build ($( (kustomize version 2>/dev/null || kubectl version --client 2>/dev/null | grep -i kustomize) | head -1)), $(hyperfine --version)"
-echo "runs: $runs per command (2 warm-ups)"
+echo "runs: $runs per command (2 warm-ups); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
 for layout in plain kustomize; do
@@ -74,11 +74,14 @@ import json, sys
 data = json.load(open(sys.argv[1]))
 layout, slipway_rss, reference_rss = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 ours, ref = data["results"]
-print(f"{layout}: slipway median {ours['median']*1000:.0f} ms "
-      f"(min {ours['min']*1000:.0f}, max {ours['max']*1000:.0f}), peak RSS {slipway_rss/1024:.0f} MiB; "
-      f"reference median {ref['median']*1000:.0f} ms "
-      f"(min {ref['min']*1000:.0f}, max {ref['max']*1000:.0f}), peak RSS {reference_rss/1024:.0f} MiB; "
-      f"ratio {ours['median']/ref['median']:.2f}")
+def line(name, r, rss):
+    return (f"  {name}: median {r['median']*1000:.0f} ms (min {r['min']*1000:.0f}, "
+            f"max {r['max']*1000:.0f}), CPU {(r['user'] + r['system'])*1000:.0f} ms "
+            f"(user+sys, mean), peak RSS {rss/1024:.0f} MiB")
+print(f"{layout}:")
+print(line("slipway preview", ours, slipway_rss))
+print(line("reference      ", ref, reference_rss))
+print(f"  ratio of medians: {ours['median']/ref['median']:.2f}")
 EOF
 done
 echo

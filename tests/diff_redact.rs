@@ -41,8 +41,8 @@ fn a_rotated_string_data_value_shows_only_its_fingerprints() {
     let text = diff.objects[0].diff.as_deref().unwrap();
     let old = fingerprint(OLD_PASSWORD.as_bytes());
     let new = fingerprint(NEW_PASSWORD.as_bytes());
-    assert!(text.contains(&format!("-  password: {old}")), "{text}");
-    assert!(text.contains(&format!("+  password: {new}")), "{text}");
+    assert!(text.contains(&format!("-  password: '{old}'")), "{text}");
+    assert!(text.contains(&format!("+  password: '{new}'")), "{text}");
     let outputs = all_outputs(&diff);
     assert!(!outputs.contains(OLD_PASSWORD));
     assert!(!outputs.contains(NEW_PASSWORD));
@@ -62,7 +62,7 @@ fn base64_data_is_fingerprinted_by_its_decoded_value_and_never_shown_encoded_or_
 
     let yaml = diff.objects[0].yaml.as_deref().unwrap();
     assert!(
-        yaml.contains(&format!("token: {}", fingerprint(b"super-secret-token"))),
+        yaml.contains(&format!("token: '{}'", fingerprint(b"super-secret-token"))),
         "{yaml}"
     );
     let outputs = all_outputs(&diff);
@@ -94,7 +94,7 @@ fn a_removed_secret_shows_its_keys_but_not_its_values() {
 
     assert_eq!(diff.objects[0].change, Change::Removed);
     let outputs = all_outputs(&diff);
-    assert!(outputs.contains("password: <secret sha256:"));
+    assert!(outputs.contains("password: '<secret sha256:"));
     assert!(!outputs.contains(OLD_PASSWORD));
 }
 

@@ -149,3 +149,63 @@ fn misconfiguration_stops_start_up_with_one_clear_line() {
         "error: APP_ID must be a number, got \"not-a-number\"\n"
     );
 }
+
+#[test]
+fn serve_logs_json_and_stops_cleanly_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("PORT", "0")
+        .env("HOST", "127.0.0.1")
+        .env("LOG_FORMAT", "json")
+        .env("LOG_LEVEL", "info")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("s.db").display()),
+        )
+        .env_remove("APP_ID")
+        .env_remove("PRIVATE_KEY")
+        .env_remove("PRIVATE_KEY_PATH")
+        .env_remove("WEBHOOK_SECRET")
+        .env_remove("ENV_FILE")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let listening = lines
+        .by_ref()
+        .map(|line| line.unwrap())
+        .find(|line| line.contains("slipway is listening"))
+        .expect("a start-up line");
+    let entry: serde_json::Value = serde_json::from_str(&listening).expect("log lines are JSON");
+    assert_eq!(entry["level"], "INFO");
+    let addr = entry["addr"].as_str().unwrap().to_string();
+
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    std::io::Write::write_all(
+        &mut stream,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut page = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut page).unwrap();
+    assert!(page.contains("Set up slipway"), "{page}");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rest: Vec<String> = lines.map(|line| line.unwrap()).collect();
+    assert!(
+        rest.iter().any(|line| line.contains("shutting down")),
+        "{rest:?}"
+    );
+    for line in &rest {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|_| panic!("not JSON: {line}"));
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

@@ -82,12 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "no environment `{}` in {}; declared: {}",
             args.env,
             config_file.display(),
-            config
-                .environments
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
+            config.declared_names()
         )
     })?;
 

@@ -143,12 +143,7 @@ fn environments(repo: &LocalRepo, rev: &str, names: &[String]) -> anyhow::Result
             config.environment(name).cloned().ok_or_else(|| {
                 anyhow!(
                     "no environment `{name}` in {CONFIG_PATH} at {rev}; declared: {}",
-                    config
-                        .environments
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    config.declared_names()
                 )
             })
         })

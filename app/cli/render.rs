@@ -41,12 +41,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "no environment `{}` in {CONFIG_PATH} at {}; declared: {}",
             args.env,
             tree.describe(),
-            config
-                .environments
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
+            config.declared_names()
         )
     })?;
     let objects = render::render_environment(&tree, env)?;

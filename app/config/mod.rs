@@ -47,6 +47,15 @@ impl ConfigRepoConfig {
         self.environments.get(name)
     }
 
+    /// The declared environment names, comma-separated, for messages that list what exists.
+    pub fn declared_names(&self) -> String {
+        self.environments
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The environments that name `name` in their `promote_from`, in name order.
     pub fn promotion_targets(&self, name: &str) -> Vec<&Environment> {
         self.environments

@@ -238,10 +238,10 @@ fn compare(id: ObjectId, before: Option<Prepared>, after: Option<Prepared>) -> O
     }
 }
 
-/// YAML of a normalised object (keys already sorted).
+/// YAML of a normalised object (keys already sorted), written as `slipway render` writes it:
+/// a string that YAML 1.1 would read as something else is quoted.
 fn to_yaml(value: &Value) -> String {
-    // Serialising a JSON value cannot fail: its keys are strings and it has no cycles.
-    serde_yaml_ng::to_string(value).unwrap_or_else(|err| format!("# unserialisable: {err}\n"))
+    crate::render::to_yaml(value)
 }
 
 /// A unified diff (hunks only) with [`CONTEXT_LINES`] lines of context.

@@ -14,7 +14,8 @@
 //!   manifest): the bytes of its JSON serialisation.
 //!
 //! Redaction runs on every object before it is compared, serialised or diffed, so no
-//! output format (markdown, JSON, a check run) can carry a plaintext value.
+//! output format (markdown, JSON, a check run) can carry a plaintext value. (In YAML the
+//! fingerprint is quoted: `password: '<secret sha256:1a2b3c4d>'`.)
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};

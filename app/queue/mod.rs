@@ -11,7 +11,7 @@ mod handlers;
 mod scheduling;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -55,17 +55,43 @@ impl Default for QueueConfig {
     }
 }
 
+/// What the dispatcher is busy with, shared so ingress can tell whether new work can start now.
+#[derive(Default)]
+struct Occupancy {
+    running: usize,
+    busy_keys: HashSet<String>,
+}
+
 /// Wakes the dispatcher and stops it. Cheap to clone.
 #[derive(Clone)]
 pub struct QueueHandle {
     wake: Arc<Notify>,
     stop: watch::Sender<bool>,
+    occupancy: Arc<Mutex<Occupancy>>,
+    workers: usize,
 }
 
 impl QueueHandle {
-    /// New work was stored.
+    /// Work was stored by another path (a retry, a recovery): let the dispatcher look.
     pub fn notify(&self) {
         self.wake.notify_one();
+    }
+
+    /// A delivery with `ordering_key` was stored. The dispatcher is woken only when it could start
+    /// the delivery now: a free worker and no running delivery of the same key. Otherwise the
+    /// completion that frees the worker or the key starts the next round anyway, and a burst of
+    /// webhooks for one branch does not cost a queue scan each.
+    pub fn notify_stored(&self, ordering_key: Option<&str>) {
+        let occupancy = match self.occupancy.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let can_start = occupancy.running < self.workers
+            && ordering_key.is_none_or(|key| !occupancy.busy_keys.contains(key));
+        drop(occupancy);
+        if can_start {
+            self.wake.notify_one();
+        }
     }
 
     /// Asks the dispatcher to stop taking work; in-flight handlers get the grace period.
@@ -96,7 +122,7 @@ struct Dispatcher {
     stop: watch::Receiver<bool>,
     tasks: JoinSet<Finished>,
     running: HashMap<Id, Running>,
-    busy_keys: HashSet<String>,
+    occupancy: Arc<Mutex<Occupancy>>,
     last_depth_update: Option<Instant>,
 }
 
@@ -117,6 +143,8 @@ pub async fn start(
     }
     let wake = Arc::new(Notify::new());
     let (stop_tx, stop_rx) = watch::channel(false);
+    let occupancy = Arc::new(Mutex::new(Occupancy::default()));
+    let workers = config.workers;
     let dispatcher = Dispatcher {
         store,
         handlers: Arc::new(handlers),
@@ -126,7 +154,7 @@ pub async fn start(
         stop: stop_rx,
         tasks: JoinSet::new(),
         running: HashMap::new(),
-        busy_keys: HashSet::new(),
+        occupancy: occupancy.clone(),
         last_depth_update: None,
     };
     let join = tokio::spawn(dispatcher.run());
@@ -134,6 +162,8 @@ pub async fn start(
         QueueHandle {
             wake,
             stop: stop_tx,
+            occupancy,
+            workers,
         },
         join,
     ))
@@ -181,7 +211,8 @@ impl Dispatcher {
             return Ok(None);
         }
         let candidates = self.store.pending_deliveries(CANDIDATE_WINDOW).await?;
-        let selection = select_runnable(&candidates, &self.busy_keys, now_millis(), free);
+        let busy_keys = self.occupancy().busy_keys.clone();
+        let selection = select_runnable(&candidates, &busy_keys, now_millis(), free);
         let mut next_due = selection.next_due_at;
         if candidates.len() as i64 == CANDIDATE_WINDOW {
             next_due = match (next_due, self.store.next_due_at().await?) {
@@ -206,8 +237,12 @@ impl Dispatcher {
     }
 
     fn spawn(&mut self, row: DeliveryRow, payload: Option<Vec<u8>>) {
-        if let Some(key) = &row.ordering_key {
-            self.busy_keys.insert(key.clone());
+        {
+            let mut occupancy = self.occupancy();
+            occupancy.running += 1;
+            if let Some(key) = &row.ordering_key {
+                occupancy.busy_keys.insert(key.clone());
+            }
         }
         let work = Work {
             handlers: self.handlers.clone(),
@@ -281,9 +316,13 @@ impl Dispatcher {
             // The rows stay `running`; the next start hands them back to the queue.
             tracing::error!(error = %err, "cannot record delivery outcomes; they run again after restart");
         }
-        for (running, _) in outcomes {
-            if let Some(key) = &running.key {
-                self.busy_keys.remove(key);
+        {
+            let mut occupancy = self.occupancy();
+            for (running, _) in &outcomes {
+                occupancy.running = occupancy.running.saturating_sub(1);
+                if let Some(key) = &running.key {
+                    occupancy.busy_keys.remove(key);
+                }
             }
         }
         for (event, label, elapsed) in observations {
@@ -320,6 +359,13 @@ impl Dispatcher {
                     tracing::error!(error = %err, "cannot hand unfinished deliveries back; they resume at next start")
                 }
             }
+        }
+    }
+
+    fn occupancy(&self) -> std::sync::MutexGuard<'_, Occupancy> {
+        match self.occupancy.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
         }
     }
 

@@ -199,6 +199,9 @@ fn run(
         .env("HOME", &home)
         .env("KUSTOMIZE_PLUGIN_HOME", home.join("no-plugins"))
         .env("GIT_TERMINAL_PROMPT", "0")
+        // kustomize is a Go program that spends a third of a large build collecting garbage;
+        // a less eager collector trades some 50 MiB of peak memory for that CPU.
+        .env("GOGC", "400")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -29,7 +29,8 @@ pub use source::{DirSource, EntryKind, SourceError, TreeEntry, TreeSource};
 /// One rendered Kubernetes object and where it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct K8sObject {
-    /// The object as JSON (serde_json without `preserve_order`: keys sort themselves).
+    /// The object as JSON. Key order is not guaranteed (a dependency turns on serde_json's
+    /// `preserve_order`); whatever compares objects sorts keys itself, as `diff` does.
     pub value: serde_json::Value,
     /// Repo-relative file the object was read from (for kustomize: the kustomization path).
     pub file: String,

@@ -189,9 +189,9 @@ impl Limits {
     }
 }
 
-/// The `html` filter: escapes `&`, `<`, `>` and `"` for text inside HTML tags such as
-/// `<summary>` (unlike minijinja's `escape`, it leaves `/` readable).
-fn html(text: &str) -> String {
+/// Escapes text for HTML, inside elements and attribute values alike (`&`, `<`, `>`, `"`, `'`).
+/// Unlike minijinja's `escape` it leaves `/` readable; the report's `html` filter is this.
+pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -199,6 +199,7 @@ fn html(text: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
             other => out.push(other),
         }
     }
@@ -256,7 +257,7 @@ impl Templates {
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.set_keep_trailing_newline(true);
-        env.add_filter("html", html);
+        env.add_filter("html", |text: &str| escape_html(text));
         env
     }
 

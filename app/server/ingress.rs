@@ -113,6 +113,7 @@ pub(super) async fn receive(
         }
     };
 
+    let ordering_key = delivery.ordering_key.clone();
     let outcome = state.store.ingest(delivery).await;
     match (outcome, parse_error) {
         (Err(err), _) => {
@@ -136,7 +137,7 @@ pub(super) async fn receive(
         (Ok(IngestOutcome::Stored), None) => {
             metrics.count_delivery(event, "queued");
             tracing::info!(delivery_id, event, "delivery stored");
-            state.queue.notify();
+            state.queue.notify_stored(ordering_key.as_deref());
             reply(StatusCode::ACCEPTED, "queued")
         }
     }

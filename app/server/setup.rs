@@ -18,6 +18,7 @@ use url::Url;
 
 use super::{AppState, SETUP_STATE_TTL};
 use crate::github::ManifestConversion;
+pub(super) use crate::report::escape_html;
 use crate::settings::{AppCredentials, Settings};
 
 /// The App manifest (`app.yml`), compiled in: name, events and least-privilege permissions.
@@ -41,21 +42,6 @@ pub fn app_manifest(public_url: &Url) -> anyhow::Result<Value> {
         json!(format!("{base}/setup/callback")),
     );
     Ok(manifest)
-}
-
-pub(super) fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn is_valid_login(name: &str) -> bool {

@@ -107,7 +107,7 @@ impl GitRepo {
     pub fn new() -> GitRepo {
         let repo = GitRepo {
             dir: tempfile::Builder::new()
-                .prefix("slipway-core-b-")
+                .prefix("slipway-test-")
                 .tempdir()
                 .unwrap(),
         };
