@@ -2,11 +2,14 @@
 //! event is accepted and becomes its typed event; every other event is acknowledged.
 
 mod support;
+mod support_core;
 
 use std::time::Duration;
 
 use octocrab::models::webhook_events::WebhookEventType;
-use support::{fixtures_in, TestServer};
+use serde_json::Value;
+use slipway::pipelines::preview::TRIGGER_ACTIONS;
+use support::{fixtures_in, FakeGitHub, TestServer};
 
 #[test]
 fn every_handled_example_parses_into_its_typed_event() {
@@ -28,13 +31,39 @@ fn every_handled_example_parses_into_its_typed_event() {
 
 #[tokio::test]
 async fn every_handled_example_is_accepted_stored_and_processed() {
-    let server = TestServer::builder().start().await;
+    // The examples' pull requests live on github.com, which tests cannot reach: those that
+    // start a preview name a local repository instead (one that is no config repo, so the
+    // preview reads its configuration and quietly does nothing), at commits it holds.
+    let work = support_core::TestRepo::new();
+    work.write("README.md", "not a config repo\n");
+    let base = work.commit("base");
+    work.write("README.md", "still not a config repo\n");
+    let head = work.commit("head");
+    let (_bare_dir, bare) = work.bare_clone();
+    let clone_url = format!("file://{}", bare.display());
+
     let examples = fixtures_in("handled");
-    for (index, (event, path)) in examples.iter().enumerate() {
-        let body = std::fs::read(path).unwrap();
+    let mut bodies = Vec::new();
+    let mut fake = FakeGitHub::builder();
+    for (event, path) in &examples {
+        let mut body: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        if let Some(id) = body["installation"]["id"].as_i64() {
+            fake = fake.with_installation(id);
+        }
+        let action = body["action"].as_str().unwrap_or_default();
+        if event == "pull_request" && TRIGGER_ACTIONS.contains(&action) {
+            body["repository"]["clone_url"] = clone_url.clone().into();
+            body["pull_request"]["base"]["sha"] = base.clone().into();
+            body["pull_request"]["head"]["sha"] = head.clone().into();
+        }
+        bodies.push((event.clone(), serde_json::to_vec(&body).unwrap()));
+    }
+    let fake = fake.start().await;
+    let server = TestServer::builder().github(&fake).start().await;
+    for (index, (event, body)) in bodies.iter().enumerate() {
         let id = format!("example-{index}");
-        let (status, message) = server.deliver(event, &id, &body).await;
-        assert_eq!(status, 202, "{}: {message}", path.display());
+        let (status, message) = server.deliver(event, &id, body).await;
+        assert_eq!(status, 202, "{}: {message}", examples[index].1.display());
     }
     for index in 0..examples.len() {
         let done = server
@@ -42,6 +71,12 @@ async fn every_handled_example_is_accepted_stored_and_processed() {
             .await;
         assert_eq!(done.last_error, None);
     }
+    assert!(
+        fake.requests()
+            .iter()
+            .all(|r| !r.path.contains("/check-runs") && !r.path.contains("/comments")),
+        "no preview for a repository without environments"
+    );
 }
 
 #[tokio::test]
