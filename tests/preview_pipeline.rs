@@ -582,6 +582,38 @@ async fn a_broken_configuration_in_the_change_fails_the_check_run() {
 }
 
 #[tokio::test]
+async fn a_base_whose_configuration_does_not_parse_fails_the_preview_of_every_change() {
+    let repo = ConfigRepo::with_config(Some("environments:\n  dev:\n    pth: envs/dev\n"));
+    let head = repo.push("change", |w| {
+        w.write("envs/dev/api.yaml", &deployment("api", "1.5.0"));
+    });
+    let (fake, server) = world(&repo).await;
+    deliver(
+        &server,
+        "base-cfg-1",
+        &repo.event("opened", 7, "change", &head),
+    )
+    .await;
+
+    let run = &fake.check_runs(REPO)[0];
+    assert_eq!(run.conclusion.as_deref(), Some("failure"));
+    assert_eq!(
+        run.title.as_deref(),
+        Some(".github/slipway.yml does not parse")
+    );
+    assert_eq!(run.annotations.len(), 1, "the head holds the same file");
+    assert_eq!(run.annotations[0]["path"], ".github/slipway.yml");
+    assert_eq!(run.annotations[0]["start_line"], 3);
+    let body = &bot_comments(&fake, 7)[0].body;
+    assert!(
+        body.contains("### `.github/slipway.yml` does not parse"),
+        "{body}"
+    );
+    assert!(body.contains("At the base of this pull request"), "{body}");
+    assert!(!body.contains("No changes"), "nothing was compared: {body}");
+}
+
+#[tokio::test]
 async fn a_fork_pull_request_gets_a_preview_with_a_note_and_nothing_else() {
     let repo = ConfigRepo::new();
     // The fork's commit reaches the base repository only as refs/pull/8/head, as on GitHub.

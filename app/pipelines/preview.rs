@@ -285,7 +285,7 @@ async fn preview(
 
     let read = {
         let mirror = mirror.clone();
-        blocking(move || Ok(read_configs(&mirror, &base, &head))).await?
+        blocking(move || read_configs(&mirror, &base, &head)).await?
     };
     let (environments, base_config, head_config) = match read {
         Configs::NotConfigRepo => return Ok(PreviewOutcome::NotAConfigRepo),
@@ -576,27 +576,21 @@ enum Configs {
 }
 
 /// `.github/slipway.yml` at the base (the policy) and at the head (checked, never obeyed).
-fn read_configs(mirror: &LocalRepo, base: &CommitId, head: &CommitId) -> Configs {
-    let read = |commit: &CommitId| {
-        mirror
-            .read_file(&commit.to_hex(), CONFIG_PATH)
-            .ok()
-            .flatten()
-    };
-    let base_bytes = read(base);
-    let head_bytes = read(head);
+fn read_configs(mirror: &LocalRepo, base: &CommitId, head: &CommitId) -> Result<Configs, GitError> {
+    let base_bytes = mirror.read_file(&base.to_hex(), CONFIG_PATH)?;
+    let head_bytes = mirror.read_file(&head.to_hex(), CONFIG_PATH)?;
     let Some(base_text) = base_bytes.as_deref() else {
-        return Configs::NotConfigRepo;
+        return Ok(Configs::NotConfigRepo);
     };
     let describe = |commit: &CommitId| format!("commit {}", commit.short(12));
     let parse = |bytes: &[u8]| match std::str::from_utf8(bytes) {
         Ok(text) => config::parse_repo_config(text),
         Err(_) => Err(config::ConfigError::not_utf8()),
     };
-    match parse(base_text) {
+    Ok(match parse(base_text) {
         Ok(parsed) => {
             let Some(config_repo) = parsed.config_repo else {
-                return Configs::NotConfigRepo;
+                return Ok(Configs::NotConfigRepo);
             };
             let head_problem = head_bytes
                 .as_deref()
@@ -624,5 +618,5 @@ fn read_configs(mirror: &LocalRepo, base: &CommitId, head: &CommitId) -> Configs
             }),
             head_problem: None,
         },
-    }
+    })
 }
