@@ -497,4 +497,29 @@ async fn commits_land_in_the_real_repository_and_a_moved_branch_is_not_a_fast_fo
         matches!(exists, GitHubError::NotFastForward { .. }),
         "{exists}"
     );
+
+    // A commit written without moving any branch (for a caller that moves it itself).
+    let loose = github
+        .write_commit(
+            INSTALLATION,
+            &repo(),
+            &next,
+            "loose",
+            &[(
+                "envs/prod/extra.yaml".into(),
+                Some(b"kind: Secret\n".to_vec()),
+            )],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        git_in(&w.bare, &["log", "-1", "--format=%s %P", &loose]),
+        format!("loose {next}")
+    );
+    assert_eq!(
+        git_in(&w.bare, &["show", &format!("{loose}:envs/prod/app.yaml")]),
+        "kind: Service",
+        "the parent's files are kept"
+    );
+    assert!(git_in(&w.bare, &["for-each-ref", "--points-at", &loose]).is_empty());
 }

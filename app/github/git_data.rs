@@ -78,22 +78,25 @@ impl GitHub {
         }
     }
 
-    /// Makes one commit of `request.files` on top of `request.parent_sha` and points
-    /// `request.branch` at it; returns the new commit's sha.
-    pub async fn commit_files(
+    /// Writes one commit of `files` on top of `parent_sha` (blobs, a tree on the parent's
+    /// tree, the commit) without moving any branch; returns its sha. No author, committer or
+    /// signature is sent: GitHub signs commits made with an installation token.
+    pub async fn write_commit(
         &self,
         installation_id: i64,
         repo: &RepoRef,
-        request: &CommitRequest,
+        parent_sha: &str,
+        message: &str,
+        files: &[(String, Option<Vec<u8>>)],
     ) -> Result<String, GitHubError> {
         let auth = Auth::Installation(installation_id);
         let base = repo.api_path();
         let parent: WireCommit = self
-            .get(auth, &format!("{base}/git/commits/{}", request.parent_sha))
+            .get(auth, &format!("{base}/git/commits/{parent_sha}"))
             .await?;
 
-        let mut blob_shas = Vec::with_capacity(request.files.len());
-        for (_, content) in &request.files {
+        let mut blob_shas = Vec::with_capacity(files.len());
+        for (_, content) in files {
             let sha = match content {
                 Some(bytes) => {
                     let blob: Sha = self
@@ -121,32 +124,50 @@ impl GitHub {
                 &format!("{base}/git/trees"),
                 &json!({
                     "base_tree": parent.tree.sha,
-                    "tree": tree_entries(&request.files, &blob_shas),
+                    "tree": tree_entries(files, &blob_shas),
                 }),
             )
             .await?;
-        // No author, committer or signature: GitHub signs commits made with an installation token.
         let commit: Sha = self
             .send_json(
                 Method::POST,
                 auth,
                 &format!("{base}/git/commits"),
                 &json!({
-                    "message": request.message,
+                    "message": message,
                     "tree": tree.sha,
-                    "parents": [request.parent_sha],
+                    "parents": [parent_sha],
                 }),
             )
             .await?;
+        Ok(commit.sha)
+    }
 
+    /// Makes one commit of `request.files` on top of `request.parent_sha` and points
+    /// `request.branch` at it; returns the new commit's sha.
+    pub async fn commit_files(
+        &self,
+        installation_id: i64,
+        repo: &RepoRef,
+        request: &CommitRequest,
+    ) -> Result<String, GitHubError> {
+        let auth = Auth::Installation(installation_id);
+        let base = repo.api_path();
+        let commit = self
+            .write_commit(
+                installation_id,
+                repo,
+                &request.parent_sha,
+                &request.message,
+                &request.files,
+            )
+            .await?;
         let moved = if request.create_branch {
             self.request(
                 Method::POST,
                 auth,
                 &format!("{base}/git/refs"),
-                Some(
-                    &json!({ "ref": format!("refs/heads/{}", request.branch), "sha": commit.sha }),
-                ),
+                Some(&json!({ "ref": format!("refs/heads/{}", request.branch), "sha": commit })),
             )
             .await
         } else {
@@ -154,12 +175,12 @@ impl GitHub {
                 Method::PATCH,
                 auth,
                 &format!("{base}/git/refs/heads/{}", ref_path(&request.branch)),
-                Some(&json!({ "sha": commit.sha, "force": false })),
+                Some(&json!({ "sha": commit, "force": false })),
             )
             .await
         };
         match moved {
-            Ok(_) => Ok(commit.sha),
+            Ok(_) => Ok(commit),
             Err(GitHubError::Status {
                 status: 422,
                 endpoint,
