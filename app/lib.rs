@@ -6,6 +6,7 @@
 
 pub mod bump;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod diff;
 pub mod git;

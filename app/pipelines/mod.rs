@@ -2,6 +2,7 @@
 
 pub mod installations;
 pub mod missed_deliveries;
+pub mod promote;
 
 use crate::queue::HandlerRegistry;
 use crate::store::Store;

@@ -301,7 +301,11 @@ impl Store {
 
     /// True when a delivery with the same ordering key arrived after `seq` and still waits:
     /// work for an older event can give way to it (a newer push supersedes a preview).
-    pub async fn newer_pending_with_key(&self, ordering_key: &str, seq: i64) -> Result<bool, StoreError> {
+    pub async fn newer_pending_with_key(
+        &self,
+        ordering_key: &str,
+        seq: i64,
+    ) -> Result<bool, StoreError> {
         let found: Option<i64> = sqlx::query_scalar(
             "SELECT 1 FROM deliveries WHERE state = 'pending' AND ordering_key = ? AND seq > ? LIMIT 1",
         )
