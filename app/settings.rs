@@ -30,6 +30,8 @@ pub struct Settings {
     pub workers: usize,
     /// Where the setup flow writes the credentials it receives.
     pub env_file: PathBuf,
+    /// The cache of bare git mirrors of config repos (created when missing).
+    pub mirror_dir: PathBuf,
 }
 
 /// A GitHub App's identity: everything needed to verify its webhooks and sign its JWTs.
@@ -151,6 +153,7 @@ impl Settings {
             database_url,
             workers,
             env_file: PathBuf::from(get("ENV_FILE").unwrap_or(".env")),
+            mirror_dir: PathBuf::from(get("MIRROR_DIR").unwrap_or("mirrors")),
         })
     }
 }
@@ -254,6 +257,7 @@ mod tests {
         assert_eq!(settings.github_api_url.as_str(), "https://api.github.com/");
         assert_eq!(settings.github_url.as_str(), "https://github.com/");
         assert_eq!(settings.public_url.as_str(), "http://localhost:3000/");
+        assert_eq!(settings.mirror_dir, PathBuf::from("mirrors"));
         assert!(settings.credentials.is_none());
     }
 

@@ -20,6 +20,8 @@ fn pull_request(number: u64) -> Vec<u8> {
         serde_json::from_slice(&fixture("handled/pull_request/00-opened.json")).unwrap();
     payload["number"] = number.into();
     payload["pull_request"]["number"] = number.into();
+    // An action no built-in pipeline handles, so the test's own handler sees the delivery.
+    payload["action"] = "labeled".into();
     serde_json::to_vec(&payload).unwrap()
 }
 

@@ -279,3 +279,61 @@ fn a_configured_part_limit_and_marker_budget_are_respected() {
     assert!(parts.iter().all(|p| p.len() <= 29_000));
     assert!(parts[2].contains("The full report needs more than 3 comments"));
 }
+
+#[test]
+fn notes_open_the_first_part_only_and_statuses_sit_under_their_heading() {
+    let environments = [changed_config_maps(150, 30)];
+    let preview = Preview {
+        base: "main",
+        head: "feature",
+        environments: &environments,
+        full_command: COMMAND,
+    };
+    let notes = ["> **From a fork.** A note.\n".to_string()];
+    let statuses = [slipway::report::EnvironmentStatus {
+        environment: "dev".to_string(),
+        locked: None,
+        required_approvals: 1,
+    }];
+    let extras = slipway::report::Extras {
+        notes: &notes,
+        statuses: &statuses,
+    };
+    let limits = Limits::default();
+    let report = Templates::embedded()
+        .comment_report(&preview, &extras, &limits)
+        .unwrap();
+    assert!(!report.cut);
+    let parts = &report.parts;
+    assert!(parts.len() > 1);
+    assert_parts_well_formed(parts, &limits);
+    assert!(parts[0].contains("`main` → `feature`\n\n> **From a fork.** A note.\n\n### Environment `dev`\n\n- Not locked.\n- Deploying needs 1 approving review.\n"));
+    for later in &parts[1..] {
+        assert!(!later.contains("From a fork"));
+        assert!(!later.contains("approving review"));
+        assert!(later.contains("### Environment `dev` (continued)"));
+    }
+    assert_eq!(shown_diffs(parts).len(), 150, "every object is shown");
+}
+
+#[test]
+fn notes_with_nothing_compared_do_not_claim_no_changes() {
+    let preview = Preview {
+        base: "main",
+        head: "feature",
+        environments: &[],
+        full_command: COMMAND,
+    };
+    let notes = ["### Environment `dev` does not render\n".to_string()];
+    let extras = slipway::report::Extras {
+        notes: &notes,
+        statuses: &[],
+    };
+    let report = Templates::embedded()
+        .comment_report(&preview, &extras, &Limits::default())
+        .unwrap();
+    assert_eq!(
+        report.parts,
+        ["## slipway · rendered manifests\n\n`main` → `feature`\n\n### Environment `dev` does not render\n"]
+    );
+}

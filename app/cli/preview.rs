@@ -17,9 +17,9 @@ use anyhow::{anyhow, Context};
 use serde::Serialize;
 
 use crate::config::{self, Environment, CONFIG_PATH};
-use crate::diff::{self, EnvironmentDiff};
+use crate::diff::EnvironmentDiff;
 use crate::git::LocalRepo;
-use crate::render::{self, EntryKind, K8sObject, SourceError, TreeSource};
+use crate::pipelines::preview::compare::{self, EnvironmentOutcome, Untouched};
 use crate::report::{self, Limits, Preview, Templates};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,168 +155,27 @@ fn environments(repo: &LocalRepo, rev: &str, names: &[String]) -> anyhow::Result
         .collect()
 }
 
-/// Render every environment at both commits concurrently and diff each.
-///
-/// An environment whose inputs are byte-identical at both commits (see [`inputs`]) is
-/// rendered once: its render cannot differ, and kustomize builds are the slow part.
+/// Render every environment at both commits concurrently and diff each; the first render
+/// error fails the command, pointing at its file and line.
 fn compare(
     repo: &LocalRepo,
     base: &str,
     head: &str,
     environments: &[Environment],
 ) -> anyhow::Result<Vec<EnvironmentDiff>> {
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = environments
-            .iter()
-            .map(|env| scope.spawn(move || compare_one(scope, repo, base, head, env)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|_| Err(anyhow!("a render thread panicked")))
-            })
-            .collect()
-    })
-}
-
-fn compare_one<'scope>(
-    scope: &'scope std::thread::Scope<'scope, '_>,
-    repo: &'scope LocalRepo,
-    base: &'scope str,
-    head: &'scope str,
-    env: &'scope Environment,
-) -> anyhow::Result<EnvironmentDiff> {
-    let base_inputs = inputs(&repo.tree_at(base)?, env);
-    let head_inputs = inputs(&repo.tree_at(head)?, env);
-    if base_inputs.is_some() && base_inputs == head_inputs {
-        let objects = render_side(repo, base, env)?;
-        return Ok(diff::diff_environment(&env.name, &objects, &objects));
-    }
-    let head_render = scope.spawn(move || render_side(repo, head, env));
-    let before = render_side(repo, base, env)?;
-    let after = head_render
-        .join()
-        .unwrap_or_else(|_| Err(anyhow!("a render thread panicked")))?;
-    Ok(diff::diff_environment(&env.name, &before, &after))
-}
-
-/// One environment at one commit; an environment whose directory does not exist there
-/// (created or deleted by the change) has no objects.
-fn render_side(repo: &LocalRepo, rev: &str, env: &Environment) -> anyhow::Result<Vec<K8sObject>> {
-    let tree = repo.tree_at(rev)?;
-    let context = || format!("environment `{}` at {}", env.name, tree.describe());
-    match tree.entry(&env.path) {
-        Ok(None) | Err(SourceError::NotFound { .. }) => return Ok(Vec::new()),
-        Ok(Some(_)) => {}
-        Err(err) => return Err(anyhow::Error::new(err).context(context())),
-    }
-    render::render_environment(&tree, env).with_context(context)
-}
-
-/// A fingerprint of everything rendering `env` from `source` can read, or `None` when that
-/// cannot be bounded (a remote kustomize resource, a symlink).
-///
-/// A plain environment reads its directory. A kustomize build with the load restrictor on
-/// reads files only inside the directory of each kustomization it loads, and loads other
-/// directories only through `resources`, `bases` and `components`: so the inputs are the
-/// environment's directory and, transitively, every directory those fields name.
-fn inputs(source: &dyn TreeSource, env: &Environment) -> Option<[u8; 32]> {
-    use sha2::{Digest, Sha256};
-    use std::collections::{BTreeMap, BTreeSet};
-
-    let mut files: BTreeMap<String, Option<Vec<u8>>> = BTreeMap::new();
-    let mut visited = BTreeSet::new();
-    let mut pending = vec![normalise_path(&env.path)?];
-    while let Some(dir) = pending.pop() {
-        if !visited.insert(dir.clone()) {
-            continue;
-        }
-        match source.entry(&dir).ok()? {
-            Some(EntryKind::Dir) => {}
-            None => {
-                files.insert(dir, None);
-                continue;
+    compare::compare(repo, base, head, environments, Untouched::RenderOnce)?
+        .into_iter()
+        .map(|outcome| match outcome {
+            EnvironmentOutcome::Compared(diff) => Ok(diff),
+            EnvironmentOutcome::Failed(failure) => {
+                let context = failure.context();
+                Err(anyhow::Error::new(failure.error).context(context))
             }
-            Some(_) => return None,
-        }
-        for entry in source.list(&dir).ok()? {
-            match entry.kind {
-                EntryKind::Dir => {}
-                EntryKind::File => {
-                    let bytes = source.read_file(&entry.path).ok()?;
-                    files.insert(entry.path, Some(bytes));
-                }
-                EntryKind::Symlink { .. } => return None,
+            EnvironmentOutcome::Untouched { environment } => {
+                Err(anyhow!("environment `{environment}` was not rendered"))
             }
-        }
-        let kustomization = render::KUSTOMIZATION_FILES
-            .iter()
-            .find_map(|name| files.get(&format!("{dir}/{name}")).cloned().flatten());
-        let Some(kustomization) = kustomization else {
-            continue;
-        };
-        let value: serde_yaml_ng::Value = serde_yaml_ng::from_slice(&kustomization).ok()?;
-        for field in ["resources", "bases", "components"] {
-            let Some(items) = value.get(field) else {
-                continue;
-            };
-            for item in items.as_sequence()? {
-                let reference = item.as_str()?;
-                if reference.contains("://")
-                    || reference.contains('?')
-                    || reference.starts_with("git@")
-                {
-                    return None;
-                }
-                let path = normalise_path(&format!("{dir}/{reference}"))?;
-                match source.entry(&path).ok()? {
-                    Some(EntryKind::Dir) => pending.push(path),
-                    Some(EntryKind::File) => {
-                        let bytes = source.read_file(&path).ok()?;
-                        files.insert(path, Some(bytes));
-                    }
-                    None => {
-                        files.insert(path, None);
-                    }
-                    Some(EntryKind::Symlink { .. }) => return None,
-                }
-            }
-        }
-    }
-    let mut hash = Sha256::new();
-    for (path, bytes) in &files {
-        hash.update((path.len() as u64).to_le_bytes());
-        hash.update(path.as_bytes());
-        match bytes {
-            Some(bytes) => {
-                hash.update([1]);
-                hash.update((bytes.len() as u64).to_le_bytes());
-                hash.update(bytes);
-            }
-            None => hash.update([0]),
-        }
-    }
-    Some(hash.finalize().into())
-}
-
-/// `a/./b/../c` → `a/c`; `None` when the path leaves the repository or is absolute.
-fn normalise_path(path: &str) -> Option<String> {
-    if path.starts_with('/') {
-        return None;
-    }
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            part => parts.push(part),
-        }
-    }
-    Some(parts.join("/"))
+        })
+        .collect()
 }
 
 /// The command that shows the whole diff, with no part limit.

@@ -33,6 +33,11 @@ impl ConfigError {
         }
     }
 
+    /// The file is not UTF-8 text.
+    pub fn not_utf8() -> Self {
+        ConfigError::new(Position::START, "the file is not UTF-8 text")
+    }
+
     /// 1-based line of the offending key or value.
     pub fn line(&self) -> usize {
         self.position.line

@@ -12,7 +12,7 @@ mod repo;
 use std::fmt;
 use std::path::PathBuf;
 
-pub use mirror::{Mirrors, Remote, Token};
+pub use mirror::{Mirrors, Remote, Token, DEFAULT_REFSPECS};
 pub use repo::{GitTree, LocalRepo};
 
 /// A commit's full object id.

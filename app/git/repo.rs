@@ -91,6 +91,24 @@ impl LocalRepo {
         })
     }
 
+    /// Whether the object database holds the commit `id` (no fetch needed to read it).
+    pub fn has_commit(&self, id: &CommitId) -> bool {
+        let repo = self.local();
+        repo.find_object(id.object_id())
+            .is_ok_and(|object| object.kind == gix::object::Kind::Commit)
+    }
+
+    /// The best common ancestor of two commits, or `None` when their histories are unrelated.
+    pub fn merge_base(&self, one: &CommitId, two: &CommitId) -> Result<Option<CommitId>, GitError> {
+        let repo = self.local();
+        repo.merge_base(one.object_id(), two.object_id())
+            .map(|found| found.map(|id| CommitId(id.detach())))
+            .map_err(|e| GitError::Object {
+                context: format!("the merge base of {one} and {two}"),
+                source: Box::new(e),
+            })
+    }
+
     /// The bytes of the file at `rev:path`; `None` when there is no such file.
     pub fn read_file(&self, rev: &str, path: &str) -> Result<Option<Vec<u8>>, GitError> {
         let tree = self.tree_at(rev)?;

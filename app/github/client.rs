@@ -429,15 +429,41 @@ fn header_i64(headers: &HeaderMap, name: &str) -> Option<i64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
+/// GitHub's `message`, followed by the messages of its `errors` list when there are any
+/// (a 422 "Validation Failed" says what failed only there).
 fn error_message(body: &[u8]) -> String {
     #[derive(serde::Deserialize)]
     struct ErrorBody {
         message: Option<String>,
+        #[serde(default)]
+        errors: Vec<serde_json::Value>,
     }
     match serde_json::from_slice::<ErrorBody>(body) {
         Ok(ErrorBody {
             message: Some(message),
-        }) => message,
+            errors,
+        }) => {
+            let details: Vec<String> = errors
+                .iter()
+                .filter_map(|error| match error {
+                    serde_json::Value::String(text) => Some(text.clone()),
+                    other => other
+                        .get("message")
+                        .and_then(|m| m.as_str())
+                        .map(str::to_string)
+                        .or_else(|| {
+                            let field = other.get("field")?.as_str()?;
+                            let code = other.get("code")?.as_str()?;
+                            Some(format!("{field} {code}"))
+                        }),
+                })
+                .collect();
+            if details.is_empty() {
+                message
+            } else {
+                format!("{message}: {}", details.join("; "))
+            }
+        }
         _ => String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
     }
 }
@@ -464,4 +490,25 @@ fn rate_limit_wait(
         || message.to_ascii_lowercase().contains("rate limit");
     secondary
         .then(|| secondary_backoff.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_message;
+
+    #[test]
+    fn validation_errors_carry_their_details() {
+        let body = br#"{"message":"Validation Failed","errors":[{"resource":"PullRequest","code":"custom","message":"A pull request already exists for acme:x."}]}"#;
+        assert_eq!(
+            error_message(body),
+            "Validation Failed: A pull request already exists for acme:x."
+        );
+        let body = br#"{"message":"Validation Failed","errors":[{"resource":"Issue","field":"title","code":"missing_field"}]}"#;
+        assert_eq!(
+            error_message(body),
+            "Validation Failed: title missing_field"
+        );
+        assert_eq!(error_message(br#"{"message":"Not Found"}"#), "Not Found");
+        assert_eq!(error_message(b"oops"), "oops");
+    }
 }

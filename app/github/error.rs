@@ -20,14 +20,20 @@ pub enum GitHubError {
     Decode { endpoint: String, message: String },
     #[error("GitHub App credentials: {0}")]
     Auth(String),
+    /// A branch moved (or appeared) since it was read: re-read it and try again.
+    #[error("{endpoint}: the branch moved since it was read ({message})")]
+    NotFastForward { endpoint: String, message: String },
 }
 
 impl GitHubError {
-    /// 5xx, rate limits and transport failures (timeouts included) may succeed later.
+    /// 5xx, rate limits, transport failures (timeouts included) and a branch that moved may
+    /// succeed later.
     pub fn is_retryable(&self) -> bool {
         match self {
             GitHubError::Status { status, .. } => *status >= 500,
-            GitHubError::RateLimited { .. } | GitHubError::Transport { .. } => true,
+            GitHubError::RateLimited { .. }
+            | GitHubError::Transport { .. }
+            | GitHubError::NotFastForward { .. } => true,
             GitHubError::Decode { .. } | GitHubError::Auth(_) => false,
         }
     }

@@ -2,18 +2,33 @@
 //! (octocrab underneath) that every pipeline uses. It honours rate limits, refreshes tokens and
 //! counts every request by endpoint and status.
 
+mod checks;
 mod client;
+mod comments;
 mod endpoint;
 mod error;
+mod git_data;
 mod jwt;
 mod manifest;
+mod permissions;
+mod pulls;
+mod repo;
 mod tokens;
 
+pub use checks::{
+    fit_output_text, Annotation, AnnotationLevel, CheckConclusion, CheckRunId, CheckRunOutput,
+    CheckRunRequest, CheckRunUpdate, CheckStatus, ANNOTATIONS_PER_REQUEST, CHECK_OUTPUT_LIMIT,
+};
 pub use client::{Auth, GitHub, GitHubResponse, RetryPolicy};
+pub use comments::{IssueComment, Reaction, ReactionOutcome, COMMENT_BODY_LIMIT};
 pub use endpoint::endpoint_label;
 pub use error::GitHubError;
+pub use git_data::CommitRequest;
 pub use jwt::app_jwt;
 pub use manifest::ManifestConversion;
+pub use permissions::RepoPermission;
+pub use pulls::{OpenedPull, PullBranch, PullRequest};
+pub use repo::{RepoRef, RepoRefError};
 pub use tokens::InstallationToken;
 
 use std::sync::{Arc, RwLock};

@@ -2,8 +2,12 @@
 
 pub mod installations;
 pub mod missed_deliveries;
+pub mod preview;
 pub mod promote;
 
+use std::sync::Arc;
+
+use crate::git::Mirrors;
 use crate::queue::HandlerRegistry;
 use crate::store::Store;
 
@@ -12,10 +16,13 @@ use crate::store::Store;
 pub struct PipelineContext {
     pub store: Store,
     pub github: crate::github::GitHub,
+    /// Bare mirrors of config repos (`MIRROR_DIR`).
+    pub mirrors: Arc<Mirrors>,
 }
 
-/// The handler table the server runs: installation bookkeeping now; previews, builds and deploys
-/// plug in here. Handled events without an entry are stored and finish as done.
+/// The handler table the server runs: installation bookkeeping and pull-request previews now;
+/// builds and deploys plug in here. Handled events without an entry are stored and finish as done.
 pub fn register_all(registry: &mut HandlerRegistry, context: &PipelineContext) {
     installations::register(registry, context);
+    preview::register(registry, context);
 }

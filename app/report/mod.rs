@@ -10,6 +10,9 @@
 //! | `object_details.md.j2` | one object's `<details>` with its ```` ```diff ```` block (or one piece of it) |
 //! | `overflow_summary.md.j2` | the counts of what did not fit, and the command that shows it all |
 //! | `no_changes.md.j2` | nothing differs |
+//! | `fork_note.md.j2` | a pull request from a fork: previewed, cannot deploy |
+//! | `failure_note.md.j2` | something that does not parse or render, with its error |
+//! | `check_summary.md.j2` | a preview check run's summary, one line per environment |
 //!
 //! GitHub refuses comments over 65,536 characters, and nothing here is ever cut silently. A
 //! report that does not fit one comment is split at object boundaries into parts, each valid
@@ -20,6 +23,8 @@
 //! Pure: the only I/O is reading override templates, in [`Templates::with_overrides`].
 
 mod split;
+
+pub use split::fence_for;
 
 use std::path::Path;
 
@@ -44,8 +49,11 @@ pub const ENV_SECTION: &str = "env_section.md.j2";
 pub const OBJECT_DETAILS: &str = "object_details.md.j2";
 pub const OVERFLOW_SUMMARY: &str = "overflow_summary.md.j2";
 pub const NO_CHANGES: &str = "no_changes.md.j2";
+pub const FORK_NOTE: &str = "fork_note.md.j2";
+pub const FAILURE_NOTE: &str = "failure_note.md.j2";
+pub const CHECK_SUMMARY: &str = "check_summary.md.j2";
 
-const DEFAULTS: [(&str, &str); 5] = [
+const DEFAULTS: [(&str, &str); 8] = [
     (HEADER, include_str!("../../templates/report/header.md.j2")),
     (
         ENV_SECTION,
@@ -62,6 +70,18 @@ const DEFAULTS: [(&str, &str); 5] = [
     (
         NO_CHANGES,
         include_str!("../../templates/report/no_changes.md.j2"),
+    ),
+    (
+        FORK_NOTE,
+        include_str!("../../templates/report/fork_note.md.j2"),
+    ),
+    (
+        FAILURE_NOTE,
+        include_str!("../../templates/report/failure_note.md.j2"),
+    ),
+    (
+        CHECK_SUMMARY,
+        include_str!("../../templates/report/check_summary.md.j2"),
     ),
 ];
 
@@ -95,6 +115,46 @@ pub struct Preview<'a> {
     pub environments: &'a [EnvironmentDiff],
     /// The exact command that shows the whole diff, quoted when the report overflows.
     pub full_command: &'a str,
+}
+
+/// Where an environment stands besides its diff: locked or not, approvals needed to deploy.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EnvironmentStatus {
+    pub environment: String,
+    pub locked: Option<LockStatus>,
+    pub required_approvals: u32,
+}
+
+/// Who locked an environment, since when and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LockStatus {
+    pub by: String,
+    /// How the time is shown (`2026-11-21 10:00 UTC`).
+    pub since: String,
+    pub reason: Option<String>,
+}
+
+/// What a server-side report adds to a [`Preview`]: notes at the top of the first part (a fork
+/// notice, environments that did not render) and each environment's status under its heading.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras<'a> {
+    /// Markdown blocks, in order, each ending with a newline.
+    pub notes: &'a [String],
+    pub statuses: &'a [EnvironmentStatus],
+}
+
+impl Extras<'_> {
+    pub(crate) fn status_of(&self, environment: &str) -> Option<&EnvironmentStatus> {
+        self.statuses.iter().find(|s| s.environment == environment)
+    }
+}
+
+/// A report split into comment parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportParts {
+    pub parts: Vec<String>,
+    /// Past the part limit, the rest was summarised as counts.
+    pub cut: bool,
 }
 
 /// How big a report may get.
@@ -206,18 +266,38 @@ impl Templates {
         preview: &Preview<'_>,
         limits: &Limits,
     ) -> Result<Vec<String>, ReportError> {
-        split::parts(self, preview, limits)
+        split::parts(self, preview, &Extras::default(), limits)
+    }
+
+    /// [`Templates::comment_parts`] with notes and environment statuses, and whether the
+    /// report had to be cut (the rest summarised) to stay within `limits.max_parts`.
+    pub fn comment_report(
+        &self,
+        preview: &Preview<'_>,
+        extras: &Extras<'_>,
+        limits: &Limits,
+    ) -> Result<ReportParts, ReportError> {
+        split::report(self, preview, extras, limits)
     }
 
     /// The report as a check run's `text`: all of it when it fits [`CHECK_RUN_TEXT_LIMIT`],
     /// otherwise as much as fits and the summary of the rest.
     pub fn check_run_text(&self, preview: &Preview<'_>) -> Result<String, ReportError> {
-        let mut parts = split::parts(self, preview, &Limits::check_run())?;
+        self.check_run_text_with(preview, &Extras::default())
+    }
+
+    /// [`Templates::check_run_text`] with notes and environment statuses.
+    pub fn check_run_text_with(
+        &self,
+        preview: &Preview<'_>,
+        extras: &Extras<'_>,
+    ) -> Result<String, ReportError> {
+        let mut parts = split::parts(self, preview, extras, &Limits::check_run())?;
         Ok(parts.remove(0))
     }
 
     /// Render one template into a block: no leading blank lines, exactly one final newline.
-    pub(crate) fn render(&self, name: &str, ctx: minijinja::Value) -> Result<String, ReportError> {
+    pub fn render(&self, name: &str, ctx: minijinja::Value) -> Result<String, ReportError> {
         let template_error = |source| ReportError::Template {
             name: name.to_owned(),
             source,

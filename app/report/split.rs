@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use minijinja::context;
 
 use super::{
-    Limits, Preview, ReportError, Templates, ENV_SECTION, NO_CHANGES, OBJECT_DETAILS,
-    OVERFLOW_SUMMARY,
+    EnvironmentStatus, Extras, Limits, Preview, ReportError, ReportParts, Templates, ENV_SECTION,
+    NO_CHANGES, OBJECT_DETAILS, OVERFLOW_SUMMARY,
 };
 use crate::diff::{Change, EnvironmentDiff, ObjectDiff};
 
@@ -28,8 +28,17 @@ struct Unit {
 enum UnitKind {
     /// An environment's heading and summary table.
     Section,
+    /// A note at the top of the report, belonging to no environment.
+    Note,
     /// One piece of the diff of object `object` (index into the env's changes).
     Piece { object: usize },
+}
+
+impl UnitKind {
+    /// Pieces continue an environment: a part starting with one repeats its heading.
+    fn is_piece(self) -> bool {
+        matches!(self, UnitKind::Piece { .. })
+    }
 }
 
 struct Packed {
@@ -42,8 +51,18 @@ struct Packed {
 pub(super) fn parts(
     templates: &Templates,
     preview: &Preview<'_>,
+    extras: &Extras<'_>,
     limits: &Limits,
 ) -> Result<Vec<String>, ReportError> {
+    report(templates, preview, extras, limits).map(|report| report.parts)
+}
+
+pub(super) fn report(
+    templates: &Templates,
+    preview: &Preview<'_>,
+    extras: &Extras<'_>,
+    limits: &Limits,
+) -> Result<ReportParts, ReportError> {
     let budget = limits.part_budget.saturating_sub(limits.marker_budget);
     let max_parts = limits.max_parts.max(1);
 
@@ -58,9 +77,19 @@ pub(super) fn parts(
             .map(|e| e.environment.as_str())
             .collect();
         let mut text = templates.header(preview, 1, 1)?;
-        text.push('\n');
-        text.push_str(&templates.render(NO_CHANGES, context! { environments => names })?);
-        return Ok(vec![text]);
+        for note in extras.notes {
+            text.push('\n');
+            text.push_str(note);
+        }
+        // With notes and no environment compared (none rendered), there is nothing to call unchanged.
+        if !names.is_empty() || extras.notes.is_empty() {
+            text.push('\n');
+            text.push_str(&templates.render(NO_CHANGES, context! { environments => names })?);
+        }
+        return Ok(ReportParts {
+            parts: vec![text],
+            cut: false,
+        });
     }
 
     let header_bound = templates
@@ -68,7 +97,7 @@ pub(super) fn parts(
         .len();
     let mut continued = Vec::new();
     for env in preview.environments {
-        continued.push(section(templates, env, true)?);
+        continued.push(section(templates, env, None, true)?);
     }
     let continued_bound = continued.iter().map(String::len).max().unwrap_or(0);
 
@@ -79,10 +108,17 @@ pub(super) fn parts(
         .collect();
 
     let mut units = Vec::new();
+    for note in extras.notes {
+        units.push(Unit {
+            env: 0,
+            text: note.clone(),
+            kind: UnitKind::Note,
+        });
+    }
     for (env_index, env) in preview.environments.iter().enumerate() {
         units.push(Unit {
             env: env_index,
-            text: section(templates, env, false)?,
+            text: section(templates, env, extras.status_of(&env.environment), false)?,
             kind: UnitKind::Section,
         });
         for (object_index, object) in changes[env_index].iter().enumerate() {
@@ -141,14 +177,14 @@ pub(super) fn parts(
             .iter()
             .filter_map(|u| match u.kind {
                 UnitKind::Piece { object } => Some((u.env, object)),
-                UnitKind::Section => None,
+                UnitKind::Section | UnitKind::Note => None,
             })
             .collect();
         let omitted: BTreeSet<(usize, usize)> = units[packed.placed..]
             .iter()
             .filter_map(|u| match u.kind {
                 UnitKind::Piece { object } => Some((u.env, object)),
-                UnitKind::Section => None,
+                UnitKind::Section | UnitKind::Note => None,
             })
             .collect();
         let partial = omitted.iter().any(|key| shown.contains(key));
@@ -167,7 +203,7 @@ pub(super) fn parts(
         let mut text = templates.header(preview, index + 1, count)?;
         for (position, &unit) in part.iter().enumerate() {
             let unit = &units[unit];
-            if position == 0 && unit.kind != UnitKind::Section {
+            if position == 0 && unit.kind.is_piece() {
                 text.push('\n');
                 text.push_str(&continued[unit.env]);
             }
@@ -188,7 +224,10 @@ pub(super) fn parts(
         );
         out.push(text);
     }
-    Ok(out)
+    Ok(ReportParts {
+        parts: out,
+        cut: overflow.is_some(),
+    })
 }
 
 struct Sizes<'a> {
@@ -211,7 +250,7 @@ fn pack(
             let current = parts.len() - 1;
             let starts_part = parts[current].is_empty();
             let mut cost = 1 + unit.text.len();
-            if starts_part && unit.kind != UnitKind::Section {
+            if starts_part && unit.kind.is_piece() {
                 cost += 1 + sizes.continued[unit.env].len();
             }
             if used + cost <= budget(current) {
@@ -245,6 +284,7 @@ fn pack(
 fn section(
     templates: &Templates,
     env: &EnvironmentDiff,
+    status: Option<&EnvironmentStatus>,
     continued: bool,
 ) -> Result<String, ReportError> {
     let rows: Vec<_> = env
@@ -256,7 +296,7 @@ fn section(
     let unchanged: usize = env.summary.iter().map(|k| k.unchanged).sum();
     templates.render(
         ENV_SECTION,
-        context! { environment => env.environment, continued, rows, unchanged },
+        context! { environment => env.environment, continued, rows, unchanged, status },
     )
 }
 
@@ -358,7 +398,7 @@ fn change_word(change: Change) -> &'static str {
 }
 
 /// A code fence longer than any run of backticks in `text`.
-fn fence_for(text: &str) -> String {
+pub fn fence_for(text: &str) -> String {
     let mut longest = 0;
     let mut run = 0;
     for c in text.chars() {

@@ -120,9 +120,16 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         github_retry,
     )?;
 
+    let mirrors = crate::git::Mirrors::new(&settings.mirror_dir).with_context(|| {
+        format!(
+            "cannot use MIRROR_DIR {} for git mirrors",
+            settings.mirror_dir.display()
+        )
+    })?;
     let context = PipelineContext {
         store: store.clone(),
         github: github.clone(),
+        mirrors: Arc::new(mirrors),
     };
     let mut handlers = HandlerRegistry::new();
     pipelines::register_all(&mut handlers, &context);

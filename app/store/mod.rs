@@ -1,5 +1,5 @@
-//! Durable state in embedded SQLite: webhook deliveries (the queue), installations and
-//! redelivery requests.
+//! Durable state in embedded SQLite: webhook deliveries (the queue), installations,
+//! redelivery requests, environment locks and where each pull request's preview comments are.
 //!
 //! Ingress writes go through a group-commit writer (`ingest`): concurrent webhook requests share
 //! one transaction and one fsync, and each request is answered only after its row is committed.
@@ -8,6 +8,7 @@ mod deliveries;
 mod ingest;
 mod installations;
 mod locks;
+mod previews;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -1,14 +1,25 @@
 //! A fake GitHub: an in-process axum server that slipway's real client talks to over loopback.
 //!
 //! It keeps a small model of GitHub (the App, its installations and tokens, the App's webhook
-//! delivery log, manifest conversions), records every request, answers with GitHub's documented
-//! shapes and errors, and can be told to fail the next requests to a path (5xx, rate limits).
-//! Later pipelines extend the model (repos, checks, comments, git data, pulls, deployments).
+//! delivery log, manifest conversions; repositories with their comments and reactions, check
+//! runs, collaborators and pull requests), records every request, answers with GitHub's
+//! documented shapes and errors, and can be told to fail the next requests to a path (5xx,
+//! rate limits). Repositories may be backed by real bare git repositories the test creates:
+//! the Git Data API then writes blobs, trees, commits and refs into them with git plumbing, so
+//! a test verifies a commit by reading the real repository.
 
 #![allow(dead_code)]
 
-use std::collections::{HashMap, VecDeque};
+mod git;
+mod model;
+mod repos;
+
+#[allow(unused_imports)]
+pub use model::{app_bot_login, FakeCheckRun, FakeComment, FakePull, FakeRepo, PullSpec, APP_SLUG};
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::path::Path as FsPath;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -16,7 +27,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
@@ -103,12 +114,86 @@ pub struct FakeState {
     pub token_ttl: Duration,
     pub requests: Vec<RecordedRequest>,
     pub failures: Vec<(String, VecDeque<Failure>)>,
+    /// Requests whose `METHOD path` starts with a prefix are answered only after a delay.
+    pub delays: Vec<(String, VecDeque<Duration>)>,
     pub deliveries: Vec<LoggedDelivery>,
     pub delivery_page_size: usize,
     pub manifest_conversions: HashMap<String, Value>,
     /// Where redeliveries are sent, and the secret they are signed with.
     pub hook: Option<(String, String)>,
     pub repositories: Vec<String>,
+    /// Repositories by `owner/name`.
+    pub repos: BTreeMap<String, FakeRepo>,
+    /// Logins of GitHub users that exist (collaborators are added automatically).
+    pub users: BTreeSet<String>,
+    pub comments: Vec<FakeComment>,
+    pub deleted_comments: Vec<FakeComment>,
+    pub check_runs: Vec<FakeCheckRun>,
+    /// Commits made through the Git Data API: sha → whether GitHub would show it Verified.
+    pub verified_commits: HashMap<String, bool>,
+    /// The last id handed out (comments, check runs).
+    pub next_id: u64,
+    /// The most items a list endpoint returns per page (GitHub: 100).
+    pub list_page_size: usize,
+}
+
+impl FakeState {
+    fn repo_entry(&mut self, full_name: &str) -> &mut FakeRepo {
+        if !self.repositories.iter().any(|r| r == full_name) {
+            self.repositories.push(full_name.to_string());
+        }
+        self.repos
+            .entry(full_name.to_string())
+            .or_insert_with(|| FakeRepo::new(full_name, None))
+    }
+
+    /// Adds a comment as `login` and returns it.
+    pub fn add_comment(
+        &mut self,
+        repo: &str,
+        number: u64,
+        login: &str,
+        user_type: &str,
+        body: &str,
+    ) -> FakeComment {
+        self.next_id += 1;
+        let now = repos::now_rfc3339();
+        let comment = FakeComment {
+            id: self.next_id,
+            repo: repo.to_string(),
+            issue_number: number,
+            body: body.to_string(),
+            user_login: login.to_string(),
+            user_type: user_type.to_string(),
+            created_at: now.clone(),
+            updated_at: now,
+            edits: 0,
+            reactions: Vec::new(),
+        };
+        self.comments.push(comment.clone());
+        comment
+    }
+}
+
+impl FakeRepo {
+    /// GitHub keeps every pull request's head as `refs/pull/N/head` of the base repository.
+    pub fn write_pull_ref(&self, number: u64) {
+        let (Some(bare), Some(pull)) = (&self.bare, self.pulls.get(&number)) else {
+            return;
+        };
+        if pull.head_repo.is_some() && pull.head_sha.is_none() {
+            // A fork's head: the test writes refs/pull/N/head itself, as GitHub would.
+            return;
+        }
+        let sha = pull.current_head_sha(self);
+        if git::object_type(bare, &sha).as_deref() == Some("commit") {
+            let _ = git::git(
+                bare,
+                &["update-ref", &format!("refs/pull/{number}/head"), &sha],
+                None,
+            );
+        }
+    }
 }
 
 /// Sets the fake's world up before it starts.
@@ -123,7 +208,63 @@ impl FakeGitHubBuilder {
     }
 
     pub fn with_repository(mut self, full_name: &str) -> Self {
-        self.state.repositories.push(full_name.to_string());
+        self.state.repo_entry(full_name);
+        self
+    }
+
+    /// A repository backed by the real bare git repository at `bare`: its refs, commits and
+    /// trees are GitHub's, and Git Data API writes land in it.
+    pub fn with_repo(mut self, full_name: &str, bare: impl AsRef<FsPath>) -> Self {
+        let bare = bare
+            .as_ref()
+            .canonicalize()
+            .unwrap_or_else(|_| bare.as_ref().to_path_buf());
+        self.state.repo_entry(full_name).bare = Some(bare);
+        self
+    }
+
+    /// A GitHub user that exists (and is no collaborator unless added as one).
+    pub fn with_user(mut self, login: &str) -> Self {
+        self.state.users.insert(login.to_string());
+        self
+    }
+
+    /// `login` collaborates on `repo` with `role`: `admin`, `maintain`, `write`, `triage` or `read`.
+    pub fn with_collaborator(mut self, repo: &str, login: &str, role: &str) -> Self {
+        self.state.users.insert(login.to_string());
+        self.state
+            .repo_entry(repo)
+            .collaborators
+            .insert(login.to_string(), role.to_string());
+        self
+    }
+
+    /// A pull request that exists before the test starts.
+    pub fn with_pull(mut self, repo: &str, spec: PullSpec) -> Self {
+        self.state.users.insert(spec.user.clone());
+        let number = spec.number;
+        let entry = self.state.repo_entry(repo);
+        entry.pulls.insert(number, spec.into_pull());
+        entry.write_pull_ref(number);
+        self
+    }
+
+    /// A plain issue (not a pull request) numbered `number`.
+    pub fn with_issue(mut self, repo: &str, number: u64) -> Self {
+        self.state.repo_entry(repo).issues.push(number);
+        self
+    }
+
+    /// A comment by `login` (a `User`) that exists before the test starts.
+    pub fn with_comment(mut self, repo: &str, number: u64, login: &str, body: &str) -> Self {
+        self.state.users.insert(login.to_string());
+        self.state.add_comment(repo, number, login, "User", body);
+        self
+    }
+
+    /// List endpoints return at most this many items per page (to exercise pagination).
+    pub fn with_page_size(mut self, size: usize) -> Self {
+        self.state.list_page_size = size;
         self
     }
 
@@ -194,6 +335,59 @@ impl FakeGitHubBuilder {
             .route("/app/hook/deliveries/{id}/attempts", post(redeliver))
             .route("/app-manifests/{code}/conversions", post(convert_manifest))
             .route("/repos/{owner}/{repo}", get(get_repository))
+            .route(
+                "/repos/{owner}/{repo}/issues/{number}/comments",
+                get(repos::list_comments).post(repos::create_comment),
+            )
+            .route(
+                "/repos/{owner}/{repo}/issues/comments/{id}",
+                get(repos::get_comment)
+                    .patch(repos::update_comment)
+                    .delete(repos::delete_comment),
+            )
+            .route(
+                "/repos/{owner}/{repo}/issues/comments/{id}/reactions",
+                post(repos::create_reaction),
+            )
+            .route(
+                "/repos/{owner}/{repo}/check-runs",
+                post(repos::create_check_run),
+            )
+            .route(
+                "/repos/{owner}/{repo}/check-runs/{id}",
+                get(repos::get_check_run).patch(repos::update_check_run),
+            )
+            .route(
+                "/repos/{owner}/{repo}/collaborators/{user}/permission",
+                get(repos::collaborator_permission),
+            )
+            .route(
+                "/repos/{owner}/{repo}/pulls",
+                get(repos::list_pulls).post(repos::create_pull),
+            )
+            .route(
+                "/repos/{owner}/{repo}/pulls/{number}",
+                get(repos::get_pull).patch(repos::update_pull),
+            )
+            .route(
+                "/repos/{owner}/{repo}/git/ref/{*reference}",
+                get(repos::get_ref),
+            )
+            .route("/repos/{owner}/{repo}/git/refs", post(repos::create_ref))
+            .route(
+                "/repos/{owner}/{repo}/git/refs/{*reference}",
+                patch(repos::update_ref),
+            )
+            .route("/repos/{owner}/{repo}/git/blobs", post(repos::create_blob))
+            .route("/repos/{owner}/{repo}/git/trees", post(repos::create_tree))
+            .route(
+                "/repos/{owner}/{repo}/git/commits",
+                post(repos::create_commit),
+            )
+            .route(
+                "/repos/{owner}/{repo}/git/commits/{sha}",
+                get(repos::get_commit),
+            )
             .fallback(not_found)
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
@@ -224,6 +418,7 @@ impl FakeGitHub {
             state: FakeState {
                 token_ttl: Duration::from_secs(3600),
                 delivery_page_size: 100,
+                list_page_size: 100,
                 ..FakeState::default()
             },
         }
@@ -253,10 +448,100 @@ impl FakeGitHub {
         self.state().requests.clear();
     }
 
+    /// How many requests the fake has received: a mark for [`FakeGitHub::requests_since`].
+    pub fn request_count(&self) -> usize {
+        self.state().requests.len()
+    }
+
+    /// The requests received after `mark` (a [`FakeGitHub::request_count`]).
+    pub fn requests_since(&self, mark: usize) -> Vec<RecordedRequest> {
+        self.state().requests.iter().skip(mark).cloned().collect()
+    }
+
+    /// The requests to repository endpoints (`/repos/…`) after `mark`, as `METHOD path`:
+    /// what a pipeline did, without installation tokens or the App's own endpoints.
+    pub fn repo_calls_since(&self, mark: usize) -> Vec<String> {
+        self.requests_since(mark)
+            .into_iter()
+            .filter(|r| r.path.starts_with("/repos/"))
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
+
+    /// The comments of issue or pull request `number` of `repo`, oldest first.
+    pub fn comments_on(&self, repo: &str, number: u64) -> Vec<FakeComment> {
+        self.state()
+            .comments
+            .iter()
+            .filter(|c| c.repo == repo && c.issue_number == number)
+            .cloned()
+            .collect()
+    }
+
+    /// Comments the App deleted.
+    pub fn deleted_comments(&self) -> Vec<FakeComment> {
+        self.state().deleted_comments.clone()
+    }
+
+    /// A user (not the App) comments on `number`; returns the new comment.
+    pub fn user_comments(&self, repo: &str, number: u64, login: &str, body: &str) -> FakeComment {
+        let mut state = self.state();
+        state.users.insert(login.to_string());
+        state.add_comment(repo, number, login, "User", body)
+    }
+
+    /// Every check run created on `repo`, in creation order.
+    pub fn check_runs(&self, repo: &str) -> Vec<FakeCheckRun> {
+        self.state()
+            .check_runs
+            .iter()
+            .filter(|r| r.repo == repo)
+            .cloned()
+            .collect()
+    }
+
+    pub fn pull(&self, repo: &str, number: u64) -> Option<FakePull> {
+        self.state()
+            .repos
+            .get(repo)
+            .and_then(|r| r.pulls.get(&number).cloned())
+    }
+
+    /// Pull requests of `repo` by number.
+    pub fn pulls(&self, repo: &str) -> Vec<FakePull> {
+        self.state()
+            .repos
+            .get(repo)
+            .map(|r| r.pulls.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Opens a pull request while the test runs (as a user would); refs/pull/N/head is written.
+    pub fn open_pull(&self, repo: &str, spec: PullSpec) {
+        let mut state = self.state();
+        state.users.insert(spec.user.clone());
+        let number = spec.number;
+        let entry = state.repo_entry(repo);
+        entry.pulls.insert(number, spec.into_pull());
+        entry.write_pull_ref(number);
+    }
+
+    /// Whether GitHub would show the commit `sha`, made through the Git Data API, as Verified.
+    pub fn commit_verified(&self, sha: &str) -> Option<bool> {
+        self.state().verified_commits.get(sha).copied()
+    }
+
     /// The next `count` requests whose path starts with `path_prefix` get `failure`.
     pub fn fail_next(&self, path_prefix: &str, failure: Failure, count: usize) {
         let queue: VecDeque<Failure> = std::iter::repeat_n(failure, count).collect();
         self.state().failures.push((path_prefix.to_string(), queue));
+    }
+
+    /// The next `count` requests whose `METHOD path` starts with `prefix` are answered after
+    /// `delay` (e.g. `"POST /repos/acme/config/check-runs"`), as a slow GitHub would.
+    pub fn delay_next(&self, prefix: &str, delay: Duration, count: usize) {
+        let queue: VecDeque<Duration> = std::iter::repeat_n(delay, count).collect();
+        self.state().delays.push((prefix.to_string(), queue));
     }
 
     /// Every token issued so far stops working (as when an installation's tokens are revoked).
@@ -321,8 +606,23 @@ async fn record_and_fail(
             }
         }
         state.failures.retain(|(_, queue)| !queue.is_empty());
-        due
+        let call = format!("{} {}", parts.method, path);
+        let mut delay = None;
+        for (prefix, queue) in state.delays.iter_mut() {
+            if call.starts_with(prefix.as_str()) {
+                if let Some(wait) = queue.pop_front() {
+                    delay = Some(wait);
+                    break;
+                }
+            }
+        }
+        state.delays.retain(|(_, queue)| !queue.is_empty());
+        (due, delay)
     };
+    let (failure, delay) = failure;
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     if let Some(failure) = failure {
         let mut response = error(
             StatusCode::from_u16(failure.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -461,11 +761,10 @@ async fn get_repository(
         return refused.into_response();
     }
     let full_name = format!("{owner}/{repo}");
-    if !state.repositories.contains(&full_name) {
-        return error(StatusCode::NOT_FOUND, "Not Found");
+    match state.repos.get(&full_name) {
+        Some(repo) => Json(repo.json()).into_response(),
+        None => error(StatusCode::NOT_FOUND, "Not Found"),
     }
-    Json(json!({ "full_name": full_name, "name": repo, "owner": { "login": owner }, "default_branch": "main" }))
-        .into_response()
 }
 
 #[derive(serde::Deserialize)]

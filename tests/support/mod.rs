@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_github;
+pub mod payloads;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -107,6 +108,8 @@ impl TestServerBuilder {
             .or_insert_with(|| format!("sqlite://{}", dir.path().join("slipway.db").display()));
         vars.entry("ENV_FILE".into())
             .or_insert_with(|| dir.path().join(".env").display().to_string());
+        vars.entry("MIRROR_DIR".into())
+            .or_insert_with(|| dir.path().join("mirrors").display().to_string());
         let settings = Settings::from_vars(&vars).expect("test settings are valid");
         let mut options = ServerOptions::new(settings);
         options.queue = self.queue;
@@ -261,4 +264,25 @@ impl TestServer {
         }
         self.dir.take().expect("the data directory")
     }
+}
+
+/// slipway's real GitHub client, authenticated as the test App, talking to `fake`.
+pub fn github_client(fake: &FakeGitHub) -> slipway::github::GitHub {
+    slipway::install_crypto_provider();
+    let vars: HashMap<String, String> = [
+        ("APP_ID", fake_github::APP_ID.to_string()),
+        ("PRIVATE_KEY", fake_github::PRIVATE_KEY_PEM.to_string()),
+        ("WEBHOOK_SECRET", WEBHOOK_SECRET.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let settings = Settings::from_vars(&vars).expect("test settings are valid");
+    slipway::github::GitHub::new(
+        fake.url().parse().expect("the fake's URL parses"),
+        slipway::github::SharedCredentials::new(settings.credentials),
+        std::sync::Arc::new(slipway::telemetry::Metrics::new()),
+        slipway::github::RetryPolicy::default(),
+    )
+    .expect("a GitHub client")
 }

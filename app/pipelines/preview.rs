@@ -1,0 +1,628 @@
+//! The preview pipeline: what a config-repo pull request changes in every environment, as
+//! sticky comments on the pull request and a `slipway/preview` check run on its head commit.
+//!
+//! On `pull_request` `opened`, `synchronize`, `reopened` and `ready_for_review` (and on the
+//! `/preview` command, through [`run_preview`]):
+//!
+//! 1. The config repo is fetched into its bare mirror (only when a commit is missing); a
+//!    fork's head is fetched from the base repository as `refs/pull/N/head`.
+//! 2. `.github/slipway.yml` is read at the base commit: policy never comes from the change
+//!    itself. Without environments there, nothing happens at all.
+//! 3. Every environment is rendered at the merge base and at the head, concurrently, and
+//!    diffed ([`compare`]); environments the change does not touch are not rendered.
+//!    Meanwhile the check run starts (`in_progress`).
+//! 4. The report (environments whose render differs; "no changes" when none does) becomes
+//!    one comment per part, each found again by its hidden marker and edited in place
+//!    ([`sticky`]); parts no longer needed are deleted.
+//! 5. The check run completes: `success`, `failure` with annotations at `file:line` when the
+//!    change does not parse or render, `neutral` when only the base does not render. Its
+//!    `text` carries the full report when the comment had to be cut.
+//!
+//! A newer push supersedes a preview still running: before the check run starts, and again
+//! before anything is posted, the pipeline asks the queue whether a newer preview-triggering
+//! delivery of the same pull request is waiting. If so it stops; a check run it had started
+//! completes as `cancelled` ("superseded"), and the newer delivery posts the preview.
+//! `cancelled` rather than `neutral`: the run did not look at the change, so it must not
+//! read as a verdict; the superseding delivery creates the run that counts.
+
+pub mod compare;
+mod message;
+pub mod sticky;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+use serde::Deserialize;
+use time::format_description::well_known::Rfc3339;
+
+use self::compare::{Side, Untouched};
+use self::message::{ConfigProblem, Findings};
+use super::PipelineContext;
+use crate::config::{self, CONFIG_PATH};
+use crate::git::{CommitId, GitError, LocalRepo, Mirrors, Remote, Token, DEFAULT_REFSPECS};
+use crate::github::{
+    CheckConclusion, CheckRunId, CheckRunOutput, CheckRunRequest, CheckRunUpdate, PullRequest,
+    RepoRef,
+};
+use crate::queue::{Delivery, HandlerError, HandlerRegistry};
+use crate::report::{EnvironmentStatus, Extras, Limits, LockStatus, Preview, Templates};
+
+/// The check run's name.
+pub const CHECK_NAME: &str = "slipway/preview";
+
+/// The `pull_request` actions that preview.
+pub const TRIGGER_ACTIONS: [&str; 4] = ["opened", "synchronize", "reopened", "ready_for_review"];
+
+pub fn register(registry: &mut HandlerRegistry, context: &PipelineContext) {
+    for action in TRIGGER_ACTIONS {
+        let context = context.clone();
+        registry.on("pull_request", Some(action), move |delivery: Delivery| {
+            let context = context.clone();
+            async move { on_pull_request(&context, &delivery).await }
+        });
+    }
+}
+
+/// What one preview did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PreviewOutcome {
+    /// The base declares no environments (no `.github/slipway.yml`, or one of an app repo).
+    NotAConfigRepo,
+    /// A newer push previews this pull request; this run stopped.
+    Superseded,
+    /// The preview is posted.
+    Posted {
+        comment_ids: Vec<u64>,
+        check_run: CheckRunId,
+        conclusion: CheckConclusion,
+    },
+}
+
+/// The pull request a preview is about, as read from a webhook or from the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullTarget {
+    pub installation_id: i64,
+    pub repo: RepoRef,
+    pub number: u64,
+    /// Where the base repository is fetched from (`repository.clone_url`).
+    pub clone_url: String,
+    pub base_sha: String,
+    pub head_sha: String,
+    /// `owner/name` of the fork the head lives in; `None` for a branch of the repository.
+    pub fork: Option<String>,
+}
+
+impl PullTarget {
+    pub fn from_pull(installation_id: i64, repo: &RepoRef, pull: &PullRequest) -> Self {
+        let clone_url = pull
+            .base
+            .clone_url
+            .clone()
+            .unwrap_or_else(|| format!("https://github.com/{repo}.git"));
+        PullTarget {
+            installation_id,
+            repo: repo.clone(),
+            number: pull.number,
+            clone_url,
+            base_sha: pull.base.sha.clone(),
+            head_sha: pull.head.sha.clone(),
+            fork: pull.is_fork().then(|| {
+                pull.head
+                    .repo
+                    .as_ref()
+                    .map_or_else(|| "a deleted fork".to_string(), ToString::to_string)
+            }),
+        }
+    }
+}
+
+/// A delivery whose work a newer one may make pointless.
+#[derive(Debug, Clone)]
+struct Supersession {
+    ordering_key: String,
+    seq: i64,
+}
+
+/// Previews pull request `pr_number` as it is now (what `/preview` runs).
+pub async fn run_preview(
+    context: &PipelineContext,
+    installation_id: i64,
+    repo: &RepoRef,
+    pr_number: u64,
+) -> Result<PreviewOutcome, HandlerError> {
+    let pull = context
+        .github
+        .get_pull(installation_id, repo, pr_number)
+        .await?;
+    let target = PullTarget::from_pull(installation_id, repo, &pull);
+    preview(context, &target, None).await
+}
+
+#[derive(Deserialize)]
+struct PullRequestEvent {
+    pull_request: EventPull,
+    repository: EventRepo,
+    installation: Option<EventInstallation>,
+}
+
+#[derive(Deserialize)]
+struct EventInstallation {
+    id: i64,
+}
+
+#[derive(Deserialize)]
+struct EventPull {
+    number: u64,
+    head: EventBranch,
+    base: EventBranch,
+}
+
+#[derive(Deserialize)]
+struct EventBranch {
+    sha: String,
+    repo: Option<EventRepo>,
+}
+
+#[derive(Deserialize)]
+struct EventRepo {
+    full_name: String,
+    clone_url: String,
+}
+
+/// The pull request a `pull_request` delivery is about; `None` when the delivery names no
+/// installation (not sent to this App about a repository it can act on).
+pub fn target_of(payload: &[u8]) -> Result<Option<PullTarget>, HandlerError> {
+    let event: PullRequestEvent = serde_json::from_slice(payload).map_err(|err| {
+        HandlerError::permanent(format!(
+            "the pull_request payload is not as expected: {err}"
+        ))
+    })?;
+    let Some(installation_id) = event.installation.map(|i| i.id) else {
+        return Ok(None);
+    };
+    let repo: RepoRef = event
+        .repository
+        .full_name
+        .parse()
+        .map_err(|err: crate::github::RepoRefError| HandlerError::permanent(err.to_string()))?;
+    let head_repo = event.pull_request.head.repo.map(|r| r.full_name);
+    let fork = match head_repo {
+        Some(name) if name == event.repository.full_name => None,
+        Some(name) => Some(name),
+        None => Some("a deleted fork".to_string()),
+    };
+    Ok(Some(PullTarget {
+        installation_id,
+        repo,
+        number: event.pull_request.number,
+        clone_url: event.repository.clone_url,
+        base_sha: event.pull_request.base.sha,
+        head_sha: event.pull_request.head.sha,
+        fork,
+    }))
+}
+
+async fn on_pull_request(
+    context: &PipelineContext,
+    delivery: &Delivery,
+) -> Result<(), HandlerError> {
+    let Some(target) = target_of(&delivery.payload)? else {
+        tracing::debug!(delivery_id = %delivery.id, "pull_request without an installation: nothing to preview");
+        return Ok(());
+    };
+    let supersession = delivery
+        .ordering_key
+        .clone()
+        .map(|ordering_key| Supersession {
+            ordering_key,
+            seq: delivery.seq,
+        });
+    let outcome = preview(context, &target, supersession.as_ref()).await?;
+    tracing::info!(
+        delivery_id = %delivery.id,
+        repository = %target.repo,
+        pull = target.number,
+        outcome = ?outcome,
+        "preview"
+    );
+    Ok(())
+}
+
+fn templates() -> &'static Templates {
+    static TEMPLATES: OnceLock<Templates> = OnceLock::new();
+    TEMPLATES.get_or_init(Templates::embedded)
+}
+
+async fn superseded(
+    context: &PipelineContext,
+    supersession: Option<&Supersession>,
+) -> Result<bool, HandlerError> {
+    let Some(supersession) = supersession else {
+        return Ok(false);
+    };
+    Ok(context
+        .store
+        .newer_pending_of(
+            &supersession.ordering_key,
+            supersession.seq,
+            "pull_request",
+            &TRIGGER_ACTIONS,
+        )
+        .await?)
+}
+
+/// The whole preview of `target`.
+async fn preview(
+    context: &PipelineContext,
+    target: &PullTarget,
+    supersession: Option<&Supersession>,
+) -> Result<PreviewOutcome, HandlerError> {
+    if superseded(context, supersession).await? {
+        return Ok(PreviewOutcome::Superseded);
+    }
+    let base: CommitId = parse_sha(&target.base_sha)?;
+    let head: CommitId = parse_sha(&target.head_sha)?;
+    let token = context
+        .github
+        .installation_token(target.installation_id)
+        .await?;
+    let mirror = {
+        let mirrors = context.mirrors.clone();
+        let url = target.clone_url.clone();
+        let fork_pull = target.fork.as_ref().map(|_| target.number);
+        blocking(move || {
+            fetch(
+                &mirrors,
+                &url,
+                Token::new(token.token),
+                fork_pull,
+                &base,
+                &head,
+            )
+        })
+        .await?
+    };
+
+    let read = {
+        let mirror = mirror.clone();
+        blocking(move || Ok(read_configs(&mirror, &base, &head))).await?
+    };
+    let (environments, base_config, head_config) = match read {
+        Configs::NotConfigRepo => return Ok(PreviewOutcome::NotAConfigRepo),
+        Configs::Read {
+            environments,
+            base_problem,
+            head_problem,
+        } => (environments, base_problem, head_problem),
+    };
+
+    let repo = &target.repo;
+    let approvals: BTreeMap<String, u32> = environments
+        .iter()
+        .map(|env| (env.name.clone(), env.required_approvals))
+        .collect();
+    // Rendering and the check run's creation overlap: a round trip to GitHub costs as much
+    // as rendering a thousand objects.
+    let rendering = blocking(move || {
+        // Compare with where the change started, as GitHub's "Files changed" does: commits
+        // that reached the base branch since are not part of this change.
+        let from = mirror.merge_base(&base, &head)?.unwrap_or(base);
+        let outcomes = compare::compare(
+            &mirror,
+            &from.to_hex(),
+            &head.to_hex(),
+            &environments,
+            Untouched::Skip,
+        )?;
+        Ok((from, outcomes))
+    });
+    let started = CheckRunRequest::in_progress(CHECK_NAME, &target.head_sha, None);
+    let starting = context
+        .github
+        .create_check_run(target.installation_id, repo, &started);
+    let (check_run, rendered) = tokio::join!(starting, rendering);
+    let check_run = check_run?;
+    let result = match rendered {
+        Ok((from, outcomes)) => {
+            let findings = Findings {
+                base_config,
+                head_config,
+                outcomes,
+            };
+            post(
+                context,
+                target,
+                supersession,
+                check_run,
+                (from, head),
+                findings,
+                &approvals,
+            )
+            .await
+        }
+        Err(err) => Err(err),
+    };
+    if let Err(err) = &result {
+        // Never leave the run spinning: say what happened (best effort; GitHub may be down).
+        let (conclusion, title) = match err {
+            HandlerError::Retryable { .. } => (
+                CheckConclusion::Cancelled,
+                "Interrupted; slipway tries again",
+            ),
+            HandlerError::Permanent(_) => (
+                CheckConclusion::Failure,
+                "slipway could not finish the preview",
+            ),
+        };
+        let update = CheckRunUpdate::completed(
+            conclusion,
+            CheckRunOutput {
+                title: title.to_string(),
+                summary: format!("```text\n{err}\n```\n"),
+                ..CheckRunOutput::default()
+            },
+        );
+        if let Err(update_err) = context
+            .github
+            .update_check_run(target.installation_id, repo, check_run, &update)
+            .await
+        {
+            tracing::warn!(error = %update_err, "cannot complete the interrupted check run");
+        }
+    }
+    result
+}
+
+/// Posts what was found: the sticky comments, then the completed check run; or, when a
+/// newer push is waiting, only the cancelled check run.
+async fn post(
+    context: &PipelineContext,
+    target: &PullTarget,
+    supersession: Option<&Supersession>,
+    check_run: CheckRunId,
+    (from, head): (CommitId, CommitId),
+    findings: Findings,
+    approvals: &BTreeMap<String, u32>,
+) -> Result<PreviewOutcome, HandlerError> {
+    let repo = &target.repo;
+    if superseded(context, supersession).await? {
+        let update = CheckRunUpdate::completed(
+            CheckConclusion::Cancelled,
+            CheckRunOutput {
+                title: "Superseded by a newer push".to_string(),
+                summary: "A newer push to this pull request started another preview; this one stopped before posting.\n".to_string(),
+                ..CheckRunOutput::default()
+            },
+        );
+        context
+            .github
+            .update_check_run(target.installation_id, repo, check_run, &update)
+            .await?;
+        return Ok(PreviewOutcome::Superseded);
+    }
+
+    let templates = templates();
+    let shown = findings.shown_environments();
+    let statuses = statuses(context, repo, &shown, approvals).await?;
+    let notes = findings
+        .notes(templates, &repo.to_string(), target.fork.as_deref())
+        .map_err(report_error)?;
+    let full_command = full_command(target, &from, &head);
+    let (from_short, head_short) = (from.short(7), head.short(7));
+    let preview = Preview {
+        base: &from_short,
+        head: &head_short,
+        environments: &shown,
+        full_command: &full_command,
+    };
+    let extras = Extras {
+        notes: &notes,
+        statuses: &statuses,
+    };
+    let report = templates
+        .comment_report(&preview, &extras, &Limits::default())
+        .map_err(report_error)?;
+    let bodies: Vec<String> = report
+        .parts
+        .iter()
+        .enumerate()
+        .map(|(index, part)| sticky::body(index + 1, part))
+        .collect();
+    let thread = sticky::Thread {
+        github: &context.github,
+        store: &context.store,
+        installation_id: target.installation_id,
+        repo,
+        number: target.number,
+    };
+    let comment_ids = thread.upsert(&bodies).await?;
+
+    let full_report = if report.cut {
+        Some(
+            templates
+                .check_run_text_with(&preview, &extras)
+                .map_err(report_error)?,
+        )
+    } else {
+        None
+    };
+    let conclusion = findings.conclusion();
+    let output = findings
+        .check_output(templates, target.fork.as_deref(), bodies.len(), full_report)
+        .map_err(report_error)?;
+    context
+        .github
+        .update_check_run(
+            target.installation_id,
+            repo,
+            check_run,
+            &CheckRunUpdate::completed(conclusion, output),
+        )
+        .await?;
+    Ok(PreviewOutcome::Posted {
+        comment_ids,
+        check_run,
+        conclusion,
+    })
+}
+
+/// Lock and approval status of each shown environment.
+async fn statuses(
+    context: &PipelineContext,
+    repo: &RepoRef,
+    shown: &[crate::diff::EnvironmentDiff],
+    approvals: &BTreeMap<String, u32>,
+) -> Result<Vec<EnvironmentStatus>, HandlerError> {
+    let locks = context.store.environment_locks(&repo.to_string()).await?;
+    Ok(shown
+        .iter()
+        .map(|env| {
+            let locked = locks
+                .iter()
+                .find(|lock| lock.environment == env.environment)
+                .map(|lock| LockStatus {
+                    by: lock.locked_by.clone(),
+                    since: format_millis(lock.locked_at),
+                    reason: lock
+                        .reason
+                        .as_ref()
+                        .map(|r| r.split_whitespace().collect::<Vec<_>>().join(" ")),
+                });
+            EnvironmentStatus {
+                environment: env.environment.clone(),
+                locked,
+                required_approvals: approvals.get(&env.environment).copied().unwrap_or(0),
+            }
+        })
+        .collect())
+}
+
+/// `2026-11-21 10:00 UTC`.
+fn format_millis(millis: i64) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp(millis / 1000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let text = at.format(&Rfc3339).unwrap_or_default();
+    // 2026-11-21T10:00:00Z → 2026-11-21 10:00 UTC
+    format!("{} {} UTC", &text[..10], &text[11..16])
+}
+
+/// The command that shows the whole diff from a clone of the repository.
+fn full_command(target: &PullTarget, from: &CommitId, head: &CommitId) -> String {
+    format!(
+        "git fetch origin refs/pull/{number}/head && slipway preview --repo . --base {from} --head {head} --max-parts 0",
+        number = target.number,
+    )
+}
+
+fn report_error(err: crate::report::ReportError) -> HandlerError {
+    HandlerError::permanent(format!("cannot write the preview report: {err}"))
+}
+
+fn parse_sha(sha: &str) -> Result<CommitId, HandlerError> {
+    sha.parse()
+        .map_err(|err: GitError| HandlerError::permanent(err.to_string()))
+}
+
+/// Runs blocking git and render work off the async workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, GitError> + Send + 'static,
+) -> Result<T, HandlerError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| HandlerError::retryable(format!("a git task failed: {err}")))?
+        .map_err(|err| HandlerError::retryable(err.to_string()))
+}
+
+/// The mirror of `url` holding both commits: fetched only when one of them is missing.
+fn fetch(
+    mirrors: &Arc<Mirrors>,
+    url: &str,
+    token: Token,
+    fork_pull: Option<u64>,
+    base: &CommitId,
+    head: &CommitId,
+) -> Result<LocalRepo, GitError> {
+    if let Some(mirror) = mirrors.open(url)? {
+        if mirror.has_commit(base) && mirror.has_commit(head) {
+            return Ok(mirror);
+        }
+    }
+    let mut remote = Remote::new(url).with_token(token);
+    if let Some(number) = fork_pull {
+        // A fork's head is fetched from the base repository, never from the fork.
+        let mut refspecs: Vec<String> = DEFAULT_REFSPECS.iter().map(|s| s.to_string()).collect();
+        refspecs.push(format!("+refs/pull/{number}/head:refs/pull/{number}/head"));
+        remote = remote.with_refspecs(refspecs);
+    }
+    let mirror = mirrors.fetch(&remote)?;
+    for (side, commit) in [("base", base), ("head", head)] {
+        if !mirror.has_commit(commit) {
+            return Err(GitError::RevisionNotFound {
+                rev: commit.to_hex(),
+                source: format!("the pull request's {side} commit is not in {url} (yet)").into(),
+            });
+        }
+    }
+    Ok(mirror)
+}
+
+enum Configs {
+    NotConfigRepo,
+    Read {
+        environments: Vec<config::Environment>,
+        base_problem: Option<ConfigProblem>,
+        head_problem: Option<ConfigProblem>,
+    },
+}
+
+/// `.github/slipway.yml` at the base (the policy) and at the head (checked, never obeyed).
+fn read_configs(mirror: &LocalRepo, base: &CommitId, head: &CommitId) -> Configs {
+    let read = |commit: &CommitId| {
+        mirror
+            .read_file(&commit.to_hex(), CONFIG_PATH)
+            .ok()
+            .flatten()
+    };
+    let base_bytes = read(base);
+    let head_bytes = read(head);
+    let Some(base_text) = base_bytes.as_deref() else {
+        return Configs::NotConfigRepo;
+    };
+    let describe = |commit: &CommitId| format!("commit {}", commit.short(12));
+    let parse = |bytes: &[u8]| match std::str::from_utf8(bytes) {
+        Ok(text) => config::parse_repo_config(text),
+        Err(_) => Err(config::ConfigError::not_utf8()),
+    };
+    match parse(base_text) {
+        Ok(parsed) => {
+            let Some(config_repo) = parsed.config_repo else {
+                return Configs::NotConfigRepo;
+            };
+            let head_problem = head_bytes
+                .as_deref()
+                .filter(|bytes| *bytes != base_text)
+                .and_then(|bytes| parse(bytes).err())
+                .map(|error| ConfigProblem {
+                    side: Side::Head,
+                    commit: describe(head),
+                    error,
+                    annotate: true,
+                });
+            Configs::Read {
+                environments: config_repo.environments.into_values().collect(),
+                base_problem: None,
+                head_problem,
+            }
+        }
+        Err(error) => Configs::Read {
+            environments: Vec::new(),
+            base_problem: Some(ConfigProblem {
+                side: Side::Base,
+                commit: describe(base),
+                error,
+                annotate: head_bytes.as_deref() == Some(base_text),
+            }),
+            head_problem: None,
+        },
+    }
+}

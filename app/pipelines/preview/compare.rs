@@ -1,0 +1,300 @@
+//! Rendering every environment at two commits, concurrently, and diffing each: the core that
+//! `slipway preview` and the pull-request preview share.
+//!
+//! One thread per environment, and within it one per side. An environment whose inputs are
+//! byte-identical at both commits (see [`inputs`]) cannot render differently: it is rendered
+//! once, or not at all, as the caller asks. A render error is an outcome of its environment,
+//! not a failure of the whole comparison: the others are still compared and reported.
+
+use crate::config::Environment;
+use crate::diff::{self, EnvironmentDiff};
+use crate::git::{GitError, LocalRepo};
+use crate::render::{self, EntryKind, K8sObject, RenderError, SourceError, TreeSource};
+
+/// Which commit of the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Base,
+    Head,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Base => "base",
+            Side::Head => "head",
+        }
+    }
+}
+
+/// What to do with an environment whose inputs did not change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Untouched {
+    /// Render it once and report its objects as unchanged.
+    RenderOnce,
+    /// Do not render it: it is [`EnvironmentOutcome::Untouched`].
+    Skip,
+}
+
+/// An environment that did not render at one side.
+#[derive(Debug)]
+pub struct RenderFailure {
+    pub environment: String,
+    pub side: Side,
+    /// How the commit is shown in messages (`commit 3f2a1b0c9d8e`).
+    pub commit: String,
+    pub error: RenderError,
+}
+
+impl RenderFailure {
+    /// `environment `dev` at commit 3f2a1b0c9d8e`.
+    pub fn context(&self) -> String {
+        format!("environment `{}` at {}", self.environment, self.commit)
+    }
+}
+
+/// The result of comparing one environment.
+#[derive(Debug)]
+pub enum EnvironmentOutcome {
+    /// Its inputs are the same at both commits; not rendered.
+    Untouched {
+        environment: String,
+    },
+    Compared(EnvironmentDiff),
+    Failed(RenderFailure),
+}
+
+impl EnvironmentOutcome {
+    pub fn environment(&self) -> &str {
+        match self {
+            EnvironmentOutcome::Untouched { environment } => environment,
+            EnvironmentOutcome::Compared(diff) => &diff.environment,
+            EnvironmentOutcome::Failed(failure) => &failure.environment,
+        }
+    }
+}
+
+enum SideError {
+    Git(GitError),
+    Render(Box<RenderFailure>),
+}
+
+/// Renders every environment at `base` and `head` concurrently and diffs each; outcomes in
+/// the order of `environments`. Only reading the repository itself fails the whole call.
+pub fn compare(
+    repo: &LocalRepo,
+    base: &str,
+    head: &str,
+    environments: &[Environment],
+    untouched: Untouched,
+) -> Result<Vec<EnvironmentOutcome>, GitError> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = environments
+            .iter()
+            .map(|env| scope.spawn(move || compare_one(scope, repo, base, head, env, untouched)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle.join().unwrap_or_else(|_| {
+                    Err(GitError::Object {
+                        context: "a render thread".to_string(),
+                        source: "it panicked".into(),
+                    })
+                })
+            })
+            .collect()
+    })
+}
+
+fn compare_one<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    repo: &'scope LocalRepo,
+    base: &'scope str,
+    head: &'scope str,
+    env: &'scope Environment,
+    untouched: Untouched,
+) -> Result<EnvironmentOutcome, GitError> {
+    let base_inputs = inputs(&repo.tree_at(base)?, env);
+    let head_inputs = inputs(&repo.tree_at(head)?, env);
+    let settle = |result: Result<EnvironmentOutcome, SideError>| match result {
+        Ok(outcome) => Ok(outcome),
+        Err(SideError::Render(failure)) => Ok(EnvironmentOutcome::Failed(*failure)),
+        Err(SideError::Git(err)) => Err(err),
+    };
+    if base_inputs.is_some() && base_inputs == head_inputs {
+        return match untouched {
+            Untouched::Skip => Ok(EnvironmentOutcome::Untouched {
+                environment: env.name.clone(),
+            }),
+            Untouched::RenderOnce => {
+                settle(render_side(repo, head, Side::Head, env).map(|objects| {
+                    EnvironmentOutcome::Compared(diff::diff_environment(
+                        &env.name, &objects, &objects,
+                    ))
+                }))
+            }
+        };
+    }
+    let head_render = scope.spawn(move || render_side(repo, head, Side::Head, env));
+    let before = render_side(repo, base, Side::Base, env);
+    let after = head_render.join().unwrap_or_else(|_| {
+        Err(SideError::Git(GitError::Object {
+            context: "a render thread".to_string(),
+            source: "it panicked".into(),
+        }))
+    });
+    // A head that does not render is the change's own problem: report it first.
+    let result = match (before, after) {
+        (_, Err(head_error)) => Err(head_error),
+        (Err(base_error), Ok(_)) => Err(base_error),
+        (Ok(before), Ok(after)) => Ok(EnvironmentOutcome::Compared(diff::diff_environment(
+            &env.name, &before, &after,
+        ))),
+    };
+    settle(result)
+}
+
+/// One environment at one commit; an environment whose directory does not exist there
+/// (created or deleted by the change) has no objects.
+fn render_side(
+    repo: &LocalRepo,
+    rev: &str,
+    side: Side,
+    env: &Environment,
+) -> Result<Vec<K8sObject>, SideError> {
+    let tree = repo.tree_at(rev).map_err(SideError::Git)?;
+    let failure = |error: RenderError| {
+        SideError::Render(Box::new(RenderFailure {
+            environment: env.name.clone(),
+            side,
+            commit: tree.describe(),
+            error,
+        }))
+    };
+    match tree.entry(&env.path) {
+        Ok(None) | Err(SourceError::NotFound { .. }) => return Ok(Vec::new()),
+        Ok(Some(_)) => {}
+        Err(err) => return Err(failure(RenderError::Source(err))),
+    }
+    render::render_environment(&tree, env).map_err(failure)
+}
+
+/// A fingerprint of everything rendering `env` from `source` can read, or `None` when that
+/// cannot be bounded (a remote kustomize resource, a symlink).
+///
+/// A plain environment reads its directory. A kustomize build with the load restrictor on
+/// reads files only inside the directory of each kustomization it loads, and loads other
+/// directories only through `resources`, `bases` and `components`: so the inputs are the
+/// environment's directory and, transitively, every directory those fields name.
+fn inputs(source: &dyn TreeSource, env: &Environment) -> Option<[u8; 32]> {
+    use sha2::{Digest, Sha256};
+    use std::collections::{BTreeMap, BTreeSet};
+
+    let mut files: BTreeMap<String, Option<Vec<u8>>> = BTreeMap::new();
+    let mut visited = BTreeSet::new();
+    let mut pending = vec![normalise_path(&env.path)?];
+    while let Some(dir) = pending.pop() {
+        if !visited.insert(dir.clone()) {
+            continue;
+        }
+        match source.entry(&dir).ok()? {
+            Some(EntryKind::Dir) => {}
+            None => {
+                files.insert(dir, None);
+                continue;
+            }
+            Some(_) => return None,
+        }
+        for entry in source.list(&dir).ok()? {
+            match entry.kind {
+                EntryKind::Dir => {}
+                EntryKind::File => {
+                    let bytes = source.read_file(&entry.path).ok()?;
+                    files.insert(entry.path, Some(bytes));
+                }
+                EntryKind::Symlink { .. } => return None,
+            }
+        }
+        let kustomization = render::KUSTOMIZATION_FILES
+            .iter()
+            .find_map(|name| files.get(&format!("{dir}/{name}")).cloned().flatten());
+        let Some(kustomization) = kustomization else {
+            continue;
+        };
+        let value: serde_yaml_ng::Value = serde_yaml_ng::from_slice(&kustomization).ok()?;
+        for field in ["resources", "bases", "components"] {
+            let Some(items) = value.get(field) else {
+                continue;
+            };
+            for item in items.as_sequence()? {
+                let reference = item.as_str()?;
+                if reference.contains("://")
+                    || reference.contains('?')
+                    || reference.starts_with("git@")
+                {
+                    return None;
+                }
+                let path = normalise_path(&format!("{dir}/{reference}"))?;
+                match source.entry(&path).ok()? {
+                    Some(EntryKind::Dir) => pending.push(path),
+                    Some(EntryKind::File) => {
+                        let bytes = source.read_file(&path).ok()?;
+                        files.insert(path, Some(bytes));
+                    }
+                    None => {
+                        files.insert(path, None);
+                    }
+                    Some(EntryKind::Symlink { .. }) => return None,
+                }
+            }
+        }
+    }
+    let mut hash = Sha256::new();
+    for (path, bytes) in &files {
+        hash.update((path.len() as u64).to_le_bytes());
+        hash.update(path.as_bytes());
+        match bytes {
+            Some(bytes) => {
+                hash.update([1]);
+                hash.update((bytes.len() as u64).to_le_bytes());
+                hash.update(bytes);
+            }
+            None => hash.update([0]),
+        }
+    }
+    Some(hash.finalize().into())
+}
+
+/// `a/./b/../c` → `a/c`; `None` when the path leaves the repository or is absolute.
+fn normalise_path(path: &str) -> Option<String> {
+    if path.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            part => parts.push(part),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise_path;
+
+    #[test]
+    fn paths_are_normalised_inside_the_repository() {
+        assert_eq!(
+            normalise_path("envs/./dev/../prod").as_deref(),
+            Some("envs/prod")
+        );
+        assert_eq!(normalise_path("../outside"), None);
+        assert_eq!(normalise_path("/abs"), None);
+    }
+}
