@@ -4,6 +4,8 @@
 
 pub mod errors;
 pub mod parser;
+pub mod permissions;
+pub mod replies;
 pub mod table;
 
 pub use errors::{CommandFailure, UserError};

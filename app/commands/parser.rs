@@ -203,12 +203,21 @@ fn unknown_environment(env: &str, suggestion: Option<&str>, declared: &[String])
 /// User text as a markdown code span: cut to a readable length, backticks replaced so the span
 /// cannot be closed early (and mentions inside it notify nobody).
 pub fn quote(text: &str) -> String {
+    quote_with_limit(text, MAX_QUOTED_CHARS)
+}
+
+/// [`quote`], cut at `limit` characters.
+pub fn quote_with_limit(text: &str, limit: usize) -> String {
     let mut shown: String = text
         .chars()
-        .take(MAX_QUOTED_CHARS)
-        .map(|c| if c == '`' { '\'' } else { c })
+        .take(limit)
+        .map(|c| match c {
+            '`' => '\'',
+            '\r' | '\n' => ' ',
+            other => other,
+        })
         .collect();
-    if text.chars().nth(MAX_QUOTED_CHARS).is_some() {
+    if text.chars().nth(limit).is_some() {
         shown.push('…');
     }
     format!("`{shown}`")

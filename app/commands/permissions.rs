@@ -34,7 +34,10 @@ impl PermissionCache {
     }
 
     fn key(repo: &RepoRef, login: &str) -> (String, String) {
-        (repo.to_string().to_ascii_lowercase(), login.to_ascii_lowercase())
+        (
+            repo.to_string().to_ascii_lowercase(),
+            login.to_ascii_lowercase(),
+        )
     }
 
     /// The cached permission of `login` on `repo`, if it was looked up less than the TTL ago.

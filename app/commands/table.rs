@@ -144,7 +144,7 @@ pub fn help_reply(environments: &[HelpEnvironment]) -> String {
             let state = env
                 .locked_by
                 .as_deref()
-                .map_or_else(|| "unlocked".to_string(), |by| format!("locked by @{by}"));
+                .map_or_else(|| "unlocked".to_string(), |by| format!("locked by `{by}`"));
             let _ = writeln!(out, "| `{}` | {from} | {state} |", env.name);
         }
     }
