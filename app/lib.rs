@@ -1,7 +1,8 @@
 //! slipway: a GitHub App that makes pull requests the control plane of Kubernetes delivery.
 //!
 //! Data flows one way: `server → webhook → queue → pipelines → (github | git | render/diff) → report`.
-//! The pure parts (`config`, `render`, `diff`, `bump`, `report`, `webhook` verification) do no
+//! The pure parts (`config`, `render`, `diff`, `bump`, `report`, `commands` parsing, `webhook`
+//! verification) do no
 //! network I/O; the CLI reuses exactly the code the server runs.
 
 pub mod bump;

@@ -345,3 +345,26 @@ async fn a_redelivered_comment_edits_its_reply_instead_of_posting_another() {
         strs(&["eyes", "rocket"])
     );
 }
+
+#[tokio::test]
+async fn preview_runs_the_preview_pipeline_again() {
+    let world = World::new().await;
+    let comment = world.comment(MAINTAINER, "/preview").await;
+
+    assert_eq!(reactions(&comment), strs(&["eyes", "rocket"]));
+    // The preview comment and the check run are the answer; there is no reply besides them.
+    let comments = world.bot_comments(PULL);
+    assert_eq!(comments.len(), 1, "{comments:#?}");
+    assert!(
+        comments[0]
+            .body
+            .starts_with("<!-- slipway:preview part=1 -->\n"),
+        "{}",
+        comments[0].body
+    );
+    assert!(comments[0].body.contains("`dev`"), "{}", comments[0].body);
+    let runs = world.fake.check_runs(REPO);
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0].name, "slipway/preview");
+    assert_eq!(runs[0].conclusion.as_deref(), Some("success"));
+}
