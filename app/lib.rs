@@ -2,8 +2,7 @@
 //!
 //! Data flows one way: `server → webhook → queue → pipelines → (github | git | render/diff) → report`.
 //! The pure parts (`config`, `render`, `diff`, `bump`, `report`, `commands` parsing, `webhook`
-//! verification) do no
-//! network I/O; the CLI reuses exactly the code the server runs.
+//! verification) do no network I/O; the CLI reuses exactly the code the server runs.
 
 pub mod bump;
 pub mod cli;
