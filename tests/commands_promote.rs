@@ -260,3 +260,75 @@ async fn promotion_errors_are_replies() {
     assert!(!calls.iter().any(|c| c.contains("/git/")), "{calls:#?}");
     assert!(world.fake.pulls(REPO).iter().all(|p| p.number == PULL));
 }
+
+#[tokio::test]
+async fn after_the_promotion_pull_request_was_closed_a_new_one_is_opened() {
+    let world = World::new().await;
+    world.comment(WRITER, "/promote prod").await;
+    let first = world.pulls_from(BRANCH)[0].number;
+    world
+        .fake
+        .state()
+        .repos
+        .get_mut(REPO)
+        .unwrap()
+        .pulls
+        .get_mut(&first)
+        .unwrap()
+        .state = "closed".into();
+    // The branch is left behind with its old commit; main moves on.
+    let main = world.repo.push_main(|w| {
+        w.write(
+            "envs/dev/extra.yaml",
+            &support_commands::config_map("extra", "on"),
+        );
+    });
+
+    let comment = world.comment(WRITER, "/promote prod").await;
+    assert_eq!(reactions(&comment), strs(&["eyes", "rocket"]));
+    let pulls = world.pulls_from(BRANCH);
+    assert_eq!(pulls.len(), 2, "{pulls:#?}");
+    let second = pulls
+        .iter()
+        .find(|p| p.state == "open")
+        .expect("an open one");
+    assert_ne!(second.number, first);
+    let head = world.repo.resolve(&format!("refs/heads/{BRANCH}")).unwrap();
+    assert_eq!(world.repo.resolve(&format!("{head}^")), Some(main));
+    assert_eq!(
+        world.repo.show(&head, "envs/prod/api.yaml"),
+        prod_with("1.4.0", "1.4.0")
+    );
+    assert!(world
+        .reply_to(&comment)
+        .contains(&format!("opened #{}", second.number)));
+}
+
+#[tokio::test]
+async fn a_promotion_interrupted_after_its_commit_finishes_without_a_second_commit() {
+    let world = World::new().await;
+    // GitHub fails the first pull-request call, after the commit is made; the queue retries.
+    world.fake.fail_next(
+        &format!("/repos/{REPO}/pulls"),
+        support::Failure::server_error(),
+        1,
+    );
+    let mark = world.fake.request_count();
+    let comment = world.comment(WRITER, "/promote prod").await;
+
+    assert_eq!(reactions(&comment), strs(&["eyes", "rocket"]));
+    let calls = world.calls_since(mark);
+    let count = |call: String| calls.iter().filter(|c| **c == call).count();
+    assert_eq!(
+        count(format!("GET /repos/{REPO}/pulls")),
+        2,
+        "the first attempt failed at the pull request: {calls:#?}"
+    );
+    assert_eq!(
+        count(format!("POST /repos/{REPO}/git/commits")),
+        1,
+        "one commit across both attempts"
+    );
+    assert_eq!(world.pulls_from(BRANCH).len(), 1);
+    assert_eq!(world.bot_comments(PULL).len(), 1, "one reply");
+}

@@ -270,7 +270,7 @@ impl World {
         replies[0].body[marker.len()..].to_string()
     }
 
-    /// The open pull requests whose head is `branch`.
+    /// The pull requests (open or closed) whose head is `branch`.
     pub fn pulls_from(&self, branch: &str) -> Vec<FakePull> {
         self.fake
             .pulls(REPO)

@@ -92,7 +92,14 @@ impl PromoteOutcome {
                 };
                 let images: Vec<String> = changes
                     .iter()
-                    .map(|c| format!("`{}` `{}` → `{}`", c.repository, c.from, c.to))
+                    .map(|c| {
+                        format!(
+                            "`{}` `{}` → `{}`",
+                            plan::show(&c.repository),
+                            plan::show_version(&c.from),
+                            plan::show_version(&c.to)
+                        )
+                    })
                     .collect();
                 format!(
                     "🚀 Promotion of `{source}` → `{target}` {verb} #{number} ({}).",

@@ -230,7 +230,7 @@ impl TreeSource for Overlay<'_> {
 
 /// Text from a manifest shown in a commit message or a pull request: kept when it is an image
 /// reference's usual characters, replaced otherwise.
-fn show(text: &str) -> String {
+pub(crate) fn show(text: &str) -> String {
     let plain = !text.is_empty()
         && text.len() <= 255
         && text
@@ -263,7 +263,7 @@ pub fn commit_message(source: &str, target: &str, changes: &[Promotion]) -> Stri
     message
 }
 
-fn show_version(version: &str) -> String {
+pub(crate) fn show_version(version: &str) -> String {
     let valid = validate_tag(version).is_ok()
         || version
             .strip_prefix("sha256:")
