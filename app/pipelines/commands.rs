@@ -165,7 +165,7 @@ impl Commands {
         let (mirror, head, config) = match loaded {
             Loaded::NotConfigRepo => return Ok(()),
             Loaded::BrokenConfig(error) => {
-                let session_reply = replies::reply(
+                let body = replies::reply(
                     event.comment.id,
                     &[replies::broken_config(
                         &event.repository.default_branch,
@@ -179,7 +179,7 @@ impl Commands {
                     &repo,
                     event.issue.number,
                     event.comment.id,
-                    &session_reply,
+                    &body,
                 )
                 .await?;
                 return self
