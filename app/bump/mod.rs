@@ -25,6 +25,7 @@
 //! quote style.
 
 mod documents;
+mod files;
 pub mod image;
 
 use std::collections::{BTreeMap, HashMap};
@@ -34,6 +35,8 @@ use std::ops::Range;
 use serde::Serialize;
 use serde_yaml_ng::Value;
 use yamlpath::{Component, FeatureKind, QueryError, Route};
+
+pub use files::{environment_files, is_manifest_file, EnvironmentFilesError};
 
 use documents::{line_of, Chunk};
 use image::{same_repository, ImageRef};

@@ -13,7 +13,7 @@ use anyhow::{anyhow, Context};
 
 use crate::bump::{self, BumpRequest};
 use crate::config::{self, CONFIG_PATH};
-use crate::render::{DirSource, EntryKind, TreeSource};
+use crate::render::DirSource;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -86,7 +86,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )
     })?;
 
-    let files = read_env_files(&args.repo, &env.path)
+    let files = DirSource::new(&args.repo)
+        .map_err(anyhow::Error::from)
+        .and_then(|source| Ok(bump::environment_files(&source, &env.path)?))
         .with_context(|| format!("environment `{}` at {}", env.name, args.repo.display()))?;
     let edits = bump::plan(&env.name, &files, &requests)?;
     if edits.is_empty() {
@@ -115,38 +117,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("{edit}");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The YAML and JSON files under `dir` (repo-relative), as (path, text), sorted by path.
-fn read_env_files(repo: &Path, dir: &str) -> anyhow::Result<Vec<(String, String)>> {
-    let source = DirSource::new(repo)?;
-    match source.entry(dir)? {
-        Some(EntryKind::Dir) => {}
-        Some(EntryKind::Symlink { .. }) => {
-            anyhow::bail!("path `{dir}` is a symlink; bump edits regular files only")
-        }
-        Some(EntryKind::File) => anyhow::bail!("path `{dir}` is a file, not a directory"),
-        None => anyhow::bail!("path `{dir}` does not exist"),
-    }
-    let mut files = Vec::new();
-    for entry in source.list(dir)? {
-        if entry.kind != EntryKind::File || !is_yaml(&entry.path) {
-            continue;
-        }
-        let bytes = source.read_file(&entry.path)?;
-        let text =
-            String::from_utf8(bytes).map_err(|_| anyhow!("{} is not UTF-8 text", entry.path))?;
-        files.push((entry.path, text));
-    }
-    Ok(files)
-}
-
-fn is_yaml(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    name == "Kustomization"
-        || [".yaml", ".yml", ".json"]
-            .iter()
-            .any(|ext| name.to_ascii_lowercase().ends_with(ext))
 }
 
 /// A temporary file beside `path` holding `text`, with the permissions of `path`.

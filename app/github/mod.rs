@@ -2,6 +2,7 @@
 //! (octocrab underneath) that every pipeline uses. It honours rate limits, refreshes tokens and
 //! counts every request by endpoint and status.
 
+mod branch_replace;
 mod checks;
 mod client;
 mod comments;

@@ -1,8 +1,10 @@
 //! The orchestration of one event, start to end. Each pipeline registers its handlers here.
 
+pub mod commands;
 pub mod installations;
 pub mod missed_deliveries;
 pub mod preview;
+pub mod promote;
 
 use std::sync::Arc;
 
@@ -19,9 +21,11 @@ pub struct PipelineContext {
     pub mirrors: Arc<Mirrors>,
 }
 
-/// The handler table the server runs: installation bookkeeping and pull-request previews now;
-/// builds and deploys plug in here. Handled events without an entry are stored and finish as done.
+/// The handler table the server runs: installation bookkeeping, pull-request previews and comment
+/// commands now; builds and deploys plug in here. Handled events without an entry are stored and
+/// finish as done.
 pub fn register_all(registry: &mut HandlerRegistry, context: &PipelineContext) {
     installations::register(registry, context);
     preview::register(registry, context);
+    commands::register(registry, context);
 }

@@ -1,0 +1,13 @@
+//! Comment commands on config-repo pull requests: the grammar ([`parser`]), the command table
+//! ([`table`]), who may run what ([`permissions`]), and user vs internal errors ([`errors`]).
+//! The handler that runs them is `pipelines::commands`.
+
+pub mod errors;
+pub mod parser;
+pub mod permissions;
+pub mod replies;
+pub mod table;
+
+pub use errors::{CommandFailure, UserError};
+pub use parser::{parse, validate, Command, CommandError, CommandLine, Problem};
+pub use table::{help_reply, CommandKind, CommandSpec, HelpEnvironment, COMMANDS};

@@ -1,0 +1,187 @@
+//! The command table: the single source of truth for command names, their arguments, who may
+//! run them, and the `/help` reply. The parser reads it; nothing else lists commands.
+
+use std::fmt::Write as _;
+
+/// Which command a line names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CommandKind {
+    Preview,
+    Promote,
+    Lock,
+    Unlock,
+    Help,
+}
+
+/// The arguments a command takes, as a shape the parser checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgShape {
+    /// Nothing after the name.
+    Nothing,
+    /// One environment.
+    Env,
+    /// An environment, then optionally `from` and a second environment.
+    EnvFromEnv,
+    /// An environment, then optionally free text up to the end of the line.
+    EnvThenText,
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandSpec {
+    pub kind: CommandKind,
+    /// The word after `/`, lowercase.
+    pub name: &'static str,
+    pub args: ArgShape,
+    /// The argument part of the usage line (`<env> [from <env>]`), empty when there is none.
+    pub arg_usage: &'static str,
+    /// One sentence for `/help`.
+    pub summary: &'static str,
+    /// Whether it needs write (or maintain, or admin) permission on the repository.
+    pub requires_write: bool,
+}
+
+impl CommandSpec {
+    /// `/promote <env> [from <env>]`.
+    pub fn usage(&self) -> String {
+        if self.arg_usage.is_empty() {
+            format!("/{}", self.name)
+        } else {
+            format!("/{} {}", self.name, self.arg_usage)
+        }
+    }
+}
+
+/// The keyword that introduces the source environment of `/promote`.
+pub const FROM_KEYWORD: &str = "from";
+
+/// Every command slipway understands, in the order `/help` lists them.
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        kind: CommandKind::Preview,
+        name: "preview",
+        args: ArgShape::Nothing,
+        arg_usage: "",
+        summary: "Render and diff this pull request again, and update the preview comment and check run.",
+        requires_write: true,
+    },
+    CommandSpec {
+        kind: CommandKind::Promote,
+        name: "promote",
+        args: ArgShape::EnvFromEnv,
+        arg_usage: "<env> [from <env>]",
+        summary: "Open (or update) a pull request that sets the images of `<env>` to those running in the source environment (default: its `promote_from`).",
+        requires_write: true,
+    },
+    CommandSpec {
+        kind: CommandKind::Lock,
+        name: "lock",
+        args: ArgShape::EnvThenText,
+        arg_usage: "<env> [reason…]",
+        summary: "Lock an environment: nothing deploys to it or is bumped in it until it is unlocked.",
+        requires_write: true,
+    },
+    CommandSpec {
+        kind: CommandKind::Unlock,
+        name: "unlock",
+        args: ArgShape::Env,
+        arg_usage: "<env>",
+        summary: "Remove the lock of an environment.",
+        requires_write: true,
+    },
+    CommandSpec {
+        kind: CommandKind::Help,
+        name: "help",
+        args: ArgShape::Nothing,
+        arg_usage: "",
+        summary: "Show this help.",
+        requires_write: false,
+    },
+];
+
+/// The row of `kind`.
+pub fn spec(kind: CommandKind) -> &'static CommandSpec {
+    COMMANDS
+        .iter()
+        .find(|spec| spec.kind == kind)
+        .expect("every command kind has a row in the table")
+}
+
+/// The row whose name is `name` (ASCII case-insensitive).
+pub fn lookup(name: &str) -> Option<&'static CommandSpec> {
+    COMMANDS
+        .iter()
+        .find(|spec| spec.name.eq_ignore_ascii_case(name))
+}
+
+/// An environment as `/help` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelpEnvironment {
+    pub name: String,
+    pub promote_from: Option<String>,
+    /// Who locked it, when it is locked.
+    pub locked_by: Option<String>,
+}
+
+/// The `/help` reply: every command of the table, then this repository's environments.
+pub fn help_reply(environments: &[HelpEnvironment]) -> String {
+    let mut out = String::from("#### slipway commands\n\n| command | what it does |\n|---|---|\n");
+    for spec in COMMANDS {
+        let _ = writeln!(out, "| `{}` | {} |", spec.usage(), spec.summary);
+    }
+    out.push_str(
+        "\nWrite each command at the start of its own line; several commands in one comment run \
+         in order. Lines in code blocks and `>` quotes are ignored. Commands other than `/help` \
+         need write, maintain or admin permission on this repository.\n",
+    );
+    if !environments.is_empty() {
+        out.push_str("\n| environment | promotes from | state |\n|---|---|---|\n");
+        for env in environments {
+            let from = env
+                .promote_from
+                .as_deref()
+                .map_or_else(|| "—".to_string(), |from| format!("`{from}`"));
+            let state = env
+                .locked_by
+                .as_deref()
+                .map_or_else(|| "unlocked".to_string(), |by| format!("locked by `{by}`"));
+            let _ = writeln!(out, "| `{}` | {from} | {state} |", env.name);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_exactly_one_row_and_names_are_lowercase_words() {
+        for kind in [
+            CommandKind::Preview,
+            CommandKind::Promote,
+            CommandKind::Lock,
+            CommandKind::Unlock,
+            CommandKind::Help,
+        ] {
+            assert_eq!(COMMANDS.iter().filter(|s| s.kind == kind).count(), 1);
+        }
+        for spec in COMMANDS {
+            assert!(spec.name.chars().all(|c| c.is_ascii_lowercase()));
+        }
+        assert_eq!(
+            lookup("PROMOTE").map(|s| s.kind),
+            Some(CommandKind::Promote)
+        );
+        assert!(lookup("promotes").is_none());
+    }
+
+    #[test]
+    fn help_lists_every_command_from_the_table() {
+        let text = help_reply(&[]);
+        for spec in COMMANDS {
+            assert!(text.contains(&format!("`{}`", spec.usage())), "{text}");
+        }
+        assert!(!text.contains("| environment |"));
+    }
+}

@@ -1,0 +1,500 @@
+//! Comment commands on config-repo pull requests (`issue_comment` `created`).
+//!
+//! 1. Ignored without a trace: comments by bots (slipway's own replies included), comments on
+//!    plain issues, comments with no command line, and repositories whose default branch has
+//!    no `.github/slipway.yml` declaring environments. Edited and deleted comments run nothing.
+//! 2. slipway reacts 👀, reads `.github/slipway.yml` at the default branch (never the pull
+//!    request's copy) and checks every command line against it. Any line it cannot run (a typo,
+//!    a missing argument, an unknown environment) is answered with what was wrong and the
+//!    closest valid form; then nothing in the comment runs.
+//! 3. Commands other than `/help` need write, maintain or admin permission (GitHub's
+//!    collaborator permission, cached for a minute). Without it: a polite refusal, nothing runs.
+//! 4. The commands run in order; the first that fails stops the rest. One reply (found again by
+//!    its hidden marker, so a retried delivery edits it) says what each did, then slipway
+//!    reacts 🚀 when all succeeded or 😕 when one failed.
+//!
+//! User errors become replies; internal errors that can pass (GitHub 5xx, a failed fetch)
+//! are left to the queue's retry, others are logged, answered with a short note and 😕.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::preview::run_preview;
+use super::promote::{self, PromoteRequest};
+use super::PipelineContext;
+use crate::commands::permissions::PermissionCache;
+use crate::commands::{
+    help_reply, parser, replies, Command, CommandError, CommandFailure, CommandLine,
+    HelpEnvironment,
+};
+use crate::config::{self, ConfigRepoConfig, CONFIG_PATH};
+use crate::git::{CommitId, GitError, LocalRepo, Remote, Token};
+use crate::github::{Reaction, RepoRef};
+use crate::queue::{Delivery, HandlerError, HandlerRegistry};
+use crate::store::LockOutcome;
+
+pub fn register(registry: &mut HandlerRegistry, context: &PipelineContext) {
+    let commands = Arc::new(Commands {
+        context: context.clone(),
+        permissions: PermissionCache::default(),
+    });
+    registry.on(
+        "issue_comment",
+        Some("created"),
+        move |delivery: Delivery| {
+            let commands = commands.clone();
+            async move { commands.on_comment(&delivery).await }
+        },
+    );
+}
+
+/// The command runner of one server: its context and its permission cache.
+pub struct Commands {
+    context: PipelineContext,
+    permissions: PermissionCache,
+}
+
+#[derive(Deserialize)]
+struct CommentEvent {
+    issue: EventIssue,
+    comment: EventComment,
+    repository: EventRepo,
+    sender: EventUser,
+    installation: Option<EventInstallation>,
+}
+
+#[derive(Deserialize)]
+struct EventIssue {
+    number: u64,
+    /// Present when the issue is a pull request.
+    #[serde(default)]
+    pull_request: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct EventComment {
+    id: u64,
+    #[serde(default)]
+    body: Option<String>,
+    user: EventUser,
+}
+
+#[derive(Deserialize)]
+struct EventUser {
+    login: String,
+    #[serde(rename = "type", default)]
+    kind: String,
+}
+
+impl EventUser {
+    /// Apps (slipway itself included) comment as bots; their comments never run commands.
+    fn is_bot(&self) -> bool {
+        self.kind == "Bot" || self.login.ends_with("[bot]")
+    }
+}
+
+#[derive(Deserialize)]
+struct EventRepo {
+    full_name: String,
+    default_branch: String,
+    clone_url: String,
+}
+
+#[derive(Deserialize)]
+struct EventInstallation {
+    id: i64,
+}
+
+/// One command comment, with what every command of it needs.
+struct Session {
+    installation_id: i64,
+    repo: RepoRef,
+    default_branch: String,
+    pull: u64,
+    comment_id: u64,
+    author: String,
+    mirror: LocalRepo,
+    head: CommitId,
+    config: ConfigRepoConfig,
+}
+
+/// The config repo at its default branch.
+enum Loaded {
+    NotConfigRepo,
+    BrokenConfig(String),
+    Config {
+        mirror: Box<LocalRepo>,
+        head: CommitId,
+        config: ConfigRepoConfig,
+    },
+}
+
+impl Commands {
+    async fn on_comment(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+        let event: CommentEvent = serde_json::from_slice(&delivery.payload).map_err(|err| {
+            HandlerError::permanent(format!(
+                "the issue_comment payload is not as expected: {err}"
+            ))
+        })?;
+        if event.issue.pull_request.is_none()
+            || event.sender.is_bot()
+            || event.comment.user.is_bot()
+        {
+            return Ok(());
+        }
+        let parsed = parser::parse(event.comment.body.as_deref().unwrap_or(""));
+        if parsed.is_empty() {
+            return Ok(());
+        }
+        let Some(installation_id) = event.installation.as_ref().map(|i| i.id) else {
+            return Ok(());
+        };
+        let repo: RepoRef = event
+            .repository
+            .full_name
+            .parse()
+            .map_err(|err: crate::github::RepoRefError| HandlerError::permanent(err.to_string()))?;
+        let loaded = self
+            .load(
+                installation_id,
+                &event.repository.clone_url,
+                &event.repository.default_branch,
+            )
+            .await?;
+        let (mirror, head, config) = match loaded {
+            Loaded::NotConfigRepo => return Ok(()),
+            Loaded::BrokenConfig(error) => {
+                let body = replies::reply(
+                    event.comment.id,
+                    &[replies::broken_config(
+                        &event.repository.default_branch,
+                        &error,
+                    )],
+                );
+                self.react(installation_id, &repo, event.comment.id, Reaction::Eyes)
+                    .await?;
+                self.post_reply(
+                    installation_id,
+                    &repo,
+                    event.issue.number,
+                    event.comment.id,
+                    &body,
+                )
+                .await?;
+                return self
+                    .react(installation_id, &repo, event.comment.id, Reaction::Confused)
+                    .await;
+            }
+            Loaded::Config {
+                mirror,
+                head,
+                config,
+            } => (mirror, head, config),
+        };
+        let session = Session {
+            installation_id,
+            repo,
+            default_branch: event.repository.default_branch,
+            pull: event.issue.number,
+            comment_id: event.comment.id,
+            author: event.comment.user.login,
+            mirror: *mirror,
+            head,
+            config,
+        };
+        self.run_comment(&session, parsed).await
+    }
+
+    async fn run_comment(
+        &self,
+        session: &Session,
+        parsed: Vec<Result<CommandLine, CommandError>>,
+    ) -> Result<(), HandlerError> {
+        self.react(
+            session.installation_id,
+            &session.repo,
+            session.comment_id,
+            Reaction::Eyes,
+        )
+        .await?;
+        let environments: Vec<&str> = session
+            .config
+            .environments
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let (lines, problems): (Vec<_>, Vec<_>) = parser::validate(parsed, &environments)
+            .into_iter()
+            .partition(Result::is_ok);
+        let lines: Vec<CommandLine> = lines.into_iter().filter_map(Result::ok).collect();
+        let problems: Vec<CommandError> = problems.into_iter().filter_map(Result::err).collect();
+        if !problems.is_empty() {
+            return self
+                .finish(session, &[replies::errors(&problems)], false)
+                .await;
+        }
+
+        let needs_write: Vec<&CommandLine> = lines
+            .iter()
+            .filter(|line| line.command.spec().requires_write)
+            .collect();
+        if !needs_write.is_empty() {
+            let permission = self
+                .permissions
+                .permission(
+                    &self.context.github,
+                    session.installation_id,
+                    &session.repo,
+                    &session.author,
+                )
+                .await?;
+            if !permission.can_write() {
+                tracing::info!(repo = %session.repo, user = %session.author, %permission, "command refused");
+                let refusal = replies::refusal(
+                    &session.author,
+                    permission.as_str(),
+                    &session.repo.to_string(),
+                    &needs_write,
+                );
+                return self.finish(session, &[refusal], false).await;
+            }
+        }
+
+        let mut sections = Vec::new();
+        let mut failed = false;
+        let mut internal = None;
+        for (index, line) in lines.iter().enumerate() {
+            tracing::info!(repo = %session.repo, pull = session.pull, user = %session.author, command = %line.command, "running command");
+            match self.run(session, &line.command).await {
+                Ok(Some(text)) => sections.push(replies::section(line, &text)),
+                Ok(None) => {}
+                Err(CommandFailure::User(err)) => {
+                    sections.push(replies::section(line, &err.to_string()));
+                    failed = true;
+                }
+                Err(CommandFailure::Internal(err @ HandlerError::Retryable { .. })) => {
+                    // Left to the queue: the retry runs the comment again, and every command
+                    // is safe to run twice.
+                    return Err(err);
+                }
+                Err(CommandFailure::Internal(err)) => {
+                    tracing::error!(repo = %session.repo, command = %line.command, error = %err, "command failed");
+                    sections.push(replies::section(
+                        line,
+                        "slipway failed to run this command because of an internal error; it has been logged.",
+                    ));
+                    failed = true;
+                    internal = Some(err);
+                }
+            }
+            if failed {
+                if index + 1 < lines.len() {
+                    sections.push(replies::not_run(&lines[index + 1..]));
+                }
+                break;
+            }
+        }
+        self.finish(session, &sections, !failed).await?;
+        match internal {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+
+    /// Posts the reply (when there is something to say) and the final reaction.
+    async fn finish(
+        &self,
+        session: &Session,
+        sections: &[String],
+        succeeded: bool,
+    ) -> Result<(), HandlerError> {
+        if !sections.is_empty() {
+            let body = replies::reply(session.comment_id, sections);
+            self.post_reply(
+                session.installation_id,
+                &session.repo,
+                session.pull,
+                session.comment_id,
+                &body,
+            )
+            .await?;
+        }
+        let reaction = if succeeded {
+            Reaction::Rocket
+        } else {
+            Reaction::Confused
+        };
+        self.react(
+            session.installation_id,
+            &session.repo,
+            session.comment_id,
+            reaction,
+        )
+        .await
+    }
+
+    /// Runs one command; `Ok(Some(text))` is what the reply says about it.
+    async fn run(
+        &self,
+        session: &Session,
+        command: &Command,
+    ) -> Result<Option<String>, CommandFailure> {
+        let store = &self.context.store;
+        let repository = session.repo.to_string();
+        match command {
+            Command::Help => {
+                let locks = store.environment_locks(&repository).await?;
+                let environments: Vec<HelpEnvironment> = session
+                    .config
+                    .environments
+                    .values()
+                    .map(|env| HelpEnvironment {
+                        name: env.name.clone(),
+                        promote_from: env.promote_from.clone(),
+                        locked_by: locks
+                            .iter()
+                            .find(|lock| lock.environment == env.name)
+                            .map(|lock| lock.locked_by.clone()),
+                    })
+                    .collect();
+                Ok(Some(help_reply(&environments)))
+            }
+            Command::Lock { env, reason } => {
+                let outcome = store
+                    .lock_environment(&repository, env, &session.author, reason.as_deref())
+                    .await?;
+                Ok(Some(match outcome {
+                    LockOutcome::Locked(lock) => replies::locked(&lock),
+                    LockOutcome::AlreadyLocked(lock) => replies::already_locked(&lock),
+                }))
+            }
+            Command::Unlock { env } => {
+                let removed = store.unlock_environment(&repository, env).await?;
+                Ok(Some(match removed {
+                    Some(lock) => replies::unlocked(&lock),
+                    None => replies::was_not_locked(env),
+                }))
+            }
+            Command::Preview => {
+                run_preview(
+                    &self.context,
+                    session.installation_id,
+                    &session.repo,
+                    session.pull,
+                )
+                .await?;
+                // The preview comment and check run are the answer.
+                Ok(None)
+            }
+            Command::Promote { target, source } => {
+                let outcome = promote::promote(
+                    &self.context,
+                    PromoteRequest {
+                        installation_id: session.installation_id,
+                        repo: session.repo.clone(),
+                        default_branch: session.default_branch.clone(),
+                        mirror: session.mirror.clone(),
+                        head: session.head,
+                        config: session.config.clone(),
+                        target: target.clone(),
+                        source: source.clone(),
+                        requested_by: session.author.clone(),
+                        requested_in: session.pull,
+                    },
+                )
+                .await?;
+                Ok(Some(outcome.reply()))
+            }
+        }
+    }
+
+    /// Fetches the config repo and reads `.github/slipway.yml` at the default branch's head.
+    async fn load(
+        &self,
+        installation_id: i64,
+        clone_url: &str,
+        default_branch: &str,
+    ) -> Result<Loaded, HandlerError> {
+        let token = self
+            .context
+            .github
+            .installation_token(installation_id)
+            .await?;
+        let mirrors = self.context.mirrors.clone();
+        let remote = Remote::new(clone_url).with_token(Token::new(token.token));
+        let branch = format!("refs/heads/{default_branch}");
+        let shown_branch = default_branch.to_string();
+        tokio::task::spawn_blocking(move || -> Result<Loaded, GitError> {
+            let mirror = mirrors.fetch(&remote)?;
+            let head = mirror.resolve(&branch)?;
+            let Some(bytes) = mirror.read_file(&head.to_hex(), CONFIG_PATH)? else {
+                return Ok(Loaded::NotConfigRepo);
+            };
+            let parsed = match std::str::from_utf8(&bytes) {
+                Ok(text) => config::parse_repo_config(text).map_err(|err| err.to_string()),
+                Err(_) => Err(format!("{CONFIG_PATH} on {shown_branch} is not UTF-8 text")),
+            };
+            Ok(match parsed {
+                Ok(parsed) => match parsed.config_repo {
+                    Some(config) => Loaded::Config {
+                        mirror: Box::new(mirror),
+                        head,
+                        config,
+                    },
+                    None => Loaded::NotConfigRepo,
+                },
+                Err(error) => Loaded::BrokenConfig(error),
+            })
+        })
+        .await
+        .map_err(|err| HandlerError::retryable(format!("a git task failed: {err}")))?
+        .map_err(|err| HandlerError::retryable(err.to_string()))
+    }
+
+    async fn react(
+        &self,
+        installation_id: i64,
+        repo: &RepoRef,
+        comment_id: u64,
+        reaction: Reaction,
+    ) -> Result<(), HandlerError> {
+        self.context
+            .github
+            .add_reaction(installation_id, repo, comment_id, reaction)
+            .await?;
+        Ok(())
+    }
+
+    /// Creates the reply to `comment_id`, or edits it when an earlier attempt posted it.
+    async fn post_reply(
+        &self,
+        installation_id: i64,
+        repo: &RepoRef,
+        pull: u64,
+        comment_id: u64,
+        body: &str,
+    ) -> Result<(), HandlerError> {
+        let github = &self.context.github;
+        let marker = replies::reply_marker(comment_id);
+        let existing = github
+            .list_issue_comments(installation_id, repo, pull)
+            .await?
+            .into_iter()
+            .find(|comment| comment.is_by_bot() && comment.body.starts_with(&marker));
+        match existing {
+            Some(comment) if comment.body == body => {}
+            Some(comment) => {
+                github
+                    .update_issue_comment(installation_id, repo, comment.id, body)
+                    .await?;
+            }
+            None => {
+                github
+                    .create_issue_comment(installation_id, repo, pull, body)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}

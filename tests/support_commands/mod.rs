@@ -1,0 +1,378 @@
+//! The world of comment-command scenarios: a config repo with three environments in a real bare
+//! repository behind the fake GitHub, a running slipway, collaborators of every permission, a
+//! pull request to comment on, and `issue_comment` webhooks made from GitHub's own example.
+#![allow(dead_code)] // each test file uses its own part
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::fake_github::{app_bot_login, FakeComment, FakePull, PullSpec};
+use crate::support::payloads::INSTALLATION_ID;
+use crate::support::{fixture, FakeGitHub, TestServer};
+use crate::support_core::{git_in, TestRepo};
+
+pub const REPO: &str = "acme/config";
+/// The pull request the scenarios comment on.
+pub const PULL: u64 = 7;
+pub const WAIT: Duration = Duration::from_secs(60);
+
+pub const CONFIG: &str = "\
+environments:
+  dev:
+    path: envs/dev
+    namespace: team-dev
+  staging:
+    path: envs/staging
+    namespace: team-staging
+    promote_from: dev
+  prod:
+    path: envs/prod
+    namespace: team-prod
+    promote_from: staging
+  sandbox:
+    path: envs/sandbox
+";
+
+/// An API Deployment with comments, quoting and an init container, as people write them.
+pub fn api_deployment(api: &str, migrate: &str, envoy: &str) -> String {
+    format!(
+        "# The API, behind the gateway.\n\
+         apiVersion: apps/v1\n\
+         kind: Deployment\n\
+         metadata:\n  name: api   # keep the name: dashboards use it\n\
+         spec:\n  replicas: 2\n  selector:\n    matchLabels: {{app: api}}\n  template:\n    metadata:\n      labels:\n        app: api\n    spec:\n\
+         \x20     initContainers:\n\
+         \x20       - name: migrate\n\
+         \x20         image: registry.example.com/team/migrate:{migrate}   # in step with the API\n\
+         \x20     containers:\n\
+         \x20       - name: api\n\
+         \x20         image: \"registry.example.com/team/api:{api}\"\n\
+         \x20         ports:\n\
+         \x20           - containerPort: 8080\n\
+         \x20       - name: proxy\n\
+         \x20         image: envoyproxy/envoy:{envoy}\n"
+    )
+}
+
+pub fn config_map(name: &str, value: &str) -> String {
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  mode: {value}\n")
+}
+
+/// The config repo: a work tree and the bare repository the fake serves.
+pub struct ConfigRepo {
+    pub work: TestRepo,
+    _bare_dir: tempfile::TempDir,
+    pub bare: PathBuf,
+}
+
+impl ConfigRepo {
+    pub fn new() -> Self {
+        Self::with_config(CONFIG)
+    }
+
+    pub fn with_config(config: &str) -> Self {
+        let work = TestRepo::new();
+        work.write(".github/slipway.yml", config)
+            .write(
+                "envs/dev/api.yaml",
+                &api_deployment("1.5.0", "1.5.0", "v1.31.0"),
+            )
+            .write(
+                "envs/staging/api.yaml",
+                &api_deployment("1.4.0", "1.4.0", "v1.30.1"),
+            )
+            .write(
+                "envs/staging/settings.yaml",
+                &config_map("settings", "staging"),
+            )
+            .write(
+                "envs/prod/api.yaml",
+                &api_deployment("1.3.0", "1.3.0", "v1.30.1"),
+            )
+            .write("envs/prod/settings.yaml", &config_map("settings", "prod"))
+            .write(
+                "envs/sandbox/settings.yaml",
+                &config_map("settings", "sandbox"),
+            );
+        work.commit("initial");
+        work.git(&["checkout", "--quiet", "-b", "change"]);
+        work.write("envs/dev/settings.yaml", &config_map("settings", "dev"));
+        work.commit("a change under review");
+        work.git(&["checkout", "--quiet", "main"]);
+        let (bare_dir, bare) = work.bare_clone();
+        ConfigRepo {
+            work,
+            _bare_dir: bare_dir,
+            bare,
+        }
+    }
+
+    /// `git --git-dir BARE args…`.
+    pub fn git(&self, args: &[&str]) -> String {
+        let mut all = vec!["--git-dir", self.bare.to_str().unwrap()];
+        all.extend_from_slice(args);
+        git_in(self.work.path(), &all)
+    }
+
+    fn raw_git(&self, args: &[&str]) -> Option<Vec<u8>> {
+        let out = std::process::Command::new("git")
+            .args(["--git-dir", self.bare.to_str().unwrap()])
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .expect("git runs");
+        out.status.success().then_some(out.stdout)
+    }
+
+    /// The commit `rev` names in the bare repository, if any.
+    pub fn resolve(&self, rev: &str) -> Option<String> {
+        self.raw_git(&[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{rev}^{{commit}}"),
+        ])
+        .map(|out| String::from_utf8_lossy(&out).trim().to_string())
+    }
+
+    /// The exact bytes of `path` at `rev` in the bare repository.
+    pub fn show(&self, rev: &str, path: &str) -> String {
+        let bytes = self
+            .raw_git(&["show", &format!("{rev}:{path}")])
+            .unwrap_or_else(|| panic!("no {path} at {rev}"));
+        String::from_utf8(bytes).expect("UTF-8")
+    }
+
+    /// The paths that differ between two revisions.
+    pub fn changed_paths(&self, from: &str, to: &str) -> Vec<String> {
+        let out = self
+            .raw_git(&["diff", "--name-only", from, to])
+            .expect("git diff");
+        String::from_utf8_lossy(&out)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Commits what `change` writes onto `main` and pushes it to the bare repository.
+    pub fn push_main(&self, change: impl FnOnce(&TestRepo)) -> String {
+        change(&self.work);
+        let head = self.work.commit("a change on main");
+        self.work
+            .git(&["push", "--quiet", self.bare.to_str().unwrap(), "main:main"]);
+        head
+    }
+
+    pub fn clone_url(&self) -> String {
+        let path = self
+            .bare
+            .canonicalize()
+            .unwrap_or_else(|_| self.bare.clone());
+        format!("file://{}", path.display())
+    }
+}
+
+/// Collaborators of every kind.
+pub const WRITER: &str = "alice";
+pub const MAINTAINER: &str = "mona";
+pub const ADMIN: &str = "octocat";
+pub const READER: &str = "mallory";
+pub const TRIAGER: &str = "trish";
+
+pub struct World {
+    pub repo: ConfigRepo,
+    pub fake: FakeGitHub,
+    pub server: TestServer,
+    deliveries: std::sync::atomic::AtomicUsize,
+}
+
+impl World {
+    pub async fn new() -> World {
+        Self::with_repo(ConfigRepo::new()).await
+    }
+
+    pub async fn with_repo(repo: ConfigRepo) -> World {
+        let fake = FakeGitHub::builder()
+            .with_installation(INSTALLATION_ID)
+            .with_repo(REPO, &repo.bare)
+            .with_collaborator(REPO, WRITER, "write")
+            .with_collaborator(REPO, MAINTAINER, "maintain")
+            .with_collaborator(REPO, ADMIN, "admin")
+            .with_collaborator(REPO, READER, "read")
+            .with_collaborator(REPO, TRIAGER, "triage")
+            .with_pull(REPO, PullSpec::new(PULL, "change", "main"))
+            .with_issue(REPO, 3)
+            .start()
+            .await;
+        let server = TestServer::builder().github(&fake).start().await;
+        World {
+            repo,
+            fake,
+            server,
+            deliveries: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// `login` writes `body` on the pull request: the comment exists on the fake, and slipway
+    /// gets the `issue_comment` `created` webhook and processes it. Returns the comment as the
+    /// fake has it afterwards (with slipway's reactions).
+    pub async fn comment(&self, login: &str, body: &str) -> FakeComment {
+        let comment = self.fake.user_comments(REPO, PULL, login, body);
+        let payload = CommentEvent::new(&self.repo, PULL, &comment).payload();
+        self.deliver(&payload).await;
+        self.comment_now(comment.id)
+    }
+
+    /// Posts an `issue_comment` payload and waits until slipway is done with it.
+    pub async fn deliver(&self, payload: &[u8]) -> String {
+        let n = self
+            .deliveries
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let id = format!("comment-delivery-{n}");
+        let (status, body) = self.server.deliver("issue_comment", &id, payload).await;
+        assert_eq!(status, 202, "{body}");
+        self.server.wait_for_state(&id, "done", WAIT).await;
+        id
+    }
+
+    /// The comment `id` as the fake holds it now.
+    pub fn comment_now(&self, id: u64) -> FakeComment {
+        self.fake
+            .state()
+            .comments
+            .iter()
+            .find(|c| c.id == id)
+            .cloned()
+            .expect("the comment exists")
+    }
+
+    /// slipway's comments on pull request `number`.
+    pub fn bot_comments(&self, number: u64) -> Vec<FakeComment> {
+        self.fake
+            .comments_on(REPO, number)
+            .into_iter()
+            .filter(|c| c.user_login == app_bot_login())
+            .collect()
+    }
+
+    /// slipway's reply to `comment` (exactly one).
+    pub fn reply_to(&self, comment: &FakeComment) -> String {
+        let marker = format!("<!-- slipway:reply comment={} -->\n", comment.id);
+        let replies: Vec<FakeComment> = self
+            .bot_comments(comment.issue_number)
+            .into_iter()
+            .filter(|c| c.body.starts_with(&marker))
+            .collect();
+        assert_eq!(replies.len(), 1, "replies to {}: {replies:#?}", comment.id);
+        replies[0].body[marker.len()..].to_string()
+    }
+
+    /// The pull requests (open or closed) whose head is `branch`.
+    pub fn pulls_from(&self, branch: &str) -> Vec<FakePull> {
+        self.fake
+            .pulls(REPO)
+            .into_iter()
+            .filter(|p| p.head_ref == branch)
+            .collect()
+    }
+
+    /// `METHOD /path` of every request since `mark`, but the missed-delivery scanner's reads of
+    /// the App's delivery log (it runs at start-up, whatever the scenario).
+    pub fn calls_since(&self, mark: usize) -> Vec<String> {
+        self.fake
+            .requests_since(mark)
+            .into_iter()
+            .filter(|r| !r.path.starts_with("/app/hook/"))
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
+}
+
+/// The reactions slipway left on `comment`, in order.
+pub fn reactions(comment: &FakeComment) -> Vec<String> {
+    comment
+        .reactions
+        .iter()
+        .filter(|(login, _)| *login == app_bot_login())
+        .map(|(_, content)| content.clone())
+        .collect()
+}
+
+/// An `issue_comment` webhook: GitHub's example `created` event with these fields.
+pub struct CommentEvent {
+    pub action: String,
+    pub number: u64,
+    pub on_pull_request: bool,
+    pub comment_id: u64,
+    pub body: String,
+    pub login: String,
+    pub user_type: String,
+    pub clone_url: String,
+}
+
+impl CommentEvent {
+    pub fn new(repo: &ConfigRepo, number: u64, comment: &FakeComment) -> Self {
+        CommentEvent {
+            action: "created".into(),
+            number,
+            on_pull_request: true,
+            comment_id: comment.id,
+            body: comment.body.clone(),
+            login: comment.user_login.clone(),
+            user_type: comment.user_type.clone(),
+            clone_url: repo.clone_url(),
+        }
+    }
+
+    pub fn payload(&self) -> Vec<u8> {
+        let mut event: Value =
+            serde_json::from_slice(&fixture("handled/issue_comment/00-created.json"))
+                .expect("the fixture is JSON");
+        let (owner, name) = REPO.split_once('/').unwrap();
+        let user = json!({ "login": self.login, "id": 9, "type": self.user_type });
+        event["action"] = json!(self.action);
+        event["issue"]["number"] = json!(self.number);
+        event["issue"]["url"] = json!(format!(
+            "https://api.github.com/repos/{REPO}/issues/{}",
+            self.number
+        ));
+        if self.on_pull_request {
+            event["issue"]["pull_request"] = json!({
+                "url": format!("https://api.github.com/repos/{REPO}/pulls/{}", self.number),
+                "html_url": format!("https://github.com/{REPO}/pull/{}", self.number),
+            });
+        } else if let Some(issue) = event["issue"].as_object_mut() {
+            issue.remove("pull_request");
+        }
+        event["comment"]["id"] = json!(self.comment_id);
+        event["comment"]["body"] = json!(self.body);
+        event["comment"]["user"] = user.clone();
+        event["sender"] = user;
+        event["repository"] = json!({
+            "id": 1, "name": name, "full_name": REPO, "private": true, "fork": false,
+            "owner": { "login": owner, "id": 2, "type": "Organization" },
+            "html_url": format!("https://github.com/{REPO}"),
+            "clone_url": self.clone_url,
+            "default_branch": "main",
+        });
+        event["installation"] =
+            json!({ "id": INSTALLATION_ID, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNDI=" });
+        serde_json::to_vec(&event).expect("serialises")
+    }
+}
+
+/// Compares `actual` with `tests/golden/NAME`; `UPDATE_GOLDEN=1` writes it instead.
+pub fn assert_golden(name: &str, actual: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|err| panic!("{}: {err} (UPDATE_GOLDEN=1 writes it)", path.display()));
+    assert_eq!(actual, expected, "{} differs", path.display());
+}
