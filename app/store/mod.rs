@@ -53,7 +53,8 @@ impl Store {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
             // Reads of the queue's hot rows come from memory, not from read() calls.
-            .pragma("cache_size", "-16000");
+            .pragma("cache_size", "-16000")
+            .page_size(16384);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)

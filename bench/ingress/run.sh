@@ -42,7 +42,7 @@ wait_for() {
   return 1
 }
 
-# Loads the server on $1 and prints "rps p50 p99 requests non_202 peak_rss_mib" for pid $2.
+# Loads the server on $1 and prints "rps p50 p99 requests non_2xx peak_rss_mib" for pid $2.
 measure() {
   local url="$1" pid="$2" name="$3"
   RUN_ID="$name-warmup" wrk -t"$threads" -c"$connections" -d3s -s "$here/post-webhook.lua" "$url" >/dev/null
@@ -78,12 +78,12 @@ echo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB"
 echo "load: wrk -t$threads -c$connections -d$duration, signed push payload ($(wc -c < "$BODY_FILE") bytes), unique delivery ids, LOG_LEVEL=$log_level"
 echo
-echo "| server | requests/s | p50 | p99 | peak RSS | non-202 answers |"
+echo "| server | requests/s | p50 | p99 | peak RSS | non-2xx answers |"
 echo "|---|---|---|---|---|---|"
 for name in slipway probot; do
   result="${name}_result"; result="${!result}"
   printf '| %s | %s | %s ms | %s ms | %s MiB | %s |\n' "$name" "$(field "$result" rps)" "$(field "$result" p50_ms)" \
-    "$(field "$result" p99_ms)" "$(field "$result" peak_rss_mib)" "$(field "$result" non_202)"
+    "$(field "$result" p99_ms)" "$(field "$result" peak_rss_mib)" "$(field "$result" non_2xx)"
 done
 ratio="$(python3 -c "print(f'{$(field "$slipway_result" rps)/$(field "$probot_result" rps):.1f}')")"
 echo
