@@ -40,7 +40,7 @@ struct WireRef {
 }
 
 /// `feature/x` → `feature/x` with each segment percent-encoded as needed.
-fn ref_path(branch: &str) -> String {
+pub(super) fn ref_path(branch: &str) -> String {
     branch
         .split('/')
         .map(encode_path_segment)
