@@ -368,3 +368,34 @@ async fn preview_runs_the_preview_pipeline_again() {
     assert_eq!(runs[0].name, "slipway/preview");
     assert_eq!(runs[0].conclusion.as_deref(), Some("success"));
 }
+
+#[tokio::test]
+async fn locking_and_unlocking_refresh_the_preview_comment() {
+    let world = World::new().await;
+    world.comment(MAINTAINER, "/preview").await;
+    let preview = |world: &World| {
+        world
+            .bot_comments(PULL)
+            .into_iter()
+            .find(|c| c.body.starts_with("<!-- slipway:preview part=1 -->"))
+            .expect("the preview comment")
+            .body
+    };
+    assert!(
+        preview(&world).contains("Not locked."),
+        "{}",
+        preview(&world)
+    );
+
+    world.comment(WRITER, "/lock dev hold on").await;
+    let locked = preview(&world);
+    assert!(locked.contains("**Locked** by `alice`"), "{locked}");
+    assert!(locked.contains("hold on"), "{locked}");
+
+    world.comment(WRITER, "/unlock dev").await;
+    assert!(
+        preview(&world).contains("Not locked."),
+        "{}",
+        preview(&world)
+    );
+}

@@ -334,6 +334,21 @@ impl Commands {
         .await
     }
 
+    /// Re-runs this pull request's preview so its lock lines show the change just made. Best
+    /// effort: the lock itself is done, and a later push or `/preview` refreshes it anyway.
+    async fn refresh_preview(&self, session: &Session) {
+        let refreshed = run_preview(
+            &self.context,
+            session.installation_id,
+            &session.repo,
+            session.pull,
+        )
+        .await;
+        if let Err(err) = refreshed {
+            tracing::warn!(error = %err, pull = session.pull, "cannot refresh the preview after a lock change");
+        }
+    }
+
     /// Runs one command; `Ok(Some(text))` is what the reply says about it.
     async fn run(
         &self,
@@ -365,14 +380,20 @@ impl Commands {
                     .lock_environment(&repository, env, &session.author, reason.as_deref())
                     .await?;
                 Ok(Some(match outcome {
-                    LockOutcome::Locked(lock) => replies::locked(&lock),
+                    LockOutcome::Locked(lock) => {
+                        self.refresh_preview(session).await;
+                        replies::locked(&lock)
+                    }
                     LockOutcome::AlreadyLocked(lock) => replies::already_locked(&lock),
                 }))
             }
             Command::Unlock { env } => {
                 let removed = store.unlock_environment(&repository, env).await?;
                 Ok(Some(match removed {
-                    Some(lock) => replies::unlocked(&lock),
+                    Some(lock) => {
+                        self.refresh_preview(session).await;
+                        replies::unlocked(&lock)
+                    }
                     None => replies::was_not_locked(env),
                 }))
             }
