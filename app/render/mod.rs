@@ -8,7 +8,7 @@
 
 mod emit;
 mod kustomize;
-mod paths;
+pub(crate) mod paths;
 mod plain;
 mod scope;
 mod source;

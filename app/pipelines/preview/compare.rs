@@ -193,7 +193,7 @@ fn inputs(source: &dyn TreeSource, env: &Environment) -> Option<[u8; 32]> {
 
     let mut files: BTreeMap<String, Option<Vec<u8>>> = BTreeMap::new();
     let mut visited = BTreeSet::new();
-    let mut pending = vec![normalise_path(&env.path)?];
+    let mut pending = vec![crate::render::paths::normalize(&env.path)?];
     while let Some(dir) = pending.pop() {
         if !visited.insert(dir.clone()) {
             continue;
@@ -235,7 +235,7 @@ fn inputs(source: &dyn TreeSource, env: &Environment) -> Option<[u8; 32]> {
                 {
                     return None;
                 }
-                let path = normalise_path(&format!("{dir}/{reference}"))?;
+                let path = crate::render::paths::normalize(&format!("{dir}/{reference}"))?;
                 match source.entry(&path).ok()? {
                     Some(EntryKind::Dir) => pending.push(path),
                     Some(EntryKind::File) => {
@@ -264,37 +264,4 @@ fn inputs(source: &dyn TreeSource, env: &Environment) -> Option<[u8; 32]> {
         }
     }
     Some(hash.finalize().into())
-}
-
-/// `a/./b/../c` → `a/c`; `None` when the path leaves the repository or is absolute.
-fn normalise_path(path: &str) -> Option<String> {
-    if path.starts_with('/') {
-        return None;
-    }
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            part => parts.push(part),
-        }
-    }
-    Some(parts.join("/"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::normalise_path;
-
-    #[test]
-    fn paths_are_normalised_inside_the_repository() {
-        assert_eq!(
-            normalise_path("envs/./dev/../prod").as_deref(),
-            Some("envs/prod")
-        );
-        assert_eq!(normalise_path("../outside"), None);
-        assert_eq!(normalise_path("/abs"), None);
-    }
 }
