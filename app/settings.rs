@@ -28,6 +28,8 @@ pub struct Settings {
     pub public_url: Url,
     pub database_url: String,
     pub workers: usize,
+    /// Finished deliveries (done or failed) older than this many days are deleted; 0 keeps all.
+    pub delivery_retention_days: u32,
     /// Where the setup flow writes the credentials it receives.
     pub env_file: PathBuf,
     /// The cache of bare git mirrors of config repos (created when missing).
@@ -110,6 +112,19 @@ impl Settings {
             })?,
             None => 4,
         };
+        // GitHub redelivers a delivery (same id) for three days: dedupe needs the rows that long.
+        let delivery_retention_days: u32 = match get("DELIVERY_RETENTION_DAYS") {
+            Some(raw) => raw
+                .parse()
+                .ok()
+                .filter(|days| *days == 0 || *days >= 3)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "DELIVERY_RETENTION_DAYS must be 0 (keep everything) or at least 3, got {raw:?}"
+                    ))
+                })?,
+            None => 14,
+        };
         let log_format = match get("LOG_FORMAT") {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
@@ -152,6 +167,7 @@ impl Settings {
             public_url,
             database_url,
             workers,
+            delivery_retention_days,
             env_file: PathBuf::from(get("ENV_FILE").unwrap_or(".env")),
             mirror_dir: PathBuf::from(get("MIRROR_DIR").unwrap_or("mirrors")),
         })
@@ -322,6 +338,22 @@ mod tests {
     #[test]
     fn postgres_is_refused_for_now() {
         assert!(error_of(&[("DATABASE_URL", "postgres://db/slipway")]).contains("\"postgres\""));
+    }
+
+    #[test]
+    fn delivery_retention_keeps_at_least_githubs_redelivery_window() {
+        assert_eq!(
+            Settings::from_vars(&HashMap::new())
+                .unwrap()
+                .delivery_retention_days,
+            14
+        );
+        assert_eq!(
+            error_of(&[("DELIVERY_RETENTION_DAYS", "1")]),
+            "DELIVERY_RETENTION_DAYS must be 0 (keep everything) or at least 3, got \"1\""
+        );
+        let keep_all = Settings::from_vars(&vars(&[("DELIVERY_RETENTION_DAYS", "0")])).unwrap();
+        assert_eq!(keep_all.delivery_retention_days, 0);
     }
 
     #[test]

@@ -209,3 +209,28 @@ fn serve_logs_json_and_stops_cleanly_on_sigterm() {
     }
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+#[tokio::test]
+async fn finished_deliveries_past_the_retention_are_pruned_with_their_payloads() {
+    let server = TestServer::builder().start().await;
+    server
+        .deliver("push", "d-old", &fixture("handled/push/00-push.json"))
+        .await;
+    server.deliver("push", "d-broken", b"not json").await;
+    server
+        .wait_for_state("d-old", "done", Duration::from_secs(5))
+        .await;
+    let store = server.store().clone();
+
+    // Nothing finished before an hour ago: nothing goes.
+    let an_hour_ago = slipway::store::now_millis() - 3_600_000;
+    assert_eq!(store.prune_finished(an_hour_ago).await.unwrap(), 0);
+
+    let later = slipway::store::now_millis() + 1;
+    assert_eq!(store.prune_finished(later).await.unwrap(), 2);
+    assert!(server.deliveries().await.is_empty());
+    assert!(
+        store.payload("d-old").await.is_err(),
+        "the payload went with its delivery"
+    );
+}

@@ -144,6 +144,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
     let addr = listener.local_addr()?;
 
+    let retention_days = settings.delivery_retention_days;
     let credentials_arrived = Arc::new(Notify::new());
     let state = Arc::new(AppState {
         settings,
@@ -167,6 +168,12 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         stop_rx.clone(),
     ));
 
+    let pruner = tokio::spawn(prune_periodically(
+        store.clone(),
+        retention_days,
+        stop_rx.clone(),
+    ));
+
     let mut server_stop = stop_rx.clone();
     let join = tokio::spawn(async move {
         let served = axum::serve(listener, router)
@@ -177,6 +184,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         queue.shutdown();
         let _ = queue_join.await;
         let _ = scanner.await;
+        let _ = pruner.await;
         served.context("the HTTP server failed")
     });
     tracing::info!(%addr, "slipway is listening");
@@ -217,6 +225,33 @@ async fn scan_when_credentials(
         }
     }
     missed_deliveries::run_periodically(github, store, metrics, recovery, stop).await;
+}
+
+/// Deletes finished deliveries older than the retention, at start-up and then hourly, so the
+/// database stays the size of the last few weeks of webhooks.
+async fn prune_periodically(store: Store, retention_days: u32, mut stop: watch::Receiver<bool>) {
+    if retention_days == 0 {
+        return;
+    }
+    let retention = Duration::from_secs(u64::from(retention_days) * 24 * 60 * 60);
+    loop {
+        let before = crate::store::now_millis() - retention.as_millis() as i64;
+        match store.prune_finished(before).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(
+                pruned,
+                retention_days,
+                "finished deliveries past the retention deleted"
+            ),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot prune old deliveries; trying again in an hour")
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60 * 60)) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 /// How long a setup `state` stays valid: GitHub's manifest codes last an hour too.

@@ -316,6 +316,18 @@ impl Store {
         Ok(found.is_some())
     }
 
+    /// Deletes finished deliveries (done or failed) that finished before `before` (Unix ms),
+    /// payloads included; returns how many.
+    pub async fn prune_finished(&self, before: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "DELETE FROM deliveries WHERE state IN ('done', 'failed') AND COALESCE(finished_at, received_at) < ?",
+        )
+        .bind(before)
+        .execute(self.pool())
+        .await?
+        .rows_affected())
+    }
+
     /// The earliest time a pending delivery becomes due, if any is pending.
     pub async fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
         Ok(sqlx::query_scalar(
