@@ -142,7 +142,9 @@ impl Store {
         }
         query.push(")");
         let rows: Vec<(i64, Vec<u8>)> = query.build_query_as().fetch_all(self.pool()).await?;
-        Ok(rows.into_iter().collect())
+        rows.into_iter()
+            .map(|(seq, stored)| Ok((seq, super::payload_codec::decode(&stored)?)))
+            .collect()
     }
 
     /// Records several attempts' outcomes in one transaction (one commit for a burst of work).
@@ -178,14 +180,16 @@ impl Store {
         Ok(())
     }
 
+    /// The raw payload of delivery `id`, exactly as GitHub sent it.
     pub async fn payload(&self, id: &str) -> Result<Vec<u8>, StoreError> {
-        sqlx::query_scalar(
+        let stored: Vec<u8> = sqlx::query_scalar(
             "SELECT p.payload FROM delivery_payloads p JOIN deliveries d ON d.seq = p.seq WHERE d.id = ?",
         )
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or_else(|| StoreError::NotFound(id.to_string()))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        super::payload_codec::decode(&stored)
     }
 
     /// Hands deliveries that were running back to the queue without counting their attempt:

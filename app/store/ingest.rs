@@ -121,7 +121,7 @@ async fn write_batch(
         payloads.push_values(inserted.iter(), |mut row, (seq, id)| {
             let payload = by_id
                 .get(id.as_str())
-                .map(|d| d.payload.to_vec())
+                .map(|d| super::payload_codec::encode(&d.payload))
                 .unwrap_or_default();
             row.push_bind(*seq).push_bind(payload);
         });

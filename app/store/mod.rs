@@ -8,6 +8,7 @@ mod deliveries;
 mod ingest;
 mod installations;
 mod locks;
+mod payload_codec;
 mod previews;
 
 use std::str::FromStr;
@@ -31,6 +32,8 @@ pub enum StoreError {
     Closed,
     #[error("no delivery {0}")]
     NotFound(String),
+    #[error("a stored payload is corrupt: {0}")]
+    CorruptPayload(String),
     #[error("delivery {id} is {state}, only failed deliveries can be retried")]
     NotRetryable { id: String, state: String },
 }
