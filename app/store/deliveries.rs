@@ -303,18 +303,24 @@ impl Store {
         Ok(stored)
     }
 
-    /// True when a delivery with the same ordering key arrived after `seq` and still waits:
-    /// work for an older event can give way to it (a newer push supersedes a preview).
-    pub async fn newer_pending_with_key(
+    /// Whether a pending delivery of `ordering_key` newer than `seq` is one of `event` with an
+    /// action in `actions`: work it will redo anyway.
+    pub async fn newer_pending_of(
         &self,
         ordering_key: &str,
         seq: i64,
+        event: &str,
+        actions: &[&str],
     ) -> Result<bool, StoreError> {
+        let actions = serde_json::to_string(actions).unwrap_or_else(|_| "[]".to_string());
         let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM deliveries WHERE state = 'pending' AND ordering_key = ? AND seq > ? LIMIT 1",
+            "SELECT 1 FROM deliveries WHERE state = 'pending' AND ordering_key = ? AND seq > ? \
+             AND event = ? AND action IN (SELECT value FROM json_each(?)) LIMIT 1",
         )
         .bind(ordering_key)
         .bind(seq)
+        .bind(event)
+        .bind(actions)
         .fetch_optional(self.pool())
         .await?;
         Ok(found.is_some())

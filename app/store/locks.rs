@@ -109,15 +109,9 @@ impl Store {
 mod tests {
     use super::*;
 
-    async fn store() -> (Store, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("s.db").display());
-        (Store::connect(&url).await.unwrap(), dir)
-    }
-
     #[tokio::test]
     async fn a_lock_is_kept_until_unlocked_and_a_second_lock_leaves_the_first() {
-        let (store, _dir) = store().await;
+        let (store, _dir) = Store::temporary().await;
         let first = store
             .lock_environment("acme/config", "prod", "alice", Some("freeze"))
             .await

@@ -82,6 +82,19 @@ impl Store {
     }
 }
 
+#[cfg(test)]
+impl Store {
+    /// A store in a fresh temporary directory, for unit tests; keep the directory alive.
+    pub(crate) async fn temporary() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("slipway.db").display());
+        let store = Store::connect(&url)
+            .await
+            .expect("a store in a temporary directory");
+        (store, dir)
+    }
+}
+
 /// Milliseconds since the Unix epoch: the unit of every time column.
 pub fn now_millis() -> i64 {
     std::time::SystemTime::now()

@@ -50,44 +50,15 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
-
-    /// Whether a pending delivery of `ordering_key` newer than `seq` is one of `event` with an
-    /// action in `actions`: work it will redo anyway.
-    pub async fn newer_pending_of(
-        &self,
-        ordering_key: &str,
-        seq: i64,
-        event: &str,
-        actions: &[&str],
-    ) -> Result<bool, StoreError> {
-        let actions = serde_json::to_string(actions).unwrap_or_else(|_| "[]".to_string());
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM deliveries WHERE state = 'pending' AND ordering_key = ? AND seq > ? \
-             AND event = ? AND action IN (SELECT value FROM json_each(?)) LIMIT 1",
-        )
-        .bind(ordering_key)
-        .bind(seq)
-        .bind(event)
-        .bind(actions)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(found.is_some())
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    async fn store() -> (Store, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("s.db").display());
-        (Store::connect(&url).await.unwrap(), dir)
-    }
-
     #[tokio::test]
     async fn preview_comments_are_replaced_as_a_whole_in_part_order() {
-        let (store, _dir) = store().await;
+        let (store, _dir) = Store::temporary().await;
         assert!(store
             .preview_comments("acme/config", 7)
             .await
@@ -121,7 +92,7 @@ mod tests {
 
     #[tokio::test]
     async fn only_a_newer_pending_delivery_of_the_named_kind_supersedes() {
-        let (store, _dir) = store().await;
+        let (store, _dir) = Store::temporary().await;
         let ingest = |id: &str, action: &str| super::super::NewDelivery {
             id: id.to_string(),
             event: "pull_request".to_string(),
