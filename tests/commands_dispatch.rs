@@ -7,9 +7,9 @@ mod support_commands;
 mod support_core;
 
 use support_commands::{
-    assert_golden, reactions, CommentEvent, World, ADMIN, MAINTAINER, PULL, READER, REPO, TRIAGER,
-    WRITER,
+    reactions, CommentEvent, World, ADMIN, MAINTAINER, PULL, READER, REPO, TRIAGER, WRITER,
 };
+use support_core::assert_golden;
 
 fn strs(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()

@@ -5,13 +5,13 @@
 mod support;
 mod support_core;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use support::fake_github::{app_bot_login, FakeComment, PullSpec};
 use support::payloads::{PullEvent, INSTALLATION_ID};
 use support::{FakeGitHub, TestServer};
-use support_core::TestRepo;
+use support_core::{assert_golden, TestRepo};
 
 const REPO: &str = "acme/config";
 const WAIT: Duration = Duration::from_secs(30);
@@ -161,18 +161,6 @@ fn normalised(body: &str, commits: &[(&str, &str)]) -> String {
         text = text.replace(sha, name).replace(&sha[..7], name);
     }
     text
-}
-
-fn assert_golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|err| panic!("{}: {err} (UPDATE_GOLDEN=1 writes it)", path.display()));
-    assert_eq!(actual, expected, "{} differs", path.display());
 }
 
 #[tokio::test]

@@ -2,25 +2,13 @@
 //!
 //! Set `UPDATE_GOLDEN=1` to rewrite the files after an intended change of the templates.
 
+mod support_core;
 mod support_core_b;
-
-use std::path::Path;
 
 use slipway::diff::diff_environment;
 use slipway::report::{Limits, Preview, Templates};
+use support_core::assert_golden;
 use support_core_b::{config_map, deployment, secret};
-
-fn assert_golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|err| panic!("{}: {err} (UPDATE_GOLDEN=1 writes it)", path.display()));
-    assert_eq!(actual, expected, "{} differs", path.display());
-}
 
 #[test]
 fn a_small_two_environment_change_renders_as_one_comment() {

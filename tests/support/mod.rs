@@ -28,6 +28,14 @@ pub fn fixture(relative: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()))
 }
 
+/// The `file://` URL of a local (bare) repository, as a payload's `clone_url`.
+pub fn file_url(repository: &Path) -> String {
+    let path = repository
+        .canonicalize()
+        .unwrap_or_else(|_| repository.to_path_buf());
+    format!("file://{}", path.display())
+}
+
 /// Every fixture file under `tests/fixtures/webhooks/<group>`, as (event name, path).
 pub fn fixtures_in(group: &str) -> Vec<(String, PathBuf)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))

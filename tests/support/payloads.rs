@@ -66,11 +66,7 @@ impl PullEvent {
     }
 
     pub fn clone_url(&self) -> String {
-        let path = self
-            .bare
-            .canonicalize()
-            .unwrap_or_else(|_| self.bare.clone());
-        format!("file://{}", path.display())
+        super::file_url(&self.bare)
     }
 
     /// The `pull_request` payload: GitHub's example `opened` event with these fields.

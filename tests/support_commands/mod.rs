@@ -167,11 +167,7 @@ impl ConfigRepo {
     }
 
     pub fn clone_url(&self) -> String {
-        let path = self
-            .bare
-            .canonicalize()
-            .unwrap_or_else(|_| self.bare.clone());
-        format!("file://{}", path.display())
+        crate::support::file_url(&self.bare)
     }
 }
 
@@ -362,17 +358,4 @@ impl CommentEvent {
             json!({ "id": INSTALLATION_ID, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNDI=" });
         serde_json::to_vec(&event).expect("serialises")
     }
-}
-
-/// Compares `actual` with `tests/golden/NAME`; `UPDATE_GOLDEN=1` writes it instead.
-pub fn assert_golden(name: &str, actual: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|err| panic!("{}: {err} (UPDATE_GOLDEN=1 writes it)", path.display()));
-    assert_eq!(actual, expected, "{} differs", path.display());
 }

@@ -133,3 +133,16 @@ pub fn config_yaml(envs: &[(&str, &str, Option<&str>)]) -> String {
     }
     out
 }
+
+/// Compares `actual` with `tests/golden/NAME`; `UPDATE_GOLDEN=1` writes it instead.
+pub fn assert_golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|err| panic!("{}: {err} (UPDATE_GOLDEN=1 writes it)", path.display()));
+    assert_eq!(actual, expected, "{} differs", path.display());
+}
