@@ -89,11 +89,12 @@ impl RunningServer {
         self.join.await.context("the server task panicked")?
     }
 
-    /// Waits until the server stops (after `shutdown` or a signal handled by the caller).
+    /// A handle that stops the server when `true` is sent (what a signal handler holds).
     pub fn stopper(&self) -> watch::Sender<bool> {
         self.stop.clone()
     }
 
+    /// Waits until the server stops (after `shutdown` or a send on a `stopper`).
     pub async fn wait(self) -> anyhow::Result<()> {
         self.join.await.context("the server task panicked")?
     }
