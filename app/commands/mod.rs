@@ -1,4 +1,5 @@
-//! Comment commands on config-repo pull requests: the grammar ([`parser`]), the command table
+//! Comment commands on config-repo pull requests: the grammar ([`parser`]) over the lines a
+//! reader sees ([`visible_lines`]), the command table
 //! ([`table`]), who may run what ([`permissions`]), and user vs internal errors ([`errors`]).
 //! The handler that runs them is `pipelines::commands`.
 
@@ -7,6 +8,7 @@ pub mod parser;
 pub mod permissions;
 pub mod replies;
 pub mod table;
+mod visible_lines;
 
 pub use errors::{CommandFailure, UserError};
 pub use parser::{parse, validate, Command, CommandError, CommandLine, Problem};
