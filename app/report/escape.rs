@@ -40,7 +40,11 @@ pub fn text(text: &str) -> String {
             }
             // At the start of a list item or a line these would open a heading, a list or a
             // quote; elsewhere escaping them is harmless.
-            '-' | '+' | '=' | '.' | ')' if index == 0 || leads_a_list_number(&out) => {
+            '-' | '+' | '=' | '.' | ')' if index == 0 => {
+                out.push('\\');
+                out.push(c);
+            }
+            '.' | ')' if leads_a_list_number(&out) => {
                 out.push('\\');
                 out.push(c);
             }
@@ -159,6 +163,7 @@ mod tests {
         assert_eq!(text("- item"), "\\- item");
         assert_eq!(text("12. item"), "12\\. item");
         assert_eq!(text("team-dev/api.v1"), "team-dev/api.v1");
+        assert_eq!(text("2026-11-21"), "2026-11-21");
     }
 
     #[test]
