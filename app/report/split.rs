@@ -14,6 +14,9 @@ use crate::diff::{Change, EnvironmentDiff, ObjectDiff};
 const LARGEST_PART_NUMBER: usize = 999_999;
 /// Bytes kept free in every part beyond what is measured, against off-by-one surprises.
 const SAFETY: usize = 64;
+/// At most this many refused objects are listed under an environment's heading, so that a
+/// section always fits one comment; the check run annotates every one.
+const LISTED_VIOLATIONS: usize = 50;
 /// A part must leave at least this much room for a diff piece.
 const MIN_PIECE: usize = 1_024;
 
@@ -350,6 +353,7 @@ fn status_context(status: &EnvironmentStatus) -> minijinja::Value {
     let violations: Vec<_> = status
         .violations
         .iter()
+        .take(LISTED_VIOLATIONS)
         .map(|v| {
             context! {
                 location => format!("{}:{}", v.file, v.line),
@@ -361,7 +365,9 @@ fn status_context(status: &EnvironmentStatus) -> minijinja::Value {
         lock,
         locked,
         required_approvals => status.required_approvals,
+        refused => status.violations.len(),
         violations,
+        unlisted => status.violations.len().saturating_sub(LISTED_VIOLATIONS),
     }
 }
 
