@@ -1,4 +1,5 @@
 //! `slipway render`: one environment of a config repo at a revision, as a YAML stream.
+//! Objects the environment's policy refuses are printed too, then named on stderr (exit 1).
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -14,6 +14,9 @@
 //! | `failure_note.md.j2` | something that does not parse or render, with its error |
 //! | `check_summary.md.j2` | a preview check run's summary, one line per environment |
 //!
+//! Every slot fed from a manifest or a repository goes through one of the filters `text`,
+//! `code` or `html` ([`escape`]), so values from a change cannot write markdown of their own.
+//!
 //! GitHub refuses comments over 65,536 characters, and nothing here is ever cut silently. A
 //! report that does not fit one comment is split at object boundaries into parts, each valid
 //! markdown on its own; a single object diff bigger than a part is split at line boundaries

@@ -432,6 +432,40 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_object_fails_with_an_annotation_at_its_line() {
+        let violation = Violation {
+            object: crate::render::ObjectKey {
+                group: String::new(),
+                kind: "ConfigMap".into(),
+                namespace: Some("kube-system".into()),
+                name: "x".into(),
+            },
+            file: "envs/dev/x.yaml".into(),
+            line: 6,
+            message: "ConfigMap kube-system/x is in namespace kube-system, outside the namespaces dev may use (team-dev)".into(),
+        };
+        let findings = Findings {
+            outcomes: vec![EnvironmentOutcome::Compared {
+                diff: crate::diff::diff_environment("dev", &[], &[]),
+                violations: vec![violation.clone()],
+            }],
+            ..Findings::default()
+        };
+        assert_eq!(findings.conclusion(), CheckConclusion::Failure);
+        assert_eq!(findings.title(), "1 object refused by environment policy");
+        assert_eq!(findings.shown_environments()[0].environment, "dev");
+        assert_eq!(findings.violations_of("dev"), [violation]);
+        let annotations = findings.annotations();
+        assert_eq!(annotations.len(), 1);
+        assert_eq!(annotations[0].path, "envs/dev/x.yaml");
+        assert_eq!(annotations[0].start_line, 6);
+        assert_eq!(
+            annotations[0].title.as_deref(),
+            Some("refused by the policy of dev")
+        );
+    }
+
+    #[test]
     fn nothing_compared_and_nothing_changed_is_success_with_no_changes() {
         let findings = Findings {
             outcomes: vec![EnvironmentOutcome::Untouched {
