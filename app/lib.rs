@@ -12,6 +12,7 @@ pub mod diff;
 pub mod git;
 pub mod github;
 pub mod pipelines;
+pub mod policy;
 pub mod queue;
 pub mod render;
 pub mod report;

@@ -56,7 +56,7 @@ fn an_invalid_work_tree_file_exits_1_with_the_located_error() {
     assert_eq!(
         stderr(&output),
         "error: .github/slipway.yml:4:5: unknown key `namspace` in environment `dev`; did you mean `namespace`? \
-         allowed keys: path, namespace, allowed_namespaces, cluster, required_approvals, promote_from, prune, health_timeout\n"
+         allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, required_approvals, promote_from, prune, health_timeout\n"
     );
     assert_eq!(stdout(&output), "");
 }

@@ -413,3 +413,93 @@ fn a_change_to_a_shared_base_shows_in_every_overlay_built_on_it() {
     );
     assert_eq!(run.stdout.matches("+  LOG_LEVEL: warn").count(), 2);
 }
+
+#[test]
+fn each_environment_says_how_many_approvals_it_needs_to_deploy() {
+    let (repo, _) = config_repo();
+    repo.write(
+        ".github/slipway.yml",
+        &CONFIG.replace(
+            "    promote_from: dev\n",
+            "    promote_from: dev\n    required_approvals: 2\n",
+        ),
+    );
+    let base = repo.commit("prod needs two approvals");
+    repo.write(
+        "envs/dev/api.yaml",
+        &app("dev", "1.1", "info", PASSWORD_BASE),
+    )
+    .write(
+        "envs/prod/api.yaml",
+        &app("prod", "1.1", "info", PASSWORD_BASE),
+    );
+    let head = repo.commit("bump both");
+
+    let run = slipway(&[
+        "preview",
+        "--repo",
+        path(&repo),
+        "--base",
+        &base,
+        "--head",
+        &head,
+    ]);
+
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(
+            "### Environment `dev`\n\n- Deploying needs no approving review beyond branch protection.\n\n| kind |"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            "### Environment `prod`\n\n- Deploying needs 2 approving reviews.\n\n| kind |"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("locked"),
+        "the command line knows no locks"
+    );
+}
+
+#[test]
+fn an_object_outside_the_allowed_namespaces_is_previewed_marked_and_fails_the_command() {
+    let (repo, base) = config_repo();
+    repo.write(
+        "envs/dev/kube.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: kube-system\n",
+    );
+    let head = repo.commit("reach into kube-system");
+
+    let run = slipway(&[
+        "preview",
+        "--repo",
+        path(&repo),
+        "--base",
+        &base,
+        "--head",
+        &head,
+    ]);
+
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "error: envs/dev/kube.yaml:1: ConfigMap kube-system/x is in namespace kube-system, outside the namespaces dev may use (team-dev)\n"
+    );
+    assert!(
+        run.stdout
+            .contains("| ConfigMap ⛔ 1 refused | 1 | 0 | 0 |"),
+        "{}",
+        run.stdout
+    );
+    assert!(run
+        .stdout
+        .contains("<b>added</b> ConfigMap <code>kube-system/x</code> ⛔ <b>refused by policy</b>"));
+    assert!(run
+        .stdout
+        .contains("- ⛔ `envs/dev/kube.yaml:1`: ConfigMap kube-system/x"));
+}

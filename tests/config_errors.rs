@@ -31,7 +31,7 @@ fn unknown_environment_key_names_the_allowed_keys_and_the_closest() {
     assert_eq!(
         err.to_string(),
         ".github/slipway.yml:4:5: unknown key `pth` in environment `dev`; did you mean `path`? \
-         allowed keys: path, namespace, allowed_namespaces, cluster, required_approvals, \
+         allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, required_approvals, \
          promote_from, prune, health_timeout"
     );
 }

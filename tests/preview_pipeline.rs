@@ -742,3 +742,46 @@ async fn the_preview_command_reads_the_pull_request_from_the_api() {
         .contains("Deploying needs 2 approving reviews."));
     assert_eq!(fake.check_runs(REPO)[0].head_sha, head);
 }
+
+#[tokio::test]
+async fn an_object_outside_the_allowed_namespaces_fails_the_check_run_at_its_line() {
+    let repo = ConfigRepo::new();
+    let head = repo.push("change", |w| {
+        w.write(
+            "envs/dev/kube.yaml",
+            &format!(
+                "{}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: kube-system\ndata:\n  k: v\n",
+                config_map("fine", "k", "v")
+            ),
+        );
+    });
+    let (fake, server) = world(&repo).await;
+    deliver(&server, "p-1", &repo.event("opened", 7, "change", &head)).await;
+
+    let message = "ConfigMap kube-system/x is in namespace kube-system, outside the namespaces dev may use (team-dev)";
+    let run = &fake.check_runs(REPO)[0];
+    assert_eq!(run.conclusion.as_deref(), Some("failure"));
+    assert_eq!(
+        run.title.as_deref(),
+        Some("1 object refused by environment policy")
+    );
+    assert_eq!(run.annotations.len(), 1, "{:?}", run.annotations);
+    let annotation = &run.annotations[0];
+    assert_eq!(annotation["path"], "envs/dev/kube.yaml");
+    assert_eq!(annotation["start_line"], 8);
+    assert_eq!(annotation["annotation_level"], "failure");
+    assert_eq!(annotation["message"], message);
+    assert_eq!(annotation["title"], "refused by the policy of dev");
+    let summary = run.summary.as_deref().unwrap();
+    assert!(
+        summary.contains("- `dev`: 2 added; **1 object refused by its policy**"),
+        "{summary}"
+    );
+
+    let comments = bot_comments(&fake, 7);
+    assert_eq!(comments.len(), 1);
+    assert_golden(
+        "preview_refused.md",
+        &normalised(&comments[0].body, &[(&repo.main, "BASE"), (&head, "HEAD")]),
+    );
+}

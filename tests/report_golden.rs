@@ -6,7 +6,7 @@ mod support_core;
 mod support_core_b;
 
 use slipway::diff::diff_environment;
-use slipway::report::{Limits, Preview, Templates};
+use slipway::report::{Extras, Limits, Preview, Templates};
 use support_core::assert_golden;
 use support_core_b::{config_map, deployment, secret};
 
@@ -121,4 +121,177 @@ fn a_broken_override_template_is_an_error_naming_the_file() {
         .expect("refused");
 
     assert!(err.to_string().contains("header.md.j2"), "{err}");
+}
+
+/// What a fork could write into a manifest to take over slipway's comment.
+const HOSTILE_KIND: &str = "Foo | 1 | 2 |\n\n@octocat @acme/everyone [click](https://evil.example) <img src=x onerror=alert(1)>";
+
+fn hostile_object(namespace: &str, name: &str) -> slipway::render::K8sObject {
+    let mut object = config_map("team-dev", "x", "k", "v");
+    object.value["kind"] = HOSTILE_KIND.into();
+    object.value["metadata"]["namespace"] = namespace.into();
+    object.value["metadata"]["name"] = name.into();
+    object.file = "envs/dev/`x`\n@team.yaml".to_string();
+    object
+}
+
+#[test]
+fn hostile_kinds_names_namespaces_paths_branches_and_lock_reasons_stay_text() {
+    let dev = diff_environment(
+        "dev",
+        &[],
+        &[hostile_object(
+            "kube-system\n\n| x | y |",
+            "evil</code></summary>\n\n@octocat [x](javascript:alert(1))",
+        )],
+    );
+    let violations = vec![slipway::policy::Violation {
+        object: slipway::render::ObjectKey {
+            group: String::new(),
+            kind: HOSTILE_KIND.to_string(),
+            namespace: Some("kube-system\n\n| x | y |".to_string()),
+            name: "evil</code></summary>\n\n@octocat [x](javascript:alert(1))".to_string(),
+        },
+        file: "envs/dev/`x`\n@team.yaml".to_string(),
+        line: 1,
+        message: "- # **@team** ](javascript:alert(1)) <b>is in namespace</b>\nkube-system"
+            .to_string(),
+    }];
+    let statuses = [slipway::report::EnvironmentStatus {
+        environment: "dev".to_string(),
+        lock: slipway::report::Lock::Locked(slipway::report::LockStatus {
+            by: "mallory`s @team".to_string(),
+            since: "2026-11-21 10:00 UTC".to_string(),
+            reason: Some("Revert \"@team ](javascript:alert(1))\" <img src=x>".to_string()),
+        }),
+        required_approvals: 2,
+        violations,
+    }];
+    let environments = [dev];
+    let preview = Preview {
+        base: "main",
+        head: "feature/@team](javascript:alert(1))`x",
+        environments: &environments,
+        full_command: "slipway preview --repo . --base main --head 'feature/@team](javascript:alert(1))`x' --max-parts 0",
+    };
+    let extras = Extras {
+        notes: &[],
+        statuses: &statuses,
+    };
+
+    let report = Templates::embedded()
+        .comment_report(&preview, &extras, &Limits::default())
+        .unwrap();
+
+    assert_eq!(report.parts.len(), 1);
+    assert_golden("report_hostile.md", &report.parts[0]);
+    let rows: Vec<&str> = report.parts[0]
+        .lines()
+        .filter(|line| line.starts_with("| "))
+        .collect();
+    assert_eq!(
+        rows.len(),
+        3,
+        "the header, its delimiter and one row: {rows:#?}"
+    );
+    for row in rows {
+        let cells = row.split('|').count() - row.matches("\\|").count();
+        assert_eq!(cells, 6, "four cells between five pipes: {row}");
+    }
+}
+
+#[test]
+fn refused_objects_are_marked_in_the_table_and_their_details_and_listed_under_the_section() {
+    let dev = diff_environment(
+        "dev",
+        &[config_map("team-dev", "api", "LOG_LEVEL", "info")],
+        &[
+            config_map("team-dev", "api", "LOG_LEVEL", "info"),
+            config_map("kube-system", "x", "k", "v"),
+        ],
+    );
+    let violations = vec![slipway::policy::Violation {
+        object: slipway::render::ObjectKey {
+            group: String::new(),
+            kind: "ConfigMap".to_string(),
+            namespace: Some("kube-system".to_string()),
+            name: "x".to_string(),
+        },
+        file: "envs/dev/x.yaml".to_string(),
+        line: 1,
+        message: "ConfigMap kube-system/x is in namespace kube-system, outside the namespaces dev may use (team-dev)".to_string(),
+    }];
+    let prod = diff_environment("prod", &[], &[]);
+    let statuses = [
+        slipway::report::EnvironmentStatus {
+            violations,
+            ..slipway::report::EnvironmentStatus::without_lock("dev", 0)
+        },
+        slipway::report::EnvironmentStatus::without_lock("prod", 2),
+    ];
+    let environments = [dev, prod];
+    let preview = Preview {
+        base: "3f2a1b0",
+        head: "9c8d7e6",
+        environments: &environments,
+        full_command: "slipway preview --repo . --base 3f2a1b0 --head 9c8d7e6",
+    };
+    let extras = Extras {
+        notes: &[],
+        statuses: &statuses,
+    };
+
+    let report = Templates::embedded()
+        .comment_report(&preview, &extras, &Limits::default())
+        .unwrap();
+
+    assert_eq!(report.parts.len(), 1);
+    assert_golden("report_refused.md", &report.parts[0]);
+}
+
+#[test]
+fn refused_objects_show_even_when_nothing_changed() {
+    let objects = [config_map("kube-system", "x", "k", "v")];
+    let dev = diff_environment("dev", &objects, &objects);
+    let statuses = [slipway::report::EnvironmentStatus {
+        violations: vec![slipway::policy::Violation {
+            object: slipway::render::ObjectKey {
+                group: String::new(),
+                kind: "ConfigMap".to_string(),
+                namespace: Some("kube-system".to_string()),
+                name: "x".to_string(),
+            },
+            file: "envs/dev/x.yaml".to_string(),
+            line: 1,
+            message: "ConfigMap kube-system/x is in namespace kube-system, outside the namespaces dev may use (team-dev)".to_string(),
+        }],
+        ..slipway::report::EnvironmentStatus::without_lock("dev", 0)
+    }];
+    let environments = [dev];
+    let preview = Preview {
+        base: "a",
+        head: "b",
+        environments: &environments,
+        full_command: "slipway preview",
+    };
+    let extras = Extras {
+        notes: &[],
+        statuses: &statuses,
+    };
+
+    let parts = Templates::embedded()
+        .comment_report(&preview, &extras, &Limits::default())
+        .unwrap()
+        .parts;
+
+    assert_eq!(
+        parts,
+        ["## slipway · rendered manifests\n\n`a` → `b`\n\nNo changes to the rendered manifests of `dev`.\n\n\
+          ### Environment `dev`\n\n\
+          - Deploying needs no approving review beyond branch protection.\n\
+          - ⛔ **1 object refused** by this environment's policy: it would not deploy.\n\n\
+          No changes (1 object unchanged).\n\n\
+          **Refused by the policy of `dev`:**\n\n\
+          - ⛔ `envs/dev/x.yaml:1`: ConfigMap kube-system/x is in namespace kube-system, outside the namespaces dev may use (team-dev)\n"]
+    );
 }

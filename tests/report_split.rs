@@ -292,8 +292,9 @@ fn notes_open_the_first_part_only_and_statuses_sit_under_their_heading() {
     let notes = ["> **From a fork.** A note.\n".to_string()];
     let statuses = [slipway::report::EnvironmentStatus {
         environment: "dev".to_string(),
-        locked: None,
+        lock: slipway::report::Lock::Unlocked,
         required_approvals: 1,
+        violations: Vec::new(),
     }];
     let extras = slipway::report::Extras {
         notes: &notes,
@@ -335,5 +336,52 @@ fn notes_with_nothing_compared_do_not_claim_no_changes() {
     assert_eq!(
         report.parts,
         ["## slipway · rendered manifests\n\n`main` → `feature`\n\n### Environment `dev` does not render\n"]
+    );
+}
+
+#[test]
+fn a_thousand_refused_objects_list_fifty_and_still_fit() {
+    let environments = [changed_config_maps(3, 30)];
+    let preview = Preview {
+        base: "main",
+        head: "feature",
+        environments: &environments,
+        full_command: COMMAND,
+    };
+    let violations: Vec<slipway::policy::Violation> = (0..1000)
+        .map(|n| slipway::policy::Violation {
+            object: slipway::render::ObjectKey {
+                group: String::new(),
+                kind: "ConfigMap".to_string(),
+                namespace: Some("kube-system".to_string()),
+                name: format!("cfg-{n:04}"),
+            },
+            file: "envs/dev/many.yaml".to_string(),
+            line: 1 + n * 6,
+            message: format!("ConfigMap kube-system/cfg-{n:04} is in namespace kube-system, outside the namespaces dev may use (team-dev)"),
+        })
+        .collect();
+    let statuses = [slipway::report::EnvironmentStatus {
+        violations,
+        ..slipway::report::EnvironmentStatus::without_lock("dev", 0)
+    }];
+    let extras = slipway::report::Extras {
+        notes: &[],
+        statuses: &statuses,
+    };
+    let limits = Limits::default();
+
+    let report = Templates::embedded()
+        .comment_report(&preview, &extras, &limits)
+        .unwrap();
+
+    assert_eq!(report.parts.len(), 1);
+    let first = &report.parts[0];
+    assert!(first.len() <= limits.part_budget - limits.marker_budget);
+    assert!(first.contains("- ⛔ **1000 objects refused** by this environment's policy"));
+    assert_eq!(first.matches("- ⛔ `envs/dev/many.yaml:").count(), 50);
+    assert!(
+        first.contains("- … and 950 more, each annotated on the check run.\n"),
+        "{first}"
     );
 }

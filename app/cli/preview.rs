@@ -9,6 +9,9 @@
 //! `<!-- slipway: part I of N -->` (an HTML comment, invisible when rendered), so a script can
 //! split the stream back into the comments GitHub would get. `--format json` prints the
 //! object-level diff instead: `{"base", "head", "environments": [...]}`.
+//!
+//! Objects an environment's policy refuses are marked in the report and said again on
+//! stderr, one `error: file:line: message` each; the exit status is then 1.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,7 +23,8 @@ use crate::config::{self, Environment, CONFIG_PATH};
 use crate::diff::EnvironmentDiff;
 use crate::git::LocalRepo;
 use crate::pipelines::preview::compare::{self, EnvironmentOutcome, Untouched};
-use crate::report::{self, Limits, Preview, Templates};
+use crate::policy::Violation;
+use crate::report::{self, EnvironmentStatus, Extras, Limits, Preview, Templates};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -71,16 +75,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let head = repo.resolve(&args.head)?;
     let environments = environments(&repo, &args.base, &args.envs)?;
 
-    let diffs = compare(&repo, &base.to_hex(), &head.to_hex(), &environments)?;
-    let shown: Vec<EnvironmentDiff> =
-        if args.envs.is_empty() && diffs.iter().any(EnvironmentDiff::has_changes) {
-            diffs
-                .into_iter()
-                .filter(EnvironmentDiff::has_changes)
-                .collect()
-        } else {
-            diffs
-        };
+    let compared = compare(&repo, &base.to_hex(), &head.to_hex(), &environments)?;
+    let any_changes = compared.iter().any(|(diff, _)| diff.has_changes());
+    let (shown, statuses): (Vec<EnvironmentDiff>, Vec<EnvironmentStatus>) = compared
+        .into_iter()
+        .filter(|(diff, violations)| {
+            !args.envs.is_empty() || !any_changes || diff.has_changes() || !violations.is_empty()
+        })
+        .map(|(diff, violations)| {
+            let approvals = environments
+                .iter()
+                .find(|env| env.name == diff.environment)
+                .map_or(0, |env| env.required_approvals);
+            let status = EnvironmentStatus {
+                violations,
+                ..EnvironmentStatus::without_lock(&diff.environment, approvals)
+            };
+            (diff, status)
+        })
+        .unzip();
 
     let out = match args.format {
         Format::Json => {
@@ -108,7 +121,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 },
                 ..Limits::default()
             };
-            let parts = templates.comment_parts(&preview, &limits)?;
+            let extras = Extras {
+                notes: &[],
+                statuses: &statuses,
+            };
+            let parts = templates.comment_report(&preview, &extras, &limits)?.parts;
             let count = parts.len();
             let mut text = String::new();
             for (index, part) in parts.iter().enumerate() {
@@ -122,7 +139,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     write_stdout(&out)?;
-    Ok(ExitCode::SUCCESS)
+    let violations: Vec<&Violation> = statuses.iter().flat_map(|s| &s.violations).collect();
+    Ok(refuse(&violations))
+}
+
+/// Says on stderr what each environment's policy refuses: exit status 1 when anything is,
+/// after the report is printed, so the objects can still be seen.
+pub(crate) fn refuse(violations: &[&Violation]) -> ExitCode {
+    if violations.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    for violation in violations {
+        eprintln!("error: {violation}");
+    }
+    ExitCode::FAILURE
 }
 
 /// The environments to compare: `.github/slipway.yml` at `rev`, narrowed to `names` if any.
@@ -150,18 +180,18 @@ fn environments(repo: &LocalRepo, rev: &str, names: &[String]) -> anyhow::Result
         .collect()
 }
 
-/// Render every environment at both commits concurrently and diff each; the first render
-/// error fails the command, pointing at its file and line.
+/// Render every environment at both commits concurrently, diff each and check its policy;
+/// the first render error fails the command, pointing at its file and line.
 fn compare(
     repo: &LocalRepo,
     base: &str,
     head: &str,
     environments: &[Environment],
-) -> anyhow::Result<Vec<EnvironmentDiff>> {
+) -> anyhow::Result<Vec<(EnvironmentDiff, Vec<Violation>)>> {
     compare::compare(repo, base, head, environments, Untouched::RenderOnce)?
         .into_iter()
         .map(|outcome| match outcome {
-            EnvironmentOutcome::Compared(diff) => Ok(diff),
+            EnvironmentOutcome::Compared { diff, violations } => Ok((diff, violations)),
             EnvironmentOutcome::Failed(failure) => {
                 let context = failure.context();
                 Err(anyhow::Error::new(failure.error).context(context))

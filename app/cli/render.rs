@@ -1,4 +1,5 @@
 //! `slipway render`: one environment of a config repo at a revision, as a YAML stream.
+//! Objects the environment's policy refuses are printed too, then named on stderr (exit 1).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -45,6 +46,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )
     })?;
     let objects = render::render_environment(&tree, env)?;
+    let violations = crate::policy::check(env, &objects);
     let mut stream = String::new();
     for (i, object) in objects.iter().enumerate() {
         if i > 0 {
@@ -59,6 +61,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .and_then(|()| stdout.flush())
     {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(ExitCode::SUCCESS),
+        // The objects are printed all the same, so the refused ones can be seen.
+        _ => Ok(super::preview::refuse(
+            &violations.iter().collect::<Vec<_>>(),
+        )),
     }
 }

@@ -80,6 +80,10 @@ pub struct Environment {
     /// `namespace` is set; otherwise empty, which means any namespace. See
     /// [`Environment::allows_namespace`].
     pub allowed_namespaces: Vec<String>,
+    /// Kinds of cluster-scoped objects this environment may hold (`[Namespace, ClusterRole]`).
+    /// Default (`None`): every cluster-scoped kind when `allowed_namespaces` is empty, none
+    /// otherwise. See [`Environment::allows_cluster_scoped`].
+    pub allowed_cluster_scoped: Option<Vec<String>>,
     /// A cluster named in the server settings. Default: [`DEFAULT_CLUSTER`] (`default`).
     pub cluster: String,
     /// Approving reviews slipway requires before it deploys a change to this environment, on
@@ -101,6 +105,16 @@ impl Environment {
     /// `allowed_namespaces` is empty, otherwise only for the listed ones.
     pub fn allows_namespace(&self, namespace: &str) -> bool {
         self.allowed_namespaces.is_empty() || self.allowed_namespaces.iter().any(|n| n == namespace)
+    }
+
+    /// Whether this environment may hold cluster-scoped objects of `kind`: the listed kinds
+    /// when `allowed_cluster_scoped` is set; otherwise any kind, unless the namespaces are
+    /// restricted (an environment kept to some namespaces must not reach past them).
+    pub fn allows_cluster_scoped(&self, kind: &str) -> bool {
+        match &self.allowed_cluster_scoped {
+            Some(kinds) => kinds.iter().any(|k| k == kind),
+            None => self.allowed_namespaces.is_empty(),
+        }
     }
 }
 

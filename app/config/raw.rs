@@ -14,6 +14,7 @@ pub(crate) const ENVIRONMENT_KEYS: &[&str] = &[
     "path",
     "namespace",
     "allowed_namespaces",
+    "allowed_cluster_scoped",
     "cluster",
     "required_approvals",
     "promote_from",
@@ -40,6 +41,7 @@ pub(crate) struct RawEnvironment {
     pub path: Option<String>,
     pub namespace: Option<String>,
     pub allowed_namespaces: Option<Vec<String>>,
+    pub allowed_cluster_scoped: Option<Vec<String>>,
     pub cluster: Option<String>,
     pub required_approvals: Option<u32>,
     pub promote_from: Option<String>,
@@ -141,6 +143,9 @@ impl Shape<'_, '_> {
                     "path" => env.path = self.string(value, &p)?,
                     "namespace" => env.namespace = self.string(value, &p)?,
                     "allowed_namespaces" => env.allowed_namespaces = self.string_list(value, &p)?,
+                    "allowed_cluster_scoped" => {
+                        env.allowed_cluster_scoped = self.string_list(value, &p)?
+                    }
                     "cluster" => env.cluster = self.string(value, &p)?,
                     "required_approvals" => env.required_approvals = self.count(value, &p)?,
                     "promote_from" => env.promote_from = self.string(value, &p)?,

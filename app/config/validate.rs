@@ -128,6 +128,28 @@ fn environment(raw: &RawEnvironment, loc: &Locator<'_>) -> Result<Environment, C
         }
         None => raw.namespace.iter().cloned().collect(),
     };
+    let allowed_cluster_scoped = match &raw.allowed_cluster_scoped {
+        Some(list) => {
+            let mut out: Vec<String> = Vec::with_capacity(list.len());
+            for (i, kind) in list.iter().enumerate() {
+                if !is_kind_name(kind) {
+                    let mut p = at("allowed_cluster_scoped");
+                    p.push(Seg::Index(i));
+                    return Err(ConfigError::new(
+                        loc.value(&p),
+                        format!(
+                            "`allowed_cluster_scoped` item `{kind}` is not a kind; name kinds as Kubernetes spells them, e.g. `Namespace`, `ClusterRole`"
+                        ),
+                    ));
+                }
+                if !out.contains(kind) {
+                    out.push(kind.clone());
+                }
+            }
+            Some(out)
+        }
+        None => None,
+    };
     let cluster = match &raw.cluster {
         Some(c) if is_dns_label(c) => c.clone(),
         Some(c) => {
@@ -152,6 +174,7 @@ fn environment(raw: &RawEnvironment, loc: &Locator<'_>) -> Result<Environment, C
         path,
         namespace: raw.namespace.clone(),
         allowed_namespaces,
+        allowed_cluster_scoped,
         cluster,
         required_approvals: raw.required_approvals.unwrap_or(DEFAULT_REQUIRED_APPROVALS),
         promote_from: raw.promote_from.clone(),
@@ -302,6 +325,12 @@ fn deploy(raw: &RawDeploy, loc: &Locator<'_>) -> Result<Deploy, ConfigError> {
 }
 
 /// RFC 1123 label: 1–63 of `[a-z0-9-]`, starting and ending alphanumeric.
+/// A Kubernetes kind: a letter, then letters and digits (`ClusterRole`, `CSIDriver`).
+fn is_kind_name(s: &str) -> bool {
+    s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && s.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
 pub(crate) fn is_dns_label(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()

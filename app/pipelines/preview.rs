@@ -15,7 +15,8 @@
 //!    one comment per part, each found again by its hidden marker and edited in place
 //!    ([`sticky`]); parts no longer needed are deleted.
 //! 5. The check run completes: `success`, `failure` with annotations at `file:line` when the
-//!    change does not parse or render, `neutral` when only the base does not render. Its
+//!    change does not parse or render or holds objects its environment's policy refuses
+//!    ([`crate::policy`]), `neutral` when only the base does not render. Its
 //!    `text` carries the full report when the comment had to be cut.
 //!
 //! A newer push supersedes a preview still running: before the check run starts, and again
@@ -45,7 +46,7 @@ use crate::github::{
     RepoRef,
 };
 use crate::queue::{Delivery, HandlerError, HandlerRegistry};
-use crate::report::{EnvironmentStatus, Extras, Limits, LockStatus, Preview, Templates};
+use crate::report::{EnvironmentStatus, Extras, Limits, Lock, LockStatus, Preview, Templates};
 
 /// The check run's name.
 pub const CHECK_NAME: &str = "slipway/preview";
@@ -403,7 +404,7 @@ async fn post(
 
     let templates = templates();
     let shown = findings.shown_environments();
-    let statuses = statuses(context, repo, &shown, approvals).await?;
+    let statuses = statuses(context, repo, &shown, approvals, &findings).await?;
     let notes = findings
         .notes(templates, &repo.to_string(), target.fork.as_deref())
         .map_err(report_error)?;
@@ -466,32 +467,36 @@ async fn post(
     })
 }
 
-/// Lock and approval status of each shown environment.
+/// Lock, approvals and policy violations of each shown environment.
 async fn statuses(
     context: &PipelineContext,
     repo: &RepoRef,
     shown: &[crate::diff::EnvironmentDiff],
     approvals: &BTreeMap<String, u32>,
+    findings: &Findings,
 ) -> Result<Vec<EnvironmentStatus>, HandlerError> {
     let locks = context.store.environment_locks(&repo.to_string()).await?;
     Ok(shown
         .iter()
         .map(|env| {
-            let locked = locks
+            let lock = locks
                 .iter()
                 .find(|lock| lock.environment == env.environment)
-                .map(|lock| LockStatus {
-                    by: lock.locked_by.clone(),
-                    since: format_millis(lock.locked_at),
-                    reason: lock
-                        .reason
-                        .as_ref()
-                        .map(|r| r.split_whitespace().collect::<Vec<_>>().join(" ")),
+                .map_or(Lock::Unlocked, |lock| {
+                    Lock::Locked(LockStatus {
+                        by: lock.locked_by.clone(),
+                        since: format_millis(lock.locked_at),
+                        reason: lock
+                            .reason
+                            .as_ref()
+                            .map(|r| r.split_whitespace().collect::<Vec<_>>().join(" ")),
+                    })
                 });
             EnvironmentStatus {
                 environment: env.environment.clone(),
-                locked,
+                lock,
                 required_approvals: approvals.get(&env.environment).copied().unwrap_or(0),
+                violations: findings.violations_of(&env.environment),
             }
         })
         .collect())

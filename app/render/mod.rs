@@ -23,6 +23,7 @@ use crate::config::Environment;
 pub use emit::to_yaml;
 pub use kustomize::{find_kustomize, KustomizeTool, KUSTOMIZATION_FILES};
 pub use scope::is_well_known_cluster_scoped;
+pub(crate) use scope::Scopes;
 pub(crate) use source::{check_relative as check_path, join as join_path};
 pub use source::{DirSource, EntryKind, SourceError, TreeEntry, TreeSource};
 

@@ -14,6 +14,9 @@
 //! | `failure_note.md.j2` | something that does not parse or render, with its error |
 //! | `check_summary.md.j2` | a preview check run's summary, one line per environment |
 //!
+//! Every slot fed from a manifest or a repository goes through one of the filters `text`,
+//! `code` or `html` ([`escape`]), so values from a change cannot write markdown of their own.
+//!
 //! GitHub refuses comments over 65,536 characters, and nothing here is ever cut silently. A
 //! report that does not fit one comment is split at object boundaries into parts, each valid
 //! markdown on its own; a single object diff bigger than a part is split at line boundaries
@@ -22,6 +25,7 @@
 //! Sizes are measured in UTF-8 bytes, which is never less than the number of characters.
 //! Pure: the only I/O is reading override templates, in [`Templates::with_overrides`].
 
+pub mod escape;
 mod split;
 
 pub use split::fence_for;
@@ -31,6 +35,7 @@ use std::path::Path;
 use minijinja::{context, Environment};
 
 use crate::diff::EnvironmentDiff;
+use crate::policy::Violation;
 
 /// GitHub's limit on the body of an issue or PR comment, in characters.
 pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
@@ -117,12 +122,37 @@ pub struct Preview<'a> {
     pub full_command: &'a str,
 }
 
-/// Where an environment stands besides its diff: locked or not, approvals needed to deploy.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// Where an environment stands besides its diff: locked or not, approvals needed to deploy,
+/// and the objects its policy refuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvironmentStatus {
     pub environment: String,
-    pub locked: Option<LockStatus>,
+    pub lock: Lock,
     pub required_approvals: u32,
+    /// The head's objects this environment may not hold ([`crate::policy::check`]).
+    pub violations: Vec<Violation>,
+}
+
+impl EnvironmentStatus {
+    /// An environment whose lock is not known here (the command line has no store), with
+    /// its approvals and violations.
+    pub fn without_lock(environment: &str, required_approvals: u32) -> Self {
+        EnvironmentStatus {
+            environment: environment.to_owned(),
+            lock: Lock::Unknown,
+            required_approvals,
+            violations: Vec::new(),
+        }
+    }
+}
+
+/// Whether an environment is locked, as far as the report's writer knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lock {
+    /// Not known (nothing is said about it).
+    Unknown,
+    Unlocked,
+    Locked(LockStatus),
 }
 
 /// Who locked an environment, since when and why.
@@ -190,7 +220,8 @@ impl Limits {
 }
 
 /// Escapes text for HTML, inside elements and attribute values alike (`&`, `<`, `>`, `"`, `'`).
-/// Unlike minijinja's `escape` it leaves `/` readable; the report's `html` filter is this.
+/// Unlike minijinja's `escape` it leaves `/` readable. For HTML pages; comments use
+/// [`escape::html`], which also keeps values on one line and mentions no one.
 pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -257,7 +288,10 @@ impl Templates {
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.set_keep_trailing_newline(true);
-        env.add_filter("html", |text: &str| escape_html(text));
+        // Every slot fed from a manifest or a repository goes through one of these.
+        env.add_filter("text", |text: &str| escape::text(text));
+        env.add_filter("code", |text: &str| escape::code(text));
+        env.add_filter("html", |text: &str| escape::html(text));
         env
     }
 

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use minijinja::context;
 
 use super::{
-    EnvironmentStatus, Extras, Limits, Preview, ReportError, ReportParts, Templates, ENV_SECTION,
-    NO_CHANGES, OBJECT_DETAILS, OVERFLOW_SUMMARY,
+    EnvironmentStatus, Extras, Limits, Lock, Preview, ReportError, ReportParts, Templates,
+    ENV_SECTION, NO_CHANGES, OBJECT_DETAILS, OVERFLOW_SUMMARY,
 };
 use crate::diff::{Change, EnvironmentDiff, ObjectDiff};
 
@@ -14,6 +14,9 @@ use crate::diff::{Change, EnvironmentDiff, ObjectDiff};
 const LARGEST_PART_NUMBER: usize = 999_999;
 /// Bytes kept free in every part beyond what is measured, against off-by-one surprises.
 const SAFETY: usize = 64;
+/// At most this many refused objects are listed under an environment's heading, so that a
+/// section always fits one comment; the check run annotates every one.
+const LISTED_VIOLATIONS: usize = 50;
 /// A part must leave at least this much room for a diff piece.
 const MIN_PIECE: usize = 1_024;
 
@@ -86,6 +89,17 @@ pub(super) fn report(
             text.push('\n');
             text.push_str(&templates.render(NO_CHANGES, context! { environments => names })?);
         }
+        // Objects refused by policy are news even when nothing changed: what is there already
+        // would not deploy.
+        for env in preview.environments {
+            if let Some(status) = extras
+                .status_of(&env.environment)
+                .filter(|s| !s.violations.is_empty())
+            {
+                text.push('\n');
+                text.push_str(&section(templates, env, Some(status), false)?);
+            }
+        }
         return Ok(ReportParts {
             parts: vec![text],
             cut: false,
@@ -116,17 +130,20 @@ pub(super) fn report(
         });
     }
     for (env_index, env) in preview.environments.iter().enumerate() {
+        let status = extras.status_of(&env.environment);
         units.push(Unit {
             env: env_index,
-            text: section(templates, env, extras.status_of(&env.environment), false)?,
+            text: section(templates, env, status, false)?,
             kind: UnitKind::Section,
         });
         for (object_index, object) in changes[env_index].iter().enumerate() {
+            let refused = status.is_some_and(|s| is_refused(s, object));
             let text = object.diff.as_deref().unwrap_or("");
             let fence = fence_for(text);
             let wrapper = details(
                 templates,
                 object,
+                refused,
                 "",
                 &fence,
                 LARGEST_PART_NUMBER,
@@ -143,7 +160,15 @@ pub(super) fn report(
             for (piece_index, piece) in pieces.into_iter().enumerate() {
                 units.push(Unit {
                     env: env_index,
-                    text: details(templates, object, piece, &fence, piece_index + 1, count)?,
+                    text: details(
+                        templates,
+                        object,
+                        refused,
+                        piece,
+                        &fence,
+                        piece_index + 1,
+                        count,
+                    )?,
                     kind: UnitKind::Piece {
                         object: object_index,
                     },
@@ -287,22 +312,81 @@ fn section(
     status: Option<&EnvironmentStatus>,
     continued: bool,
 ) -> Result<String, ReportError> {
+    let refused_of = |kind: &str| {
+        status.map_or(0, |s| {
+            s.violations
+                .iter()
+                .filter(|v| v.object.kind == kind)
+                .count()
+        })
+    };
     let rows: Vec<_> = env
         .summary
         .iter()
         .filter(|k| k.added + k.changed + k.removed > 0)
-        .map(|k| context! { kind => k.kind, added => k.added, changed => k.changed, removed => k.removed })
+        .map(|k| {
+            context! {
+                kind => k.kind,
+                added => k.added,
+                changed => k.changed,
+                removed => k.removed,
+                refused => refused_of(&k.kind),
+            }
+        })
         .collect();
     let unchanged: usize = env.summary.iter().map(|k| k.unchanged).sum();
+    let status = status.map(status_context);
     templates.render(
         ENV_SECTION,
         context! { environment => env.environment, continued, rows, unchanged, status },
     )
 }
 
+/// An environment's status as the templates see it: `lock` is `unknown`, `unlocked` or
+/// `locked` (with `locked` holding who, since when, why).
+fn status_context(status: &EnvironmentStatus) -> minijinja::Value {
+    let (lock, locked) = match &status.lock {
+        Lock::Unknown => ("unknown", None),
+        Lock::Unlocked => ("unlocked", None),
+        Lock::Locked(lock) => ("locked", Some(lock)),
+    };
+    let violations: Vec<_> = status
+        .violations
+        .iter()
+        .take(LISTED_VIOLATIONS)
+        .map(|v| {
+            context! {
+                location => format!("{}:{}", v.file, v.line),
+                message => v.message,
+            }
+        })
+        .collect();
+    context! {
+        lock,
+        locked,
+        required_approvals => status.required_approvals,
+        refused => status.violations.len(),
+        violations,
+        unlisted => status.violations.len().saturating_sub(LISTED_VIOLATIONS),
+    }
+}
+
+/// Whether `object` is one of the head's objects the environment's policy refuses.
+fn is_refused(status: &EnvironmentStatus, object: &ObjectDiff) -> bool {
+    object.change != Change::Removed
+        && status.violations.iter().any(|v| {
+            let key = &v.object;
+            key.group == object.id.group
+                && key.kind == object.id.kind
+                && key.namespace.as_deref().unwrap_or("") == object.id.namespace
+                && key.name == object.id.name
+        })
+}
+
 fn details(
     templates: &Templates,
     object: &ObjectDiff,
+    refused: bool,
     diff: &str,
     fence: &str,
     piece: usize,
@@ -329,6 +413,7 @@ fn details(
             name => id.name,
             display_name,
             source,
+            refused,
             diff,
             fence,
             piece,
@@ -384,6 +469,7 @@ fn overflow_summary(
             partial => omitted.is_none_or(|(_, partial)| partial),
             rows,
             command => preview.full_command,
+            fence => fence_for(preview.full_command),
         },
     )
 }

@@ -9,6 +9,7 @@
 use crate::config::Environment;
 use crate::diff::{self, EnvironmentDiff};
 use crate::git::{GitError, LocalRepo};
+use crate::policy::{self, Violation};
 use crate::render::{self, EntryKind, K8sObject, RenderError, SourceError, TreeSource};
 
 /// Which commit of the two.
@@ -60,7 +61,12 @@ pub enum EnvironmentOutcome {
     Untouched {
         environment: String,
     },
-    Compared(EnvironmentDiff),
+    /// Rendered at both sides and diffed; `violations` are the head's objects the
+    /// environment's policy refuses ([`policy::check`]).
+    Compared {
+        diff: EnvironmentDiff,
+        violations: Vec<Violation>,
+    },
     Failed(RenderFailure),
 }
 
@@ -68,7 +74,7 @@ impl EnvironmentOutcome {
     pub fn environment(&self) -> &str {
         match self {
             EnvironmentOutcome::Untouched { environment } => environment,
-            EnvironmentOutcome::Compared(diff) => &diff.environment,
+            EnvironmentOutcome::Compared { diff, .. } => &diff.environment,
             EnvironmentOutcome::Failed(failure) => &failure.environment,
         }
     }
@@ -127,13 +133,10 @@ fn compare_one<'scope>(
             Untouched::Skip => Ok(EnvironmentOutcome::Untouched {
                 environment: env.name.clone(),
             }),
-            Untouched::RenderOnce => {
-                settle(render_side(repo, head, Side::Head, env).map(|objects| {
-                    EnvironmentOutcome::Compared(diff::diff_environment(
-                        &env.name, &objects, &objects,
-                    ))
-                }))
-            }
+            Untouched::RenderOnce => settle(
+                render_side(repo, head, Side::Head, env)
+                    .map(|objects| compared(env, &objects, &objects)),
+            ),
         };
     }
     let head_render = scope.spawn(move || render_side(repo, head, Side::Head, env));
@@ -148,11 +151,17 @@ fn compare_one<'scope>(
     let result = match (before, after) {
         (_, Err(head_error)) => Err(head_error),
         (Err(base_error), Ok(_)) => Err(base_error),
-        (Ok(before), Ok(after)) => Ok(EnvironmentOutcome::Compared(diff::diff_environment(
-            &env.name, &before, &after,
-        ))),
+        (Ok(before), Ok(after)) => Ok(compared(env, &before, &after)),
     };
     settle(result)
+}
+
+/// The diff of `env` and what its policy refuses of the head's objects (what would deploy).
+fn compared(env: &Environment, before: &[K8sObject], after: &[K8sObject]) -> EnvironmentOutcome {
+    EnvironmentOutcome::Compared {
+        diff: diff::diff_environment(&env.name, before, after),
+        violations: policy::check(env, after),
+    }
 }
 
 /// One environment at one commit; an environment whose directory does not exist there

@@ -7,6 +7,7 @@ use super::compare::{EnvironmentOutcome, RenderFailure, Side};
 use crate::config::{ConfigError, CONFIG_PATH};
 use crate::diff::{Change, EnvironmentDiff};
 use crate::github::{Annotation, CheckConclusion, CheckRunOutput};
+use crate::policy::Violation;
 use crate::render::RenderError;
 use crate::report::{fence_for, ReportError, Templates, CHECK_SUMMARY, FAILURE_NOTE, FORK_NOTE};
 
@@ -43,12 +44,36 @@ impl Findings {
         })
     }
 
-    /// `failure` when something of the change does not parse or render; `neutral` when only
-    /// the base does not render (nothing to compare with); `success` otherwise.
+    /// The head's objects each environment's policy refuses, by environment, in order.
+    pub fn violations(&self) -> impl Iterator<Item = (&str, &[Violation])> {
+        self.outcomes.iter().filter_map(|outcome| match outcome {
+            EnvironmentOutcome::Compared { diff, violations } if !violations.is_empty() => {
+                Some((diff.environment.as_str(), violations.as_slice()))
+            }
+            _ => None,
+        })
+    }
+
+    /// The objects `environment`'s policy refuses (none when it was not compared).
+    pub fn violations_of(&self, environment: &str) -> Vec<Violation> {
+        self.violations()
+            .find(|(name, _)| *name == environment)
+            .map(|(_, violations)| violations.to_vec())
+            .unwrap_or_default()
+    }
+
+    fn refused_count(&self) -> usize {
+        self.violations().map(|(_, v)| v.len()).sum()
+    }
+
+    /// `failure` when something of the change does not parse or render, or would not deploy
+    /// (objects its environment's policy refuses); `neutral` when only the base does not
+    /// render (nothing to compare with); `success` otherwise.
     pub fn conclusion(&self) -> CheckConclusion {
         if self.base_config.is_some()
             || self.head_config.is_some()
             || self.head_failures().next().is_some()
+            || self.refused_count() > 0
         {
             CheckConclusion::Failure
         } else if self.failures().next().is_some() {
@@ -58,14 +83,18 @@ impl Findings {
         }
     }
 
-    /// The environments to show in the comment: the ones whose render differs; when none
-    /// does, every one that rendered (as "no changes").
+    /// The environments to show in the comment: the ones whose render differs or holds
+    /// objects its policy refuses; when none does, every one that rendered (as "no changes").
     pub fn shown_environments(&self) -> Vec<EnvironmentDiff> {
         let changed: Vec<EnvironmentDiff> = self
             .outcomes
             .iter()
             .filter_map(|outcome| match outcome {
-                EnvironmentOutcome::Compared(diff) if diff.has_changes() => Some(diff.clone()),
+                EnvironmentOutcome::Compared { diff, violations }
+                    if diff.has_changes() || !violations.is_empty() =>
+                {
+                    Some(diff.clone())
+                }
                 _ => None,
             })
             .collect();
@@ -75,7 +104,7 @@ impl Findings {
         self.outcomes
             .iter()
             .filter_map(|outcome| match outcome {
-                EnvironmentOutcome::Compared(diff) => Some(diff.clone()),
+                EnvironmentOutcome::Compared { diff, .. } => Some(diff.clone()),
                 EnvironmentOutcome::Untouched { environment } => Some(EnvironmentDiff {
                     environment: environment.clone(),
                     summary: Vec::new(),
@@ -194,6 +223,18 @@ impl Findings {
                 out.push(annotation);
             }
         }
+        for (environment, violations) in self.violations() {
+            for violation in violations {
+                let mut annotation = Annotation::failure_at(
+                    &violation.file,
+                    violation.line as u32,
+                    None,
+                    &violation.message,
+                );
+                annotation.title = Some(format!("refused by the policy of {environment}"));
+                out.push(annotation);
+            }
+        }
         out
     }
 
@@ -210,10 +251,19 @@ impl Findings {
                 if failed == 1 { "does" } else { "do" }
             );
         }
+        let refused = self.refused_count();
+        if refused > 0 {
+            return format!(
+                "{refused} object{} refused by environment policy",
+                plural(refused)
+            );
+        }
         let changed = self
             .outcomes
             .iter()
-            .filter(|o| matches!(o, EnvironmentOutcome::Compared(d) if d.has_changes()))
+            .filter(
+                |o| matches!(o, EnvironmentOutcome::Compared { diff, .. } if diff.has_changes()),
+            )
             .count();
         match changed {
             0 => "No changes to the rendered manifests".to_string(),
@@ -241,12 +291,17 @@ impl Findings {
                 EnvironmentOutcome::Untouched { environment } => {
                     context! { name => environment, state => "untouched" }
                 }
-                EnvironmentOutcome::Compared(diff) if diff.has_changes() => {
-                    context! { name => diff.environment, state => "changed", counts => counts(diff) }
-                }
-                EnvironmentOutcome::Compared(diff) => {
-                    context! { name => diff.environment, state => "unchanged" }
-                }
+                EnvironmentOutcome::Compared { diff, violations } if diff.has_changes() => context! {
+                    name => diff.environment,
+                    state => "changed",
+                    counts => counts(diff),
+                    refused => violations.len(),
+                },
+                EnvironmentOutcome::Compared { diff, violations } => context! {
+                    name => diff.environment,
+                    state => "unchanged",
+                    refused => violations.len(),
+                },
                 EnvironmentOutcome::Failed(failure) => context! {
                     name => failure.environment,
                     state => "failed",
@@ -374,6 +429,40 @@ mod tests {
         assert_eq!(notes.len(), 1);
         assert!(notes[0].starts_with("### Environment `dev` does not render"));
         assert!(notes[0].contains("At the base of this pull request"));
+    }
+
+    #[test]
+    fn a_refused_object_fails_with_an_annotation_at_its_line() {
+        let violation = Violation {
+            object: crate::render::ObjectKey {
+                group: String::new(),
+                kind: "ConfigMap".into(),
+                namespace: Some("kube-system".into()),
+                name: "x".into(),
+            },
+            file: "envs/dev/x.yaml".into(),
+            line: 6,
+            message: "ConfigMap kube-system/x is in namespace kube-system, outside the namespaces dev may use (team-dev)".into(),
+        };
+        let findings = Findings {
+            outcomes: vec![EnvironmentOutcome::Compared {
+                diff: crate::diff::diff_environment("dev", &[], &[]),
+                violations: vec![violation.clone()],
+            }],
+            ..Findings::default()
+        };
+        assert_eq!(findings.conclusion(), CheckConclusion::Failure);
+        assert_eq!(findings.title(), "1 object refused by environment policy");
+        assert_eq!(findings.shown_environments()[0].environment, "dev");
+        assert_eq!(findings.violations_of("dev"), [violation]);
+        let annotations = findings.annotations();
+        assert_eq!(annotations.len(), 1);
+        assert_eq!(annotations[0].path, "envs/dev/x.yaml");
+        assert_eq!(annotations[0].start_line, 6);
+        assert_eq!(
+            annotations[0].title.as_deref(),
+            Some("refused by the policy of dev")
+        );
     }
 
     #[test]

@@ -1,0 +1,107 @@
+//! Environment policy: which rendered objects an environment may hold.
+//!
+//! An environment keeps its objects to its `allowed_namespaces` (explicit, or implied by
+//! `namespace`) and to the cluster-scoped kinds it allows (`allowed_cluster_scoped`; by
+//! default every kind when the namespaces are not restricted, none when they are). The
+//! preview shows what breaks these rules before merge; deploy refuses the same objects by
+//! calling the same [`check`]. Pure: objects in, violations out.
+
+use std::fmt;
+
+use crate::config::Environment;
+use crate::render::{K8sObject, ObjectKey, Scopes};
+
+/// One object an environment may not hold, where it was declared and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub object: ObjectKey,
+    /// Repo-relative file the object was read from (for kustomize: the kustomization).
+    pub file: String,
+    /// 1-based line of the object's document in `file`.
+    pub line: usize,
+    /// What is wrong, naming the object and the rule: `ConfigMap kube-system/x is in
+    /// namespace kube-system, outside the namespaces dev may use (team-dev)`.
+    pub message: String,
+}
+
+impl fmt::Display for Violation {
+    /// `envs/dev/x.yaml:3: ConfigMap kube-system/x is in namespace kube-system, ...`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.message)
+    }
+}
+
+/// The objects of `env`'s render that `env` may not hold, in render order.
+pub fn check(env: &Environment, objects: &[K8sObject]) -> Vec<Violation> {
+    let scopes = Scopes::new(objects);
+    objects
+        .iter()
+        .filter_map(|object| {
+            let message = if scopes.is_cluster_scoped(object.api_group(), object.kind()) {
+                // A namespace on a cluster-scoped object is ignored by the API server, so
+                // it must not let the object pass as namespaced.
+                cluster_scoped(env, object)
+            } else {
+                namespaced(env, object)
+            }?;
+            Some(Violation {
+                object: object.key(),
+                file: object.file.clone(),
+                line: object.line,
+                message,
+            })
+        })
+        .collect()
+}
+
+fn namespaced(env: &Environment, object: &K8sObject) -> Option<String> {
+    match object.namespace() {
+        Some(namespace) if !env.allows_namespace(namespace) => Some(format!(
+            "{} is in namespace {namespace}, outside the namespaces {} may use ({})",
+            object.key(),
+            env.name,
+            env.allowed_namespaces.join(", ")
+        )),
+        // It would land in whatever namespace the deploying client defaults to.
+        None if !env.allowed_namespaces.is_empty() => Some(format!(
+            "{} has no namespace, and {} may use only the namespaces ({}): set metadata.namespace",
+            object.key(),
+            env.name,
+            env.allowed_namespaces.join(", ")
+        )),
+        _ => None,
+    }
+}
+
+fn cluster_scoped(env: &Environment, object: &K8sObject) -> Option<String> {
+    let kind = object.kind();
+    if !env.allows_cluster_scoped(kind) {
+        let allowed = match &env.allowed_cluster_scoped {
+            Some(kinds) if !kinds.is_empty() => {
+                format!(
+                    "allows only the cluster-scoped kinds ({})",
+                    kinds.join(", ")
+                )
+            }
+            _ => "allows no cluster-scoped objects (list their kinds in allowed_cluster_scoped)"
+                .to_string(),
+        };
+        return Some(format!(
+            "{} is cluster-scoped, and {} {allowed}",
+            object.key(),
+            env.name
+        ));
+    }
+    // Owning a Namespace object is owning the namespace (its labels, its deletion on prune):
+    // allowed only for the namespaces the environment may use.
+    let is_namespace = object.api_group().is_empty() && kind == "Namespace";
+    if is_namespace && !env.allows_namespace(object.name()) {
+        return Some(format!(
+            "{} is outside the namespaces {} may use ({})",
+            object.key(),
+            env.name,
+            env.allowed_namespaces.join(", ")
+        ));
+    }
+    None
+}
