@@ -134,6 +134,7 @@ fn a_build_that_runs_too_long_is_stopped() {
     write_script(bin.path(), "kustomize", "exec sleep 30");
     let options = RenderOptions {
         kustomize_timeout: Duration::from_millis(300),
+        ..RenderOptions::default()
     };
     let started = Instant::now();
     let err = with_path(bin.path(), || {
