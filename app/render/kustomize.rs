@@ -375,10 +375,17 @@ fn parse_output(
         file: kustomization.to_string(),
         line: 1,
         column: 1,
-        message: format!(
-            "kustomize produced invalid YAML (output line {}, column {}): {}",
-            e.line, e.column, e.message
-        ),
+        message: if e.limit {
+            format!(
+                "kustomize's output (line {}, column {}): {}",
+                e.line, e.column, e.message
+            )
+        } else {
+            format!(
+                "kustomize produced invalid YAML (output line {}, column {}): {}",
+                e.line, e.column, e.message
+            )
+        },
     })?;
     let mut objects = Vec::new();
     for doc in docs {

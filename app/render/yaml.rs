@@ -27,6 +27,8 @@ pub(crate) struct YamlError {
     pub line: usize,
     pub column: usize,
     pub message: String,
+    /// A bound of [`RenderLimits`] was reached: the text may well be valid.
+    pub limit: bool,
 }
 
 impl YamlError {
@@ -35,6 +37,14 @@ impl YamlError {
             line: span.start.line(),
             column: span.start.col() + 1,
             message: message.into(),
+            limit: false,
+        }
+    }
+
+    fn limit(span: &Span, message: String) -> Self {
+        YamlError {
+            limit: true,
+            ..YamlError::at(span, message)
         }
     }
 }
@@ -45,6 +55,7 @@ impl From<ScanError> for YamlError {
             line: err.marker().line(),
             column: err.marker().col() + 1,
             message: err.info().to_string(),
+            limit: false,
         }
     }
 }
@@ -87,7 +98,7 @@ pub(crate) fn parse_stream_within(
                 let value = loader.node(event, span, 0)?;
                 if !value.is_null() {
                     if docs.len() >= limits.max_documents {
-                        return Err(YamlError::at(
+                        return Err(YamlError::limit(
                             &span,
                             format!(
                                 "more than {} documents, the limit of one render",
@@ -131,7 +142,7 @@ impl<'a> Loader<'a> {
 
     fn node(&mut self, event: Event<'a>, span: Span, depth: usize) -> Result<Value, YamlError> {
         if depth >= self.max_depth {
-            return Err(YamlError::at(
+            return Err(YamlError::limit(
                 &span,
                 format!(
                     "nested more than {} levels deep, the limit of one document",
@@ -154,7 +165,7 @@ impl<'a> Loader<'a> {
                 // document uses to exhaust memory.
                 self.alias_nodes = self.alias_nodes.saturating_add(*size);
                 if self.alias_nodes > self.max_alias_values {
-                    return Err(YamlError::at(
+                    return Err(YamlError::limit(
                         &span,
                         format!(
                             "aliases expand to more than {} values, the limit of one file",
