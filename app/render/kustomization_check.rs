@@ -46,6 +46,7 @@ pub(crate) fn check_tree(
     source: &dyn TreeSource,
     dir: &str,
     kustomization: &str,
+    limits: &RenderLimits,
 ) -> Result<(), RenderError> {
     let mut pending = vec![(dir.to_string(), kustomization.to_string())];
     let mut seen = BTreeSet::new();
@@ -53,7 +54,7 @@ pub(crate) fn check_tree(
         if !seen.insert(dir.clone()) {
             continue;
         }
-        for next in check_one(source, &dir, &file)? {
+        for next in check_one(source, &dir, &file, limits)? {
             if let Some(file) = kustomization_in(source, &next)? {
                 pending.push((next, file));
             }
@@ -63,7 +64,12 @@ pub(crate) fn check_tree(
 }
 
 /// Checks one kustomization file; returns the in-repository directories it loads.
-fn check_one(source: &dyn TreeSource, dir: &str, file: &str) -> Result<Vec<String>, RenderError> {
+fn check_one(
+    source: &dyn TreeSource,
+    dir: &str,
+    file: &str,
+    limits: &RenderLimits,
+) -> Result<Vec<String>, RenderError> {
     let real = match source.entry(file)? {
         Some(kind) => follow(source, file, kind)?,
         None => None,
@@ -73,13 +79,12 @@ fn check_one(source: &dyn TreeSource, dir: &str, file: &str) -> Result<Vec<Strin
     };
     let bytes = source.read_file(&real)?;
     let text = String::from_utf8_lossy(&bytes);
-    let docs =
-        parse_stream_within(&text, &RenderLimits::default()).map_err(|e| RenderError::At {
-            file: file.to_string(),
-            line: e.line,
-            column: e.column,
-            message: e.message,
-        })?;
+    let docs = parse_stream_within(&text, limits).map_err(|e| RenderError::At {
+        file: file.to_string(),
+        line: e.line,
+        column: e.column,
+        message: e.message,
+    })?;
     let Some(doc) = docs.first() else {
         return Ok(Vec::new());
     };

@@ -221,7 +221,7 @@ pub fn render_environment_with(
     let dir = paths::env_dir(source, env)?;
     let mut objects = match kustomize::kustomization_in(source, &dir)? {
         Some(kustomization) => {
-            kustomization_check::check_tree(source, &dir, &kustomization)?;
+            kustomization_check::check_tree(source, &dir, &kustomization, &options.limits)?;
             kustomize::render(source, &dir, &kustomization, options)?
         }
         None => plain::render(source, &dir, &options.limits)?,
