@@ -13,7 +13,7 @@ use slipway::config::parse_config_repo;
 use slipway::git::LocalRepo;
 use slipway::render::{
     find_kustomize, render_environment, render_environment_with, KustomizeTool, RenderError,
-    RenderOptions,
+    RenderLimits, RenderOptions,
 };
 use support_core::{config_yaml, TestRepo};
 
@@ -134,6 +134,7 @@ fn a_build_that_runs_too_long_is_stopped() {
     write_script(bin.path(), "kustomize", "exec sleep 30");
     let options = RenderOptions {
         kustomize_timeout: Duration::from_millis(300),
+        ..RenderOptions::default()
     };
     let started = Instant::now();
     let err = with_path(bin.path(), || {
@@ -147,5 +148,42 @@ fn a_build_that_runs_too_long_is_stopped() {
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "stopped promptly"
+    );
+}
+
+#[test]
+fn a_build_that_writes_more_than_the_output_limit_is_stopped() {
+    let _serial = serial();
+    let repo = kustomize_repo();
+    let env = parse_config_repo(&config_yaml(&[("dev", "envs/dev", None)]))
+        .unwrap()
+        .environments["dev"]
+        .clone();
+    let tree = LocalRepo::open(repo.path())
+        .unwrap()
+        .tree_at("HEAD")
+        .unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    // Output without end: only the cap stops it before the time limit does.
+    write_script(bin.path(), "kustomize", "exec yes 'a: b'");
+    let options = RenderOptions {
+        limits: RenderLimits {
+            max_output_bytes: 1024 * 1024,
+            ..RenderLimits::default()
+        },
+        ..RenderOptions::default()
+    };
+    let started = Instant::now();
+    let err = with_path(bin.path(), || {
+        render_environment_with(&tree, &env, &options)
+    })
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "envs/dev/kustomization.yaml: rendering stopped: the size of `kustomize build`'s output is over the limit of 1 MiB (1048576 bytes)"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "stopped by the cap, not the time limit"
     );
 }

@@ -9,7 +9,7 @@
 
 mod duration;
 mod error;
-mod locate;
+pub(crate) mod locate;
 mod raw;
 mod validate;
 

@@ -1,16 +1,22 @@
 //! Kustomize layout: the tree is written out from the source into a temporary directory and
 //! built by `kustomize build` or `kubectl kustomize`, with plugins, exec functions and Helm
-//! off, the load restrictor on, and a time limit.
+//! off, the load restrictor on, a time limit and a cap on its output, in a sandbox with no
+//! network (`super::sandbox`). What the kustomizations name is checked before it runs
+//! (`super::kustomization_check`).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::paths::link_target;
+use super::limits::{bytes as show_bytes, RenderLimits};
+use super::paths::resolve_link;
+use super::sandbox::sandboxed_command;
 use super::source::{EntryKind, TreeSource};
-use super::yaml::parse_stream;
-use super::{objects_from_document, K8sObject, RenderError};
+use super::yaml::parse_stream_within;
+use super::{objects_from_document, K8sObject, RenderError, RenderOptions};
 
 /// File names that make a directory a kustomization, in kustomize's order of preference.
 pub const KUSTOMIZATION_FILES: &[&str] =
@@ -29,12 +35,12 @@ impl KustomizeTool {
     fn command(&self) -> (Command, &'static str) {
         match self {
             KustomizeTool::Kustomize(p) => {
-                let mut c = Command::new(p);
+                let mut c = sandboxed_command(p);
                 c.arg("build");
                 (c, "kustomize build")
             }
             KustomizeTool::Kubectl(p) => {
-                let mut c = Command::new(p);
+                let mut c = sandboxed_command(p);
                 c.arg("kustomize");
                 (c, "kubectl kustomize")
             }
@@ -90,7 +96,7 @@ pub(crate) fn render(
     source: &dyn TreeSource,
     dir: &str,
     kustomization: &str,
-    timeout: Duration,
+    options: &RenderOptions,
 ) -> Result<Vec<K8sObject>, RenderError> {
     let tool = find_kustomize().ok_or_else(|| RenderError::KustomizeMissing {
         kustomization: kustomization.to_string(),
@@ -104,9 +110,9 @@ pub(crate) fn render(
         })?;
     let root = temp.path().join("repo");
     let left_out = materialise(source, dir, &root)?;
-    let output = run(&tool, &root, dir, kustomization, timeout)?;
+    let output = run(&tool, &root, dir, kustomization, options)?;
     match output {
-        Ok(stdout) => parse_output(kustomization, &stdout),
+        Ok(stdout) => parse_output(kustomization, &stdout, &options.limits),
         Err((status, stderr)) => {
             let mut stderr = scrub(&stderr, &root);
             if !left_out.is_empty() {
@@ -125,9 +131,10 @@ pub(crate) fn render(
     }
 }
 
-/// Writes the whole tree of `source` below `root`. Symlinks are recreated when they stay
-/// inside the repository; one pointing outside is refused when it lies in `env_dir`, and left
-/// out (and returned) elsewhere.
+/// Writes the whole tree of `source` below `root`. Symlinks are recreated when what they
+/// resolve to (component by component, through other links) stays inside the repository;
+/// one resolving outside is refused when it lies in `env_dir`, and left out (and returned)
+/// elsewhere.
 fn materialise(
     source: &dyn TreeSource,
     env_dir: &str,
@@ -147,7 +154,7 @@ fn materialise(
                 let bytes = source.read_file(&entry.path)?;
                 std::fs::write(&dest, bytes).map_err(io(format!("writing {}", entry.path)))?;
             }
-            EntryKind::Symlink { target } => match link_target(&entry.path, target) {
+            EntryKind::Symlink { target } => match resolve_link(source, &entry.path, target) {
                 Ok(_) => symlink(target, &dest).map_err(io(format!("linking {}", entry.path)))?,
                 Err(err) if within(&entry.path, env_dir) => return Err(err),
                 Err(_) => left_out.push(entry.path.clone()),
@@ -173,14 +180,17 @@ fn symlink(_target: &str, _dest: &Path) -> std::io::Result<()> {
 }
 
 /// Runs the tool; `Ok(Ok(stdout))` on success, `Ok(Err((status, stderr)))` when it failed.
+/// It is killed when it runs past the timeout or writes more than the output limit.
 #[allow(clippy::type_complexity)]
 fn run(
     tool: &KustomizeTool,
     root: &Path,
     dir: &str,
     kustomization: &str,
-    timeout: Duration,
+    options: &RenderOptions,
 ) -> Result<Result<Vec<u8>, (String, String)>, RenderError> {
+    let timeout = options.kustomize_timeout;
+    let max_output = options.limits.max_output_bytes;
     let (mut command, name) = tool.command();
     let home = root.with_file_name("home");
     std::fs::create_dir_all(&home).map_err(|source| RenderError::Io {
@@ -194,39 +204,41 @@ fn run(
         .arg("--enable-helm=false")
         .arg(dir)
         .current_dir(root)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", &home)
         .env("KUSTOMIZE_PLUGIN_HOME", home.join("no-plugins"))
-        .env("GIT_TERMINAL_PROMPT", "0")
         // kustomize is a Go program that spends a third of a large build collecting garbage;
         // a less eager collector trades some 50 MiB of peak memory for that CPU.
         .env("GOGC", "400")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    #[cfg(unix)]
-    {
-        // Its own process group, so a timeout stops whatever it started too (e.g. `git`).
-        use std::os::unix::process::CommandExt;
-        command.process_group(0);
-    }
     let mut child = command.spawn().map_err(|source| RenderError::Io {
         context: format!("starting `{name}` for {kustomization}"),
         source,
     })?;
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
-    let out_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        stdout.read_to_end(&mut buf).map(|_| buf)
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        stderr.read_to_end(&mut buf).map(|_| buf)
-    });
+    let overflowed = Arc::new(AtomicBool::new(false));
+    let out_reader = {
+        let overflowed = Arc::clone(&overflowed);
+        std::thread::spawn(move || read_capped(&mut stdout, max_output, &overflowed))
+    };
+    // stderr is only shown in an error, and only its start is worth showing.
+    let err_reader = {
+        let ignored = Arc::new(AtomicBool::new(false));
+        std::thread::spawn(move || read_capped(&mut stderr, MAX_STDERR_BYTES, &ignored))
+    };
     let started = Instant::now();
     let status = loop {
+        if overflowed.load(Ordering::Relaxed) {
+            kill_group(&mut child);
+            let _ = child.wait();
+            return Err(RenderError::LimitExceeded {
+                file: kustomization.to_string(),
+                what: format!("the size of `{name}`'s output"),
+                limit: show_bytes(max_output),
+            });
+        }
         match child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) if started.elapsed() >= timeout => {
@@ -258,6 +270,13 @@ fn run(
     };
     let out = join(out_reader)?;
     let err = join(err_reader)?;
+    if overflowed.load(Ordering::Relaxed) {
+        return Err(RenderError::LimitExceeded {
+            file: kustomization.to_string(),
+            what: format!("the size of `{name}`'s output"),
+            limit: show_bytes(max_output),
+        });
+    }
     if status.success() {
         Ok(Ok(out))
     } else {
@@ -266,6 +285,26 @@ fn run(
             String::from_utf8_lossy(&err).trim_end().to_string(),
         )))
     }
+}
+
+/// What of kustomize's stderr is kept for an error message.
+const MAX_STDERR_BYTES: usize = 1024 * 1024;
+
+/// Reads `pipe` to its end, keeping at most `limit` bytes; past that, sets `overflowed` and
+/// stops reading, so the writer blocks until it is killed instead of filling memory.
+fn read_capped(
+    pipe: &mut impl Read,
+    limit: usize,
+    overflowed: &AtomicBool,
+) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    let allowed = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    pipe.take(allowed).read_to_end(&mut buf)?;
+    if buf.len() > limit {
+        buf.truncate(limit);
+        overflowed.store(true, Ordering::Relaxed);
+    }
+    Ok(buf)
 }
 
 /// Kills the child and everything in its process group, then reaps it.
@@ -319,20 +358,45 @@ fn strip_klog(line: &str) -> String {
     }
 }
 
-fn parse_output(kustomization: &str, stdout: &[u8]) -> Result<Vec<K8sObject>, RenderError> {
+fn parse_output(
+    kustomization: &str,
+    stdout: &[u8],
+    limits: &RenderLimits,
+) -> Result<Vec<K8sObject>, RenderError> {
+    if stdout.len() > limits.max_rendered_bytes {
+        return Err(RenderError::LimitExceeded {
+            file: kustomization.to_string(),
+            what: "the size of the rendered manifests".to_string(),
+            limit: show_bytes(limits.max_rendered_bytes),
+        });
+    }
     let text = String::from_utf8_lossy(stdout);
-    let docs = parse_stream(&text).map_err(|e| RenderError::At {
+    let docs = parse_stream_within(&text, limits).map_err(|e| RenderError::At {
         file: kustomization.to_string(),
         line: 1,
         column: 1,
-        message: format!(
-            "kustomize produced invalid YAML (output line {}, column {}): {}",
-            e.line, e.column, e.message
-        ),
+        message: if e.limit {
+            format!(
+                "kustomize's output (line {}, column {}): {}",
+                e.line, e.column, e.message
+            )
+        } else {
+            format!(
+                "kustomize produced invalid YAML (output line {}, column {}): {}",
+                e.line, e.column, e.message
+            )
+        },
     })?;
     let mut objects = Vec::new();
     for doc in docs {
         objects_from_document(kustomization, 1, doc.value, &mut objects)?;
+        if objects.len() > limits.max_documents {
+            return Err(RenderError::LimitExceeded {
+                file: kustomization.to_string(),
+                what: "the number of objects kustomize rendered".to_string(),
+                limit: format!("{} objects", limits.max_documents),
+            });
+        }
     }
     Ok(objects)
 }

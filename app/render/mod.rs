@@ -7,9 +7,12 @@
 //! repository: environment paths and symlinks pointing outside it are refused.
 
 mod emit;
+mod kustomization_check;
 mod kustomize;
+mod limits;
 pub(crate) mod paths;
 mod plain;
+mod sandbox;
 mod scope;
 mod source;
 mod yaml;
@@ -22,6 +25,8 @@ use crate::config::Environment;
 
 pub use emit::to_yaml;
 pub use kustomize::{find_kustomize, KustomizeTool, KUSTOMIZATION_FILES};
+pub use limits::RenderLimits;
+pub use sandbox::{network_isolated, sandboxed_command};
 pub use scope::is_well_known_cluster_scoped;
 pub(crate) use scope::Scopes;
 pub(crate) use source::{check_relative as check_path, join as join_path};
@@ -158,6 +163,13 @@ pub enum RenderError {
         #[source]
         source: std::io::Error,
     },
+    /// A bound of [`RenderLimits`] was reached; `file` is what was being rendered.
+    #[error("{file}: rendering stopped: {what} is over the limit of {limit}")]
+    LimitExceeded {
+        file: String,
+        what: String,
+        limit: String,
+    },
 }
 
 impl RenderError {
@@ -177,12 +189,15 @@ impl RenderError {
 pub struct RenderOptions {
     /// How long one kustomize build may take before it is killed. Default: 60 s.
     pub kustomize_timeout: Duration,
+    /// Bounds of output size, document count, nesting and alias expansion.
+    pub limits: RenderLimits,
 }
 
 impl Default for RenderOptions {
     fn default() -> Self {
         RenderOptions {
             kustomize_timeout: Duration::from_secs(60),
+            limits: RenderLimits::default(),
         }
     }
 }
@@ -207,9 +222,10 @@ pub fn render_environment_with(
     let dir = paths::env_dir(source, env)?;
     let mut objects = match kustomize::kustomization_in(source, &dir)? {
         Some(kustomization) => {
-            kustomize::render(source, &dir, &kustomization, options.kustomize_timeout)?
+            kustomization_check::check_tree(source, &dir, &kustomization, &options.limits)?;
+            kustomize::render(source, &dir, &kustomization, options)?
         }
-        None => plain::render(source, &dir)?,
+        None => plain::render(source, &dir, &options.limits)?,
     };
     if let Some(namespace) = &env.namespace {
         let scopes = scope::Scopes::new(&objects);

@@ -1,8 +1,9 @@
 //! Plain layout: every `*.yaml`, `*.yml` and `*.json` below the environment's directory.
 
+use super::limits::{bytes as show_bytes, RenderLimits};
 use super::paths::{follow, MAX_SYMLINK_HOPS};
 use super::source::{EntryKind, TreeSource};
-use super::yaml::parse_stream;
+use super::yaml::parse_stream_within;
 use super::{objects_from_document, K8sObject, RenderError};
 
 /// Whether a file name is a manifest by its extension.
@@ -14,14 +15,27 @@ pub(crate) fn is_manifest(path: &str) -> bool {
 }
 
 /// Renders the manifests below `dir`, files in path order, documents in file order.
-pub(crate) fn render(source: &dyn TreeSource, dir: &str) -> Result<Vec<K8sObject>, RenderError> {
+pub(crate) fn render(
+    source: &dyn TreeSource,
+    dir: &str,
+    limits: &RenderLimits,
+) -> Result<Vec<K8sObject>, RenderError> {
     let mut files = Vec::new();
     collect(source, dir, dir, 0, &mut files)?;
     files.sort();
     files.dedup();
     let mut objects = Vec::new();
+    let mut total = 0usize;
     for (_shown, real) in files {
         let bytes = source.read_file(&real)?;
+        total = total.saturating_add(bytes.len());
+        if total > limits.max_rendered_bytes {
+            return Err(RenderError::LimitExceeded {
+                file: real,
+                what: format!("the size of the manifests of `{dir}` up to this file"),
+                limit: show_bytes(limits.max_rendered_bytes),
+            });
+        }
         let text = String::from_utf8(bytes).map_err(|e| RenderError::At {
             file: real.clone(),
             line: 1,
@@ -31,7 +45,7 @@ pub(crate) fn render(source: &dyn TreeSource, dir: &str) -> Result<Vec<K8sObject
                 e.utf8_error().valid_up_to()
             ),
         })?;
-        let docs = parse_stream(&text).map_err(|e| RenderError::At {
+        let docs = parse_stream_within(&text, limits).map_err(|e| RenderError::At {
             file: real.clone(),
             line: e.line,
             column: e.column,
@@ -39,6 +53,13 @@ pub(crate) fn render(source: &dyn TreeSource, dir: &str) -> Result<Vec<K8sObject
         })?;
         for doc in docs {
             objects_from_document(&real, doc.line, doc.value, &mut objects)?;
+            if objects.len() > limits.max_documents {
+                return Err(RenderError::LimitExceeded {
+                    file: real,
+                    what: format!("the number of objects in `{dir}`"),
+                    limit: format!("{} objects", limits.max_documents),
+                });
+            }
         }
     }
     Ok(objects)

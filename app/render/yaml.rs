@@ -11,10 +11,7 @@ use std::collections::HashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
 use serde_json::{Map, Number, Value};
 
-/// Nesting deeper than this is refused instead of exhausting the stack.
-const MAX_DEPTH: usize = 256;
-/// Values materialised through aliases, at most; stops "billion laughs" documents.
-const MAX_ALIAS_NODES: usize = 1_000_000;
+use super::limits::RenderLimits;
 
 /// One parsed document of a YAML stream.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +27,8 @@ pub(crate) struct YamlError {
     pub line: usize,
     pub column: usize,
     pub message: String,
+    /// A bound of [`RenderLimits`] was reached: the text may well be valid.
+    pub limit: bool,
 }
 
 impl YamlError {
@@ -38,6 +37,14 @@ impl YamlError {
             line: span.start.line(),
             column: span.start.col() + 1,
             message: message.into(),
+            limit: false,
+        }
+    }
+
+    fn limit(span: &Span, message: String) -> Self {
+        YamlError {
+            limit: true,
+            ..YamlError::at(span, message)
         }
     }
 }
@@ -48,18 +55,32 @@ impl From<ScanError> for YamlError {
             line: err.marker().line(),
             column: err.marker().col() + 1,
             message: err.info().to_string(),
+            limit: false,
         }
     }
 }
 
-/// Parses every document of a YAML (or JSON) stream, skipping empty ones.
+/// Parses every document of a YAML (or JSON) stream, skipping empty ones, within the
+/// default limits.
+#[cfg(test)]
 pub(crate) fn parse_stream(text: &str) -> Result<Vec<Document>, YamlError> {
+    parse_stream_within(text, &RenderLimits::default())
+}
+
+/// Parses every document of a YAML (or JSON) stream, skipping empty ones. Nesting, alias
+/// expansion and the number of documents are bounded by `limits`.
+pub(crate) fn parse_stream_within(
+    text: &str,
+    limits: &RenderLimits,
+) -> Result<Vec<Document>, YamlError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut loader = Loader {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
         alias_nodes: 0,
         last: Span::default(),
+        max_depth: limits.max_depth,
+        max_alias_values: limits.max_alias_values,
     };
     let mut docs = Vec::new();
     loop {
@@ -76,6 +97,15 @@ pub(crate) fn parse_stream(text: &str) -> Result<Vec<Document>, YamlError> {
                 let line = span.start.line();
                 let value = loader.node(event, span, 0)?;
                 if !value.is_null() {
+                    if docs.len() >= limits.max_documents {
+                        return Err(YamlError::limit(
+                            &span,
+                            format!(
+                                "more than {} documents, the limit of one render",
+                                limits.max_documents
+                            ),
+                        ));
+                    }
                     docs.push(Document { line, value });
                 }
             }
@@ -94,6 +124,8 @@ struct Loader<'a> {
     anchors: HashMap<usize, (Value, usize)>,
     alias_nodes: usize,
     last: Span,
+    max_depth: usize,
+    max_alias_values: usize,
 }
 
 impl<'a> Loader<'a> {
@@ -109,8 +141,14 @@ impl<'a> Loader<'a> {
     }
 
     fn node(&mut self, event: Event<'a>, span: Span, depth: usize) -> Result<Value, YamlError> {
-        if depth > MAX_DEPTH {
-            return Err(YamlError::at(&span, "nested too deeply"));
+        if depth >= self.max_depth {
+            return Err(YamlError::limit(
+                &span,
+                format!(
+                    "nested more than {} levels deep, the limit of one document",
+                    self.max_depth
+                ),
+            ));
         }
         match event {
             Event::Scalar(text, style, anchor, tag) => {
@@ -122,13 +160,20 @@ impl<'a> Loader<'a> {
                 let (value, size) = self
                     .anchors
                     .get(&id)
-                    .cloned()
                     .ok_or_else(|| YamlError::at(&span, "alias to an unknown anchor"))?;
-                self.alias_nodes += size;
-                if self.alias_nodes > MAX_ALIAS_NODES {
-                    return Err(YamlError::at(&span, "aliases expand to too many values"));
+                // Counted before copying: the copy itself is what a "billion laughs"
+                // document uses to exhaust memory.
+                self.alias_nodes = self.alias_nodes.saturating_add(*size);
+                if self.alias_nodes > self.max_alias_values {
+                    return Err(YamlError::limit(
+                        &span,
+                        format!(
+                            "aliases expand to more than {} values, the limit of one file",
+                            self.max_alias_values
+                        ),
+                    ));
                 }
-                Ok(value)
+                Ok(value.clone())
             }
             Event::SequenceStart(anchor, _tag) => {
                 let mut items = Vec::new();
@@ -504,6 +549,9 @@ mod tests {
             ));
         }
         let err = parse_stream(&text).unwrap_err();
-        assert_eq!(err.message, "aliases expand to too many values");
+        assert_eq!(
+            err.message,
+            "aliases expand to more than 1000000 values, the limit of one file"
+        );
     }
 }
