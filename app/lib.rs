@@ -15,6 +15,8 @@ pub mod pipelines;
 pub mod queue;
 pub mod render;
 pub mod report;
+pub mod runs;
+pub mod scheduler;
 pub mod server;
 pub mod settings;
 pub mod store;
