@@ -513,3 +513,63 @@ async fn a_handler_that_starts_a_long_run_does_not_hold_the_only_worker() {
     queue_join.await.unwrap();
     supervised.stop().await;
 }
+
+/// A kind whose step never returns: the process dies during it.
+struct Stuck(Arc<tokio::sync::Notify>);
+
+impl RunKind for Stuck {
+    fn step<'a>(&'a self, _step: &'a StepContext) -> StepFuture<'a> {
+        Box::pin(async move {
+            self.0.notify_one();
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok(StepOutcome::failed("never reached"))
+        })
+    }
+}
+
+#[test]
+fn a_step_interrupted_by_a_crash_is_taken_again_by_the_next_process() {
+    let dir = tempfile::tempdir().unwrap();
+
+    // The first process runs on a runtime of its own that is torn down mid-step: a crash.
+    let crashed = tokio::runtime::Runtime::new().unwrap();
+    let id = crashed.block_on(async {
+        let started = Arc::new(tokio::sync::Notify::new());
+        let mut kinds = RunKinds::new();
+        kinds.register(KIND, 4, Stuck(started.clone()));
+        let (runs, _join) = runs::start(
+            store_in(&dir).await,
+            kinds,
+            Arc::new(Metrics::new()),
+            fast_runs(),
+        )
+        .await
+        .unwrap();
+        let notified = started.notified();
+        let id = start(&runs, SUBJECT, Duration::from_secs(60)).await;
+        tokio::time::timeout(Duration::from_secs(5), notified)
+            .await
+            .expect("the step starts");
+        id
+    });
+    crashed.shutdown_background();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let kind = Approval::with_timer(Duration::from_millis(10));
+        let supervised = supervise(store_in(&dir).await, kind.clone(), 4).await;
+        let waiting = wait_for_run(
+            supervised.runs.store(),
+            id,
+            "waited for approval",
+            waiting_for_approval,
+        )
+        .await;
+        assert_eq!(kind.phases(), vec!["start", "timer-done"]);
+        assert_eq!(
+            waiting.attempt, 1,
+            "the interrupted step is not counted against the attempts"
+        );
+        supervised.stop().await;
+    });
+}
