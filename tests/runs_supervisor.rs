@@ -573,3 +573,60 @@ fn a_step_interrupted_by_a_crash_is_taken_again_by_the_next_process() {
         supervised.stop().await;
     });
 }
+
+/// A kind whose every step fails with a retryable error.
+struct Flaky(Arc<Mutex<Vec<u32>>>);
+
+impl RunKind for Flaky {
+    fn step<'a>(&'a self, step: &'a StepContext) -> StepFuture<'a> {
+        Box::pin(async move {
+            self.0.lock().unwrap().push(step.run.attempt);
+            Err(slipway::runs::StepError::Retryable(
+                "the cluster answered 503".into(),
+            ))
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_step_that_keeps_failing_is_retried_then_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let attempts: Arc<Mutex<Vec<u32>>> = Arc::default();
+    let mut kinds = RunKinds::new();
+    kinds.register("build", 4, Flaky(attempts.clone()));
+    let metrics = Arc::new(Metrics::new());
+    let (runs, join) = runs::start(store_in(&dir).await, kinds, metrics.clone(), fast_runs())
+        .await
+        .unwrap();
+    let StartOutcome::Started(run) = runs
+        .start(
+            "build",
+            "acme/api@abc123",
+            Value::Null,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("the run did not start")
+    };
+    let done = wait_for_run(runs.store(), run.id, "finished", |run| {
+        run.state.is_finished()
+    })
+    .await;
+    assert_eq!(done.state, RunState::Failed);
+    assert_eq!(
+        done.outcome.as_deref(),
+        Some("gave up after 3 attempts: the cluster answered 503")
+    );
+    assert_eq!(*attempts.lock().unwrap(), vec![1, 2, 3]);
+    assert_eq!(
+        metric(
+            &metrics,
+            "slipway_runs_total{kind=\"build\",outcome=\"failed\"}"
+        ),
+        Some(1.0)
+    );
+    runs.shutdown();
+    join.await.unwrap();
+}
