@@ -16,6 +16,8 @@ pub mod policy;
 pub mod queue;
 pub mod render;
 pub mod report;
+pub mod runs;
+pub mod scheduler;
 pub mod server;
 pub mod settings;
 pub mod store;

@@ -54,6 +54,17 @@ pub struct OutcomeLabels {
     pub outcome: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RunLabels {
+    pub kind: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: String,
+}
+
 /// Every metric slipway exports, registered once per server.
 pub struct Metrics {
     registry: Registry,
@@ -73,6 +84,10 @@ pub struct Metrics {
     pub missed_delivery_scans: Family<OutcomeLabels, Counter>,
     /// Redeliveries slipway asked GitHub for, by outcome.
     pub missed_delivery_redeliveries: Family<OutcomeLabels, Counter>,
+    /// Runs that finished, by kind and outcome (succeeded, failed, timed_out, cancelled).
+    pub runs: Family<RunLabels, Counter>,
+    /// Runs pending, running or waiting, by kind.
+    pub runs_active: Family<KindLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -134,6 +149,18 @@ impl Metrics {
             "Redeliveries requested from GitHub, by outcome",
             missed_delivery_redeliveries.clone(),
         );
+        let runs = Family::<RunLabels, Counter>::default();
+        registry.register(
+            "runs",
+            "Runs that finished, by kind and outcome",
+            runs.clone(),
+        );
+        let runs_active = Family::<KindLabels, Gauge>::default();
+        registry.register(
+            "runs_active",
+            "Runs pending, running or waiting, by kind",
+            runs_active.clone(),
+        );
         Metrics {
             registry,
             deliveries_received,
@@ -144,6 +171,8 @@ impl Metrics {
             github_rate_limit_remaining,
             missed_delivery_scans,
             missed_delivery_redeliveries,
+            runs,
+            runs_active,
         }
     }
 
@@ -159,6 +188,15 @@ impl Metrics {
     pub fn count_outcome(family: &Family<OutcomeLabels, Counter>, outcome: &str) {
         family
             .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn count_run(&self, kind: &str, outcome: &str) {
+        self.runs
+            .get_or_create(&RunLabels {
+                kind: kind.to_string(),
                 outcome: outcome.to_string(),
             })
             .inc();

@@ -15,6 +15,7 @@ use crate::webhook::HANDLED_EVENTS;
 
 #[derive(Debug, Clone)]
 pub struct RecoveryConfig {
+    /// How often the scheduler scans.
     pub interval: Duration,
     /// Pages of 100 deliveries read per scan.
     pub max_pages: usize,
@@ -165,37 +166,27 @@ pub async fn scan_once(
     Ok(report)
 }
 
-/// Scans at start-up and then every `config.interval` while credentials are configured, until
-/// `stop` fires. GitHub being unreachable is logged and counted, never fatal.
-pub async fn run_periodically(
-    github: GitHub,
-    store: Store,
-    metrics: std::sync::Arc<Metrics>,
-    config: RecoveryConfig,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    loop {
-        if github.credentials().get().is_some() {
-            match scan_once(&github, &store, &metrics, &config).await {
-                Ok(report) => {
-                    Metrics::count_outcome(&metrics.missed_delivery_scans, "ok");
-                    tracing::info!(
-                        seen = report.seen,
-                        requested = report.requested.len(),
-                        "missed-delivery scan done"
-                    );
-                }
-                Err(err) => {
-                    Metrics::count_outcome(&metrics.missed_delivery_scans, "error");
-                    tracing::warn!(error = %err, "missed-delivery scan failed; trying again next interval");
-                }
-            }
+/// One scan, as the scheduler runs it every `config.interval`: counted in the metrics by outcome.
+/// GitHub being unreachable is the caller's to log; it is never fatal.
+pub async fn scan_and_count(
+    github: &GitHub,
+    store: &Store,
+    metrics: &Metrics,
+    config: &RecoveryConfig,
+) -> Result<ScanReport, GitHubError> {
+    let scanned = scan_once(github, store, metrics, config).await;
+    match &scanned {
+        Ok(report) => {
+            Metrics::count_outcome(&metrics.missed_delivery_scans, "ok");
+            tracing::info!(
+                seen = report.seen,
+                requested = report.requested.len(),
+                "missed-delivery scan done"
+            );
         }
-        tokio::select! {
-            _ = tokio::time::sleep(config.interval) => {}
-            _ = stop.changed() => return,
-        }
+        Err(_) => Metrics::count_outcome(&metrics.missed_delivery_scans, "error"),
     }
+    scanned
 }
 
 #[cfg(test)]

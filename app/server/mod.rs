@@ -1,7 +1,8 @@
 //! The HTTP server: webhook ingress, the setup flow, and the operations endpoints.
 //!
-//! `start` wires the store, the queue, the GitHub client and the missed-delivery scanner together
-//! and returns a handle; `slipway serve` and the tests both use it.
+//! `start` wires the store, the queue, the run supervisor, the GitHub client and the scheduler of
+//! periodic jobs (missed-delivery scan, delivery retention) together and returns a handle;
+//! `slipway serve` and the tests both use it.
 
 mod ingress;
 mod ops;
@@ -22,6 +23,8 @@ use crate::github::{GitHub, RetryPolicy, SharedCredentials};
 use crate::pipelines::missed_deliveries::{self, RecoveryConfig};
 use crate::pipelines::{self, PipelineContext};
 use crate::queue::{self, HandlerRegistry, QueueConfig, QueueHandle};
+use crate::runs::{self, RunKinds, Runs, RunsConfig};
+use crate::scheduler::{Job, Scheduler, SchedulerConfig};
 use crate::settings::Settings;
 use crate::store::Store;
 use crate::telemetry::Metrics;
@@ -41,6 +44,10 @@ pub struct ServerOptions {
     pub recovery: RecoveryConfig,
     pub github_retry: RetryPolicy,
     pub extra_handlers: Option<RegisterHandlers>,
+    /// The run kinds the supervisor drives.
+    pub run_kinds: RunKinds,
+    pub runs: RunsConfig,
+    pub scheduler: SchedulerConfig,
 }
 
 impl ServerOptions {
@@ -55,6 +62,9 @@ impl ServerOptions {
             recovery: RecoveryConfig::default(),
             github_retry: RetryPolicy::default(),
             extra_handlers: None,
+            run_kinds: RunKinds::new(),
+            runs: RunsConfig::default(),
+            scheduler: SchedulerConfig::for_this_process(),
         }
     }
 }
@@ -78,6 +88,8 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     pub store: Store,
     pub metrics: Arc<Metrics>,
+    /// Starts and signals runs of the registered kinds.
+    pub runs: Runs,
     stop: watch::Sender<bool>,
     join: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -108,6 +120,9 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         recovery,
         github_retry,
         extra_handlers,
+        run_kinds,
+        runs: runs_config,
+        scheduler: scheduler_config,
     } = options;
     let metrics = Arc::new(Metrics::new());
     let store = Store::connect(&settings.database_url)
@@ -139,6 +154,8 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
     }
     let (queue, queue_join) =
         queue::start(store.clone(), handlers, metrics.clone(), queue_config).await?;
+    let (runs, runs_join) =
+        runs::start(store.clone(), run_kinds, metrics.clone(), runs_config).await?;
 
     let listener = tokio::net::TcpListener::bind((settings.host, settings.port))
         .await
@@ -160,22 +177,21 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
     let router = router(state);
 
     let (stop, stop_rx) = watch::channel(false);
-    let scanner = tokio::spawn(scan_when_credentials(
+    let mut scheduler = Scheduler::new(store.clone(), scheduler_config);
+    scheduler.add(missed_delivery_job(
         github,
         store.clone(),
         metrics.clone(),
         recovery,
         credentials_arrived,
-        stop_rx.clone(),
     ));
-
-    let pruner = tokio::spawn(prune_periodically(
-        store.clone(),
-        retention_days,
-        stop_rx.clone(),
-    ));
+    if let Some(job) = retention_job(store.clone(), retention_days) {
+        scheduler.add(job);
+    }
+    let scheduler = scheduler.start();
 
     let mut server_stop = stop_rx.clone();
+    let runs_handle = runs.clone();
     let join = tokio::spawn(async move {
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(async move {
@@ -184,8 +200,10 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
             .await;
         queue.shutdown();
         let _ = queue_join.await;
-        let _ = scanner.await;
-        let _ = pruner.await;
+        // After the queue: a handler finishing in the grace period may still start a run.
+        runs_handle.shutdown();
+        let _ = runs_join.await;
+        scheduler.shutdown().await;
         served.context("the HTTP server failed")
     });
     tracing::info!(%addr, "slipway is listening");
@@ -193,6 +211,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         addr,
         store,
         metrics,
+        runs,
         stop,
         join,
     })
@@ -210,49 +229,65 @@ fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Runs the missed-delivery scanner once credentials exist (from start-up or the setup flow).
-async fn scan_when_credentials(
+/// The missed-delivery scan: at start-up, every `recovery.interval`, and at once when the setup
+/// flow installs credentials; without credentials there is nothing to scan with.
+fn missed_delivery_job(
     github: GitHub,
     store: Store,
     metrics: Arc<Metrics>,
     recovery: RecoveryConfig,
     credentials_arrived: Arc<Notify>,
-    mut stop: watch::Receiver<bool>,
-) {
-    while github.credentials().get().is_none() {
-        tokio::select! {
-            _ = credentials_arrived.notified() => {}
-            _ = stop.changed() => return,
+) -> Job {
+    let interval = recovery.interval;
+    Job::new("missed-delivery-scan", interval, move || {
+        let (github, store, metrics, recovery) = (
+            github.clone(),
+            store.clone(),
+            metrics.clone(),
+            recovery.clone(),
+        );
+        async move {
+            if github.credentials().get().is_none() {
+                return Ok(());
+            }
+            missed_deliveries::scan_and_count(&github, &store, &metrics, &recovery)
+                .await
+                .context("missed-delivery scan failed")?;
+            Ok(())
         }
-    }
-    missed_deliveries::run_periodically(github, store, metrics, recovery, stop).await;
+    })
+    .triggered_by(credentials_arrived)
 }
 
 /// Deletes finished deliveries older than the retention, at start-up and then hourly, so the
-/// database stays the size of the last few weeks of webhooks.
-async fn prune_periodically(store: Store, retention_days: u32, mut stop: watch::Receiver<bool>) {
+/// database stays the size of the last few weeks of webhooks. `None` when everything is kept.
+fn retention_job(store: Store, retention_days: u32) -> Option<Job> {
     if retention_days == 0 {
-        return;
+        return None;
     }
     let retention = Duration::from_secs(u64::from(retention_days) * 24 * 60 * 60);
-    loop {
-        let before = crate::store::now_millis() - retention.as_millis() as i64;
-        match store.prune_finished(before).await {
-            Ok(0) => {}
-            Ok(pruned) => tracing::info!(
-                pruned,
-                retention_days,
-                "finished deliveries past the retention deleted"
-            ),
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot prune old deliveries; trying again in an hour")
+    Some(Job::new(
+        "delivery-retention",
+        Duration::from_secs(60 * 60),
+        move || {
+            let store = store.clone();
+            async move {
+                let before = crate::store::now_millis() - retention.as_millis() as i64;
+                let pruned = store
+                    .prune_finished(before)
+                    .await
+                    .context("cannot prune old deliveries")?;
+                if pruned > 0 {
+                    tracing::info!(
+                        pruned,
+                        retention_days,
+                        "finished deliveries past the retention deleted"
+                    );
+                }
+                Ok(())
             }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(60 * 60)) => {}
-            _ = stop.changed() => return,
-        }
-    }
+        },
+    ))
 }
 
 /// How long a setup `state` stays valid: GitHub's manifest codes last an hour too.

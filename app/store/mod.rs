@@ -1,5 +1,6 @@
 //! Durable state in embedded SQLite: webhook deliveries (the queue), installations,
-//! redelivery requests, environment locks and where each pull request's preview comments are.
+//! redelivery requests, environment locks, where each pull request's preview comments are, runs
+//! and their signals, and the leases of periodic jobs.
 //!
 //! Ingress writes go through a group-commit writer (`ingest`): concurrent webhook requests share
 //! one transaction and one fsync, and each request is answered only after its row is committed.
@@ -7,9 +8,11 @@
 mod deliveries;
 mod ingest;
 mod installations;
+mod leases;
 mod locks;
 mod payload_codec;
 mod previews;
+mod runs;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -20,7 +23,9 @@ use sqlx::SqlitePool;
 pub use deliveries::{AttemptOutcome, DeliveryRow, DeliveryState, DeliverySummary, StateCount};
 pub use ingest::{IngestOutcome, NewDelivery};
 pub use installations::InstallationRecord;
+pub use leases::Lease;
 pub use locks::{EnvironmentLock, LockOutcome};
+pub use runs::{RunId, RunRecord, RunSignal, RunState, RunTarget, StartOutcome, StepRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
