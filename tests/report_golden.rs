@@ -8,7 +8,7 @@ mod support_core_b;
 use slipway::diff::diff_environment;
 use slipway::report::{Limits, Preview, Templates};
 use support_core::assert_golden;
-use support_core_b::{config_map, deployment, secret};
+use support_core_b::{config_map, deployment, secret, FINGERPRINT_KEY};
 
 #[test]
 fn a_small_two_environment_change_renders_as_one_comment() {
@@ -26,6 +26,7 @@ fn a_small_two_environment_change_renders_as_one_comment() {
             secret("team-dev", "api-db", "password", "new-password"),
             config_map("team-dev", "feature-flags", "beta", "on"),
         ],
+        &FINGERPRINT_KEY,
     );
     let prod = diff_environment(
         "prod",
@@ -41,6 +42,7 @@ fn a_small_two_environment_change_renders_as_one_comment() {
             "registry.example.com/team/api:1.4.0",
             3,
         )],
+        &FINGERPRINT_KEY,
     );
     let environments = [dev, prod];
     let preview = Preview {
@@ -64,6 +66,7 @@ fn nothing_changed_renders_the_no_changes_comment() {
         "dev",
         &[config_map("team-dev", "cfg", "k", "v")],
         &[config_map("team-dev", "cfg", "k", "v")],
+        &FINGERPRINT_KEY,
     );
     let environments = [dev];
     let preview = Preview {
@@ -90,8 +93,8 @@ fn a_template_directory_overrides_the_defaults_by_file_name() {
     )
     .unwrap();
     let environments = [
-        diff_environment("dev", &[], &[]),
-        diff_environment("prod", &[], &[]),
+        diff_environment("dev", &[], &[], &FINGERPRINT_KEY),
+        diff_environment("prod", &[], &[], &FINGERPRINT_KEY),
     ];
     let preview = Preview {
         base: "a",

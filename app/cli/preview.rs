@@ -17,7 +17,7 @@ use anyhow::{anyhow, Context};
 use serde::Serialize;
 
 use crate::config::{self, Environment, CONFIG_PATH};
-use crate::diff::EnvironmentDiff;
+use crate::diff::{EnvironmentDiff, FingerprintKey};
 use crate::git::LocalRepo;
 use crate::pipelines::preview::compare::{self, EnvironmentOutcome, Untouched};
 use crate::report::{self, Limits, Preview, Templates};
@@ -52,6 +52,8 @@ pub struct Args {
     /// A directory of report templates overriding the built-in ones by file name.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+    #[command(flatten)]
+    pub key: super::fingerprint_key::KeyArgs,
 }
 
 #[derive(Serialize)]
@@ -71,7 +73,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let head = repo.resolve(&args.head)?;
     let environments = environments(&repo, &args.base, &args.envs)?;
 
-    let diffs = compare(&repo, &base.to_hex(), &head.to_hex(), &environments)?;
+    let key = args.key.resolve()?;
+    let diffs = compare(&repo, &base.to_hex(), &head.to_hex(), &environments, &key)?;
     let shown: Vec<EnvironmentDiff> =
         if args.envs.is_empty() && diffs.iter().any(EnvironmentDiff::has_changes) {
             diffs
@@ -157,8 +160,9 @@ fn compare(
     base: &str,
     head: &str,
     environments: &[Environment],
+    key: &FingerprintKey,
 ) -> anyhow::Result<Vec<EnvironmentDiff>> {
-    compare::compare(repo, base, head, environments, Untouched::RenderOnce)?
+    compare::compare(repo, base, head, environments, Untouched::RenderOnce, key)?
         .into_iter()
         .map(|outcome| match outcome {
             EnvironmentOutcome::Compared(diff) => Ok(diff),
