@@ -108,7 +108,7 @@ pub(crate) fn render(
     match output {
         Ok(stdout) => parse_output(kustomization, &stdout),
         Err((status, stderr)) => {
-            let mut stderr = scrub(&stderr, &root);
+            let mut stderr = super::mask::kustomize_message(&scrub(&stderr, &root), source);
             if !left_out.is_empty() {
                 stderr.push_str(&format!(
                     "\nnote: symlinks pointing outside the repository were left out: {}",
@@ -327,7 +327,9 @@ fn parse_output(kustomization: &str, stdout: &[u8]) -> Result<Vec<K8sObject>, Re
         column: 1,
         message: format!(
             "kustomize produced invalid YAML (output line {}, column {}): {}",
-            e.line, e.column, e.message
+            e.line,
+            e.column,
+            super::mask::yaml_message(&text, e.line, &e.message)
         ),
     })?;
     let mut objects = Vec::new();

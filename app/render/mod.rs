@@ -8,6 +8,7 @@
 
 mod emit;
 mod kustomize;
+mod mask;
 pub(crate) mod paths;
 mod plain;
 mod scope;
