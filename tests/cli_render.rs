@@ -431,7 +431,7 @@ fn a_fingerprint_key_that_is_not_64_hex_digits_is_refused_without_echoing_it() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         stderr(&output),
-        "error: --fingerprint-key: a fingerprint key is 32 bytes written as 64 hex digits; got 19 characters\n"
+        "error: --fingerprint-key (or FINGERPRINT_KEY): a fingerprint key is 32 bytes written as 64 hex digits; got 19 characters\n"
     );
     assert_eq!(stdout(&output), "");
 }

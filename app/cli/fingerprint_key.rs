@@ -38,7 +38,7 @@ impl KeyArgs {
     /// The key given, or the user's own.
     pub fn resolve(&self) -> anyhow::Result<FingerprintKey> {
         if let Some(hex) = &self.fingerprint_key {
-            return FingerprintKey::from_hex(hex).context("--fingerprint-key");
+            return FingerprintKey::from_hex(hex).context("--fingerprint-key (or FINGERPRINT_KEY)");
         }
         let path = key_file(
             std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from),
