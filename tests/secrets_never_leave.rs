@@ -420,3 +420,76 @@ async fn the_server_preview_shows_no_secret_value_anywhere() {
     );
     assert!(logged.contains("TRACE"), "trace-level logs were captured");
 }
+
+/// The line of the preview comment that shows dev's new password.
+fn password_line(fake: &FakeGitHub) -> String {
+    let comments = fake.comments_on(REPO, 7);
+    let body = &comments
+        .iter()
+        .find(|c| c.user_login == app_bot_login())
+        .expect("slipway commented")
+        .body;
+    body.lines()
+        .find(|line| line.starts_with("+  password: '<secret hmac:"))
+        .unwrap_or_else(|| panic!("no password line in {body}"))
+        .to_string()
+}
+
+async fn preview(server: &TestServer, repos: &Repos, delivery: &str, action: &str) {
+    let event = PullEvent::new(action, REPO, &repos.bare, 7)
+        .base("main", &repos.main)
+        .head("change", &repos.head);
+    let (status, body) = server
+        .deliver("pull_request", delivery, &event.payload())
+        .await;
+    assert_eq!(status, 202, "{body}");
+    server.wait_for_state(delivery, "done", WAIT).await;
+}
+
+async fn fake_for(repos: &Repos) -> FakeGitHub {
+    FakeGitHub::builder()
+        .with_installation(INSTALLATION_ID)
+        .with_repo(REPO, &repos.bare)
+        .with_pull(REPO, PullSpec::new(7, "change", "main"))
+        .start()
+        .await
+}
+
+#[tokio::test]
+async fn the_fingerprint_key_setting_is_what_the_server_fingerprints_with() {
+    let key_hex = "0707070707070707070707070707070707070707070707070707070707070707";
+    let key = slipway::diff::FingerprintKey::from_hex(key_hex).unwrap();
+    let repos = repos();
+    let fake = fake_for(&repos).await;
+    let server = TestServer::builder()
+        .github(&fake)
+        .var("FINGERPRINT_KEY", key_hex)
+        .start()
+        .await;
+
+    preview(&server, &repos, "key-1", "opened").await;
+
+    assert_eq!(
+        password_line(&fake),
+        format!("+  password: '{}'", key.fingerprint(PASSWORD.as_bytes()))
+    );
+}
+
+#[tokio::test]
+async fn the_server_keeps_its_key_across_restarts() {
+    let repos = repos();
+    let fake = fake_for(&repos).await;
+    let first = TestServer::builder().github(&fake).start().await;
+    preview(&first, &repos, "restart-1", "opened").await;
+    let before = password_line(&fake);
+    let dir = first.shutdown().await;
+
+    let second = TestServer::builder()
+        .github(&fake)
+        .in_dir(dir)
+        .start()
+        .await;
+    preview(&second, &repos, "restart-2", "synchronize").await;
+
+    assert_eq!(password_line(&fake), before);
+}
