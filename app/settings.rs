@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use jsonwebtoken::EncodingKey;
+
+use crate::diff::FingerprintKey;
 use url::Url;
 
 /// Everything `slipway serve` and `slipway deliveries` need to start.
@@ -34,6 +36,9 @@ pub struct Settings {
     pub env_file: PathBuf,
     /// The cache of bare git mirrors of config repos (created when missing).
     pub mirror_dir: PathBuf,
+    /// `FINGERPRINT_KEY`: what Secret fingerprints are made with. `None`: the key slipway
+    /// generated once and keeps in its store.
+    pub fingerprint_key: Option<FingerprintKey>,
 }
 
 /// A GitHub App's identity: everything needed to verify its webhooks and sign its JWTs.
@@ -156,6 +161,11 @@ impl Settings {
             )));
         }
 
+        let fingerprint_key = get("FINGERPRINT_KEY")
+            .map(FingerprintKey::from_hex)
+            .transpose()
+            .map_err(|err| invalid(format!("FINGERPRINT_KEY is not usable: {err}")))?;
+
         Ok(Settings {
             credentials: credentials_from(vars)?.map(Arc::new),
             host,
@@ -170,6 +180,7 @@ impl Settings {
             delivery_retention_days,
             env_file: PathBuf::from(get("ENV_FILE").unwrap_or(".env")),
             mirror_dir: PathBuf::from(get("MIRROR_DIR").unwrap_or("mirrors")),
+            fingerprint_key,
         })
     }
 }
@@ -354,6 +365,22 @@ mod tests {
         );
         let keep_all = Settings::from_vars(&vars(&[("DELIVERY_RETENTION_DAYS", "0")])).unwrap();
         assert_eq!(keep_all.delivery_retention_days, 0);
+    }
+
+    #[test]
+    fn a_fingerprint_key_is_64_hex_digits_and_never_echoed() {
+        assert!(Settings::from_vars(&HashMap::new())
+            .unwrap()
+            .fingerprint_key
+            .is_none());
+        let hex = "ab".repeat(32);
+        let settings = Settings::from_vars(&vars(&[("FINGERPRINT_KEY", &hex)])).unwrap();
+        assert_eq!(settings.fingerprint_key.unwrap().to_hex(), hex);
+        let message = error_of(&[("FINGERPRINT_KEY", "not-the-key-but-close")]);
+        assert_eq!(
+            message,
+            "FINGERPRINT_KEY is not usable: a fingerprint key is 32 bytes written as 64 hex digits; got 21 characters"
+        );
     }
 
     #[test]

@@ -102,7 +102,7 @@ fn markdown_shows_only_the_environments_that_changed_without_their_secrets() {
         .stdout
         .contains("<b>changed</b> Deployment <code>team-dev/api</code>"));
     assert!(run.stdout.contains("-        image: registry.example.com/team/api:1.0\n+        image: registry.example.com/team/api:1.1\n"), "{}", run.stdout);
-    assert!(run.stdout.contains("  password: '<secret sha256:"));
+    assert!(run.stdout.contains("  password: '<secret hmac:"));
     for output in [&run.stdout, &run.stderr] {
         assert!(!output.contains(PASSWORD_BASE) && !output.contains(PASSWORD_HEAD));
     }

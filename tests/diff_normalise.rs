@@ -3,7 +3,7 @@
 mod support_core_b;
 
 use slipway::diff::{diff_environment, Change};
-use support_core_b::{config_map, deployment, object};
+use support_core_b::{config_map, deployment, object, FINGERPRINT_KEY};
 
 #[test]
 fn server_managed_fields_and_status_are_not_changes() {
@@ -24,7 +24,7 @@ fn server_managed_fields_and_status_are_not_changes() {
     );
     head.value["status"] = serde_json::json!({"readyReplicas": 2});
 
-    let diff = diff_environment("dev", &[base], &[head]);
+    let diff = diff_environment("dev", &[base], &[head], &FINGERPRINT_KEY);
 
     assert_eq!(diff.objects.len(), 1);
     assert_eq!(diff.objects[0].change, Change::Unchanged);
@@ -40,7 +40,7 @@ fn other_annotations_survive_normalisation_and_show_in_the_diff() {
         "team": "payments",
     });
 
-    let diff = diff_environment("dev", &[base], &[head]);
+    let diff = diff_environment("dev", &[base], &[head], &FINGERPRINT_KEY);
 
     let object = &diff.objects[0];
     assert_eq!(object.change, Change::Changed);
@@ -63,10 +63,15 @@ fn keys_are_sorted_so_source_order_is_not_a_change() {
         "apiVersion: v1\ndata: {a: '1', b: '2'}\nkind: ConfigMap\nmetadata: {name: cfg, namespace: ns}\n",
     );
 
-    let diff = diff_environment("dev", &[base], std::slice::from_ref(&head));
+    let diff = diff_environment(
+        "dev",
+        &[base],
+        std::slice::from_ref(&head),
+        &FINGERPRINT_KEY,
+    );
     assert_eq!(diff.objects[0].change, Change::Unchanged);
 
-    let added = diff_environment("dev", &[], &[head]);
+    let added = diff_environment("dev", &[], &[head], &FINGERPRINT_KEY);
     let yaml = added.objects[0].yaml.as_deref().unwrap();
     assert_eq!(
         yaml,
@@ -79,7 +84,7 @@ fn a_changed_object_gets_a_unified_diff_with_three_lines_of_context() {
     let base = deployment("team-dev", "api", "registry.example.com/api:1.0", 2);
     let head = deployment("team-dev", "api", "registry.example.com/api:1.1", 2);
 
-    let diff = diff_environment("dev", &[base], &[head]);
+    let diff = diff_environment("dev", &[base], &[head], &FINGERPRINT_KEY);
 
     let text = diff.objects[0].diff.as_deref().unwrap();
     let expected = "\
@@ -109,7 +114,7 @@ fn each_object_is_added_removed_changed_or_unchanged() {
         config_map("ns", "created", "k", "v"),
     ];
 
-    let diff = diff_environment("dev", &base, &head);
+    let diff = diff_environment("dev", &base, &head, &FINGERPRINT_KEY);
 
     let outcomes: Vec<(&str, Change)> = diff
         .objects
@@ -160,8 +165,8 @@ fn objects_are_ordered_by_namespace_then_kind_then_name() {
     let mut reversed = objects.clone();
     reversed.reverse();
 
-    let forward = diff_environment("dev", &[], &objects);
-    let backward = diff_environment("dev", &[], &reversed);
+    let forward = diff_environment("dev", &[], &objects, &FINGERPRINT_KEY);
+    let backward = diff_environment("dev", &[], &reversed, &FINGERPRINT_KEY);
 
     let order: Vec<String> = forward.objects.iter().map(|o| o.id.to_string()).collect();
     assert_eq!(
@@ -188,7 +193,7 @@ fn objects_of_the_same_kind_and_name_in_different_groups_are_different_objects()
         "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: api, namespace: ns}\n",
     );
 
-    let diff = diff_environment("dev", &[core], &[other]);
+    let diff = diff_environment("dev", &[core], &[other], &FINGERPRINT_KEY);
 
     let outcomes: Vec<(String, Change)> = diff
         .objects

@@ -2,9 +2,13 @@
 
 mod support_core_b;
 
-use slipway::diff::{diff_environment, redact::fingerprint, Change, EnvironmentDiff};
+use slipway::diff::{diff_environment, Change, EnvironmentDiff, FingerprintKey};
 use slipway::report::{Limits, Preview, Templates};
-use support_core_b::{object, secret};
+use support_core_b::{object, secret, FINGERPRINT_KEY};
+
+fn fingerprint(value: &[u8]) -> String {
+    FINGERPRINT_KEY.fingerprint(value)
+}
 
 const OLD_PASSWORD: &str = "correct-horse-battery-staple";
 const NEW_PASSWORD: &str = "Tr0ub4dor&3-rotated";
@@ -35,7 +39,7 @@ fn a_rotated_string_data_value_shows_only_its_fingerprints() {
     let base = secret("team-dev", "db", "password", OLD_PASSWORD);
     let head = secret("team-dev", "db", "password", NEW_PASSWORD);
 
-    let diff = diff_environment("dev", &[base], &[head]);
+    let diff = diff_environment("dev", &[base], &[head], &FINGERPRINT_KEY);
 
     assert_eq!(diff.objects[0].change, Change::Changed);
     let text = diff.objects[0].diff.as_deref().unwrap();
@@ -58,7 +62,7 @@ fn base64_data_is_fingerprinted_by_its_decoded_value_and_never_shown_encoded_or_
         ),
     );
 
-    let diff = diff_environment("dev", &[], &[added]);
+    let diff = diff_environment("dev", &[], &[added], &FINGERPRINT_KEY);
 
     let yaml = diff.objects[0].yaml.as_deref().unwrap();
     assert!(
@@ -79,7 +83,7 @@ fn a_secret_in_the_last_applied_annotation_never_appears() {
     });
     let head = secret("team-dev", "db", "password", NEW_PASSWORD);
 
-    let diff = diff_environment("dev", &[base], &[head]);
+    let diff = diff_environment("dev", &[base], &[head], &FINGERPRINT_KEY);
 
     let outputs = all_outputs(&diff);
     assert!(!outputs.contains(OLD_PASSWORD));
@@ -90,11 +94,11 @@ fn a_secret_in_the_last_applied_annotation_never_appears() {
 fn a_removed_secret_shows_its_keys_but_not_its_values() {
     let base = secret("team-dev", "db", "password", OLD_PASSWORD);
 
-    let diff = diff_environment("dev", &[base], &[]);
+    let diff = diff_environment("dev", &[base], &[], &FINGERPRINT_KEY);
 
     assert_eq!(diff.objects[0].change, Change::Removed);
     let outputs = all_outputs(&diff);
-    assert!(outputs.contains("password: '<secret sha256:"));
+    assert!(outputs.contains("password: '<secret hmac:"));
     assert!(!outputs.contains(OLD_PASSWORD));
 }
 
@@ -105,11 +109,44 @@ fn config_maps_are_not_redacted() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: ns}\ndata: {LOG_LEVEL: debug}\n",
     );
 
-    let diff = diff_environment("dev", &[], &[config]);
+    let diff = diff_environment("dev", &[], &[config], &FINGERPRINT_KEY);
 
     assert!(diff.objects[0]
         .yaml
         .as_deref()
         .unwrap()
         .contains("LOG_LEVEL: debug"));
+}
+
+#[test]
+fn a_fingerprint_cannot_be_confirmed_with_a_plain_sha256_of_a_guess() {
+    // `printf hunter2 | sha256sum` starts with f52fbd32: what slipway once showed.
+    let diff = diff_environment(
+        "dev",
+        &[],
+        &[secret("team-dev", "db", "password", "hunter2")],
+        &FINGERPRINT_KEY,
+    );
+
+    let outputs = all_outputs(&diff);
+    assert!(!outputs.contains("f52fbd32"), "{outputs}");
+    assert!(outputs.contains(&format!("password: '{}'", fingerprint(b"hunter2"))));
+}
+
+#[test]
+fn another_key_gives_other_fingerprints_for_the_same_value() {
+    let other = FingerprintKey::from_bytes([8; 32]);
+    assert_ne!(other.fingerprint(b"hunter2"), fingerprint(b"hunter2"));
+    assert_eq!(fingerprint(b"hunter2"), fingerprint(b"hunter2"));
+}
+
+#[test]
+fn an_untouched_secret_is_unchanged_between_base_and_head() {
+    let base = secret("team-dev", "db", "password", OLD_PASSWORD);
+    let head = secret("team-dev", "db", "password", OLD_PASSWORD);
+
+    let diff = diff_environment("dev", &[base], &[head], &FINGERPRINT_KEY);
+
+    assert_eq!(diff.objects[0].change, Change::Unchanged);
+    assert!(!diff.has_changes());
 }

@@ -712,6 +712,7 @@ async fn the_preview_command_reads_the_pull_request_from_the_api() {
         mirrors: std::sync::Arc::new(
             slipway::git::Mirrors::new(server.dir().join("command-mirrors")).unwrap(),
         ),
+        fingerprint_key: slipway::diff::FingerprintKey::generate(),
     };
     let outcome = slipway::pipelines::preview::run_preview(
         &context,

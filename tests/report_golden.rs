@@ -8,7 +8,7 @@ mod support_core_b;
 use slipway::diff::diff_environment;
 use slipway::report::{Extras, Limits, Preview, Templates};
 use support_core::assert_golden;
-use support_core_b::{config_map, deployment, secret};
+use support_core_b::{config_map, deployment, secret, FINGERPRINT_KEY};
 
 #[test]
 fn a_small_two_environment_change_renders_as_one_comment() {
@@ -26,6 +26,7 @@ fn a_small_two_environment_change_renders_as_one_comment() {
             secret("team-dev", "api-db", "password", "new-password"),
             config_map("team-dev", "feature-flags", "beta", "on"),
         ],
+        &FINGERPRINT_KEY,
     );
     let prod = diff_environment(
         "prod",
@@ -41,6 +42,7 @@ fn a_small_two_environment_change_renders_as_one_comment() {
             "registry.example.com/team/api:1.4.0",
             3,
         )],
+        &FINGERPRINT_KEY,
     );
     let environments = [dev, prod];
     let preview = Preview {
@@ -64,6 +66,7 @@ fn nothing_changed_renders_the_no_changes_comment() {
         "dev",
         &[config_map("team-dev", "cfg", "k", "v")],
         &[config_map("team-dev", "cfg", "k", "v")],
+        &FINGERPRINT_KEY,
     );
     let environments = [dev];
     let preview = Preview {
@@ -90,8 +93,8 @@ fn a_template_directory_overrides_the_defaults_by_file_name() {
     )
     .unwrap();
     let environments = [
-        diff_environment("dev", &[], &[]),
-        diff_environment("prod", &[], &[]),
+        diff_environment("dev", &[], &[], &FINGERPRINT_KEY),
+        diff_environment("prod", &[], &[], &FINGERPRINT_KEY),
     ];
     let preview = Preview {
         base: "a",
@@ -144,6 +147,7 @@ fn hostile_kinds_names_namespaces_paths_branches_and_lock_reasons_stay_text() {
             "kube-system\n\n| x | y |",
             "evil</code></summary>\n\n@octocat [x](javascript:alert(1))",
         )],
+        &FINGERPRINT_KEY,
     );
     let violations = vec![slipway::policy::Violation {
         object: slipway::render::ObjectKey {
@@ -209,6 +213,7 @@ fn refused_objects_are_marked_in_the_table_and_their_details_and_listed_under_th
             config_map("team-dev", "api", "LOG_LEVEL", "info"),
             config_map("kube-system", "x", "k", "v"),
         ],
+        &FINGERPRINT_KEY,
     );
     let violations = vec![slipway::policy::Violation {
         object: slipway::render::ObjectKey {
@@ -221,7 +226,7 @@ fn refused_objects_are_marked_in_the_table_and_their_details_and_listed_under_th
         line: 1,
         message: "ConfigMap kube-system/x is in namespace kube-system, outside the namespaces dev may use (team-dev)".to_string(),
     }];
-    let prod = diff_environment("prod", &[], &[]);
+    let prod = diff_environment("prod", &[], &[], &FINGERPRINT_KEY);
     let statuses = [
         slipway::report::EnvironmentStatus {
             violations,
@@ -252,7 +257,7 @@ fn refused_objects_are_marked_in_the_table_and_their_details_and_listed_under_th
 #[test]
 fn refused_objects_show_even_when_nothing_changed() {
     let objects = [config_map("kube-system", "x", "k", "v")];
-    let dev = diff_environment("dev", &objects, &objects);
+    let dev = diff_environment("dev", &objects, &objects, &FINGERPRINT_KEY);
     let statuses = [slipway::report::EnvironmentStatus {
         violations: vec![slipway::policy::Violation {
             object: slipway::render::ObjectKey {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use slipway::diff::{diff_environment, EnvironmentDiff};
 use slipway::report::{Limits, Preview, Templates, GITHUB_COMMENT_LIMIT};
-use support_core_b::object;
+use support_core_b::{object, FINGERPRINT_KEY};
 
 const COMMAND: &str = "slipway preview --repo . --base main --head feature";
 
@@ -26,7 +26,7 @@ fn changed_config_maps(count: usize, lines: usize) -> EnvironmentDiff {
             })
             .collect()
     };
-    diff_environment("dev", &make("base"), &make("head"))
+    diff_environment("dev", &make("base"), &make("head"), &FINGERPRINT_KEY)
 }
 
 fn total_diff_bytes(env: &EnvironmentDiff) -> usize {

@@ -4,6 +4,7 @@
 pub mod bump;
 pub mod check_config;
 pub mod deliveries;
+pub mod fingerprint_key;
 pub mod preview;
 pub mod render;
 pub mod serve;

@@ -20,7 +20,7 @@ use anyhow::{anyhow, Context};
 use serde::Serialize;
 
 use crate::config::{self, Environment, CONFIG_PATH};
-use crate::diff::EnvironmentDiff;
+use crate::diff::{EnvironmentDiff, FingerprintKey};
 use crate::git::LocalRepo;
 use crate::pipelines::preview::compare::{self, EnvironmentOutcome, Untouched};
 use crate::policy::Violation;
@@ -56,6 +56,8 @@ pub struct Args {
     /// A directory of report templates overriding the built-in ones by file name.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+    #[command(flatten)]
+    pub key: super::fingerprint_key::KeyArgs,
 }
 
 #[derive(Serialize)]
@@ -75,7 +77,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let head = repo.resolve(&args.head)?;
     let environments = environments(&repo, &args.base, &args.envs)?;
 
-    let compared = compare(&repo, &base.to_hex(), &head.to_hex(), &environments)?;
+    let key = args.key.resolve()?;
+    let compared = compare(&repo, &base.to_hex(), &head.to_hex(), &environments, &key)?;
     let any_changes = compared.iter().any(|(diff, _)| diff.has_changes());
     let (shown, statuses): (Vec<EnvironmentDiff>, Vec<EnvironmentStatus>) = compared
         .into_iter()
@@ -187,8 +190,9 @@ fn compare(
     base: &str,
     head: &str,
     environments: &[Environment],
+    key: &FingerprintKey,
 ) -> anyhow::Result<Vec<(EnvironmentDiff, Vec<Violation>)>> {
-    compare::compare(repo, base, head, environments, Untouched::RenderOnce)?
+    compare::compare(repo, base, head, environments, Untouched::RenderOnce, key)?
         .into_iter()
         .map(|outcome| match outcome {
             EnvironmentOutcome::Compared { diff, violations } => Ok((diff, violations)),

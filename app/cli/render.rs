@@ -1,5 +1,8 @@
 //! `slipway render`: one environment of a config repo at a revision, as a YAML stream.
 //! Objects the environment's policy refuses are printed too, then named on stderr (exit 1).
+//!
+//! Secret values are fingerprinted as in the preview, so the output can be shared and read
+//! without care; `--show-secrets` prints them in clear, for piping into other tools.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -7,7 +10,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use super::fingerprint_key::KeyArgs;
 use crate::config::{self, CONFIG_PATH};
+use crate::diff::redact::redact;
 use crate::git::LocalRepo;
 use crate::render::{self, TreeSource};
 
@@ -22,6 +27,11 @@ pub struct Args {
     /// The environment, as named under `environments:` in `.github/slipway.yml`.
     #[arg(long, value_name = "NAME")]
     pub env: String,
+    /// Print the values of Secrets in clear instead of their fingerprints.
+    #[arg(long)]
+    pub show_secrets: bool,
+    #[command(flatten)]
+    pub key: KeyArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -45,8 +55,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             config.declared_names()
         )
     })?;
-    let objects = render::render_environment(&tree, env)?;
+    // Resolved before rendering: a key that cannot be had fails before any work is done.
+    let key = if args.show_secrets {
+        None
+    } else {
+        Some(args.key.resolve()?)
+    };
+    let mut objects = render::render_environment(&tree, env)?;
     let violations = crate::policy::check(env, &objects);
+    if let Some(key) = &key {
+        for object in &mut objects {
+            redact(&mut object.value, key);
+        }
+    }
     let mut stream = String::new();
     for (i, object) in objects.iter().enumerate() {
         if i > 0 {

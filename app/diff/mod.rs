@@ -16,6 +16,7 @@ use serde_json::Value;
 use similar::TextDiff;
 
 use crate::render::K8sObject;
+pub use redact::FingerprintKey;
 
 /// Lines of context around each change in a unified diff.
 pub const CONTEXT_LINES: usize = 3;
@@ -149,11 +150,13 @@ impl EnvironmentDiff {
 /// Diff the objects of one environment rendered at base and at head.
 ///
 /// If a side holds the same identity twice (a render that should have been refused), the
-/// occurrences are matched in order, so none is dropped.
+/// occurrences are matched in order, so none is dropped. Secret values become fingerprints
+/// made with `key`: use one key for both sides, so an unchanged value stays unchanged.
 pub fn diff_environment(
     environment: &str,
     base: &[K8sObject],
     head: &[K8sObject],
+    key: &FingerprintKey,
 ) -> EnvironmentDiff {
     let mut sides: BTreeMap<(ObjectId, usize), (Option<Prepared>, Option<Prepared>)> =
         BTreeMap::new();
@@ -161,7 +164,7 @@ pub fn diff_environment(
         let mut seen: BTreeMap<ObjectId, usize> = BTreeMap::new();
         for object in objects {
             let id = ObjectId::of(object);
-            let prepared = Prepared::from(object);
+            let prepared = Prepared::from(object, key);
             let occurrence = seen.entry(id.clone()).or_insert(0);
             let slot = sides.entry((id, *occurrence)).or_default();
             *occurrence += 1;
@@ -192,9 +195,9 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn from(object: &K8sObject) -> Prepared {
+    fn from(object: &K8sObject, key: &FingerprintKey) -> Prepared {
         let mut value = object.value.clone();
-        redact::redact(&mut value);
+        redact::redact(&mut value, key);
         normalise::normalise(&mut value);
         Prepared {
             value,

@@ -8,6 +8,7 @@ pub mod promote;
 
 use std::sync::Arc;
 
+use crate::diff::FingerprintKey;
 use crate::git::Mirrors;
 use crate::queue::HandlerRegistry;
 use crate::store::Store;
@@ -19,6 +20,8 @@ pub struct PipelineContext {
     pub github: crate::github::GitHub,
     /// Bare mirrors of config repos (`MIRROR_DIR`).
     pub mirrors: Arc<Mirrors>,
+    /// What Secret values are fingerprinted with in every report.
+    pub fingerprint_key: FingerprintKey,
 }
 
 /// The handler table the server runs: installation bookkeeping, pull-request previews and comment

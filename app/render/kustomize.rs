@@ -114,7 +114,7 @@ pub(crate) fn render(
     match output {
         Ok(stdout) => parse_output(kustomization, &stdout, &options.limits),
         Err((status, stderr)) => {
-            let mut stderr = scrub(&stderr, &root);
+            let mut stderr = super::mask::kustomize_message(&scrub(&stderr, &root), source);
             if !left_out.is_empty() {
                 stderr.push_str(&format!(
                     "\nnote: symlinks pointing outside the repository were left out: {}",
@@ -383,7 +383,9 @@ fn parse_output(
         } else {
             format!(
                 "kustomize produced invalid YAML (output line {}, column {}): {}",
-                e.line, e.column, e.message
+                e.line,
+                e.column,
+                super::mask::yaml_message(&text, e.line, &e.message)
             )
         },
     })?;

@@ -10,6 +10,7 @@ mod emit;
 mod kustomization_check;
 mod kustomize;
 mod limits;
+mod mask;
 pub(crate) mod paths;
 mod plain;
 mod sandbox;

@@ -49,7 +49,7 @@ pub(crate) fn render(
             file: real.clone(),
             line: e.line,
             column: e.column,
-            message: e.message,
+            message: super::mask::yaml_message(&text, e.line, &e.message),
         })?;
         for doc in docs {
             objects_from_document(&real, doc.line, doc.value, &mut objects)?;

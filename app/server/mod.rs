@@ -142,10 +142,18 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
             settings.mirror_dir.display()
         )
     })?;
+    let fingerprint_key = match settings.fingerprint_key {
+        Some(key) => key,
+        None => store
+            .fingerprint_key()
+            .await
+            .context("cannot read or make the Secret fingerprint key")?,
+    };
     let context = PipelineContext {
         store: store.clone(),
         github: github.clone(),
         mirrors: Arc::new(mirrors),
+        fingerprint_key,
     };
     let mut handlers = HandlerRegistry::new();
     pipelines::register_all(&mut handlers, &context);

@@ -1,6 +1,7 @@
 //! Durable state in embedded SQLite: webhook deliveries (the queue), installations,
 //! redelivery requests, environment locks, where each pull request's preview comments are, runs
-//! and their signals, and the leases of periodic jobs.
+//! and their signals, the leases of periodic jobs, and the values slipway makes once for itself
+//! (the Secret fingerprint key).
 //!
 //! Ingress writes go through a group-commit writer (`ingest`): concurrent webhook requests share
 //! one transaction and one fsync, and each request is answered only after its row is committed.
@@ -13,6 +14,7 @@ mod locks;
 mod payload_codec;
 mod previews;
 mod runs;
+mod settings;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -39,6 +41,8 @@ pub enum StoreError {
     NotFound(String),
     #[error("a stored payload is corrupt: {0}")]
     CorruptPayload(String),
+    #[error("a stored setting is corrupt: {0}")]
+    CorruptSetting(String),
     #[error("delivery {id} is {state}, only failed deliveries can be retried")]
     NotRetryable { id: String, state: String },
 }

@@ -1,7 +1,11 @@
 //! Builders shared by the diff, report, bump and CLI tests.
 #![allow(dead_code)]
 
+use slipway::diff::FingerprintKey;
 use slipway::render::K8sObject;
+
+/// The key diffs in tests fingerprint Secret values with, so golden text stays the same.
+pub const FINGERPRINT_KEY: FingerprintKey = FingerprintKey::from_bytes([7; 32]);
 
 /// A rendered object from YAML text, as if read from `file` at line 1.
 pub fn object(file: &str, yaml: &str) -> K8sObject {
@@ -167,10 +171,14 @@ pub struct Run {
     pub stderr: String,
 }
 
-/// Run the slipway binary with `args`.
+/// Run the slipway binary with `args`, as a user with an empty config directory (the key
+/// Secret fingerprints are made with is created there, not in the home of whoever tests).
 pub fn slipway(args: &[&str]) -> Run {
+    let config = tempfile::tempdir().expect("a temporary config directory");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_slipway"))
         .args(args)
+        .env("XDG_CONFIG_HOME", config.path())
+        .env_remove("FINGERPRINT_KEY")
         .output()
         .expect("slipway runs");
     Run {

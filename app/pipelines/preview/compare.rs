@@ -7,7 +7,7 @@
 //! not a failure of the whole comparison: the others are still compared and reported.
 
 use crate::config::Environment;
-use crate::diff::{self, EnvironmentDiff};
+use crate::diff::{self, EnvironmentDiff, FingerprintKey};
 use crate::git::{GitError, LocalRepo};
 use crate::policy::{self, Violation};
 use crate::render::{self, EntryKind, K8sObject, RenderError, SourceError, TreeSource};
@@ -87,17 +87,21 @@ enum SideError {
 
 /// Renders every environment at `base` and `head` concurrently and diffs each; outcomes in
 /// the order of `environments`. Only reading the repository itself fails the whole call.
+/// Secret values are fingerprinted with `key`.
 pub fn compare(
     repo: &LocalRepo,
     base: &str,
     head: &str,
     environments: &[Environment],
     untouched: Untouched,
+    key: &FingerprintKey,
 ) -> Result<Vec<EnvironmentOutcome>, GitError> {
     std::thread::scope(|scope| {
         let handles: Vec<_> = environments
             .iter()
-            .map(|env| scope.spawn(move || compare_one(scope, repo, base, head, env, untouched)))
+            .map(|env| {
+                scope.spawn(move || compare_one(scope, repo, base, head, env, untouched, key))
+            })
             .collect();
         handles
             .into_iter()
@@ -120,6 +124,7 @@ fn compare_one<'scope>(
     head: &'scope str,
     env: &'scope Environment,
     untouched: Untouched,
+    key: &FingerprintKey,
 ) -> Result<EnvironmentOutcome, GitError> {
     let base_inputs = inputs(&repo.tree_at(base)?, env);
     let head_inputs = inputs(&repo.tree_at(head)?, env);
@@ -135,7 +140,7 @@ fn compare_one<'scope>(
             }),
             Untouched::RenderOnce => settle(
                 render_side(repo, head, Side::Head, env)
-                    .map(|objects| compared(env, &objects, &objects)),
+                    .map(|objects| compared(env, &objects, &objects, key)),
             ),
         };
     }
@@ -151,15 +156,20 @@ fn compare_one<'scope>(
     let result = match (before, after) {
         (_, Err(head_error)) => Err(head_error),
         (Err(base_error), Ok(_)) => Err(base_error),
-        (Ok(before), Ok(after)) => Ok(compared(env, &before, &after)),
+        (Ok(before), Ok(after)) => Ok(compared(env, &before, &after, key)),
     };
     settle(result)
 }
 
 /// The diff of `env` and what its policy refuses of the head's objects (what would deploy).
-fn compared(env: &Environment, before: &[K8sObject], after: &[K8sObject]) -> EnvironmentOutcome {
+fn compared(
+    env: &Environment,
+    before: &[K8sObject],
+    after: &[K8sObject],
+    key: &FingerprintKey,
+) -> EnvironmentOutcome {
     EnvironmentOutcome::Compared {
-        diff: diff::diff_environment(&env.name, before, after),
+        diff: diff::diff_environment(&env.name, before, after, key),
         violations: policy::check(env, after),
     }
 }

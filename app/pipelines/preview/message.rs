@@ -446,7 +446,12 @@ mod tests {
         };
         let findings = Findings {
             outcomes: vec![EnvironmentOutcome::Compared {
-                diff: crate::diff::diff_environment("dev", &[], &[]),
+                diff: crate::diff::diff_environment(
+                    "dev",
+                    &[],
+                    &[],
+                    &crate::diff::FingerprintKey::from_bytes([7; 32]),
+                ),
                 violations: vec![violation.clone()],
             }],
             ..Findings::default()

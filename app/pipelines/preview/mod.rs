@@ -304,6 +304,7 @@ async fn preview(
         .collect();
     // Rendering and the check run's creation overlap: a round trip to GitHub costs as much
     // as rendering a thousand objects.
+    let key = context.fingerprint_key;
     let rendering = blocking(move || {
         // Compare with where the change started, as GitHub's "Files changed" does: commits
         // that reached the base branch since are not part of this change.
@@ -314,6 +315,7 @@ async fn preview(
             &head.to_hex(),
             &environments,
             Untouched::Skip,
+            &key,
         )?;
         Ok((from, outcomes))
     });

@@ -21,7 +21,7 @@ pub mod plan;
 
 use crate::commands::{replies, CommandFailure, UserError};
 use crate::config::{ConfigRepoConfig, Environment};
-use crate::diff::{self, EnvironmentDiff};
+use crate::diff::{self, EnvironmentDiff, FingerprintKey};
 use crate::git::{CommitId, LocalRepo};
 use crate::github::{CommitRequest, RepoRef};
 use crate::queue::HandlerError;
@@ -151,7 +151,8 @@ pub async fn promote(
         let mirror = request.mirror.clone();
         let head = request.head;
         let (source, target) = (source.clone(), target.clone());
-        blocking(move || compute(&mirror, &head, &source, &target)).await??
+        let key = context.fingerprint_key;
+        blocking(move || compute(&mirror, &head, &source, &target, &key)).await??
     };
     let Computed::Changes {
         changes,
@@ -276,6 +277,7 @@ fn compute(
     head: &CommitId,
     source: &Environment,
     target: &Environment,
+    key: &FingerprintKey,
 ) -> Result<Computed, CommandFailure> {
     let tree = mirror
         .tree_at(&head.to_hex())
@@ -321,7 +323,7 @@ fn compute(
     let files = plan::edited_files(&files, &edits);
     let overlay = plan::Overlay::new(&tree, &files);
     let after = render_for(&overlay, target, &at)?;
-    let diff = diff::diff_environment(&target.name, &target_objects, &after);
+    let diff = diff::diff_environment(&target.name, &target_objects, &after, key);
     Ok(Computed::Changes {
         changes,
         files,
