@@ -4,7 +4,7 @@
 use minijinja::context;
 
 use super::compare::{EnvironmentOutcome, RenderFailure, Side};
-use crate::config::{ConfigError, CONFIG_PATH};
+use crate::config::{ConfigErrors, CONFIG_PATH};
 use crate::diff::{Change, EnvironmentDiff};
 use crate::github::{Annotation, CheckConclusion, CheckRunOutput};
 use crate::render::RenderError;
@@ -16,7 +16,8 @@ pub struct ConfigProblem {
     pub side: Side,
     /// How the commit is shown (`commit 3f2a1b0c9d8e`).
     pub commit: String,
-    pub error: ConfigError,
+    /// Every error of the file, in file order.
+    pub error: ConfigErrors,
     /// Whether the head holds the same file, so its line can be annotated on the head commit.
     pub annotate: bool,
 }
@@ -138,12 +139,15 @@ impl Findings {
     pub fn annotations(&self) -> Vec<Annotation> {
         let mut out = Vec::new();
         for problem in [&self.base_config, &self.head_config].into_iter().flatten() {
-            if problem.annotate {
+            if !problem.annotate {
+                continue;
+            }
+            for error in &problem.error {
                 let mut annotation = Annotation::failure_at(
                     CONFIG_PATH,
-                    problem.error.line() as u32,
-                    Some(problem.error.column() as u32),
-                    problem.error.message(),
+                    error.line() as u32,
+                    Some(error.column() as u32),
+                    error.message(),
                 );
                 annotation.title = Some(format!("{CONFIG_PATH} does not parse"));
                 out.push(annotation);
@@ -258,11 +262,11 @@ impl Findings {
         let config_error = self
             .base_config
             .as_ref()
-            .map(|p| format!("does not parse at the base ({})", p.error))
+            .map(|p| format!("does not parse at the base ({})", first_of(&p.error)))
             .or_else(|| {
                 self.head_config
                     .as_ref()
-                    .map(|p| format!("does not parse in this change ({})", p.error))
+                    .map(|p| format!("does not parse in this change ({})", first_of(&p.error)))
             });
         let summary = templates.render(
             CHECK_SUMMARY,
@@ -294,6 +298,15 @@ fn failure_note(
         FAILURE_NOTE,
         context! { title, detail, error, fence => fence_for(error) },
     )
+}
+
+/// The first error of a file, and how many more there are: the summary stays one line, the
+/// comment and the annotations show them all.
+fn first_of(errors: &ConfigErrors) -> String {
+    match errors.len() {
+        1 => errors.first().to_string(),
+        n => format!("{}; and {} more", errors.first(), n - 1),
+    }
 }
 
 fn plural(n: usize) -> &'static str {
