@@ -16,10 +16,6 @@ use serde_yaml_ng::{Mapping, Value};
 
 use super::error::Position;
 
-/// Nesting deeper than this is not searched for duplicates (the value itself is limited by
-/// `serde_yaml_ng`).
-const MAX_DEPTH: usize = 128;
-
 /// Parses one YAML document; of a key written twice in a mapping, the first value is kept.
 pub(crate) fn parse_value(text: &str) -> Result<Value, serde_yaml_ng::Error> {
     serde_yaml_ng::from_str::<FirstKeyWins>(text).map(|v| v.0)
@@ -38,20 +34,20 @@ pub(crate) struct DuplicateKey {
 }
 
 /// Every key written twice in a mapping of `text`, in file order. Merge keys (`<<`) may
-/// repeat. Text that does not parse yields what was found before the syntax error (which
-/// the caller reports).
+/// repeat. Call it on text [`parse_value`] accepted: its nesting limit bounds the recursion
+/// here. Text that does not parse yields what was found before the syntax error.
 pub(crate) fn duplicate_keys(text: &str) -> Vec<DuplicateKey> {
     let mut scan = Scan {
         parser: Parser::new_from_str(text),
         found: Vec::new(),
     };
     // Only the first document counts: a second one is an error of its own.
-    while let Some(Ok((event, span))) = scan.parser.next_event() {
+    while let Some(Ok((event, _))) = scan.parser.next_event() {
         match event {
             Event::StreamStart | Event::DocumentStart(_) => {}
             Event::StreamEnd | Event::DocumentEnd => break,
             event => {
-                scan.node(event, span, &mut Vec::new());
+                scan.node(event, &mut Vec::new());
                 break;
             }
         }
@@ -70,14 +66,14 @@ impl<'a> Scan<'a> {
     }
 
     /// Walks the node that starts with `event`; `false` when the stream ended or broke.
-    fn node(&mut self, event: Event<'a>, _span: Span, parents: &mut Vec<String>) -> bool {
+    fn node(&mut self, event: Event<'a>, parents: &mut Vec<String>) -> bool {
         match event {
             Event::MappingStart(..) => self.mapping(parents),
             Event::SequenceStart(..) => loop {
                 match self.next() {
                     Some((Event::SequenceEnd, _)) => return true,
-                    Some((event, span)) => {
-                        if !self.node(event, span, parents) {
+                    Some((event, _)) => {
+                        if !self.node(event, parents) {
                             return false;
                         }
                     }
@@ -99,7 +95,7 @@ impl<'a> Scan<'a> {
                 Event::Scalar(text, ..) => Some(text.to_string()),
                 _ => None,
             };
-            if key.is_none() && !self.node(key_event, key_span, parents) {
+            if key.is_none() && !self.node(key_event, parents) {
                 return false;
             }
             if let Some(key) = &key {
@@ -118,17 +114,11 @@ impl<'a> Scan<'a> {
                     }
                 }
             }
-            let Some((value_event, value_span)) = self.next() else {
+            let Some((value_event, _)) = self.next() else {
                 return false;
             };
-            if parents.len() >= MAX_DEPTH {
-                if !self.node(value_event, value_span, &mut Vec::new()) {
-                    return false;
-                }
-                continue;
-            }
             parents.push(key.unwrap_or_default());
-            let ok = self.node(value_event, value_span, parents);
+            let ok = self.node(value_event, parents);
             parents.pop();
             if !ok {
                 return false;
@@ -266,6 +256,12 @@ mod tests {
     fn merge_keys_and_keys_of_different_mappings_are_no_duplicates() {
         let text = "a: &x\n  k: 1\nb:\n  <<: *x\n  <<: *x\n  k: 2\nlist:\n  - k: 1\n  - k: 2\n";
         assert_eq!(duplicate_keys(text), vec![]);
+    }
+
+    #[test]
+    fn nesting_past_the_parsers_limit_is_refused_before_any_scan() {
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(parse_value(&deep).is_err());
     }
 
     #[test]

@@ -390,6 +390,54 @@ mod tests {
     }
 
     #[test]
+    fn every_error_of_a_broken_configuration_is_annotated_and_shown() {
+        let error = crate::config::parse_repo_config(
+            "environments:\n  dev:\n    pth: envs/dev\n  prod:\n    path: /abs\n",
+        )
+        .unwrap_err();
+        let findings = Findings {
+            head_config: Some(ConfigProblem {
+                side: Side::Head,
+                commit: "commit 3f2a1b0c9d8e".into(),
+                error,
+                annotate: true,
+            }),
+            ..Findings::default()
+        };
+        let lines: Vec<u32> = findings
+            .annotations()
+            .iter()
+            .map(|a| a.start_line)
+            .collect();
+        assert_eq!(lines, [3, 5]);
+        let templates = Templates::embedded();
+        let notes = findings.notes(&templates, "acme/config", None).unwrap();
+        assert!(
+            notes[0].contains(
+                "```text\n.github/slipway.yml:3:5: unknown key `pth` in environment `dev`; did you mean `path`?"
+            ),
+            "{}",
+            notes[0]
+        );
+        assert!(
+            notes[0].contains(
+                "\n.github/slipway.yml:5:11: `path` must be relative to the repository root"
+            ),
+            "{}",
+            notes[0]
+        );
+        let summary = findings
+            .check_output(&templates, None, 1, None)
+            .unwrap()
+            .summary;
+        assert!(
+            summary.contains("`.github/slipway.yml` does not parse in this change (.github/slipway.yml:3:5: unknown key `pth`"),
+            "{summary}"
+        );
+        assert!(summary.contains("; and 1 more)."), "{summary}");
+    }
+
+    #[test]
     fn nothing_compared_and_nothing_changed_is_success_with_no_changes() {
         let findings = Findings {
             outcomes: vec![EnvironmentOutcome::Untouched {
