@@ -40,7 +40,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", cli::error_message(&err));
             ExitCode::from(1)
         }
     }

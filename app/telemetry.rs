@@ -3,7 +3,9 @@
 //! Each server owns its own `Metrics` registry rather than a process-global one, so two servers in
 //! one process (tests) never see each other's counts.
 
+use std::ffi::OsStr;
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -18,13 +20,25 @@ use crate::settings::LogFormat;
 /// Installs the global tracing subscriber. Safe to call more than once (later calls are no-ops).
 pub fn init_logging(level: &str, format: LogFormat) {
     let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = use_colour(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
+}
+
+/// Colour codes only for a person at a terminal: in a file, a pipe or a log collector they are
+/// noise around every field. `NO_COLOR` set to anything but the empty string turns them off
+/// (<https://no-color.org>).
+fn use_colour(stderr_is_terminal: bool, no_color: Option<&OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(OsStr::is_empty)
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -215,4 +229,17 @@ impl Metrics {
 fn processing_histogram() -> Histogram {
     // 1 ms to about 65 s: from a no-op handler to a large render and a slow GitHub.
     Histogram::new(exponential_buckets(0.001, 2.0, 17))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_at_a_terminal_without_no_color() {
+        assert!(use_colour(true, None));
+        assert!(use_colour(true, Some(OsStr::new(""))));
+        assert!(!use_colour(true, Some(OsStr::new("1"))));
+        assert!(!use_colour(false, None));
+    }
 }

@@ -23,9 +23,12 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// A config repo whose file and environment directories are all valid.
 fn valid_repo() -> TestRepo {
     let repo = TestRepo::new();
     repo.write(".github/slipway.yml", VALID);
+    repo.write("envs/dev/ns.yaml", "kind: Namespace\n");
+    repo.write("envs/prod/ns.yaml", "kind: Namespace\n");
     repo.commit("config");
     repo
 }
@@ -192,5 +195,127 @@ fn a_missing_repo_argument_is_a_usage_error() {
         stderr(&output).contains("--repo <PATH>"),
         "{}",
         stderr(&output)
+    );
+}
+
+#[test]
+fn every_error_in_the_file_is_reported_in_file_order() {
+    let repo = TestRepo::new();
+    repo.write("envs/dev/ns.yaml", "kind: Namespace\n");
+    repo.write(
+        ".github/slipway.yml",
+        "environments:\n  dev:\n    path: envs/dev\n    namspace: team-dev\n  Prod:\n    path: envs/dev\n    health_timeout: 5 minutes\n    promote_from: staging\n",
+    );
+    repo.commit("broken in three places");
+    let output = slipway(&["check-config", "--repo", repo.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        "error: .github/slipway.yml:4:5: unknown key `namspace` in environment `dev`; did you mean `namespace`? \
+         allowed keys: path, namespace, allowed_namespaces, cluster, required_approvals, promote_from, prune, health_timeout\n\
+         error: .github/slipway.yml:5:3: environment name `Prod` is not a DNS label; use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit\n\
+         error: .github/slipway.yml:7:21: `health_timeout`: `5 minutes` is not a duration; use whole numbers with units h, m, s, largest first, e.g. `90s`, `5m`, `1h30m`\n\
+         error: .github/slipway.yml:8:19: `promote_from` names environment `staging`, which is not declared; declared environments: Prod, dev\n"
+    );
+    assert_eq!(stdout(&output), "");
+}
+
+#[test]
+fn a_duplicate_environment_is_reported_at_the_duplicate() {
+    let repo = TestRepo::new();
+    repo.write("envs/dev/ns.yaml", "kind: Namespace\n");
+    repo.write(
+        ".github/slipway.yml",
+        "environments:\n  dev:\n    path: envs/dev\n  prod:\n    path: envs/dev\n  dev:\n    path: envs/dev\n",
+    );
+    repo.commit("dev twice");
+    let output = slipway(&["check-config", "--repo", repo.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        "error: .github/slipway.yml:6:3: duplicate key `dev` in `environments`: it is already set on line 2; keep one of them\n"
+    );
+}
+
+#[test]
+fn a_path_missing_at_the_revision_is_an_error_at_its_value() {
+    let repo = TestRepo::new();
+    repo.write("envs/dev/ns.yaml", "kind: Namespace\n");
+    repo.write(
+        ".github/slipway.yml",
+        "environments:\n  dev:\n    path: envs/dev\n  prod:\n    path: envs/prod\n",
+    );
+    repo.commit("prod has no directory");
+    let output = slipway(&[
+        "check-config",
+        "--repo",
+        repo.path().to_str().unwrap(),
+        "--rev",
+        "main",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        "error: .github/slipway.yml:5:11: `path` `envs/prod` of environment `prod` does not exist in the repository\n"
+    );
+}
+
+#[test]
+fn a_path_that_exists_only_in_the_work_tree_is_missing_at_the_revision() {
+    let repo = TestRepo::new();
+    repo.write(
+        ".github/slipway.yml",
+        "environments:\n  dev:\n    path: envs/dev\n",
+    );
+    repo.commit("config first");
+    repo.write("envs/dev/ns.yaml", "kind: Namespace\n");
+    let work_tree = slipway(&["check-config", "--repo", repo.path().to_str().unwrap()]);
+    assert_eq!(work_tree.status.code(), Some(0), "{}", stderr(&work_tree));
+    let at_head = slipway(&[
+        "check-config",
+        "--repo",
+        repo.path().to_str().unwrap(),
+        "--rev",
+        "HEAD",
+    ]);
+    assert_eq!(at_head.status.code(), Some(1));
+    assert_eq!(
+        stderr(&at_head),
+        "error: .github/slipway.yml:3:11: `path` `envs/dev` of environment `dev` does not exist in the repository\n"
+    );
+}
+
+#[test]
+fn a_path_that_is_a_file_is_an_error_at_its_value() {
+    let repo = TestRepo::new();
+    repo.write("envs/dev.yaml", "kind: Namespace\n");
+    repo.write(
+        ".github/slipway.yml",
+        "environments:\n  dev:\n    path: envs/dev.yaml\n",
+    );
+    repo.commit("a file, not a directory");
+    let (_dir, bare) = repo.bare_clone();
+    let output = slipway(&["check-config", "--repo", bare.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        "error: .github/slipway.yml:3:11: `path` `envs/dev.yaml` of environment `dev` is a file; it must be a directory of manifests\n"
+    );
+}
+
+#[test]
+fn missing_paths_are_reported_with_the_files_other_errors() {
+    let repo = TestRepo::new();
+    repo.write(
+        ".github/slipway.yml",
+        "environments:\n  dev:\n    path: envs/dev\n    prune: maybe\n",
+    );
+    repo.commit("two problems");
+    let output = slipway(&["check-config", "--repo", repo.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        "error: .github/slipway.yml:3:11: `path` `envs/dev` of environment `dev` does not exist in the repository\n\
+         error: .github/slipway.yml:4:12: `prune` must be `true` or `false`, found string \"maybe\"\n"
     );
 }

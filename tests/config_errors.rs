@@ -1,9 +1,17 @@
 //! Every way `.github/slipway.yml` can be wrong, with the exact position the error points at.
 
-use slipway::config::{parse_app_repo, parse_config_repo, parse_repo_config, ConfigError};
+use slipway::config::{
+    parse_app_repo, parse_config_repo, parse_repo_config, ConfigError, ConfigErrors,
+};
 
+/// The one error of a file that has exactly one mistake.
 fn config_error(text: &str) -> ConfigError {
-    parse_repo_config(text).expect_err("the configuration should be refused")
+    only(parse_repo_config(text).expect_err("the configuration should be refused"))
+}
+
+fn only(errors: ConfigErrors) -> ConfigError {
+    assert_eq!(errors.len(), 1, "exactly one error expected:\n{errors}");
+    errors.first().clone()
 }
 
 fn assert_error(text: &str, line: usize, column: usize, message_part: &str) {
@@ -341,7 +349,7 @@ fn branch_patterns_must_be_valid_git_names() {
 
 #[test]
 fn config_repo_parser_refuses_an_app_repo_file() {
-    let err = parse_config_repo("build:\n  image: registry.example.com/api\n").unwrap_err();
+    let err = only(parse_config_repo("build:\n  image: registry.example.com/api\n").unwrap_err());
     assert_eq!((err.line(), err.column()), (1, 1));
     assert!(
         err.message().starts_with("no `environments:` here"),
@@ -351,7 +359,7 @@ fn config_repo_parser_refuses_an_app_repo_file() {
 
 #[test]
 fn app_repo_parser_refuses_a_config_repo_file() {
-    let err = parse_app_repo("environments:\n  dev:\n    path: envs/dev\n").unwrap_err();
+    let err = only(parse_app_repo("environments:\n  dev:\n    path: envs/dev\n").unwrap_err());
     assert!(err.message().starts_with("no `build:` here"), "{err}");
 }
 
@@ -393,5 +401,115 @@ fn non_string_keys_are_refused() {
         4,
         5,
         "keys must be strings, found integer `5`",
+    );
+}
+
+/// Every error of `text`, as `line:col: message` lines.
+fn all_errors(text: &str) -> Vec<String> {
+    parse_repo_config(text)
+        .expect_err("the configuration should be refused")
+        .iter()
+        .map(|e| format!("{}:{}: {}", e.line(), e.column(), e.message()))
+        .collect()
+}
+
+#[test]
+fn every_error_is_reported_sorted_by_position() {
+    let text = "environments:\n  dev:\n    path: /abs\n    required_approvals: two\n    pth: x\n  Prod_EU:\n    path: envs/prod\n    health_timeout: 300\n    promote_from: staging\n  qa:\n    namespace: Team\n";
+    assert_eq!(
+        all_errors(text),
+        [
+            "3:11: `path` must be relative to the repository root, found absolute path `/abs`",
+            "4:25: `required_approvals` must be a non-negative integer, found string \"two\"",
+            "5:5: unknown key `pth` in environment `dev`; did you mean `path`? allowed keys: path, namespace, allowed_namespaces, cluster, required_approvals, promote_from, prune, health_timeout",
+            "6:3: environment name `Prod_EU` is not a DNS label; use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit",
+            "8:21: `health_timeout` must be a duration with a unit (h, m, s), e.g. `90s`, `5m`, `1h30m`, found integer `300`",
+            "9:19: `promote_from` names environment `staging`, which is not declared; declared environments: Prod_EU, dev, qa",
+            "10:3: environment `qa` has no `path`; it is required: the repo-relative directory of its manifests",
+            "11:16: `namespace` `Team` is not a valid namespace name; use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit",
+        ]
+    );
+}
+
+#[test]
+fn a_duplicate_key_is_reported_at_the_second_occurrence_and_the_rest_is_still_checked() {
+    let text = "environments:\n  dev:\n    path: envs/dev\n  dev:\n    path: envs/other\n  prod:\n    path: envs/prod\n    prune: sometimes\n";
+    assert_eq!(
+        all_errors(text),
+        [
+            "4:3: duplicate key `dev` in `environments`: it is already set on line 2; keep one of them",
+            "8:12: `prune` must be `true` or `false`, found string \"sometimes\"",
+        ]
+    );
+}
+
+#[test]
+fn a_duplicate_field_names_its_environment() {
+    assert_error(
+        "environments:\n  dev:\n    path: envs/dev\n    prune: true\n    prune: false\n",
+        5,
+        5,
+        "duplicate key `prune` in environment `dev`: it is already set on line 4",
+    );
+}
+
+#[test]
+fn a_value_of_the_wrong_type_is_not_also_called_missing() {
+    assert_error(
+        "environments:\n  dev:\n    path: [envs, dev]\n",
+        3,
+        11,
+        "`path` must be a string, found list",
+    );
+}
+
+#[test]
+fn a_misspelt_required_key_is_one_error_not_two() {
+    assert_error(
+        "build:\n  imag: registry.example.com/api\n",
+        2,
+        3,
+        "unknown key `imag` in `build`; did you mean `image`?",
+    );
+}
+
+#[test]
+fn a_promotion_cycle_is_reported_once() {
+    let text = "environments:\n  dev:\n    path: envs/dev\n    promote_from: prod\n  prod:\n    path: envs/prod\n    promote_from: dev\n";
+    assert_eq!(
+        all_errors(text),
+        ["4:19: `promote_from` forms a cycle: dev → prod → dev; promotions must flow one way"]
+    );
+}
+
+#[test]
+fn every_bad_item_of_a_list_is_reported() {
+    let text =
+        "environments:\n  dev:\n    path: envs/dev\n    allowed_namespaces: [7, team-dev, true]\n";
+    assert_eq!(
+        all_errors(text),
+        [
+            "4:26: item 1 of `allowed_namespaces` must be a string, found integer `7`",
+            "4:39: item 3 of `allowed_namespaces` must be a string, found boolean `true`",
+        ]
+    );
+}
+
+#[test]
+fn a_yaml_syntax_error_is_the_only_error_reported() {
+    let text = "environments:\n  dev:\n    pth: envs/dev\n   namespace: x\n";
+    assert_eq!(
+        all_errors(text),
+        ["4:4: invalid YAML: did not find expected key, while parsing a block mapping"]
+    );
+}
+
+#[test]
+fn the_errors_display_one_per_line() {
+    let errors = parse_repo_config("environments:\n  dev:\n    prune: 1\n").unwrap_err();
+    assert_eq!(
+        errors.to_string(),
+        ".github/slipway.yml:2:3: environment `dev` has no `path`; it is required: the repo-relative directory of its manifests\n\
+         .github/slipway.yml:3:12: `prune` must be `true` or `false`, found integer `1`"
     );
 }

@@ -8,3 +8,80 @@ pub mod fingerprint_key;
 pub mod preview;
 pub mod render;
 pub mod serve;
+
+/// The one line a failed command prints: each layer of the error, outermost first, joined
+/// with `: `.
+///
+/// slipway's own errors show their cause in their message and do not chain it again, but
+/// the libraries below them (gix, sqlx) often do both: each of their layers repeats the one
+/// beneath. A layer whose text the previous layer already holds adds nothing and is left out,
+/// so every message appears once.
+pub fn error_message(err: &anyhow::Error) -> String {
+    let mut message = String::new();
+    let mut previous = String::new();
+    for layer in err.chain() {
+        let text = layer.to_string();
+        if text.is_empty() || previous.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+        previous = text;
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{text}")]
+    struct Layer {
+        text: &'static str,
+        #[source]
+        below: Option<Box<Layer>>,
+    }
+
+    fn chain(texts: &[&'static str]) -> anyhow::Error {
+        let mut below = None;
+        for text in texts.iter().rev() {
+            below = Some(Box::new(Layer { text, below }));
+        }
+        anyhow::Error::new(*below.expect("at least one layer"))
+    }
+
+    #[test]
+    fn distinct_layers_are_all_shown() {
+        assert_eq!(
+            error_message(&chain(&["cannot open the database", "no such directory"])),
+            "cannot open the database: no such directory"
+        );
+    }
+
+    #[test]
+    fn a_layer_repeating_its_cause_shows_the_cause_once() {
+        let err = chain(&[
+            "database error: (code: 14) unable to open database file",
+            "error returned from database: (code: 14) unable to open database file",
+            "(code: 14) unable to open database file",
+        ]);
+        assert_eq!(
+            error_message(&err),
+            "database error: (code: 14) unable to open database file: \
+             error returned from database: (code: 14) unable to open database file"
+        );
+    }
+
+    #[test]
+    fn identical_consecutive_layers_show_once() {
+        let err = chain(&[
+            "couldn't parse revision",
+            "couldn't parse revision",
+            "not found",
+        ]);
+        assert_eq!(error_message(&err), "couldn't parse revision: not found");
+    }
+}

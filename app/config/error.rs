@@ -1,4 +1,4 @@
-//! The one error type of configuration parsing: a message at a position in the file.
+//! Configuration errors: a message at a position in the file, and every such error of a file.
 
 use std::fmt;
 
@@ -65,3 +65,81 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// Every problem found in one `.github/slipway.yml`, in file order; never empty.
+///
+/// Displays one located error per line. A file whose YAML does not parse has exactly one:
+/// nothing after a syntax error can be read reliably.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors {
+    errors: Vec<ConfigError>,
+}
+
+impl ConfigErrors {
+    /// `None` when `errors` is empty. Sorts by position and drops exact repeats (two checks
+    /// can meet the same mistake).
+    pub(crate) fn from_vec(mut errors: Vec<ConfigError>) -> Option<Self> {
+        errors.sort_by(|a, b| {
+            a.position
+                .cmp(&b.position)
+                .then_with(|| a.message.cmp(&b.message))
+        });
+        errors.dedup();
+        (!errors.is_empty()).then_some(ConfigErrors { errors })
+    }
+
+    /// The file is not UTF-8 text.
+    pub fn not_utf8() -> Self {
+        ConfigError::not_utf8().into()
+    }
+
+    /// The earliest error in the file.
+    pub fn first(&self) -> &ConfigError {
+        &self.errors[0]
+    }
+
+    /// How many errors there are (at least one).
+    pub fn len(&self) -> usize {
+        self.errors.len()
+    }
+
+    /// Always false; present because a length is.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, ConfigError> {
+        self.errors.iter()
+    }
+}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(error: ConfigError) -> Self {
+        ConfigErrors {
+            errors: vec![error],
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a ConfigErrors {
+    type Item = &'a ConfigError;
+    type IntoIter = std::slice::Iter<'a, ConfigError>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.errors.iter()
+    }
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.errors.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}

@@ -5,10 +5,13 @@
 //! Parsing happens in three steps: the YAML text becomes a generic YAML value (syntax errors
 //! carry libyaml's position); [`raw`] checks its shape (known keys, types) into raw structs;
 //! [`validate`] turns those into the domain types below (DNS labels, paths, `promote_from`,
-//! durations). Every error carries the line and column of the offending key or value.
+//! durations). Every error carries the line and column of the offending key or value, and
+//! every error of a file is reported, in file order; only YAML that does not parse stops at
+//! its one syntax error.
 
 mod duration;
 mod error;
+mod load;
 pub(crate) mod locate;
 mod raw;
 mod validate;
@@ -17,7 +20,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub use duration::{format_duration, parse_duration};
-pub use error::ConfigError;
+pub use error::{ConfigError, ConfigErrors};
 
 /// Where `.github/slipway.yml` lives in every repository slipway works with.
 pub const CONFIG_PATH: &str = ".github/slipway.yml";
@@ -163,33 +166,96 @@ pub struct RepoConfig {
 
 /// Parses and validates a `.github/slipway.yml` holding `environments:`, `build:`/`deploy:`, or
 /// both.
-pub fn parse_repo_config(text: &str) -> Result<RepoConfig, ConfigError> {
-    let (raw, locator) = raw::parse(text)?;
-    validate::repo_config(&raw, &locator)
+pub fn parse_repo_config(text: &str) -> Result<RepoConfig, ConfigErrors> {
+    let (validated, _) = validated(text)?;
+    finish(validated.config, validated.errors)
 }
 
 /// Parses and validates a config repo's `.github/slipway.yml`; an error when it declares no
 /// `environments:`.
-pub fn parse_config_repo(text: &str) -> Result<ConfigRepoConfig, ConfigError> {
-    let (raw, locator) = raw::parse(text)?;
-    let config = validate::repo_config(&raw, &locator)?;
+pub fn parse_config_repo(text: &str) -> Result<ConfigRepoConfig, ConfigErrors> {
+    let (validated, top) = validated(text)?;
+    let config = finish(validated.config, validated.errors)?;
     config.config_repo.ok_or_else(|| {
         ConfigError::new(
-            locator.top(),
+            top,
             "no `environments:` here: a config repo declares its environments under `environments:`",
         )
+        .into()
     })
 }
 
 /// Parses and validates an app repo's `.github/slipway.yml`; an error when it declares no
 /// `build:`.
-pub fn parse_app_repo(text: &str) -> Result<AppRepoConfig, ConfigError> {
-    let (raw, locator) = raw::parse(text)?;
-    let config = validate::repo_config(&raw, &locator)?;
+pub fn parse_app_repo(text: &str) -> Result<AppRepoConfig, ConfigErrors> {
+    let (validated, top) = validated(text)?;
+    let config = finish(validated.config, validated.errors)?;
     config.app_repo.ok_or_else(|| {
         ConfigError::new(
-            locator.top(),
+            top,
             "no `build:` here: an app repo declares how its image is built under `build:`",
         )
+        .into()
     })
+}
+
+/// What a repository holds at an environment's `path`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    Directory,
+    File,
+    Symlink,
+    Missing,
+}
+
+/// Like [`parse_repo_config`], and also checks that each environment's `path` names a
+/// directory in the repository, asking `kind_at` what is at each (repo-relative, normalised)
+/// path. A path that is not there is an error at its `path:` value, reported with the file's
+/// other errors.
+pub fn check_repo_config<E>(
+    text: &str,
+    mut kind_at: impl FnMut(&str) -> Result<PathKind, E>,
+) -> Result<Result<RepoConfig, ConfigErrors>, E> {
+    let (validated, _, locator) = match validate_text(text) {
+        Ok(found) => found,
+        Err(syntax) => return Ok(Err(syntax.into())),
+    };
+    let mut errors = validated.errors;
+    for (name, path) in &validated.paths {
+        let problem = match kind_at(path)? {
+            PathKind::Directory => continue,
+            PathKind::Missing => "does not exist in the repository",
+            PathKind::File => "is a file; it must be a directory of manifests",
+            PathKind::Symlink => {
+                "is a symlink, which slipway does not follow; name the directory itself"
+            }
+        };
+        errors.push(ConfigError::new(
+            locator.value(&locate::keys(&["environments", name, "path"])),
+            format!("`path` `{path}` of environment `{name}` {problem}"),
+        ));
+    }
+    Ok(finish(validated.config, errors))
+}
+
+/// Validates `text`; the top-level position is for errors about what the file lacks.
+fn validated(text: &str) -> Result<(validate::Validated, error::Position), ConfigErrors> {
+    let (validated, top, _) = validate_text(text)?;
+    Ok((validated, top))
+}
+
+fn validate_text(
+    text: &str,
+) -> Result<(validate::Validated, error::Position, locate::Locator<'_>), ConfigError> {
+    let (raw, locator, shape_errors) = raw::parse(text)?;
+    let validated = validate::repo_config(&raw, &locator, shape_errors);
+    let top = locator.top();
+    Ok((validated, top, locator))
+}
+
+fn finish(config: RepoConfig, errors: Vec<ConfigError>) -> Result<RepoConfig, ConfigErrors> {
+    match ConfigErrors::from_vec(errors) {
+        Some(errors) => Err(errors),
+        None => Ok(config),
+    }
 }

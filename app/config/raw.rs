@@ -1,10 +1,18 @@
 //! Shape checks: YAML text → raw structs with the right keys and value types.
 //!
 //! Semantic checks (names, paths, references, durations) happen in `validate`.
+//!
+//! Every shape error is collected, not only the first: a value of the wrong type is
+//! reported and left out, and its key is remembered as reported so that `validate` does not
+//! also call it missing. So is a known key that an unknown one is a likely typo of
+//! (`pth` for `path`): one mistake, one error.
+
+use std::cell::RefCell;
 
 use serde_yaml_ng::{Mapping, Value};
 
 use super::error::{ConfigError, Position};
+use super::load::{duplicate_keys, parse_value, DuplicateKey};
 use super::locate::{yaml_error_parts, KeyPath, Locator, Seg};
 
 /// Keys allowed at the top of the file.
@@ -26,18 +34,24 @@ pub(crate) const BUILD_KEYS: &[&str] = &["image", "dockerfile", "context", "bran
 /// Keys allowed under `deploy:`.
 pub(crate) const DEPLOY_KEYS: &[&str] = &["repo", "environment"];
 
-/// The whole file, shape-checked. Omitted keys and explicit nulls are `None`.
+/// The whole file, shape-checked. Omitted keys, explicit nulls and refused values are `None`.
 #[derive(Debug, Default)]
 pub(crate) struct RawFile {
     /// Environments in the order the file declares them.
     pub environments: Option<Vec<RawEnvironment>>,
     pub build: Option<RawBuild>,
     pub deploy: Option<RawDeploy>,
+    /// Keys whose mistakes are already reported: a value of the wrong shape, or a likely
+    /// misspelling of the key.
+    pub reported: Vec<&'static str>,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct RawEnvironment {
     pub name: String,
+    /// Keys whose mistakes are already reported: a value of the wrong shape, or a likely
+    /// misspelling of the key.
+    pub reported: Vec<&'static str>,
     pub path: Option<String>,
     pub namespace: Option<String>,
     pub allowed_namespaces: Option<Vec<String>>,
@@ -51,6 +65,9 @@ pub(crate) struct RawEnvironment {
 
 #[derive(Debug, Default)]
 pub(crate) struct RawBuild {
+    /// Keys whose mistakes are already reported: a value of the wrong shape, or a likely
+    /// misspelling of the key.
+    pub reported: Vec<&'static str>,
     pub image: Option<String>,
     pub dockerfile: Option<String>,
     pub context: Option<String>,
@@ -59,14 +76,18 @@ pub(crate) struct RawBuild {
 
 #[derive(Debug, Default)]
 pub(crate) struct RawDeploy {
+    /// Keys whose mistakes are already reported: a value of the wrong shape, or a likely
+    /// misspelling of the key.
+    pub reported: Vec<&'static str>,
     pub repo: Option<String>,
     pub environment: Option<String>,
 }
 
-/// Parses `text` and checks its shape.
-pub(crate) fn parse(text: &str) -> Result<(RawFile, Locator<'_>), ConfigError> {
+/// Parses `text` and checks its shape: the raw file with every shape error found (duplicate
+/// keys included), or the one error of YAML that does not parse.
+pub(crate) fn parse(text: &str) -> Result<(RawFile, Locator<'_>, Vec<ConfigError>), ConfigError> {
     let locator = Locator::new(text);
-    let mut value: Value = serde_yaml_ng::from_str(text).map_err(|err| {
+    let mut value = parse_value(text).map_err(|err| {
         let (position, message) = yaml_error_parts(&err);
         ConfigError::new(
             position.unwrap_or(Position::START),
@@ -77,53 +98,94 @@ pub(crate) fn parse(text: &str) -> Result<(RawFile, Locator<'_>), ConfigError> {
         let (_, message) = yaml_error_parts(&err);
         ConfigError::new(locator.top(), format!("invalid YAML merge key: {message}"))
     })?;
-    let raw = Shape { loc: &locator }.file(&value)?;
-    Ok((raw, locator))
+    let shape = Shape {
+        loc: &locator,
+        errors: RefCell::new(duplicate_keys(text).iter().map(duplicate).collect()),
+    };
+    let raw = shape.file(&value);
+    let errors = shape.errors.into_inner();
+    Ok((raw, locator, errors))
 }
+
+fn duplicate(dup: &DuplicateKey) -> ConfigError {
+    let within = match dup.parents.as_slice() {
+        [] => "at the top level".to_string(),
+        [env, name] if env == "environments" => format!("in environment `{name}`"),
+        parents => format!("in `{}`", parents.join(".")),
+    };
+    ConfigError::new(
+        dup.position,
+        format!(
+            "duplicate key `{}` {within}: it is already set on line {}; keep one of them",
+            dup.key, dup.first.line
+        ),
+    )
+}
+
+/// A value that was reported as having the wrong shape and left out.
+struct Refused;
+
+/// What a shape check gives: the value (`None` when absent or null), or [`Refused`].
+type Checked<T> = Result<Option<T>, Refused>;
 
 /// A known key, its value and its key path.
 type Entry<'v> = (&'static str, &'v Value, Vec<Seg>);
 
 struct Shape<'l, 'a> {
     loc: &'l Locator<'a>,
+    errors: RefCell<Vec<ConfigError>>,
 }
 
 impl Shape<'_, '_> {
-    fn file(&self, value: &Value) -> Result<RawFile, ConfigError> {
+    fn report(&self, error: ConfigError) -> Refused {
+        self.errors.borrow_mut().push(error);
+        Refused
+    }
+
+    fn file(&self, value: &Value) -> RawFile {
         let mut raw = RawFile::default();
         let path: Vec<Seg> = Vec::new();
         let map = match value {
             Value::Null => {
-                return Err(ConfigError::new(
+                self.report(ConfigError::new(
                     Position::START,
                     "the file is empty: declare `environments:` (a config repo) or `build:` (an app repo)",
-                ))
+                ));
+                return raw;
             }
-            other => self.mapping(other, &path, "the file")?,
+            other => match self.mapping(other, &path, "the file") {
+                Ok(map) => map,
+                Err(Refused) => return raw,
+            },
         };
-        for (key, value, path) in self.entries(map, &path, TOP_KEYS, "at the top level")? {
-            match key {
-                "environments" => raw.environments = self.environments(value, &path)?,
-                "build" => raw.build = self.build(value, &path)?,
-                "deploy" => raw.deploy = self.deploy(value, &path)?,
+        for (key, value, path) in
+            self.entries(map, &path, TOP_KEYS, "at the top level", &mut raw.reported)
+        {
+            let checked = match key {
+                "environments" => self
+                    .environments(value, &path)
+                    .map(|v| raw.environments = v),
+                "build" => self.build(value, &path).map(|v| raw.build = v),
+                "deploy" => self.deploy(value, &path).map(|v| raw.deploy = v),
                 _ => unreachable!("entries() only yields allowed keys"),
+            };
+            if checked.is_err() {
+                raw.reported.push(key);
             }
         }
-        Ok(raw)
+        raw
     }
 
-    fn environments(
-        &self,
-        value: &Value,
-        path: &KeyPath,
-    ) -> Result<Option<Vec<RawEnvironment>>, ConfigError> {
+    fn environments(&self, value: &Value, path: &KeyPath) -> Checked<Vec<RawEnvironment>> {
         if value.is_null() {
             return Ok(None);
         }
         let map = self.mapping(value, path, "`environments`")?;
         let mut envs = Vec::with_capacity(map.len());
         for (name, value) in map {
-            let name = self.key_str(name, path)?;
+            let Ok(name) = self.key_str(name, path) else {
+                continue;
+            };
             let env_path = child(path, name);
             let mut env = RawEnvironment {
                 name: name.to_string(),
@@ -135,23 +197,36 @@ impl Shape<'_, '_> {
                 envs.push(env);
                 continue;
             }
-            let map = self.mapping(value, &env_path, &what)?;
-            for (key, value, p) in
-                self.entries(map, &env_path, ENVIRONMENT_KEYS, &format!("in {what}"))?
-            {
-                match key {
-                    "path" => env.path = self.string(value, &p)?,
-                    "namespace" => env.namespace = self.string(value, &p)?,
-                    "allowed_namespaces" => env.allowed_namespaces = self.string_list(value, &p)?,
-                    "allowed_cluster_scoped" => {
-                        env.allowed_cluster_scoped = self.string_list(value, &p)?
+            let Ok(map) = self.mapping(value, &env_path, &what) else {
+                continue;
+            };
+            for (key, value, p) in self.entries(
+                map,
+                &env_path,
+                ENVIRONMENT_KEYS,
+                &format!("in {what}"),
+                &mut env.reported,
+            ) {
+                let checked = match key {
+                    "path" => self.string(value, &p).map(|v| env.path = v),
+                    "namespace" => self.string(value, &p).map(|v| env.namespace = v),
+                    "allowed_namespaces" => self
+                        .string_list(value, &p)
+                        .map(|v| env.allowed_namespaces = v),
+                    "allowed_cluster_scoped" => self
+                        .string_list(value, &p)
+                        .map(|v| env.allowed_cluster_scoped = v),
+                    "cluster" => self.string(value, &p).map(|v| env.cluster = v),
+                    "required_approvals" => {
+                        self.count(value, &p).map(|v| env.required_approvals = v)
                     }
-                    "cluster" => env.cluster = self.string(value, &p)?,
-                    "required_approvals" => env.required_approvals = self.count(value, &p)?,
-                    "promote_from" => env.promote_from = self.string(value, &p)?,
-                    "prune" => env.prune = self.boolean(value, &p)?,
-                    "health_timeout" => env.health_timeout = self.duration(value, &p)?,
+                    "promote_from" => self.string(value, &p).map(|v| env.promote_from = v),
+                    "prune" => self.boolean(value, &p).map(|v| env.prune = v),
+                    "health_timeout" => self.duration(value, &p).map(|v| env.health_timeout = v),
                     _ => unreachable!("entries() only yields allowed keys"),
+                };
+                if checked.is_err() {
+                    env.reported.push(key);
                 }
             }
             envs.push(env);
@@ -159,60 +234,76 @@ impl Shape<'_, '_> {
         Ok(Some(envs))
     }
 
-    fn build(&self, value: &Value, path: &KeyPath) -> Result<Option<RawBuild>, ConfigError> {
+    fn build(&self, value: &Value, path: &KeyPath) -> Checked<RawBuild> {
         if value.is_null() {
             return Ok(None);
         }
         let map = self.mapping(value, path, "`build`")?;
         let mut build = RawBuild::default();
-        for (key, value, p) in self.entries(map, path, BUILD_KEYS, "in `build`")? {
-            match key {
-                "image" => build.image = self.string(value, &p)?,
-                "dockerfile" => build.dockerfile = self.string(value, &p)?,
-                "context" => build.context = self.string(value, &p)?,
-                "branches" => build.branches = self.string_list(value, &p)?,
+        for (key, value, p) in
+            self.entries(map, path, BUILD_KEYS, "in `build`", &mut build.reported)
+        {
+            let checked = match key {
+                "image" => self.string(value, &p).map(|v| build.image = v),
+                "dockerfile" => self.string(value, &p).map(|v| build.dockerfile = v),
+                "context" => self.string(value, &p).map(|v| build.context = v),
+                "branches" => self.string_list(value, &p).map(|v| build.branches = v),
                 _ => unreachable!("entries() only yields allowed keys"),
+            };
+            if checked.is_err() {
+                build.reported.push(key);
             }
         }
         Ok(Some(build))
     }
 
-    fn deploy(&self, value: &Value, path: &KeyPath) -> Result<Option<RawDeploy>, ConfigError> {
+    fn deploy(&self, value: &Value, path: &KeyPath) -> Checked<RawDeploy> {
         if value.is_null() {
             return Ok(None);
         }
         let map = self.mapping(value, path, "`deploy`")?;
         let mut deploy = RawDeploy::default();
-        for (key, value, p) in self.entries(map, path, DEPLOY_KEYS, "in `deploy`")? {
-            match key {
-                "repo" => deploy.repo = self.string(value, &p)?,
-                "environment" => deploy.environment = self.string(value, &p)?,
+        for (key, value, p) in
+            self.entries(map, path, DEPLOY_KEYS, "in `deploy`", &mut deploy.reported)
+        {
+            let checked = match key {
+                "repo" => self.string(value, &p).map(|v| deploy.repo = v),
+                "environment" => self.string(value, &p).map(|v| deploy.environment = v),
                 _ => unreachable!("entries() only yields allowed keys"),
+            };
+            if checked.is_err() {
+                deploy.reported.push(key);
             }
         }
         Ok(Some(deploy))
     }
 
-    /// The entries of `map` in file order, each with its key path; an error at the first key
-    /// that is not a string or not in `allowed`.
+    /// The entries of `map` whose keys are strings in `allowed`, in file order, each with its
+    /// key path; every other key is reported, and the allowed keys it is a likely typo of are
+    /// added to `misspelled`.
     fn entries<'v>(
         &self,
         map: &'v Mapping,
         path: &KeyPath,
         allowed: &'static [&'static str],
         context: &str,
-    ) -> Result<Vec<Entry<'v>>, ConfigError> {
+        misspelled: &mut Vec<&'static str>,
+    ) -> Vec<Entry<'v>> {
         let mut out = Vec::with_capacity(map.len());
         for (key, value) in map {
-            let key = self.key_str(key, path)?;
+            let Ok(key) = self.key_str(key, path) else {
+                continue;
+            };
             let key_path = child(path, key);
             match allowed.iter().find(|a| **a == key) {
                 Some(known) => out.push((*known, value, key_path)),
                 None => {
-                    let suggestion = closest(key, allowed)
+                    let close = closest(key, allowed);
+                    misspelled.extend(close);
+                    let suggestion = close
                         .map(|s| format!("; did you mean `{s}`?"))
                         .unwrap_or_default();
-                    return Err(ConfigError::new(
+                    self.report(ConfigError::new(
                         self.loc.key(&key_path),
                         format!(
                             "unknown key `{key}` {context}{suggestion} allowed keys: {}",
@@ -222,10 +313,10 @@ impl Shape<'_, '_> {
                 }
             }
         }
-        Ok(out)
+        out
     }
 
-    fn key_str<'v>(&self, key: &'v Value, path: &KeyPath) -> Result<&'v str, ConfigError> {
+    fn key_str<'v>(&self, key: &'v Value, path: &KeyPath) -> Result<&'v str, Refused> {
         key.as_str().ok_or_else(|| {
             // Scalar keys are found by their text (`5`, `true`); others at their mapping.
             let text = match key {
@@ -238,10 +329,10 @@ impl Shape<'_, '_> {
                 None if path.is_empty() => self.loc.top(),
                 None => self.loc.value(path),
             };
-            ConfigError::new(
+            self.report(ConfigError::new(
                 position,
                 format!("keys must be strings, found {} {}", kind_of(key), show(key)),
-            )
+            ))
         })
     }
 
@@ -250,13 +341,13 @@ impl Shape<'_, '_> {
         value: &'v Value,
         path: &KeyPath,
         what: &str,
-    ) -> Result<&'v Mapping, ConfigError> {
+    ) -> Result<&'v Mapping, Refused> {
         value
             .as_mapping()
             .ok_or_else(|| self.wrong_type(value, path, what, "a mapping"))
     }
 
-    fn string(&self, value: &Value, path: &KeyPath) -> Result<Option<String>, ConfigError> {
+    fn string(&self, value: &Value, path: &KeyPath) -> Checked<String> {
         match value {
             Value::Null => Ok(None),
             Value::String(s) => Ok(Some(s.clone())),
@@ -264,36 +355,38 @@ impl Shape<'_, '_> {
         }
     }
 
-    fn string_list(
-        &self,
-        value: &Value,
-        path: &KeyPath,
-    ) -> Result<Option<Vec<String>>, ConfigError> {
+    fn string_list(&self, value: &Value, path: &KeyPath) -> Checked<Vec<String>> {
         let items = match value {
             Value::Null => return Ok(None),
             Value::Sequence(items) => items,
             other => return Err(self.wrong_type(other, path, &field(path), "a list of strings")),
         };
         let mut out = Vec::with_capacity(items.len());
+        let mut refused = false;
         for (i, item) in items.iter().enumerate() {
             let mut item_path = path.to_vec();
             item_path.push(Seg::Index(i));
             match item {
                 Value::String(s) => out.push(s.clone()),
                 other => {
-                    return Err(self.wrong_type(
+                    self.wrong_type(
                         other,
                         &item_path,
                         &format!("item {} of {}", i + 1, field(path)),
                         "a string",
-                    ))
+                    );
+                    refused = true;
                 }
             }
         }
-        Ok(Some(out))
+        if refused {
+            Err(Refused)
+        } else {
+            Ok(Some(out))
+        }
     }
 
-    fn boolean(&self, value: &Value, path: &KeyPath) -> Result<Option<bool>, ConfigError> {
+    fn boolean(&self, value: &Value, path: &KeyPath) -> Checked<bool> {
         match value {
             Value::Null => Ok(None),
             Value::Bool(b) => Ok(Some(*b)),
@@ -301,7 +394,7 @@ impl Shape<'_, '_> {
         }
     }
 
-    fn count(&self, value: &Value, path: &KeyPath) -> Result<Option<u32>, ConfigError> {
+    fn count(&self, value: &Value, path: &KeyPath) -> Checked<u32> {
         match value {
             Value::Null => Ok(None),
             Value::Number(n) => n
@@ -315,7 +408,7 @@ impl Shape<'_, '_> {
         }
     }
 
-    fn duration(&self, value: &Value, path: &KeyPath) -> Result<Option<String>, ConfigError> {
+    fn duration(&self, value: &Value, path: &KeyPath) -> Checked<String> {
         match value {
             Value::Null => Ok(None),
             Value::String(s) => Ok(Some(s.clone())),
@@ -328,8 +421,8 @@ impl Shape<'_, '_> {
         }
     }
 
-    fn wrong_type(&self, value: &Value, path: &KeyPath, what: &str, expected: &str) -> ConfigError {
-        ConfigError::new(
+    fn wrong_type(&self, value: &Value, path: &KeyPath, what: &str, expected: &str) -> Refused {
+        self.report(ConfigError::new(
             if path.is_empty() {
                 self.loc.top()
             } else {
@@ -340,7 +433,7 @@ impl Shape<'_, '_> {
                 kind_of(value),
                 show(value)
             ),
-        )
+        ))
     }
 }
 

@@ -1,8 +1,9 @@
 //! Semantic checks: raw structs → domain types, each error at the offending key or value.
+//! Every error is collected; a wrong value is replaced by its default so checking goes on.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::error::ConfigError;
+use super::error::{ConfigError, Position};
 use super::locate::{keys, Locator, Seg};
 use super::raw::{RawBuild, RawDeploy, RawEnvironment, RawFile};
 use super::{
@@ -14,323 +15,401 @@ use super::{
 const DNS_LABEL_HELP: &str =
     "use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit";
 
-pub(crate) fn repo_config(raw: &RawFile, loc: &Locator<'_>) -> Result<RepoConfig, ConfigError> {
-    let config_repo = match &raw.environments {
-        Some(envs) => Some(environments(envs, loc)?),
-        None => None,
+/// What validation found: the configuration as far as it could be read, and every error.
+pub(crate) struct Validated {
+    /// The file's declarations with defaults for what is missing or wrong; obeyed only when
+    /// `errors` is empty.
+    pub config: RepoConfig,
+    /// Environments whose `path` is valid, with that (normalised) path.
+    pub paths: Vec<(String, String)>,
+    pub errors: Vec<ConfigError>,
+}
+
+/// Checks `raw`, whose shape errors (`shape_errors`) are kept with the others.
+pub(crate) fn repo_config(
+    raw: &RawFile,
+    loc: &Locator<'_>,
+    shape_errors: Vec<ConfigError>,
+) -> Validated {
+    let mut check = Check {
+        loc,
+        errors: shape_errors,
+        paths: Vec::new(),
     };
+    let config_repo = raw
+        .environments
+        .as_ref()
+        .map(|envs| check.environments(envs));
+    let refused = |key: &str| raw.reported.contains(&key);
     let app_repo = match (&raw.build, &raw.deploy) {
         (Some(build_raw), deploy_raw) => Some(AppRepoConfig {
-            build: build(build_raw, loc)?,
-            deploy: match deploy_raw {
-                Some(d) => Some(deploy(d, loc)?),
-                None => None,
-            },
+            build: check.build(build_raw),
+            deploy: deploy_raw.as_ref().map(|d| check.deploy(d)),
         }),
         (None, Some(_)) => {
-            return Err(ConfigError::new(
-                loc.key(&keys(&["deploy"])),
-                "`deploy` needs a `build` section: slipway deploys the image it builds",
-            ))
+            if !refused("build") {
+                check.error(
+                    loc.key(&keys(&["deploy"])),
+                    "`deploy` needs a `build` section: slipway deploys the image it builds",
+                );
+            }
+            None
         }
         (None, None) => None,
     };
-    if config_repo.is_none() && app_repo.is_none() {
-        return Err(ConfigError::new(
+    let declared_nothing = config_repo.is_none()
+        && app_repo.is_none()
+        && raw.deploy.is_none()
+        && raw.reported.is_empty();
+    if declared_nothing && check.errors.is_empty() {
+        check.error(
             loc.top(),
             "nothing declared: add `environments:` (a config repo) or `build:` (an app repo)",
-        ));
+        );
     }
-    Ok(RepoConfig {
-        config_repo,
-        app_repo,
-    })
+    Validated {
+        config: RepoConfig {
+            config_repo,
+            app_repo,
+        },
+        paths: check.paths,
+        errors: check.errors,
+    }
 }
 
-fn environments(
-    raw: &[RawEnvironment],
-    loc: &Locator<'_>,
-) -> Result<ConfigRepoConfig, ConfigError> {
-    if raw.is_empty() {
-        return Err(ConfigError::new(
-            loc.value(&keys(&["environments"])),
-            "`environments` is empty: declare at least one environment",
-        ));
-    }
-    let mut envs = BTreeMap::new();
-    for env in raw {
-        envs.insert(env.name.clone(), environment(env, loc)?);
-    }
-    check_promotions(raw, &envs, loc)?;
-    Ok(ConfigRepoConfig { environments: envs })
+/// Collects every error of the semantic checks; each check goes on after a mistake with a
+/// default in its place, so one mistake is reported once and hides no other.
+struct Check<'l, 'a> {
+    loc: &'l Locator<'a>,
+    errors: Vec<ConfigError>,
+    paths: Vec<(String, String)>,
 }
 
-fn environment(raw: &RawEnvironment, loc: &Locator<'_>) -> Result<Environment, ConfigError> {
-    let name = &raw.name;
-    let at = |field: &str| keys(&["environments", name, field]);
-    if !is_dns_label(name) {
-        return Err(ConfigError::new(
-            loc.key(&keys(&["environments", name])),
-            format!("environment name `{name}` is not a DNS label; {DNS_LABEL_HELP}"),
-        ));
+impl Check<'_, '_> {
+    fn error(&mut self, position: Position, message: impl Into<String>) {
+        self.errors.push(ConfigError::new(position, message));
     }
-    let path = match &raw.path {
-        Some(p) => repo_path(p, false).map_err(|msg| {
-            ConfigError::new(loc.value(&at("path")), format!("`path` {msg}"))
-        })?,
-        None => {
-            return Err(ConfigError::new(
+
+    fn environments(&mut self, raw: &[RawEnvironment]) -> ConfigRepoConfig {
+        if raw.is_empty() {
+            self.error(
+                self.loc.value(&keys(&["environments"])),
+                "`environments` is empty: declare at least one environment",
+            );
+        }
+        let mut envs = BTreeMap::new();
+        for env in raw {
+            let environment = self.environment(env);
+            envs.insert(env.name.clone(), environment);
+        }
+        self.promotions(raw, &envs);
+        ConfigRepoConfig { environments: envs }
+    }
+
+    fn environment(&mut self, raw: &RawEnvironment) -> Environment {
+        let loc = self.loc;
+        let name = &raw.name;
+        let at = |field: &str| keys(&["environments", name, field]);
+        if !is_dns_label(name) {
+            self.error(
                 loc.key(&keys(&["environments", name])),
-                format!(
-                    "environment `{name}` has no `path`; it is required: the repo-relative directory of its manifests"
-                ),
-            ))
+                format!("environment name `{name}` is not a DNS label; {DNS_LABEL_HELP}"),
+            );
         }
-    };
-    if let Some(ns) = &raw.namespace {
-        if !is_dns_label(ns) {
-            return Err(ConfigError::new(
-                loc.value(&at("namespace")),
-                format!("`namespace` `{ns}` is not a valid namespace name; {DNS_LABEL_HELP}"),
-            ));
-        }
-    }
-    let allowed_namespaces = match &raw.allowed_namespaces {
-        Some(list) => {
-            let mut out: Vec<String> = Vec::with_capacity(list.len());
-            for (i, ns) in list.iter().enumerate() {
-                if !is_dns_label(ns) {
-                    let mut p = at("allowed_namespaces");
-                    p.push(Seg::Index(i));
-                    return Err(ConfigError::new(
-                        loc.value(&p),
+        let path = match &raw.path {
+            Some(p) => match repo_path(p, false) {
+                Ok(path) => {
+                    self.paths.push((name.clone(), path.clone()));
+                    path
+                }
+                Err(msg) => {
+                    self.error(loc.value(&at("path")), format!("`path` {msg}"));
+                    String::new()
+                }
+            },
+            None => {
+                if !raw.reported.contains(&"path") {
+                    self.error(
+                        loc.key(&keys(&["environments", name])),
                         format!(
-                            "`allowed_namespaces` item `{ns}` is not a valid namespace name; {DNS_LABEL_HELP}"
+                            "environment `{name}` has no `path`; it is required: the repo-relative directory of its manifests"
                         ),
-                    ));
+                    );
                 }
-                if !out.contains(ns) {
-                    out.push(ns.clone());
-                }
+                String::new()
             }
-            if let Some(ns) = &raw.namespace {
-                if !out.is_empty() && !out.contains(ns) {
-                    return Err(ConfigError::new(
-                        loc.value(&at("namespace")),
-                        format!(
-                            "`namespace` `{ns}` is not in `allowed_namespaces` ({}); objects defaulted to it would be refused",
-                            out.join(", ")
-                        ),
-                    ));
-                }
+        };
+        if let Some(ns) = &raw.namespace {
+            if !is_dns_label(ns) {
+                self.error(
+                    loc.value(&at("namespace")),
+                    format!("`namespace` `{ns}` is not a valid namespace name; {DNS_LABEL_HELP}"),
+                );
             }
-            out
         }
-        None => raw.namespace.iter().cloned().collect(),
-    };
-    let allowed_cluster_scoped = match &raw.allowed_cluster_scoped {
-        Some(list) => {
+        let allowed_namespaces = match &raw.allowed_namespaces {
+            Some(list) => {
+                let mut out: Vec<String> = Vec::with_capacity(list.len());
+                for (i, ns) in list.iter().enumerate() {
+                    if !is_dns_label(ns) {
+                        let mut p = at("allowed_namespaces");
+                        p.push(Seg::Index(i));
+                        self.error(
+                            loc.value(&p),
+                            format!(
+                                "`allowed_namespaces` item `{ns}` is not a valid namespace name; {DNS_LABEL_HELP}"
+                            ),
+                        );
+                    }
+                    if !out.contains(ns) {
+                        out.push(ns.clone());
+                    }
+                }
+                if let Some(ns) = &raw.namespace {
+                    if !out.is_empty() && !out.contains(ns) {
+                        self.error(
+                            loc.value(&at("namespace")),
+                            format!(
+                                "`namespace` `{ns}` is not in `allowed_namespaces` ({}); objects defaulted to it would be refused",
+                                out.join(", ")
+                            ),
+                        );
+                    }
+                }
+                out
+            }
+            None => raw.namespace.iter().cloned().collect(),
+        };
+        let allowed_cluster_scoped = raw.allowed_cluster_scoped.as_ref().map(|list| {
             let mut out: Vec<String> = Vec::with_capacity(list.len());
             for (i, kind) in list.iter().enumerate() {
                 if !is_kind_name(kind) {
                     let mut p = at("allowed_cluster_scoped");
                     p.push(Seg::Index(i));
-                    return Err(ConfigError::new(
+                    self.error(
                         loc.value(&p),
                         format!(
                             "`allowed_cluster_scoped` item `{kind}` is not a kind; name kinds as Kubernetes spells them, e.g. `Namespace`, `ClusterRole`"
                         ),
-                    ));
+                    );
                 }
                 if !out.contains(kind) {
                     out.push(kind.clone());
                 }
             }
-            Some(out)
-        }
-        None => None,
-    };
-    let cluster = match &raw.cluster {
-        Some(c) if is_dns_label(c) => c.clone(),
-        Some(c) => {
-            return Err(ConfigError::new(
-                loc.value(&at("cluster")),
-                format!("`cluster` `{c}` is not a valid cluster name; {DNS_LABEL_HELP}"),
-            ))
-        }
-        None => DEFAULT_CLUSTER.to_string(),
-    };
-    let health_timeout = match &raw.health_timeout {
-        Some(text) => parse_duration(text).map_err(|msg| {
-            ConfigError::new(
-                loc.value(&at("health_timeout")),
-                format!("`health_timeout`: {msg}"),
-            )
-        })?,
-        None => DEFAULT_HEALTH_TIMEOUT,
-    };
-    Ok(Environment {
-        name: name.clone(),
-        path,
-        namespace: raw.namespace.clone(),
-        allowed_namespaces,
-        allowed_cluster_scoped,
-        cluster,
-        required_approvals: raw.required_approvals.unwrap_or(DEFAULT_REQUIRED_APPROVALS),
-        promote_from: raw.promote_from.clone(),
-        prune: raw.prune.unwrap_or(DEFAULT_PRUNE),
-        health_timeout,
-    })
-}
-
-/// `promote_from` must name another declared environment, and following it must never come
-/// back to where it started.
-fn check_promotions(
-    raw: &[RawEnvironment],
-    envs: &BTreeMap<String, Environment>,
-    loc: &Locator<'_>,
-) -> Result<(), ConfigError> {
-    let declared = || envs.keys().cloned().collect::<Vec<_>>().join(", ");
-    for env in raw {
-        let Some(from) = &env.promote_from else {
-            continue;
+            out
+        });
+        let cluster = match &raw.cluster {
+            Some(c) => {
+                if !is_dns_label(c) {
+                    self.error(
+                        loc.value(&at("cluster")),
+                        format!("`cluster` `{c}` is not a valid cluster name; {DNS_LABEL_HELP}"),
+                    );
+                }
+                c.clone()
+            }
+            None => DEFAULT_CLUSTER.to_string(),
         };
-        let at = loc.value(&keys(&["environments", &env.name, "promote_from"]));
-        if from == &env.name {
-            return Err(ConfigError::new(
-                at,
-                format!(
-                    "`promote_from` names `{from}` itself; name another environment ({})",
-                    declared()
-                ),
-            ));
-        }
-        if !envs.contains_key(from) {
-            return Err(ConfigError::new(
-                at,
-                format!(
-                    "`promote_from` names environment `{from}`, which is not declared; declared environments: {}",
-                    declared()
-                ),
-            ));
+        let health_timeout = match &raw.health_timeout {
+            Some(text) => parse_duration(text).unwrap_or_else(|msg| {
+                self.error(
+                    loc.value(&at("health_timeout")),
+                    format!("`health_timeout`: {msg}"),
+                );
+                DEFAULT_HEALTH_TIMEOUT
+            }),
+            None => DEFAULT_HEALTH_TIMEOUT,
+        };
+        Environment {
+            name: name.clone(),
+            path,
+            namespace: raw.namespace.clone(),
+            allowed_namespaces,
+            allowed_cluster_scoped,
+            cluster,
+            required_approvals: raw.required_approvals.unwrap_or(DEFAULT_REQUIRED_APPROVALS),
+            promote_from: raw.promote_from.clone(),
+            prune: raw.prune.unwrap_or(DEFAULT_PRUNE),
+            health_timeout,
         }
     }
-    // Every environment has at most one `promote_from`, so following the chain from each
-    // environment either ends or loops; report the first environment (in file order) on a loop.
-    for env in raw {
-        let mut chain = vec![env.name.as_str()];
-        let mut seen = BTreeSet::from([env.name.as_str()]);
-        let mut current = env.name.as_str();
-        while let Some(next) = envs.get(current).and_then(|e| e.promote_from.as_deref()) {
-            chain.push(next);
-            if next == env.name {
-                return Err(ConfigError::new(
-                    loc.value(&keys(&["environments", &env.name, "promote_from"])),
+
+    /// `promote_from` must name another declared environment, and following it must never
+    /// come back to where it started.
+    fn promotions(&mut self, raw: &[RawEnvironment], envs: &BTreeMap<String, Environment>) {
+        let loc = self.loc;
+        let declared = || envs.keys().cloned().collect::<Vec<_>>().join(", ");
+        for env in raw {
+            let Some(from) = &env.promote_from else {
+                continue;
+            };
+            let at = loc.value(&keys(&["environments", &env.name, "promote_from"]));
+            if from == &env.name {
+                self.error(
+                    at,
                     format!(
-                        "`promote_from` forms a cycle: {}; promotions must flow one way",
-                        chain.join(" → ")
+                        "`promote_from` names `{from}` itself; name another environment ({})",
+                        declared()
                     ),
-                ));
-            }
-            if !seen.insert(next) {
-                break; // a loop that does not include `env`; reported from its own members
-            }
-            current = next;
-        }
-    }
-    Ok(())
-}
-
-fn build(raw: &RawBuild, loc: &Locator<'_>) -> Result<Build, ConfigError> {
-    let at = |field: &str| keys(&["build", field]);
-    let image = match &raw.image {
-        Some(image) => {
-            check_image(image).map_err(|msg| ConfigError::new(loc.value(&at("image")), msg))?;
-            image.clone()
-        }
-        None => {
-            return Err(ConfigError::new(
-                loc.key(&keys(&["build"])),
-                "`build` has no `image`; it is required: the image repository builds push to, e.g. `registry.example.com/team/api`",
-            ))
-        }
-    };
-    let dockerfile = match &raw.dockerfile {
-        Some(p) => repo_path(p, false).map_err(|msg| {
-            ConfigError::new(loc.value(&at("dockerfile")), format!("`dockerfile` {msg}"))
-        })?,
-        None => DEFAULT_DOCKERFILE.to_string(),
-    };
-    let context = match &raw.context {
-        Some(p) => {
-            let p = repo_path(p, true).map_err(|msg| {
-                ConfigError::new(loc.value(&at("context")), format!("`context` {msg}"))
-            })?;
-            if p.is_empty() {
-                DEFAULT_CONTEXT.to_string()
-            } else {
-                p
+                );
+            } else if !envs.contains_key(from) {
+                self.error(
+                    at,
+                    format!(
+                        "`promote_from` names environment `{from}`, which is not declared; declared environments: {}",
+                        declared()
+                    ),
+                );
             }
         }
-        None => DEFAULT_CONTEXT.to_string(),
-    };
-    let branches = raw.branches.clone().unwrap_or_default();
-    for (i, branch) in branches.iter().enumerate() {
-        if let Err(msg) = check_branch(branch) {
-            let mut p = at("branches");
-            p.push(Seg::Index(i));
-            return Err(ConfigError::new(
-                loc.value(&p),
-                format!("`branches` item {msg}"),
-            ));
+        // Every environment has at most one `promote_from`, so following the chain from each
+        // environment either ends or loops. A loop is reported once, at the member the file
+        // declares first; a name promoting from itself was reported above.
+        let mut reported: BTreeSet<&str> = BTreeSet::new();
+        for env in raw {
+            if reported.contains(env.name.as_str()) {
+                continue;
+            }
+            let mut chain = vec![env.name.as_str()];
+            let mut seen = BTreeSet::from([env.name.as_str()]);
+            let mut current = env.name.as_str();
+            while let Some(next) = envs.get(current).and_then(|e| e.promote_from.as_deref()) {
+                if next == current {
+                    break;
+                }
+                chain.push(next);
+                if next == env.name {
+                    self.error(
+                        loc.value(&keys(&["environments", &env.name, "promote_from"])),
+                        format!(
+                            "`promote_from` forms a cycle: {}; promotions must flow one way",
+                            chain.join(" → ")
+                        ),
+                    );
+                    reported.extend(chain.iter().copied());
+                    break;
+                }
+                if !seen.insert(next) {
+                    break; // a loop that does not include `env`; reported from its own members
+                }
+                current = next;
+            }
         }
     }
-    Ok(Build {
-        image,
-        dockerfile,
-        context,
-        branches,
-    })
+
+    fn build(&mut self, raw: &RawBuild) -> Build {
+        let loc = self.loc;
+        let at = |field: &str| keys(&["build", field]);
+        let image = match &raw.image {
+            Some(image) => {
+                if let Err(msg) = check_image(image) {
+                    self.error(loc.value(&at("image")), msg);
+                }
+                image.clone()
+            }
+            None => {
+                if !raw.reported.contains(&"image") {
+                    self.error(
+                        loc.key(&keys(&["build"])),
+                        "`build` has no `image`; it is required: the image repository builds push to, e.g. `registry.example.com/team/api`",
+                    );
+                }
+                String::new()
+            }
+        };
+        let dockerfile = match &raw.dockerfile {
+            Some(p) => repo_path(p, false).unwrap_or_else(|msg| {
+                self.error(loc.value(&at("dockerfile")), format!("`dockerfile` {msg}"));
+                DEFAULT_DOCKERFILE.to_string()
+            }),
+            None => DEFAULT_DOCKERFILE.to_string(),
+        };
+        let context = match &raw.context {
+            Some(p) => match repo_path(p, true) {
+                Ok(p) if p.is_empty() => DEFAULT_CONTEXT.to_string(),
+                Ok(p) => p,
+                Err(msg) => {
+                    self.error(loc.value(&at("context")), format!("`context` {msg}"));
+                    DEFAULT_CONTEXT.to_string()
+                }
+            },
+            None => DEFAULT_CONTEXT.to_string(),
+        };
+        let branches = raw.branches.clone().unwrap_or_default();
+        for (i, branch) in branches.iter().enumerate() {
+            if let Err(msg) = check_branch(branch) {
+                let mut p = at("branches");
+                p.push(Seg::Index(i));
+                self.error(loc.value(&p), format!("`branches` item {msg}"));
+            }
+        }
+        Build {
+            image,
+            dockerfile,
+            context,
+            branches,
+        }
+    }
+
+    fn deploy(&mut self, raw: &RawDeploy) -> Deploy {
+        let loc = self.loc;
+        let at = |field: &str| keys(&["deploy", field]);
+        let missing = |check: &mut Self, field: &'static str, what: &str| {
+            if !raw.reported.contains(&field) {
+                check.error(
+                    loc.key(&keys(&["deploy"])),
+                    format!("`deploy` has no `{field}`; it is required: {what}"),
+                );
+            }
+        };
+        let repo = match &raw.repo {
+            Some(repo) => {
+                if !is_owner_slash_name(repo) {
+                    self.error(
+                        loc.value(&at("repo")),
+                        format!("`repo` `{repo}` is not `owner/name`, e.g. `acme/gitops-config`"),
+                    );
+                }
+                repo.clone()
+            }
+            None => {
+                missing(self, "repo", "the config repo as `owner/name`");
+                String::new()
+            }
+        };
+        let environment = match &raw.environment {
+            Some(environment) => {
+                if !is_dns_label(environment) {
+                    self.error(
+                        loc.value(&at("environment")),
+                        format!(
+                            "`environment` `{environment}` is not a DNS label; {DNS_LABEL_HELP}"
+                        ),
+                    );
+                }
+                environment.clone()
+            }
+            None => {
+                missing(
+                    self,
+                    "environment",
+                    "the config repo's environment to deploy to",
+                );
+                String::new()
+            }
+        };
+        Deploy { repo, environment }
+    }
 }
 
-fn deploy(raw: &RawDeploy, loc: &Locator<'_>) -> Result<Deploy, ConfigError> {
-    let at = |field: &str| keys(&["deploy", field]);
-    let missing = |field: &str, what: &str| {
-        ConfigError::new(
-            loc.key(&keys(&["deploy"])),
-            format!("`deploy` has no `{field}`; it is required: {what}"),
-        )
-    };
-    let repo = raw
-        .repo
-        .clone()
-        .ok_or_else(|| missing("repo", "the config repo as `owner/name`"))?;
-    if !is_owner_slash_name(&repo) {
-        return Err(ConfigError::new(
-            loc.value(&at("repo")),
-            format!("`repo` `{repo}` is not `owner/name`, e.g. `acme/gitops-config`"),
-        ));
-    }
-    let environment = raw
-        .environment
-        .clone()
-        .ok_or_else(|| missing("environment", "the config repo's environment to deploy to"))?;
-    if !is_dns_label(&environment) {
-        return Err(ConfigError::new(
-            loc.value(&at("environment")),
-            format!("`environment` `{environment}` is not a DNS label; {DNS_LABEL_HELP}"),
-        ));
-    }
-    Ok(Deploy { repo, environment })
-}
-
-/// RFC 1123 label: 1–63 of `[a-z0-9-]`, starting and ending alphanumeric.
 /// A Kubernetes kind: a letter, then letters and digits (`ClusterRole`, `CSIDriver`).
 fn is_kind_name(s: &str) -> bool {
     s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && s.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
+/// RFC 1123 label: 1–63 of `[a-z0-9-]`, starting and ending alphanumeric.
 pub(crate) fn is_dns_label(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()

@@ -93,18 +93,13 @@ const DEFAULTS: [(&str, &str); 8] = [
 /// Why a report could not be produced.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("report template {name}: {source}")]
+    #[error("report template {name}: {cause}")]
     Template {
         name: String,
-        #[source]
-        source: minijinja::Error,
+        cause: minijinja::Error,
     },
-    #[error("reading report template {path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("reading report template {path}: {cause}")]
+    Io { path: String, cause: std::io::Error },
     #[error("a comment budget of {budget} characters leaves no room for a diff (templates alone take {overhead})")]
     LimitTooSmall { budget: usize, overhead: usize },
 }
@@ -267,17 +262,17 @@ impl Templates {
             let source = match std::fs::read_to_string(&path) {
                 Ok(text) => text,
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => default.to_owned(),
-                Err(source) => {
+                Err(cause) => {
                     return Err(ReportError::Io {
                         path: path.display().to_string(),
-                        source,
+                        cause,
                     })
                 }
             };
             env.add_template_owned(name, source)
-                .map_err(|source| ReportError::Template {
+                .map_err(|cause| ReportError::Template {
                     name: path.display().to_string(),
-                    source,
+                    cause,
                 })?;
         }
         Ok(Templates { env })
@@ -333,9 +328,9 @@ impl Templates {
 
     /// Render one template into a block: no leading blank lines, exactly one final newline.
     pub fn render(&self, name: &str, ctx: minijinja::Value) -> Result<String, ReportError> {
-        let template_error = |source| ReportError::Template {
+        let template_error = |cause| ReportError::Template {
             name: name.to_owned(),
-            source,
+            cause,
         };
         let text = self
             .env

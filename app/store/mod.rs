@@ -29,12 +29,14 @@ pub use leases::Lease;
 pub use locks::{EnvironmentLock, LockOutcome};
 pub use runs::{RunId, RunRecord, RunSignal, RunState, RunTarget, StartOutcome, StepRecord};
 
+/// Messages include the database's own error; it is not chained again as `source()`, so
+/// printing the error with its causes says it once.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("database migration failed: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
+    Migration(sqlx::migrate::MigrateError),
     #[error("the store is shutting down")]
     Closed,
     #[error("no delivery {0}")]
@@ -45,6 +47,18 @@ pub enum StoreError {
     CorruptSetting(String),
     #[error("delivery {id} is {state}, only failed deliveries can be retried")]
     NotRetryable { id: String, state: String },
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        StoreError::Database(err)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(err: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migration(err)
+    }
 }
 
 /// The handle every part of slipway shares; cheap to clone.

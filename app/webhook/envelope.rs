@@ -53,9 +53,17 @@ pub struct Envelope {
     pub ordering_key: Option<String>,
 }
 
+/// Its message includes the JSON error; it is not chained again as `source()`, so printing
+/// the error with its causes says it once.
 #[derive(Debug, thiserror::Error)]
 #[error("the payload is not valid JSON: {0}")]
-pub struct EnvelopeError(#[from] serde_json::Error);
+pub struct EnvelopeError(serde_json::Error);
+
+impl From<serde_json::Error> for EnvelopeError {
+    fn from(err: serde_json::Error) -> Self {
+        EnvelopeError(err)
+    }
+}
 
 #[derive(Deserialize)]
 struct Body<'a> {

@@ -4,7 +4,7 @@
 use minijinja::context;
 
 use super::compare::{EnvironmentOutcome, RenderFailure, Side};
-use crate::config::{ConfigError, CONFIG_PATH};
+use crate::config::{ConfigErrors, CONFIG_PATH};
 use crate::diff::{Change, EnvironmentDiff};
 use crate::github::{Annotation, CheckConclusion, CheckRunOutput};
 use crate::policy::Violation;
@@ -17,7 +17,8 @@ pub struct ConfigProblem {
     pub side: Side,
     /// How the commit is shown (`commit 3f2a1b0c9d8e`).
     pub commit: String,
-    pub error: ConfigError,
+    /// Every error of the file, in file order.
+    pub error: ConfigErrors,
     /// Whether the head holds the same file, so its line can be annotated on the head commit.
     pub annotate: bool,
 }
@@ -167,12 +168,15 @@ impl Findings {
     pub fn annotations(&self) -> Vec<Annotation> {
         let mut out = Vec::new();
         for problem in [&self.base_config, &self.head_config].into_iter().flatten() {
-            if problem.annotate {
+            if !problem.annotate {
+                continue;
+            }
+            for error in &problem.error {
                 let mut annotation = Annotation::failure_at(
                     CONFIG_PATH,
-                    problem.error.line() as u32,
-                    Some(problem.error.column() as u32),
-                    problem.error.message(),
+                    error.line() as u32,
+                    Some(error.column() as u32),
+                    error.message(),
                 );
                 annotation.title = Some(format!("{CONFIG_PATH} does not parse"));
                 out.push(annotation);
@@ -313,11 +317,11 @@ impl Findings {
         let config_error = self
             .base_config
             .as_ref()
-            .map(|p| format!("does not parse at the base ({})", p.error))
+            .map(|p| format!("does not parse at the base ({})", first_of(&p.error)))
             .or_else(|| {
                 self.head_config
                     .as_ref()
-                    .map(|p| format!("does not parse in this change ({})", p.error))
+                    .map(|p| format!("does not parse in this change ({})", first_of(&p.error)))
             });
         let summary = templates.render(
             CHECK_SUMMARY,
@@ -349,6 +353,15 @@ fn failure_note(
         FAILURE_NOTE,
         context! { title, detail, error, fence => fence_for(error) },
     )
+}
+
+/// The first error of a file, and how many more there are: the summary stays one line, the
+/// comment and the annotations show them all.
+fn first_of(errors: &ConfigErrors) -> String {
+    match errors.len() {
+        1 => errors.first().to_string(),
+        n => format!("{}; and {} more", errors.first(), n - 1),
+    }
 }
 
 fn plural(n: usize) -> &'static str {
@@ -468,6 +481,56 @@ mod tests {
             annotations[0].title.as_deref(),
             Some("refused by the policy of dev")
         );
+    }
+
+    #[test]
+    fn every_error_of_a_broken_configuration_is_annotated_and_shown() {
+        let error = crate::config::parse_repo_config(
+            "environments:\n  dev:\n    pth: envs/dev\n  prod:\n    path: /abs\n",
+        )
+        .unwrap_err();
+        let findings = Findings {
+            head_config: Some(ConfigProblem {
+                side: Side::Head,
+                commit: "commit 3f2a1b0c9d8e".into(),
+                error,
+                annotate: true,
+            }),
+            ..Findings::default()
+        };
+        let lines: Vec<u32> = findings
+            .annotations()
+            .iter()
+            .map(|a| a.start_line)
+            .collect();
+        assert_eq!(lines, [3, 5]);
+        let templates = Templates::embedded();
+        let notes = findings.notes(&templates, "acme/config", None).unwrap();
+        assert!(
+            notes[0].contains(
+                "```text\n.github/slipway.yml:3:5: unknown key `pth` in environment `dev`; did you mean `path`?"
+            ),
+            "{}",
+            notes[0]
+        );
+        assert!(
+            notes[0].contains(
+                "\n.github/slipway.yml:5:11: `path` must be relative to the repository root"
+            ),
+            "{}",
+            notes[0]
+        );
+        let summary = findings
+            .check_output(&templates, None, 1, None)
+            .unwrap()
+            .summary;
+        assert!(
+            summary.contains(
+                r"`.github/slipway.yml` does not parse in this change (.github/slipway.yml:3:5: unknown key \`pth\`"
+            ),
+            "{summary}"
+        );
+        assert!(summary.contains("; and 1 more)."), "{summary}");
     }
 
     #[test]

@@ -592,7 +592,7 @@ fn read_configs(mirror: &LocalRepo, base: &CommitId, head: &CommitId) -> Result<
     let describe = |commit: &CommitId| format!("commit {}", commit.short(12));
     let parse = |bytes: &[u8]| match std::str::from_utf8(bytes) {
         Ok(text) => config::parse_repo_config(text),
-        Err(_) => Err(config::ConfigError::not_utf8()),
+        Err(_) => Err(config::ConfigErrors::not_utf8()),
     };
     Ok(match parse(base_text) {
         Ok(parsed) => {
