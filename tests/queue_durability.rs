@@ -222,9 +222,11 @@ async fn deliveries_of_one_pull_request_run_in_order_and_others_in_parallel() {
             registry.on("pull_request", None, move |delivery| {
                 let seen = seen.clone();
                 async move {
-                    seen.lock().unwrap().push((delivery.id.clone(), "start"));
+                    seen.lock()
+                        .unwrap()
+                        .push((delivery.id.to_string(), "start"));
                     tokio::time::sleep(Duration::from_millis(50)).await;
-                    seen.lock().unwrap().push((delivery.id.clone(), "end"));
+                    seen.lock().unwrap().push((delivery.id.to_string(), "end"));
                     Ok(())
                 }
             });

@@ -112,3 +112,21 @@ pub enum GitError {
         source: std::io::Error,
     },
 }
+
+impl GitError {
+    /// What kind of failure this is: a fetch that failed on the network, or a commit GitHub
+    /// announced before the mirror has it, can pass; a corrupt repository cannot.
+    pub fn kind(&self) -> crate::failure::FailureKind {
+        use crate::failure::FailureKind;
+        match self {
+            GitError::Fetch { .. } => FailureKind::Network,
+            GitError::RevisionNotFound { .. } => FailureKind::RevisionMissing,
+            GitError::Init { .. } | GitError::Io { .. } => FailureKind::Unavailable,
+            GitError::Open { .. }
+            | GitError::NotACommit { .. }
+            | GitError::Path { .. }
+            | GitError::Object { .. } => FailureKind::InvalidRepository,
+            GitError::BadObjectId { .. } => FailureKind::Internal,
+        }
+    }
+}
