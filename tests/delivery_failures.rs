@@ -198,3 +198,39 @@ async fn an_event_no_handler_takes_is_not_decoded() {
     assert_eq!(delivery.attempts, 1);
     assert_eq!(failures(&server, "pull_request", "payload").await, None);
 }
+
+#[tokio::test]
+async fn a_fetch_that_fails_is_retried_until_the_queue_gives_up_and_keeps_its_cause() {
+    let fake = FakeGitHub::builder()
+        .with_installation(INSTALLATION_ID)
+        .start()
+        .await;
+    let server = server_for(&fake).await;
+    let gone = tempfile::tempdir().unwrap();
+    let missing = gone.path().join("config.git");
+    let event = PullEvent::new("opened", REPO, &missing, 7)
+        .base("main", &"1".repeat(40))
+        .head("change", &"2".repeat(40));
+
+    let (status, body) = server
+        .deliver("pull_request", "unreachable-1", &event.payload())
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let delivery = server.wait_for_state("unreachable-1", "failed", WAIT).await;
+
+    assert_eq!(delivery.attempts, 3, "every attempt the queue allows");
+    let error = delivery.last_error.unwrap_or_default();
+    let fetching = format!(
+        "gave up after 3 attempts: fetching file://{}",
+        missing.display()
+    );
+    assert!(error.starts_with(&fetching), "{error}");
+    assert!(
+        error.len() > fetching.len() + 2,
+        "the fetch's own cause follows: {error}"
+    );
+    assert_eq!(
+        failures(&server, "pull_request", "network").await,
+        Some(3.0)
+    );
+}

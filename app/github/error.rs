@@ -71,3 +71,45 @@ impl GitHubError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(status: u16) -> GitHubError {
+        GitHubError::Status {
+            status,
+            endpoint: "GET /repos/{owner}/{repo}".to_string(),
+            message: "Not Found".to_string(),
+        }
+    }
+
+    #[test]
+    fn a_deleted_repository_fails_at_once() {
+        assert_eq!(status(404).kind(), FailureKind::NotFound);
+        assert!(!status(404).is_retryable());
+    }
+
+    #[test]
+    fn server_errors_and_rate_limits_are_tried_again() {
+        assert_eq!(status(502).kind(), FailureKind::GitHubUnavailable);
+        let limited = GitHubError::RateLimited {
+            endpoint: "POST /repos/{owner}/{repo}/check-runs".to_string(),
+            retry_after: Duration::from_secs(60),
+        };
+        assert_eq!(limited.kind(), FailureKind::RateLimited);
+        assert_eq!(limited.retry_after(), Some(Duration::from_secs(60)));
+        let timeout = GitHubError::Timeout {
+            endpoint: "GET /repos/{owner}/{repo}".to_string(),
+        };
+        assert_eq!(timeout.kind(), FailureKind::Timeout);
+        assert!(timeout.is_retryable());
+    }
+
+    #[test]
+    fn conflicts_and_refusals_are_permanent() {
+        assert_eq!(status(422).kind(), FailureKind::Conflict);
+        assert_eq!(status(403).kind(), FailureKind::Unauthorized);
+        assert!(!status(409).is_retryable());
+    }
+}

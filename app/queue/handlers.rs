@@ -194,3 +194,37 @@ impl HandlerRegistry {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicked_task_is_tried_again() {
+        let joined = tokio::task::spawn_blocking(|| panic!("bug")).await;
+        let err = HandlerError::from(joined.unwrap_err());
+        assert_eq!(err.kind(), FailureKind::Panic);
+        assert!(err.is_transient());
+    }
+
+    #[test]
+    fn a_payload_that_does_not_decode_fails_at_once() {
+        let err = HandlerError::from(crate::webhook::decode("push", b"{}").unwrap_err());
+        assert_eq!(err.kind(), FailureKind::Payload);
+        assert!(!err.is_transient());
+        assert_eq!(
+            err.to_string(),
+            "the push payload is not as expected: `repository` is missing"
+        );
+    }
+
+    #[test]
+    fn github_s_wait_is_kept() {
+        let err = HandlerError::from(GitHubError::RateLimited {
+            endpoint: "GET /repos/{owner}/{repo}".to_string(),
+            retry_after: Duration::from_secs(30),
+        });
+        assert_eq!(err.kind(), FailureKind::RateLimited);
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
+    }
+}

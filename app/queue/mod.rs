@@ -470,7 +470,7 @@ impl Work {
             let wait = err
                 .retry_after()
                 .map_or(backoff, |asked| asked.max(backoff));
-            tracing::warn!(error = %err, %chain, kind = kind.label(), retry_in_ms = wait.as_millis() as u64, "delivery failed; will retry");
+            tracing::warn!(error = %chain, kind = kind.label(), retry_in_ms = wait.as_millis() as u64, "delivery failed; will retry");
             let at = now_millis() + wait.as_millis() as i64;
             let outcome = AttemptOutcome::Retry { at, error: chain };
             (outcome, "retry", Some(kind))
@@ -479,7 +479,7 @@ impl Work {
             tracing::error!(%error, kind = kind.label(), "delivery failed");
             (AttemptOutcome::Failed { error }, "failed", Some(kind))
         } else {
-            tracing::error!(error = %err, %chain, kind = kind.label(), "delivery failed; not retryable");
+            tracing::error!(error = %chain, kind = kind.label(), "delivery failed; not retryable");
             (
                 AttemptOutcome::Failed { error: chain },
                 "failed",

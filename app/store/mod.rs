@@ -5,6 +5,7 @@
 //! one transaction and one fsync, and each request is answered only after its row is committed.
 
 mod deliveries;
+mod error_kind;
 mod ingest;
 mod installations;
 mod locks;
@@ -36,45 +37,6 @@ pub enum StoreError {
     CorruptPayload(String),
     #[error("delivery {id} is {state}, only failed deliveries can be retried")]
     NotRetryable { id: String, state: String },
-}
-
-impl StoreError {
-    /// What kind of failure this is: a busy database can pass, a refused write cannot.
-    pub fn kind(&self) -> crate::failure::FailureKind {
-        use crate::failure::FailureKind;
-        match self {
-            StoreError::Database(err) => database_error_kind(err),
-            StoreError::Closed => FailureKind::Unavailable,
-            StoreError::NotFound(_) => FailureKind::NotFound,
-            StoreError::NotRetryable { .. } => FailureKind::Conflict,
-            StoreError::Migration(_) | StoreError::CorruptPayload(_) => FailureKind::Internal,
-        }
-    }
-}
-
-fn database_error_kind(err: &sqlx::Error) -> crate::failure::FailureKind {
-    use crate::failure::FailureKind;
-    use sqlx::error::ErrorKind;
-    match err {
-        sqlx::Error::Database(db) => match db.kind() {
-            ErrorKind::UniqueViolation
-            | ErrorKind::ForeignKeyViolation
-            | ErrorKind::NotNullViolation
-            | ErrorKind::CheckViolation => FailureKind::Constraint,
-            // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes: another
-            // writer holds the database for now. Other database errors (a full disk, an I/O
-            // error) may pass too.
-            _ => match db.code().and_then(|code| code.parse::<i64>().ok()) {
-                Some(code) if matches!(code & 0xff, 5 | 6) => FailureKind::StoreBusy,
-                _ => FailureKind::Unavailable,
-            },
-        },
-        sqlx::Error::PoolTimedOut => FailureKind::StoreBusy,
-        sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed | sqlx::Error::Io(_) => {
-            FailureKind::Unavailable
-        }
-        _ => FailureKind::Internal,
-    }
 }
 
 /// The handle every part of slipway shares; cheap to clone.
