@@ -381,31 +381,30 @@ impl Commands {
         let remote = Remote::new(clone_url).with_token(Token::new(token.token));
         let branch = format!("refs/heads/{default_branch}");
         let shown_branch = default_branch.to_string();
-        Ok(
-            tokio::task::spawn_blocking(move || -> Result<Loaded, GitError> {
-                let mirror = mirrors.fetch(&remote)?;
-                let head = mirror.resolve(&branch)?;
-                let Some(bytes) = mirror.read_file(&head.to_hex(), CONFIG_PATH)? else {
-                    return Ok(Loaded::NotConfigRepo);
-                };
-                let parsed = match std::str::from_utf8(&bytes) {
-                    Ok(text) => config::parse_repo_config(text).map_err(|err| err.to_string()),
-                    Err(_) => Err(format!("{CONFIG_PATH} on {shown_branch} is not UTF-8 text")),
-                };
-                Ok(match parsed {
-                    Ok(parsed) => match parsed.config_repo {
-                        Some(config) => Loaded::Config {
-                            mirror: Box::new(mirror),
-                            head,
-                            config,
-                        },
-                        None => Loaded::NotConfigRepo,
+        tokio::task::spawn_blocking(move || -> Result<Loaded, GitError> {
+            let mirror = mirrors.fetch(&remote)?;
+            let head = mirror.resolve(&branch)?;
+            let Some(bytes) = mirror.read_file(&head.to_hex(), CONFIG_PATH)? else {
+                return Ok(Loaded::NotConfigRepo);
+            };
+            let parsed = match std::str::from_utf8(&bytes) {
+                Ok(text) => config::parse_repo_config(text).map_err(|err| err.to_string()),
+                Err(_) => Err(format!("{CONFIG_PATH} on {shown_branch} is not UTF-8 text")),
+            };
+            Ok(match parsed {
+                Ok(parsed) => match parsed.config_repo {
+                    Some(config) => Loaded::Config {
+                        mirror: Box::new(mirror),
+                        head,
+                        config,
                     },
-                    Err(error) => Loaded::BrokenConfig(error),
-                })
+                    None => Loaded::NotConfigRepo,
+                },
+                Err(error) => Loaded::BrokenConfig(error),
             })
-            .await??,
-        )
+        })
+        .await?
+        .map_err(HandlerError::from)
     }
 
     async fn react(

@@ -48,12 +48,7 @@ pub enum HandlerError {
     Join(#[source] tokio::task::JoinError),
     /// A failure no other error type describes.
     #[error("{message}")]
-    Other {
-        kind: FailureKind,
-        message: String,
-        /// A wait the failing service asked for.
-        retry_after: Option<Duration>,
-    },
+    Other { kind: FailureKind, message: String },
 }
 
 impl HandlerError {
@@ -62,7 +57,6 @@ impl HandlerError {
         HandlerError::Other {
             kind: FailureKind::Unavailable,
             message: message.into(),
-            retry_after: None,
         }
     }
 
@@ -71,15 +65,6 @@ impl HandlerError {
         HandlerError::Other {
             kind: FailureKind::Internal,
             message: message.into(),
-            retry_after: None,
-        }
-    }
-
-    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
-        HandlerError::Other {
-            kind,
-            message: message.into(),
-            retry_after: None,
         }
     }
 
@@ -105,7 +90,6 @@ impl HandlerError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             HandlerError::GitHub(err) => err.retry_after(),
-            HandlerError::Other { retry_after, .. } => *retry_after,
             _ => None,
         }
     }

@@ -110,7 +110,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
-            .acquire_timeout(Duration::from_millis(50))
+            // Long enough for the first connection to open on a loaded machine.
+            .acquire_timeout(Duration::from_secs(1))
             .connect_with(database(&dir).await)
             .await
             .unwrap();

@@ -1,5 +1,5 @@
-//! Typed events: what slipway reads of each handled webhook, decoded once (see
-//! [`super::decode`]) before any handler runs.
+//! Typed events: what slipway reads of each handled webhook, decoded once (by
+//! `webhook::decode`) before any handler runs.
 //!
 //! Each struct holds exactly the fields slipway uses, not GitHub's whole schema, so a payload
 //! GitHub extends never breaks a handler, and a payload that lacks a field slipway needs fails
