@@ -234,3 +234,72 @@ async fn a_fetch_that_fails_is_retried_until_the_queue_gives_up_and_keeps_its_ca
         Some(3.0)
     );
 }
+
+#[tokio::test]
+async fn a_preview_interrupted_by_a_server_error_says_it_tries_again() {
+    let repo = ConfigRepo::new();
+    let fake = FakeGitHub::builder()
+        .with_installation(INSTALLATION_ID)
+        .with_repo(REPO, &repo.bare)
+        .with_pull(REPO, PullSpec::new(7, "change", "main"))
+        .start()
+        .await;
+    fake.fail_next(
+        "/repos/acme/config/issues/7/comments",
+        Failure::server_error(),
+        1,
+    );
+    let server = server_for(&fake).await;
+
+    let (status, body) = server
+        .deliver("pull_request", "interrupted-1", &repo.opened().payload())
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let delivery = server.wait_for_state("interrupted-1", "done", WAIT).await;
+
+    assert_eq!(delivery.attempts, 2);
+    let runs = fake.check_runs(REPO);
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs[0].conclusion.as_deref(), Some("cancelled"));
+    assert_eq!(
+        runs[0].title.as_deref(),
+        Some("Interrupted; slipway tries again")
+    );
+    assert_eq!(runs[1].conclusion.as_deref(), Some("success"));
+}
+
+#[tokio::test]
+async fn a_preview_stopped_by_a_permanent_failure_says_it_could_not_finish() {
+    let repo = ConfigRepo::new();
+    // GitHub knows the repository but no longer the pull request: its comments are a 404.
+    let fake = FakeGitHub::builder()
+        .with_installation(INSTALLATION_ID)
+        .with_repo(REPO, &repo.bare)
+        .start()
+        .await;
+    let server = server_for(&fake).await;
+
+    let (status, body) = server
+        .deliver("pull_request", "stopped-1", &repo.opened().payload())
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let delivery = server.wait_for_state("stopped-1", "failed", WAIT).await;
+
+    assert_eq!(delivery.attempts, 1);
+    let runs = fake.check_runs(REPO);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].conclusion.as_deref(), Some("failure"));
+    assert_eq!(
+        runs[0].title.as_deref(),
+        Some("slipway could not finish the preview")
+    );
+    let summary = runs[0].summary.clone().unwrap_or_default();
+    assert!(
+        summary.contains("GitHub answered 404 to GET /repos/{owner}/{repo}/issues/{id}/comments"),
+        "{summary}"
+    );
+    assert_eq!(
+        failures(&server, "pull_request", "not_found").await,
+        Some(1.0)
+    );
+}
