@@ -18,8 +18,6 @@
 
 use std::sync::Arc;
 
-use serde::Deserialize;
-
 use super::preview::run_preview;
 use super::promote::{self, PromoteRequest};
 use super::PipelineContext;
@@ -33,18 +31,18 @@ use crate::git::{CommitId, GitError, LocalRepo, Remote, Token};
 use crate::github::{Reaction, RepoRef};
 use crate::queue::{Delivery, HandlerError, HandlerRegistry};
 use crate::store::LockOutcome;
+use crate::webhook::IssueCommentEvent;
 
 pub fn register(registry: &mut HandlerRegistry, context: &PipelineContext) {
     let commands = Arc::new(Commands {
         context: context.clone(),
         permissions: PermissionCache::default(),
     });
-    registry.on(
-        "issue_comment",
+    registry.on_event(
         Some("created"),
-        move |delivery: Delivery| {
+        move |_: Delivery, event: IssueCommentEvent| {
             let commands = commands.clone();
-            async move { commands.on_comment(&delivery).await }
+            async move { commands.on_comment(&event).await }
         },
     );
 }
@@ -53,57 +51,6 @@ pub fn register(registry: &mut HandlerRegistry, context: &PipelineContext) {
 pub struct Commands {
     context: PipelineContext,
     permissions: PermissionCache,
-}
-
-#[derive(Deserialize)]
-struct CommentEvent {
-    issue: EventIssue,
-    comment: EventComment,
-    repository: EventRepo,
-    sender: EventUser,
-    installation: Option<EventInstallation>,
-}
-
-#[derive(Deserialize)]
-struct EventIssue {
-    number: u64,
-    /// Present when the issue is a pull request.
-    #[serde(default)]
-    pull_request: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct EventComment {
-    id: u64,
-    #[serde(default)]
-    body: Option<String>,
-    user: EventUser,
-}
-
-#[derive(Deserialize)]
-struct EventUser {
-    login: String,
-    #[serde(rename = "type", default)]
-    kind: String,
-}
-
-impl EventUser {
-    /// Apps (slipway itself included) comment as bots; their comments never run commands.
-    fn is_bot(&self) -> bool {
-        self.kind == "Bot" || self.login.ends_with("[bot]")
-    }
-}
-
-#[derive(Deserialize)]
-struct EventRepo {
-    full_name: String,
-    default_branch: String,
-    clone_url: String,
-}
-
-#[derive(Deserialize)]
-struct EventInstallation {
-    id: i64,
 }
 
 /// One command comment, with what every command of it needs.
@@ -131,30 +78,18 @@ enum Loaded {
 }
 
 impl Commands {
-    async fn on_comment(&self, delivery: &Delivery) -> Result<(), HandlerError> {
-        let event: CommentEvent = serde_json::from_slice(&delivery.payload).map_err(|err| {
-            HandlerError::permanent(format!(
-                "the issue_comment payload is not as expected: {err}"
-            ))
-        })?;
-        if event.issue.pull_request.is_none()
-            || event.sender.is_bot()
-            || event.comment.user.is_bot()
-        {
+    async fn on_comment(&self, event: &IssueCommentEvent) -> Result<(), HandlerError> {
+        if !event.on_pull_request || event.sender.is_bot() || event.comment.user.is_bot() {
             return Ok(());
         }
-        let parsed = parser::parse(event.comment.body.as_deref().unwrap_or(""));
+        let parsed = parser::parse(&event.comment.body);
         if parsed.is_empty() {
             return Ok(());
         }
-        let Some(installation_id) = event.installation.as_ref().map(|i| i.id) else {
+        let Some(installation_id) = event.installation.map(|i| i.0) else {
             return Ok(());
         };
-        let repo: RepoRef = event
-            .repository
-            .full_name
-            .parse()
-            .map_err(|err: crate::github::RepoRefError| HandlerError::permanent(err.to_string()))?;
+        let repo: RepoRef = event.repository.full_name.clone();
         let loaded = self
             .load(
                 installation_id,
@@ -177,7 +112,7 @@ impl Commands {
                 self.post_reply(
                     installation_id,
                     &repo,
-                    event.issue.number,
+                    event.number.0,
                     event.comment.id,
                     &body,
                 )
@@ -195,10 +130,10 @@ impl Commands {
         let session = Session {
             installation_id,
             repo,
-            default_branch: event.repository.default_branch,
-            pull: event.issue.number,
+            default_branch: event.repository.default_branch.clone(),
+            pull: event.number.0,
             comment_id: event.comment.id,
-            author: event.comment.user.login,
+            author: event.comment.user.login.clone(),
             mirror: *mirror,
             head,
             config,
@@ -273,7 +208,7 @@ impl Commands {
                     sections.push(replies::section(line, &err.to_string()));
                     failed = true;
                 }
-                Err(CommandFailure::Internal(err @ HandlerError::Retryable { .. })) => {
+                Err(CommandFailure::Internal(err)) if err.is_transient() => {
                     // Left to the queue: the retry runs the comment again, and every command
                     // is safe to run twice.
                     return Err(err);
@@ -468,9 +403,8 @@ impl Commands {
                 Err(error) => Loaded::BrokenConfig(error),
             })
         })
-        .await
-        .map_err(|err| HandlerError::retryable(format!("a git task failed: {err}")))?
-        .map_err(|err| HandlerError::retryable(err.to_string()))
+        .await?
+        .map_err(HandlerError::from)
     }
 
     async fn react(

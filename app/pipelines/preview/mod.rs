@@ -33,7 +33,6 @@ pub mod sticky;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
-use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 
 use self::compare::{Side, Untouched};
@@ -47,6 +46,7 @@ use crate::github::{
 };
 use crate::queue::{Delivery, HandlerError, HandlerRegistry};
 use crate::report::{EnvironmentStatus, Extras, Limits, Lock, LockStatus, Preview, Templates};
+use crate::webhook::PullRequestEvent;
 
 /// The check run's name.
 pub const CHECK_NAME: &str = "slipway/preview";
@@ -57,10 +57,13 @@ pub const TRIGGER_ACTIONS: [&str; 4] = ["opened", "synchronize", "reopened", "re
 pub fn register(registry: &mut HandlerRegistry, context: &PipelineContext) {
     for action in TRIGGER_ACTIONS {
         let context = context.clone();
-        registry.on("pull_request", Some(action), move |delivery: Delivery| {
-            let context = context.clone();
-            async move { on_pull_request(&context, &delivery).await }
-        });
+        registry.on_event(
+            Some(action),
+            move |delivery: Delivery, event: PullRequestEvent| {
+                let context = context.clone();
+                async move { on_pull_request(&context, &delivery, &event).await }
+            },
+        );
     }
 }
 
@@ -139,75 +142,29 @@ pub async fn run_preview(
     preview(context, &target, None).await
 }
 
-#[derive(Deserialize)]
-struct PullRequestEvent {
-    pull_request: EventPull,
-    repository: EventRepo,
-    installation: Option<EventInstallation>,
-}
-
-#[derive(Deserialize)]
-struct EventInstallation {
-    id: i64,
-}
-
-#[derive(Deserialize)]
-struct EventPull {
-    number: u64,
-    head: EventBranch,
-    base: EventBranch,
-}
-
-#[derive(Deserialize)]
-struct EventBranch {
-    sha: String,
-    repo: Option<EventRepo>,
-}
-
-#[derive(Deserialize)]
-struct EventRepo {
-    full_name: String,
-    clone_url: String,
-}
-
-/// The pull request a `pull_request` delivery is about; `None` when the delivery names no
-/// installation (not sent to this App about a repository it can act on).
-pub fn target_of(payload: &[u8]) -> Result<Option<PullTarget>, HandlerError> {
-    let event: PullRequestEvent = serde_json::from_slice(payload).map_err(|err| {
-        HandlerError::permanent(format!(
-            "the pull_request payload is not as expected: {err}"
-        ))
-    })?;
-    let Some(installation_id) = event.installation.map(|i| i.id) else {
-        return Ok(None);
-    };
-    let repo: RepoRef = event
-        .repository
-        .full_name
-        .parse()
-        .map_err(|err: crate::github::RepoRefError| HandlerError::permanent(err.to_string()))?;
-    let head_repo = event.pull_request.head.repo.map(|r| r.full_name);
-    let fork = match head_repo {
-        Some(name) if name == event.repository.full_name => None,
-        Some(name) => Some(name),
-        None => Some("a deleted fork".to_string()),
-    };
-    Ok(Some(PullTarget {
-        installation_id,
-        repo,
-        number: event.pull_request.number,
-        clone_url: event.repository.clone_url,
-        base_sha: event.pull_request.base.sha,
-        head_sha: event.pull_request.head.sha,
-        fork,
-    }))
+impl PullTarget {
+    /// The pull request a `pull_request` delivery is about; `None` when the delivery names no
+    /// installation (not sent to this App about a repository it can act on).
+    pub fn from_event(event: &PullRequestEvent) -> Option<PullTarget> {
+        let installation = event.installation?;
+        Some(PullTarget {
+            installation_id: installation.0,
+            repo: event.repository.full_name.clone(),
+            number: event.number.0,
+            clone_url: event.repository.clone_url.clone(),
+            base_sha: event.base.sha.to_hex(),
+            head_sha: event.head.sha.to_hex(),
+            fork: event.fork(),
+        })
+    }
 }
 
 async fn on_pull_request(
     context: &PipelineContext,
     delivery: &Delivery,
+    event: &PullRequestEvent,
 ) -> Result<(), HandlerError> {
-    let Some(target) = target_of(&delivery.payload)? else {
+    let Some(target) = PullTarget::from_event(event) else {
         tracing::debug!(delivery_id = %delivery.id, "pull_request without an installation: nothing to preview");
         return Ok(());
     };
@@ -347,15 +304,16 @@ async fn preview(
     };
     if let Err(err) = &result {
         // Never leave the run spinning: say what happened (best effort; GitHub may be down).
-        let (conclusion, title) = match err {
-            HandlerError::Retryable { .. } => (
+        let (conclusion, title) = if err.is_transient() {
+            (
                 CheckConclusion::Cancelled,
                 "Interrupted; slipway tries again",
-            ),
-            HandlerError::Permanent(_) => (
+            )
+        } else {
+            (
                 CheckConclusion::Failure,
                 "slipway could not finish the preview",
-            ),
+            )
         };
         let update = CheckRunUpdate::completed(
             conclusion,
@@ -522,22 +480,18 @@ fn full_command(target: &PullTarget, from: &CommitId, head: &CommitId) -> String
 }
 
 fn report_error(err: crate::report::ReportError) -> HandlerError {
-    HandlerError::permanent(format!("cannot write the preview report: {err}"))
+    HandlerError::Report(err)
 }
 
 fn parse_sha(sha: &str) -> Result<CommitId, HandlerError> {
-    sha.parse()
-        .map_err(|err: GitError| HandlerError::permanent(err.to_string()))
+    Ok(sha.parse::<CommitId>()?)
 }
 
 /// Runs blocking git and render work off the async workers.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, GitError> + Send + 'static,
 ) -> Result<T, HandlerError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|err| HandlerError::retryable(format!("a git task failed: {err}")))?
-        .map_err(|err| HandlerError::retryable(err.to_string()))
+    Ok(tokio::task::spawn_blocking(work).await??)
 }
 
 /// The mirror of `url` holding both commits: fetched only when one of them is missing.

@@ -279,9 +279,7 @@ fn compute(
     target: &Environment,
     key: &FingerprintKey,
 ) -> Result<Computed, CommandFailure> {
-    let tree = mirror
-        .tree_at(&head.to_hex())
-        .map_err(|err| HandlerError::retryable(err.to_string()))?;
+    let tree = mirror.tree_at(&head.to_hex()).map_err(HandlerError::from)?;
     let at = format!("commit {}", head.short(7));
     let source_objects = render_for(&tree, source, &at)?;
     let target_objects = render_for(&tree, target, &at)?;
@@ -411,7 +409,7 @@ fn pull_body(
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, CommandFailure> + Send + 'static,
 ) -> Result<Result<T, CommandFailure>, CommandFailure> {
-    tokio::task::spawn_blocking(work).await.map_err(|err| {
-        CommandFailure::Internal(HandlerError::retryable(format!("a git task failed: {err}")))
-    })
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| CommandFailure::Internal(err.into()))
 }
