@@ -3,8 +3,8 @@
 
 use minijinja::context;
 
-use super::compare::{EnvironmentOutcome, RenderFailure, Side};
 use crate::config::{ConfigError, CONFIG_PATH};
+use crate::diff::compare::{EnvironmentOutcome, RenderFailure, Side};
 use crate::diff::{Change, EnvironmentDiff};
 use crate::github::{Annotation, CheckConclusion, CheckRunOutput};
 use crate::policy::Violation;

@@ -9,8 +9,8 @@
 //! 2. `.github/slipway.yml` is read at the base commit: policy never comes from the change
 //!    itself. Without environments there, nothing happens at all.
 //! 3. Every environment is rendered at the merge base and at the head, concurrently, and
-//!    diffed ([`compare`]); environments the change does not touch are not rendered.
-//!    Meanwhile the check run starts (`in_progress`).
+//!    diffed ([`crate::diff::compare`]); environments the change does not touch are not
+//!    rendered. Meanwhile the check run starts (`in_progress`).
 //! 4. The report (environments whose render differs; "no changes" when none does) becomes
 //!    one comment per part, each found again by its hidden marker and edited in place
 //!    ([`sticky`]); parts no longer needed are deleted.
@@ -26,7 +26,6 @@
 //! `cancelled` rather than `neutral`: the run did not look at the change, so it must not
 //! read as a verdict; the superseding delivery creates the run that counts.
 
-pub mod compare;
 mod message;
 pub mod sticky;
 
@@ -36,10 +35,10 @@ use std::sync::{Arc, OnceLock};
 use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 
-use self::compare::{Side, Untouched};
 use self::message::{ConfigProblem, Findings};
 use super::PipelineContext;
 use crate::config::{self, CONFIG_PATH};
+use crate::diff::compare::{self, Side, Untouched};
 use crate::git::{CommitId, GitError, LocalRepo, Mirrors, Remote, Token, DEFAULT_REFSPECS};
 use crate::github::{
     CheckConclusion, CheckRunId, CheckRunOutput, CheckRunRequest, CheckRunUpdate, PullRequest,
