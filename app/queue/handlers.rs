@@ -71,6 +71,13 @@ impl From<crate::store::StoreError> for HandlerError {
     }
 }
 
+impl From<crate::report::ReportError> for HandlerError {
+    fn from(err: crate::report::ReportError) -> Self {
+        // A template that cannot render fails the same way every time.
+        HandlerError::permanent(err.to_string())
+    }
+}
+
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>>;
 type HandlerFn = Arc<dyn Fn(Delivery) -> HandlerFuture + Send + Sync>;
 

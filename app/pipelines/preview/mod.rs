@@ -45,7 +45,10 @@ use crate::github::{
     RepoRef,
 };
 use crate::queue::{Delivery, HandlerError, HandlerRegistry};
-use crate::report::{EnvironmentStatus, Extras, Limits, Lock, LockStatus, Preview, Templates};
+use crate::report::preview::CheckText;
+use crate::report::{
+    self, EnvironmentStatus, Extras, Limits, Lock, LockStatus, Preview, Templates,
+};
 
 /// The check run's name.
 pub const CHECK_NAME: &str = "slipway/preview";
@@ -344,21 +347,24 @@ async fn preview(
     };
     if let Err(err) = &result {
         // Never leave the run spinning: say what happened (best effort; GitHub may be down).
-        let (conclusion, title) = match err {
-            HandlerError::Retryable { .. } => (
-                CheckConclusion::Cancelled,
-                "Interrupted; slipway tries again",
-            ),
-            HandlerError::Permanent(_) => (
-                CheckConclusion::Failure,
-                "slipway could not finish the preview",
-            ),
+        let retryable = matches!(err, HandlerError::Retryable { .. });
+        let conclusion = if retryable {
+            CheckConclusion::Cancelled
+        } else {
+            CheckConclusion::Failure
         };
+        let CheckText { title, summary } =
+            report::preview::stopped(templates(), retryable, &err.to_string()).unwrap_or_else(
+                |report_err| CheckText {
+                    title: report_err.to_string(),
+                    summary: err.to_string(),
+                },
+            );
         let update = CheckRunUpdate::completed(
             conclusion,
             CheckRunOutput {
-                title: title.to_string(),
-                summary: format!("```text\n{err}\n```\n"),
+                title,
+                summary,
                 ..CheckRunOutput::default()
             },
         );
@@ -386,11 +392,13 @@ async fn post(
 ) -> Result<PreviewOutcome, HandlerError> {
     let repo = &target.repo;
     if superseded(context, supersession).await? {
+        let CheckText { title, summary } =
+            report::preview::superseded(templates()).map_err(report_error)?;
         let update = CheckRunUpdate::completed(
             CheckConclusion::Cancelled,
             CheckRunOutput {
-                title: "Superseded by a newer push".to_string(),
-                summary: "A newer push to this pull request started another preview; this one stopped before posting.\n".to_string(),
+                title,
+                summary,
                 ..CheckRunOutput::default()
             },
         );
