@@ -30,7 +30,7 @@ mod message;
 pub mod sticky;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
@@ -232,8 +232,7 @@ async fn on_pull_request(
 }
 
 fn templates() -> &'static Templates {
-    static TEMPLATES: OnceLock<Templates> = OnceLock::new();
-    TEMPLATES.get_or_init(Templates::embedded)
+    Templates::builtin()
 }
 
 async fn superseded(
