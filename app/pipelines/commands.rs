@@ -30,6 +30,7 @@ use crate::config::{self, ConfigRepoConfig, CONFIG_PATH};
 use crate::git::{CommitId, GitError, LocalRepo, Remote, Token};
 use crate::github::{Reaction, RepoRef};
 use crate::queue::{Delivery, HandlerError, HandlerRegistry};
+use crate::report::Templates;
 use crate::store::LockOutcome;
 use crate::webhook::IssueCommentEvent;
 
@@ -103,9 +104,10 @@ impl Commands {
                 let body = replies::reply(
                     event.comment.id,
                     &[replies::broken_config(
+                        Templates::builtin(),
                         &event.repository.default_branch,
                         &error,
-                    )],
+                    )?],
                 );
                 self.react(installation_id, &repo, event.comment.id, Reaction::Eyes)
                     .await?;
@@ -166,7 +168,11 @@ impl Commands {
         let problems: Vec<CommandError> = problems.into_iter().filter_map(Result::err).collect();
         if !problems.is_empty() {
             return self
-                .finish(session, &[replies::errors(&problems)], false)
+                .finish(
+                    session,
+                    &[replies::errors(Templates::builtin(), &problems)?],
+                    false,
+                )
                 .await;
         }
 
@@ -187,25 +193,27 @@ impl Commands {
             if !permission.can_write() {
                 tracing::info!(repo = %session.repo, user = %session.author, %permission, "command refused");
                 let refusal = replies::refusal(
+                    Templates::builtin(),
                     &session.author,
                     permission.as_str(),
                     &session.repo.to_string(),
                     &needs_write,
-                );
+                )?;
                 return self.finish(session, &[refusal], false).await;
             }
         }
 
+        let templates = Templates::builtin();
         let mut sections = Vec::new();
         let mut failed = false;
         let mut internal = None;
         for (index, line) in lines.iter().enumerate() {
             tracing::info!(repo = %session.repo, pull = session.pull, user = %session.author, command = %line.command, "running command");
             match self.run(session, &line.command).await {
-                Ok(Some(text)) => sections.push(replies::section(line, &text)),
+                Ok(Some(text)) => sections.push(replies::section(templates, line, &text)?),
                 Ok(None) => {}
                 Err(CommandFailure::User(err)) => {
-                    sections.push(replies::section(line, &err.to_string()));
+                    sections.push(replies::section(templates, line, &err.to_string())?);
                     failed = true;
                 }
                 Err(CommandFailure::Internal(err)) if err.is_transient() => {
@@ -216,16 +224,17 @@ impl Commands {
                 Err(CommandFailure::Internal(err)) => {
                     tracing::error!(repo = %session.repo, command = %line.command, error = %err, "command failed");
                     sections.push(replies::section(
+                        templates,
                         line,
-                        "slipway failed to run this command because of an internal error; it has been logged.",
-                    ));
+                        &replies::internal_error(templates)?,
+                    )?);
                     failed = true;
                     internal = Some(err);
                 }
             }
             if failed {
                 if index + 1 < lines.len() {
-                    sections.push(replies::not_run(&lines[index + 1..]));
+                    sections.push(replies::not_run(templates, &lines[index + 1..])?);
                 }
                 break;
             }
@@ -308,7 +317,7 @@ impl Commands {
                             .map(|lock| lock.locked_by.clone()),
                     })
                     .collect();
-                Ok(Some(help_reply(&environments)))
+                Ok(Some(help_reply(Templates::builtin(), &environments)?))
             }
             Command::Lock { env, reason } => {
                 let outcome = store
@@ -317,9 +326,11 @@ impl Commands {
                 Ok(Some(match outcome {
                     LockOutcome::Locked(lock) => {
                         self.refresh_preview(session).await;
-                        replies::locked(&lock)
+                        replies::locked(Templates::builtin(), &lock)?
                     }
-                    LockOutcome::AlreadyLocked(lock) => replies::already_locked(&lock),
+                    LockOutcome::AlreadyLocked(lock) => {
+                        replies::already_locked(Templates::builtin(), &lock)?
+                    }
                 }))
             }
             Command::Unlock { env } => {
@@ -327,9 +338,9 @@ impl Commands {
                 Ok(Some(match removed {
                     Some(lock) => {
                         self.refresh_preview(session).await;
-                        replies::unlocked(&lock)
+                        replies::unlocked(Templates::builtin(), &lock)?
                     }
-                    None => replies::was_not_locked(env),
+                    None => replies::was_not_locked(Templates::builtin(), env)?,
                 }))
             }
             Command::Preview => {
@@ -360,7 +371,7 @@ impl Commands {
                     },
                 )
                 .await?;
-                Ok(Some(outcome.reply()))
+                Ok(Some(outcome.reply(Templates::builtin())?))
             }
         }
     }

@@ -9,8 +9,8 @@
 //! 2. `.github/slipway.yml` is read at the base commit: policy never comes from the change
 //!    itself. Without environments there, nothing happens at all.
 //! 3. Every environment is rendered at the merge base and at the head, concurrently, and
-//!    diffed ([`compare`]); environments the change does not touch are not rendered.
-//!    Meanwhile the check run starts (`in_progress`).
+//!    diffed ([`crate::diff::compare`]); environments the change does not touch are not
+//!    rendered. Meanwhile the check run starts (`in_progress`).
 //! 4. The report (environments whose render differs; "no changes" when none does) becomes
 //!    one comment per part, each found again by its hidden marker and edited in place
 //!    ([`sticky`]); parts no longer needed are deleted.
@@ -26,26 +26,28 @@
 //! `cancelled` rather than `neutral`: the run did not look at the change, so it must not
 //! read as a verdict; the superseding delivery creates the run that counts.
 
-pub mod compare;
 mod message;
 pub mod sticky;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use time::format_description::well_known::Rfc3339;
 
-use self::compare::{Side, Untouched};
 use self::message::{ConfigProblem, Findings};
 use super::PipelineContext;
 use crate::config::{self, CONFIG_PATH};
+use crate::diff::compare::{self, Side, Untouched};
 use crate::git::{CommitId, GitError, LocalRepo, Mirrors, Remote, Token, DEFAULT_REFSPECS};
 use crate::github::{
     CheckConclusion, CheckRunId, CheckRunOutput, CheckRunRequest, CheckRunUpdate, PullRequest,
     RepoRef,
 };
 use crate::queue::{Delivery, HandlerError, HandlerRegistry};
-use crate::report::{EnvironmentStatus, Extras, Limits, Lock, LockStatus, Preview, Templates};
+use crate::report::preview::CheckText;
+use crate::report::{
+    self, EnvironmentStatus, Extras, Limits, Lock, LockStatus, Preview, Templates,
+};
 use crate::webhook::PullRequestEvent;
 
 /// The check run's name.
@@ -187,8 +189,7 @@ async fn on_pull_request(
 }
 
 fn templates() -> &'static Templates {
-    static TEMPLATES: OnceLock<Templates> = OnceLock::new();
-    TEMPLATES.get_or_init(Templates::embedded)
+    Templates::builtin()
 }
 
 async fn superseded(
@@ -304,22 +305,24 @@ async fn preview(
     };
     if let Err(err) = &result {
         // Never leave the run spinning: say what happened (best effort; GitHub may be down).
-        let (conclusion, title) = if err.is_transient() {
-            (
-                CheckConclusion::Cancelled,
-                "Interrupted; slipway tries again",
-            )
+        let retryable = err.is_transient();
+        let conclusion = if retryable {
+            CheckConclusion::Cancelled
         } else {
-            (
-                CheckConclusion::Failure,
-                "slipway could not finish the preview",
-            )
+            CheckConclusion::Failure
         };
+        let CheckText { title, summary } =
+            report::preview::stopped(templates(), retryable, &err.to_string()).unwrap_or_else(
+                |report_err| CheckText {
+                    title: report_err.to_string(),
+                    summary: err.to_string(),
+                },
+            );
         let update = CheckRunUpdate::completed(
             conclusion,
             CheckRunOutput {
-                title: title.to_string(),
-                summary: format!("```text\n{err}\n```\n"),
+                title,
+                summary,
                 ..CheckRunOutput::default()
             },
         );
@@ -347,11 +350,13 @@ async fn post(
 ) -> Result<PreviewOutcome, HandlerError> {
     let repo = &target.repo;
     if superseded(context, supersession).await? {
+        let CheckText { title, summary } =
+            report::preview::superseded(templates()).map_err(report_error)?;
         let update = CheckRunUpdate::completed(
             CheckConclusion::Cancelled,
             CheckRunOutput {
-                title: "Superseded by a newer push".to_string(),
-                summary: "A newer push to this pull request started another preview; this one stopped before posting.\n".to_string(),
+                title,
+                summary,
                 ..CheckRunOutput::default()
             },
         );
