@@ -64,6 +64,19 @@ impl From<GitHubError> for HandlerError {
     }
 }
 
+/// Git fails for reasons that pass (a fetch that timed out, a commit not pushed yet): tried again.
+impl From<crate::git::GitError> for HandlerError {
+    fn from(err: crate::git::GitError) -> Self {
+        HandlerError::retryable(err.to_string())
+    }
+}
+
+impl From<crate::git::TaskFailed> for HandlerError {
+    fn from(err: crate::git::TaskFailed) -> Self {
+        HandlerError::retryable(err.to_string())
+    }
+}
+
 impl From<crate::store::StoreError> for HandlerError {
     fn from(err: crate::store::StoreError) -> Self {
         // The database being busy or briefly unavailable is worth another try.
