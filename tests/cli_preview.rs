@@ -507,3 +507,33 @@ fn an_object_outside_the_allowed_namespaces_is_previewed_marked_and_fails_the_co
         .stdout
         .contains("- ⛔ `envs/dev/kube.yaml:1`: ConfigMap kube-system/x"));
 }
+
+#[test]
+fn a_base_without_the_configuration_is_an_error_naming_the_revision() {
+    let repo = GitRepo::new();
+    repo.write(
+        "envs/dev/api.yaml",
+        &app("dev", "1.0", "info", PASSWORD_BASE),
+    );
+    let base = repo.commit("no configuration yet");
+
+    let run = slipway(&[
+        "preview",
+        "--repo",
+        path(&repo),
+        "--base",
+        "main",
+        "--head",
+        &base,
+    ]);
+
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: there is no .github/slipway.yml at `main` ({})\n",
+            &base[..12]
+        )
+    );
+    assert_eq!(run.stdout, "");
+}
