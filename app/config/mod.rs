@@ -1,6 +1,6 @@
 //! `.github/slipway.yml`: the schemas of config repos and app repos, validated into domain types.
 //!
-//! Pure but for [`read`]: every caller reads the file through [`read_at`] (or its helpers)
+//! Pure but for `read.rs`: every caller reads the file through [`read_at`] (or its helpers)
 //! from a [`crate::render::TreeSource`] (a git revision or a directory), never on its own.
 //!
 //! Parsing happens in three steps: the YAML text becomes a generic YAML value (syntax errors

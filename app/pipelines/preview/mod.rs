@@ -12,8 +12,9 @@
 //!    diffed ([`compare`]); environments the change does not touch are not rendered.
 //!    Meanwhile the check run starts (`in_progress`).
 //! 4. The report (environments whose render differs; "no changes" when none does) becomes
-//!    one comment per part, each found again by its hidden marker and edited in place
-//!    ([`sticky`]); parts no longer needed are deleted.
+//!    one comment per part ([`comment`], which `slipway preview` prints too), each found
+//!    again by its hidden marker and edited in place ([`sticky`]); parts no longer needed
+//!    are deleted.
 //! 5. The check run completes: `success`, `failure` with annotations at `file:line` when the
 //!    change does not parse or render or holds objects its environment's policy refuses
 //!    ([`crate::policy`]), `neutral` when only the base does not render. Its
