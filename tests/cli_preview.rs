@@ -88,7 +88,7 @@ fn markdown_shows_only_the_environments_that_changed_without_their_secrets() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stdout
-            .starts_with("<!-- slipway: part 1 of 1 -->\n## slipway · rendered manifests\n"),
+            .starts_with("<!-- slipway:preview part=1 -->\n## slipway · rendered manifests\n"),
         "{}",
         run.stdout
     );
@@ -280,10 +280,14 @@ fn a_diff_too_big_for_one_comment_prints_numbered_parts() {
     ]);
 
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let parts: Vec<&str> = run.stdout.split("<!-- slipway: part ").skip(1).collect();
+    let parts: Vec<&str> = run
+        .stdout
+        .split("<!-- slipway:preview part=")
+        .skip(1)
+        .collect();
     assert_eq!(parts.len(), 2);
-    assert!(parts[0].starts_with("1 of 2 -->\n## slipway · rendered manifests · Part 1 of 2\n"));
-    assert!(parts[1].starts_with("2 of 2 -->\n## slipway · rendered manifests · Part 2 of 2\n"));
+    assert!(parts[0].starts_with("1 -->\n## slipway · rendered manifests · Part 1 of 2\n"));
+    assert!(parts[1].starts_with("2 -->\n## slipway · rendered manifests · Part 2 of 2\n"));
     let command = format!(
         "slipway preview --repo {} --base {base} --head {head} --max-parts 0",
         path(&repo)
@@ -502,4 +506,34 @@ fn an_object_outside_the_allowed_namespaces_is_previewed_marked_and_fails_the_co
     assert!(run
         .stdout
         .contains("- ⛔ `envs/dev/kube.yaml:1`: ConfigMap kube-system/x"));
+}
+
+#[test]
+fn a_base_without_the_configuration_is_an_error_naming_the_revision() {
+    let repo = GitRepo::new();
+    repo.write(
+        "envs/dev/api.yaml",
+        &app("dev", "1.0", "info", PASSWORD_BASE),
+    );
+    let base = repo.commit("no configuration yet");
+
+    let run = slipway(&[
+        "preview",
+        "--repo",
+        path(&repo),
+        "--base",
+        "main",
+        "--head",
+        &base,
+    ]);
+
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: there is no .github/slipway.yml at `main` ({})\n",
+            &base[..12]
+        )
+    );
+    assert_eq!(run.stdout, "");
 }

@@ -13,7 +13,7 @@ use anyhow::{anyhow, Context};
 
 use crate::bump::{self, BumpRequest};
 use crate::config::{self, CONFIG_PATH};
-use crate::render::DirSource;
+use crate::render::{DirSource, TreeSource};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -68,27 +68,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         })
         .collect();
 
-    let config_file = args.repo.join(CONFIG_PATH);
-    let text = std::fs::read_to_string(&config_file).with_context(|| {
-        format!(
-            "reading {} (bump edits a work tree: --repo must be one)",
-            config_file.display()
-        )
+    let work_tree = DirSource::new(&args.repo)
+        .with_context(|| "bump edits a work tree: --repo must be one".to_string())?;
+    let config = config::read_config_repo_at(&work_tree).map_err(|err| match err {
+        config::ReadError::NotFound { .. } => {
+            anyhow!("{err} (bump edits a work tree: --repo must be one)")
+        }
+        other => other.into(),
     })?;
-    let config =
-        config::parse_config_repo(&text).with_context(|| config_file.display().to_string())?;
     let env = config.environment(&args.env).ok_or_else(|| {
         anyhow!(
-            "no environment `{}` in {}; declared: {}",
+            "no environment `{}` in {CONFIG_PATH} at {}; declared: {}",
             args.env,
-            config_file.display(),
+            work_tree.describe(),
             config.declared_names()
         )
     })?;
 
-    let files = DirSource::new(&args.repo)
-        .map_err(anyhow::Error::from)
-        .and_then(|source| Ok(bump::environment_files(&source, &env.path)?))
+    let files = bump::environment_files(&work_tree, &env.path)
         .with_context(|| format!("environment `{}` at {}", env.name, args.repo.display()))?;
     let edits = bump::plan(&env.name, &files, &requests)?;
     if edits.is_empty() {

@@ -4,11 +4,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-
-use crate::config::{self, format_duration, PathKind, RepoConfig, CONFIG_PATH};
+use crate::config::{self, format_duration, ReadError, RepoConfig, CONFIG_PATH};
 use crate::git::LocalRepo;
-use crate::render::{DirSource, EntryKind, SourceError, TreeSource};
+use crate::render::{DirSource, TreeSource};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -23,61 +21,41 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let repo = LocalRepo::open(&args.repo)?;
-    let (text, origin, tree): (String, String, Box<dyn TreeSource>) =
+    let (tree, origin, shown_rev): (Box<dyn TreeSource>, String, Option<String>) =
         match (&args.rev, repo.work_dir()) {
-            (None, Some(work_dir)) => {
-                let path = work_dir.join(CONFIG_PATH);
-                let text = std::fs::read_to_string(&path).with_context(|| {
-                    format!(
-                        "cannot read {CONFIG_PATH} in the work tree {}",
-                        work_dir.display()
-                    )
-                })?;
-                let tree = DirSource::new(&work_dir)?;
-                (text, "the work tree".to_string(), Box::new(tree))
-            }
+            (None, Some(work_dir)) => (
+                Box::new(DirSource::new(&work_dir)?),
+                "the work tree".to_string(),
+                None,
+            ),
             (rev, _) => {
                 let rev = rev.as_deref().unwrap_or("HEAD");
                 let commit = repo.resolve(rev)?;
-                let bytes = repo
-                    .read_file(rev, CONFIG_PATH)?
-                    .with_context(|| format!("there is no {CONFIG_PATH} at `{rev}`"))?;
-                let text = String::from_utf8(bytes)
-                    .map_err(|_| anyhow::anyhow!("{CONFIG_PATH} at `{rev}` is not UTF-8 text"))?;
                 let tree = repo.tree_at(&commit.to_hex())?;
                 (
-                    text,
-                    format!("`{rev}` ({})", commit.short(12)),
                     Box::new(tree),
+                    format!("`{rev}` ({})", commit.short(12)),
+                    Some(rev.to_string()),
                 )
             }
         };
-    match config::check_repo_config(&text, |path| kind_at(tree.as_ref(), path))? {
+    match config::check_at(tree.as_ref()) {
         Ok(parsed) => {
             print!("{}", summary(&parsed, &origin));
             Ok(ExitCode::SUCCESS)
         }
-        Err(errors) => {
+        Err(ReadError::Invalid { errors, .. }) => {
             for error in &errors {
                 eprintln!("error: {error}");
             }
             Ok(ExitCode::from(1))
         }
-    }
-}
-
-/// What `tree` holds at `path`. A symlink anywhere on the way counts as one: rendering
-/// would refuse it.
-fn kind_at(tree: &dyn TreeSource, path: &str) -> Result<PathKind, SourceError> {
-    match tree.entry(path) {
-        Ok(Some(EntryKind::Dir)) => Ok(PathKind::Directory),
-        Ok(Some(EntryKind::File)) => Ok(PathKind::File),
-        Ok(Some(EntryKind::Symlink { .. })) | Err(SourceError::ThroughSymlink { .. }) => {
-            Ok(PathKind::Symlink)
-        }
-        Ok(None) | Err(SourceError::NotFound { .. }) => Ok(PathKind::Missing),
-        Err(SourceError::NotADirectory { .. }) => Ok(PathKind::Missing),
-        Err(other) => Err(other),
+        // Said as the revision was asked for, not as the commit it resolved to.
+        Err(ReadError::NotFound { .. }) => match shown_rev {
+            Some(rev) => anyhow::bail!("there is no {CONFIG_PATH} at `{rev}`"),
+            None => anyhow::bail!("there is no {CONFIG_PATH} in {origin}"),
+        },
+        Err(other) => Err(other.into()),
     }
 }
 

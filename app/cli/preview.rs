@@ -5,30 +5,37 @@
 //! rendered concurrently, one thread per environment and side, straight from git objects;
 //! an environment whose inputs did not change between the two is rendered only once.
 //!
-//! Markdown output is the comment's parts in order, each preceded by one marker line
-//! `<!-- slipway: part I of N -->` (an HTML comment, invisible when rendered), so a script can
-//! split the stream back into the comments GitHub would get. `--format json` prints the
-//! object-level diff instead: `{"base", "head", "environments": [...]}`.
+//! Markdown output is byte for byte the comments the server posts, in order, each starting
+//! with its hidden marker line `<!-- slipway:preview part=I -->` (an HTML comment, invisible
+//! when rendered), so a script can split the stream back into the comments GitHub would get.
+//! The one difference: the command line has no store, so it says nothing about locks.
+//! `--format json` prints the object-level diff instead: `{"base", "head", "environments": [...]}`.
 //!
-//! Objects an environment's policy refuses are marked in the report and said again on
-//! stderr, one `error: file:line: message` each; the exit status is then 1.
+//! What the server reports as failing is printed in the report as the server shows it (an
+//! environment that does not render, a head whose configuration does not parse, objects an
+//! environment's policy refuses) and said again on stderr, one `error:` line each; the exit
+//! status is then 1.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 use serde::Serialize;
 
 use crate::config::{self, Environment, CONFIG_PATH};
 use crate::diff::compare::{self, EnvironmentOutcome, Untouched};
-use crate::diff::{EnvironmentDiff, FingerprintKey};
+use crate::diff::EnvironmentDiff;
 use crate::git::LocalRepo;
+use crate::pipelines::preview::comment::{Input, Report, Shown};
+use crate::pipelines::preview::message::Findings;
+use crate::pipelines::preview::{self, Configs};
 use crate::policy::Violation;
-use crate::report::{self, EnvironmentStatus, Extras, Limits, Preview, Templates};
+use crate::render::TreeSource;
+use crate::report::{self, Limits, Templates};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
-    /// The PR comment's parts, each after a `<!-- slipway: part I of N -->` line.
+    /// The PR comments, each starting with its `<!-- slipway:preview part=I -->` line.
     Markdown,
     /// The object-level diff as JSON (Secret values redacted, like everywhere).
     Json,
@@ -75,47 +82,60 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let repo = LocalRepo::open(&args.repo)?;
     let base = repo.resolve(&args.base)?;
     let head = repo.resolve(&args.head)?;
-    let environments = environments(&repo, &args.base, &args.envs)?;
+    // Trees of the commit ids, as the server reads them: the notes name them the same way.
+    let base_tree = repo.tree_at(&base.to_hex())?;
+    let head_tree = repo.tree_at(&head.to_hex())?;
+    let (declared, head_config) = match preview::read_configs(&base_tree, &head_tree)? {
+        Configs::Read {
+            environments,
+            base_problem: None,
+            head_problem,
+        } => (environments, head_problem),
+        // The base is the policy: without its environments there is nothing to compare.
+        _ => return Err(base_unusable(&repo.tree_at(&args.base)?)),
+    };
+    let environments = named(&declared, &args.envs, &repo.tree_at(&args.base)?)?;
 
     let key = args.key.resolve()?;
-    let compared = compare(&repo, &base.to_hex(), &head.to_hex(), &environments, &key)?;
-    let any_changes = compared.iter().any(|(diff, _)| diff.has_changes());
-    let (shown, statuses): (Vec<EnvironmentDiff>, Vec<EnvironmentStatus>) = compared
-        .into_iter()
-        .filter(|(diff, violations)| {
-            !args.envs.is_empty() || !any_changes || diff.has_changes() || !violations.is_empty()
-        })
-        .map(|(diff, violations)| {
-            let approvals = environments
-                .iter()
-                .find(|env| env.name == diff.environment)
-                .map_or(0, |env| env.required_approvals);
-            let status = EnvironmentStatus {
-                violations,
-                ..EnvironmentStatus::without_lock(&diff.environment, approvals)
-            };
-            (diff, status)
-        })
-        .unzip();
+    let outcomes = compare::compare(
+        &repo,
+        &base.to_hex(),
+        &head.to_hex(),
+        &environments,
+        Untouched::RenderOnce,
+        &key,
+    )?;
+    let findings = Findings {
+        base_config: None,
+        head_config,
+        outcomes,
+    };
+    let report = Report::new(Input {
+        base: &base,
+        head: &head,
+        environments: &environments,
+        findings: &findings,
+        shown: if args.envs.is_empty() {
+            Shown::Changed
+        } else {
+            Shown::All
+        },
+        locks: None,
+        notes: findings.notes(&templates, "", None)?,
+        full_command: full_command(&args, &base.to_hex(), &head.to_hex()),
+    });
 
     let out = match args.format {
         Format::Json => {
             let mut text = serde_json::to_string_pretty(&JsonPreview {
                 base: base.to_hex(),
                 head: head.to_hex(),
-                environments: &shown,
+                environments: report.shown(),
             })?;
             text.push('\n');
             text
         }
         Format::Markdown => {
-            let command = full_command(&args, &base.to_hex(), &head.to_hex());
-            let preview = Preview {
-                base: &base.short(7),
-                head: &head.short(7),
-                environments: &shown,
-                full_command: &command,
-            };
             let limits = Limits {
                 max_parts: if args.max_parts == 0 {
                     usize::MAX
@@ -124,85 +144,87 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 },
                 ..Limits::default()
             };
-            let extras = Extras {
-                notes: &[],
-                statuses: &statuses,
-            };
-            let parts = templates.comment_report(&preview, &extras, &limits)?.parts;
-            let count = parts.len();
-            let mut text = String::new();
-            for (index, part) in parts.iter().enumerate() {
-                text.push_str(&format!(
-                    "<!-- slipway: part {} of {count} -->\n",
-                    index + 1
-                ));
-                text.push_str(part);
-            }
-            text
+            report.comment_bodies(&templates, &limits)?.concatenated()
         }
     };
     write_stdout(&out)?;
-    let violations: Vec<&Violation> = statuses.iter().flat_map(|s| &s.violations).collect();
-    Ok(refuse(&violations))
+    Ok(fail_with(&problems(&findings)))
+}
+
+/// Why the base's `.github/slipway.yml` gives no environments, as every command says it.
+fn base_unusable(base: &dyn TreeSource) -> anyhow::Error {
+    match config::read_config_repo_at(base) {
+        Err(err) => err.into(),
+        Ok(_) => anyhow!(
+            "{CONFIG_PATH} at {} declares no environments",
+            base.describe()
+        ),
+    }
+}
+
+/// What the report showed that makes the command fail, one line each: the head's
+/// configuration errors, environments that do not render, objects a policy refuses.
+fn problems(findings: &Findings) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(problem) = &findings.head_config {
+        lines.extend(problem.error.iter().map(ToString::to_string));
+    }
+    for outcome in &findings.outcomes {
+        match outcome {
+            EnvironmentOutcome::Failed(failure) => {
+                lines.push(format!("{}: {}", failure.context(), failure.error));
+            }
+            EnvironmentOutcome::Compared { violations, .. } => {
+                lines.extend(violations.iter().map(ToString::to_string));
+            }
+            EnvironmentOutcome::Untouched { .. } => {}
+        }
+    }
+    lines
 }
 
 /// Says on stderr what each environment's policy refuses: exit status 1 when anything is,
 /// after the report is printed, so the objects can still be seen.
 pub(crate) fn refuse(violations: &[&Violation]) -> ExitCode {
-    if violations.is_empty() {
+    let lines: Vec<String> = violations.iter().map(ToString::to_string).collect();
+    fail_with(&lines)
+}
+
+/// Each line on stderr as an error; exit status 1 when there is any.
+fn fail_with(lines: &[String]) -> ExitCode {
+    if lines.is_empty() {
         return ExitCode::SUCCESS;
     }
-    for violation in violations {
-        eprintln!("error: {violation}");
+    for line in lines {
+        eprintln!("error: {line}");
     }
     ExitCode::FAILURE
 }
 
-/// The environments to compare: `.github/slipway.yml` at `rev`, narrowed to `names` if any.
-fn environments(repo: &LocalRepo, rev: &str, names: &[String]) -> anyhow::Result<Vec<Environment>> {
-    let text = repo
-        .read_file(rev, CONFIG_PATH)?
-        .ok_or_else(|| anyhow!("there is no {CONFIG_PATH} at {rev}"))?;
-    let text =
-        String::from_utf8(text).map_err(|_| anyhow!("{CONFIG_PATH} at {rev} is not UTF-8 text"))?;
-    let config =
-        config::parse_config_repo(&text).with_context(|| format!("{CONFIG_PATH} at {rev}"))?;
+/// The environments to compare: every one declared, or the ones in `names`.
+fn named(
+    declared: &[Environment],
+    names: &[String],
+    base: &dyn TreeSource,
+) -> anyhow::Result<Vec<Environment>> {
     if names.is_empty() {
-        return Ok(config.environments.into_values().collect());
+        return Ok(declared.to_vec());
     }
     names
         .iter()
         .map(|name| {
-            config.environment(name).cloned().ok_or_else(|| {
-                anyhow!(
-                    "no environment `{name}` in {CONFIG_PATH} at {rev}; declared: {}",
-                    config.declared_names()
-                )
-            })
-        })
-        .collect()
-}
-
-/// Render every environment at both commits concurrently, diff each and check its policy;
-/// the first render error fails the command, pointing at its file and line.
-fn compare(
-    repo: &LocalRepo,
-    base: &str,
-    head: &str,
-    environments: &[Environment],
-    key: &FingerprintKey,
-) -> anyhow::Result<Vec<(EnvironmentDiff, Vec<Violation>)>> {
-    compare::compare(repo, base, head, environments, Untouched::RenderOnce, key)?
-        .into_iter()
-        .map(|outcome| match outcome {
-            EnvironmentOutcome::Compared { diff, violations } => Ok((diff, violations)),
-            EnvironmentOutcome::Failed(failure) => {
-                let context = failure.context();
-                Err(anyhow::Error::new(failure.error).context(context))
-            }
-            EnvironmentOutcome::Untouched { environment } => {
-                Err(anyhow!("environment `{environment}` was not rendered"))
-            }
+            declared
+                .iter()
+                .find(|env| &env.name == name)
+                .cloned()
+                .ok_or_else(|| {
+                    let list: Vec<&str> = declared.iter().map(|env| env.name.as_str()).collect();
+                    anyhow!(
+                        "no environment `{name}` in {CONFIG_PATH} at {}; declared: {}",
+                        base.describe(),
+                        list.join(", ")
+                    )
+                })
         })
         .collect()
 }

@@ -37,16 +37,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let repo = LocalRepo::open(&args.repo)?;
     let tree = repo.tree_at(&args.rev)?;
-    let text = match tree.read_file(CONFIG_PATH) {
-        Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
-            anyhow::anyhow!("{CONFIG_PATH} at {} is not UTF-8 text", tree.describe())
-        })?,
-        Err(render::SourceError::NotFound { .. }) => {
-            anyhow::bail!("there is no {CONFIG_PATH} at {}", tree.describe())
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let config = config::parse_config_repo(&text)?;
+    let config = config::read_config_repo_at(&tree)?;
     let env = config.environment(&args.env).with_context(|| {
         format!(
             "no environment `{}` in {CONFIG_PATH} at {}; declared: {}",

@@ -49,3 +49,9 @@ impl From<crate::store::StoreError> for CommandFailure {
         CommandFailure::Internal(err.into())
     }
 }
+
+impl From<crate::git::TaskFailed> for CommandFailure {
+    fn from(err: crate::git::TaskFailed) -> Self {
+        CommandFailure::Internal(err.into())
+    }
+}

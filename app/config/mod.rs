@@ -1,6 +1,7 @@
 //! `.github/slipway.yml`: the schemas of config repos and app repos, validated into domain types.
 //!
-//! Pure: parses bytes handed to it; reading the file (from git or disk) is the caller's job.
+//! Pure but for `read.rs`: every caller reads the file through [`read_at`] (or its helpers)
+//! from a [`crate::render::TreeSource`] (a git revision or a directory), never on its own.
 //!
 //! Parsing happens in three steps: the YAML text becomes a generic YAML value (syntax errors
 //! carry libyaml's position); [`raw`] checks its shape (known keys, types) into raw structs;
@@ -14,6 +15,7 @@ mod error;
 mod load;
 pub(crate) mod locate;
 mod raw;
+mod read;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -21,6 +23,7 @@ use std::time::Duration;
 
 pub use duration::{format_duration, parse_duration};
 pub use error::{ConfigError, ConfigErrors};
+pub use read::{check_at, read_at, read_config_repo_at, ReadError};
 
 /// Where `.github/slipway.yml` lives in every repository slipway works with.
 pub const CONFIG_PATH: &str = ".github/slipway.yml";

@@ -5,13 +5,16 @@
 //! - [`GitTree`] is one revision's tree; it implements [`crate::render::TreeSource`].
 //! - [`Mirrors`] keeps one bare mirror per remote URL and fetches into it, one fetch per
 //!   mirror at a time. Readers never wait: there is no checkout.
+//! - [`blocking`] runs any of that from async code, on the blocking pool.
 
+mod blocking;
 mod mirror;
 mod repo;
 
 use std::fmt;
 use std::path::PathBuf;
 
+pub use blocking::{blocking, TaskFailed};
 pub use mirror::{Mirrors, Remote, Token, DEFAULT_REFSPECS};
 pub use repo::{GitTree, LocalRepo};
 

@@ -26,8 +26,8 @@ use crate::commands::{
     help_reply, parser, replies, Command, CommandError, CommandFailure, CommandLine,
     HelpEnvironment,
 };
-use crate::config::{self, ConfigRepoConfig, CONFIG_PATH};
-use crate::git::{CommitId, GitError, LocalRepo, Remote, Token};
+use crate::config::{self, ConfigRepoConfig, ReadError};
+use crate::git::{self, CommitId, LocalRepo, Remote, Token};
 use crate::github::{Reaction, RepoRef};
 use crate::queue::{Delivery, HandlerError, HandlerRegistry};
 use crate::report::Templates;
@@ -391,18 +391,11 @@ impl Commands {
         let mirrors = self.context.mirrors.clone();
         let remote = Remote::new(clone_url).with_token(Token::new(token.token));
         let branch = format!("refs/heads/{default_branch}");
-        let shown_branch = default_branch.to_string();
-        tokio::task::spawn_blocking(move || -> Result<Loaded, GitError> {
+        git::blocking(move || -> Result<Loaded, HandlerError> {
             let mirror = mirrors.fetch(&remote)?;
             let head = mirror.resolve(&branch)?;
-            let Some(bytes) = mirror.read_file(&head.to_hex(), CONFIG_PATH)? else {
-                return Ok(Loaded::NotConfigRepo);
-            };
-            let parsed = match std::str::from_utf8(&bytes) {
-                Ok(text) => config::parse_repo_config(text).map_err(|err| err.to_string()),
-                Err(_) => Err(format!("{CONFIG_PATH} on {shown_branch} is not UTF-8 text")),
-            };
-            Ok(match parsed {
+            let tree = mirror.tree_at(&head.to_hex())?;
+            Ok(match config::read_at(&tree) {
                 Ok(parsed) => match parsed.config_repo {
                     Some(config) => Loaded::Config {
                         mirror: Box::new(mirror),
@@ -411,11 +404,14 @@ impl Commands {
                     },
                     None => Loaded::NotConfigRepo,
                 },
-                Err(error) => Loaded::BrokenConfig(error),
+                Err(ReadError::NotFound { .. }) => Loaded::NotConfigRepo,
+                Err(err @ ReadError::Source { .. }) => {
+                    return Err(HandlerError::retryable(err.to_string()))
+                }
+                Err(err) => Loaded::BrokenConfig(err.to_string()),
             })
         })
-        .await?
-        .map_err(HandlerError::from)
+        .await
     }
 
     async fn react(

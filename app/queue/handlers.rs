@@ -107,6 +107,13 @@ impl From<tokio::task::JoinError> for HandlerError {
     }
 }
 
+/// Blocking work that did not finish (it panicked, or the runtime is stopping).
+impl From<crate::git::TaskFailed> for HandlerError {
+    fn from(err: crate::git::TaskFailed) -> Self {
+        HandlerError::Join(err.into_join_error())
+    }
+}
+
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>>;
 type HandlerFn = Arc<dyn Fn(Delivery) -> HandlerFuture + Send + Sync>;
 

@@ -12,8 +12,9 @@
 //!    diffed ([`crate::diff::compare`]); environments the change does not touch are not
 //!    rendered. Meanwhile the check run starts (`in_progress`).
 //! 4. The report (environments whose render differs; "no changes" when none does) becomes
-//!    one comment per part, each found again by its hidden marker and edited in place
-//!    ([`sticky`]); parts no longer needed are deleted.
+//!    one comment per part ([`comment`], which `slipway preview` prints too), each found
+//!    again by its hidden marker and edited in place ([`sticky`]); parts no longer needed
+//!    are deleted.
 //! 5. The check run completes: `success`, `failure` with annotations at `file:line` when the
 //!    change does not parse or render or holds objects its environment's policy refuses
 //!    ([`crate::policy`]), `neutral` when only the base does not render. Its
@@ -26,28 +27,26 @@
 //! `cancelled` rather than `neutral`: the run did not look at the change, so it must not
 //! read as a verdict; the superseding delivery creates the run that counts.
 
-mod message;
+pub mod comment;
+pub mod message;
 pub mod sticky;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use time::format_description::well_known::Rfc3339;
-
+use self::comment::{Input, Report, Shown};
 use self::message::{ConfigProblem, Findings};
 use super::PipelineContext;
-use crate::config::{self, CONFIG_PATH};
+use crate::config::{self, ConfigErrors, ReadError};
 use crate::diff::compare::{self, Side, Untouched};
-use crate::git::{CommitId, GitError, LocalRepo, Mirrors, Remote, Token, DEFAULT_REFSPECS};
+use crate::git::{self, CommitId, GitError, LocalRepo, Mirrors, Remote, Token, DEFAULT_REFSPECS};
 use crate::github::{
     CheckConclusion, CheckRunId, CheckRunOutput, CheckRunRequest, CheckRunUpdate, PullRequest,
     RepoRef,
 };
 use crate::queue::{Delivery, HandlerError, HandlerRegistry};
+use crate::render::TreeSource;
 use crate::report::preview::CheckText;
-use crate::report::{
-    self, EnvironmentStatus, Extras, Limits, Lock, LockStatus, Preview, Templates,
-};
+use crate::report::{self, Limits, Templates};
 use crate::webhook::PullRequestEvent;
 
 /// The check run's name.
@@ -229,22 +228,30 @@ async fn preview(
         let mirrors = context.mirrors.clone();
         let url = target.clone_url.clone();
         let fork_pull = target.fork.as_ref().map(|_| target.number);
-        blocking(move || {
-            fetch(
+        git::blocking(move || -> Result<_, HandlerError> {
+            Ok(fetch(
                 &mirrors,
                 &url,
                 Token::new(token.token),
                 fork_pull,
                 &base,
                 &head,
-            )
+            )?)
         })
         .await?
     };
 
     let read = {
         let mirror = mirror.clone();
-        blocking(move || read_configs(&mirror, &base, &head)).await?
+        git::blocking(move || -> Result<_, HandlerError> {
+            let (base_tree, head_tree) = (
+                mirror.tree_at(&base.to_hex())?,
+                mirror.tree_at(&head.to_hex())?,
+            );
+            read_configs(&base_tree, &head_tree)
+                .map_err(|err| HandlerError::retryable(err.to_string()))
+        })
+        .await?
     };
     let (environments, base_config, head_config) = match read {
         Configs::NotConfigRepo => return Ok(PreviewOutcome::NotAConfigRepo),
@@ -256,14 +263,11 @@ async fn preview(
     };
 
     let repo = &target.repo;
-    let approvals: BTreeMap<String, u32> = environments
-        .iter()
-        .map(|env| (env.name.clone(), env.required_approvals))
-        .collect();
     // Rendering and the check run's creation overlap: a round trip to GitHub costs as much
     // as rendering a thousand objects.
     let key = context.fingerprint_key;
-    let rendering = blocking(move || {
+    let compared_environments = environments.clone();
+    let rendering = git::blocking(move || -> Result<_, HandlerError> {
         // Compare with where the change started, as GitHub's "Files changed" does: commits
         // that reached the base branch since are not part of this change.
         let from = mirror.merge_base(&base, &head)?.unwrap_or(base);
@@ -271,7 +275,7 @@ async fn preview(
             &mirror,
             &from.to_hex(),
             &head.to_hex(),
-            &environments,
+            &compared_environments,
             Untouched::Skip,
             &key,
         )?;
@@ -297,7 +301,7 @@ async fn preview(
                 check_run,
                 (from, head),
                 findings,
-                &approvals,
+                &environments,
             )
             .await
         }
@@ -346,7 +350,7 @@ async fn post(
     check_run: CheckRunId,
     (from, head): (CommitId, CommitId),
     findings: Findings,
-    approvals: &BTreeMap<String, u32>,
+    environments: &[config::Environment],
 ) -> Result<PreviewOutcome, HandlerError> {
     let repo = &target.repo;
     if superseded(context, supersession).await? {
@@ -368,32 +372,23 @@ async fn post(
     }
 
     let templates = templates();
-    let shown = findings.shown_environments();
-    let statuses = statuses(context, repo, &shown, approvals, &findings).await?;
-    let notes = findings
-        .notes(templates, &repo.to_string(), target.fork.as_deref())
+    let locks = context.store.environment_locks(&repo.to_string()).await?;
+    let report = Report::new(Input {
+        base: &from,
+        head: &head,
+        environments,
+        findings: &findings,
+        shown: Shown::Changed,
+        locks: Some(&locks),
+        notes: findings
+            .notes(templates, &repo.to_string(), target.fork.as_deref())
+            .map_err(report_error)?,
+        full_command: full_command(target, &from, &head),
+    });
+    let comments = report
+        .comment_bodies(templates, &Limits::default())
         .map_err(report_error)?;
-    let full_command = full_command(target, &from, &head);
-    let (from_short, head_short) = (from.short(7), head.short(7));
-    let preview = Preview {
-        base: &from_short,
-        head: &head_short,
-        environments: &shown,
-        full_command: &full_command,
-    };
-    let extras = Extras {
-        notes: &notes,
-        statuses: &statuses,
-    };
-    let report = templates
-        .comment_report(&preview, &extras, &Limits::default())
-        .map_err(report_error)?;
-    let bodies: Vec<String> = report
-        .parts
-        .iter()
-        .enumerate()
-        .map(|(index, part)| sticky::body(index + 1, part))
-        .collect();
+    let bodies = comments.bodies;
     let thread = sticky::Thread {
         github: &context.github,
         store: &context.store,
@@ -403,12 +398,8 @@ async fn post(
     };
     let comment_ids = thread.upsert(&bodies).await?;
 
-    let full_report = if report.cut {
-        Some(
-            templates
-                .check_run_text_with(&preview, &extras)
-                .map_err(report_error)?,
-        )
+    let full_report = if comments.cut {
+        Some(report.check_run_text(templates).map_err(report_error)?)
     } else {
         None
     };
@@ -432,50 +423,6 @@ async fn post(
     })
 }
 
-/// Lock, approvals and policy violations of each shown environment.
-async fn statuses(
-    context: &PipelineContext,
-    repo: &RepoRef,
-    shown: &[crate::diff::EnvironmentDiff],
-    approvals: &BTreeMap<String, u32>,
-    findings: &Findings,
-) -> Result<Vec<EnvironmentStatus>, HandlerError> {
-    let locks = context.store.environment_locks(&repo.to_string()).await?;
-    Ok(shown
-        .iter()
-        .map(|env| {
-            let lock = locks
-                .iter()
-                .find(|lock| lock.environment == env.environment)
-                .map_or(Lock::Unlocked, |lock| {
-                    Lock::Locked(LockStatus {
-                        by: lock.locked_by.clone(),
-                        since: format_millis(lock.locked_at),
-                        reason: lock
-                            .reason
-                            .as_ref()
-                            .map(|r| r.split_whitespace().collect::<Vec<_>>().join(" ")),
-                    })
-                });
-            EnvironmentStatus {
-                environment: env.environment.clone(),
-                lock,
-                required_approvals: approvals.get(&env.environment).copied().unwrap_or(0),
-                violations: findings.violations_of(&env.environment),
-            }
-        })
-        .collect())
-}
-
-/// `2026-11-21 10:00 UTC`.
-fn format_millis(millis: i64) -> String {
-    let at = time::OffsetDateTime::from_unix_timestamp(millis / 1000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let text = at.format(&Rfc3339).unwrap_or_default();
-    // 2026-11-21T10:00:00Z → 2026-11-21 10:00 UTC
-    format!("{} {} UTC", &text[..10], &text[11..16])
-}
-
 /// The command that shows the whole diff from a clone of the repository.
 fn full_command(target: &PullTarget, from: &CommitId, head: &CommitId) -> String {
     format!(
@@ -490,13 +437,6 @@ fn report_error(err: crate::report::ReportError) -> HandlerError {
 
 fn parse_sha(sha: &str) -> Result<CommitId, HandlerError> {
     Ok(sha.parse::<CommitId>()?)
-}
-
-/// Runs blocking git and render work off the async workers.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, GitError> + Send + 'static,
-) -> Result<T, HandlerError> {
-    Ok(tokio::task::spawn_blocking(work).await??)
 }
 
 /// The mirror of `url` holding both commits: fetched only when one of them is missing.
@@ -532,7 +472,9 @@ fn fetch(
     Ok(mirror)
 }
 
-enum Configs {
+/// What `.github/slipway.yml` says at both ends of a change.
+pub enum Configs {
+    /// The base declares no environments (no file, or one of an app repo).
     NotConfigRepo,
     Read {
         environments: Vec<config::Environment>,
@@ -542,47 +484,49 @@ enum Configs {
 }
 
 /// `.github/slipway.yml` at the base (the policy) and at the head (checked, never obeyed).
-fn read_configs(mirror: &LocalRepo, base: &CommitId, head: &CommitId) -> Result<Configs, GitError> {
-    let base_bytes = mirror.read_file(&base.to_hex(), CONFIG_PATH)?;
-    let head_bytes = mirror.read_file(&head.to_hex(), CONFIG_PATH)?;
-    let Some(base_text) = base_bytes.as_deref() else {
-        return Ok(Configs::NotConfigRepo);
+/// Only a tree that cannot be read is an error; a file that is not valid is a problem to
+/// report.
+pub fn read_configs(base: &dyn TreeSource, head: &dyn TreeSource) -> Result<Configs, ReadError> {
+    let problem = |side, tree: &dyn TreeSource, error, annotate| ConfigProblem {
+        side,
+        commit: tree.describe(),
+        error,
+        annotate,
     };
-    let describe = |commit: &CommitId| format!("commit {}", commit.short(12));
-    let parse = |bytes: &[u8]| match std::str::from_utf8(bytes) {
-        Ok(text) => config::parse_repo_config(text),
-        Err(_) => Err(config::ConfigErrors::not_utf8()),
-    };
-    Ok(match parse(base_text) {
+    match config::read_at(base) {
         Ok(parsed) => {
             let Some(config_repo) = parsed.config_repo else {
                 return Ok(Configs::NotConfigRepo);
             };
-            let head_problem = head_bytes
-                .as_deref()
-                .filter(|bytes| *bytes != base_text)
-                .and_then(|bytes| parse(bytes).err())
-                .map(|error| ConfigProblem {
-                    side: Side::Head,
-                    commit: describe(head),
-                    error,
-                    annotate: true,
-                });
-            Configs::Read {
+            Ok(Configs::Read {
                 environments: config_repo.environments.into_values().collect(),
                 base_problem: None,
-                head_problem,
-            }
+                head_problem: errors_at(head)?.map(|error| problem(Side::Head, head, error, true)),
+            })
         }
-        Err(error) => Configs::Read {
-            environments: Vec::new(),
-            base_problem: Some(ConfigProblem {
-                side: Side::Base,
-                commit: describe(base),
-                error,
-                annotate: head_bytes.as_deref() == Some(base_text),
-            }),
-            head_problem: None,
+        Err(ReadError::NotFound { .. }) => Ok(Configs::NotConfigRepo),
+        Err(err) => {
+            let Some(error) = err.config_errors() else {
+                return Err(err);
+            };
+            // The head's lines can carry the base's errors only where the head has them too.
+            let annotate = errors_at(head)?.as_ref() == Some(&error);
+            Ok(Configs::Read {
+                environments: Vec::new(),
+                base_problem: Some(problem(Side::Base, base, error, annotate)),
+                head_problem: None,
+            })
+        }
+    }
+}
+
+/// The mistakes of `.github/slipway.yml` in `tree`; none when it is valid or absent.
+fn errors_at(tree: &dyn TreeSource) -> Result<Option<ConfigErrors>, ReadError> {
+    match config::read_at(tree) {
+        Ok(_) | Err(ReadError::NotFound { .. }) => Ok(None),
+        Err(err) => match err.config_errors() {
+            Some(errors) => Ok(Some(errors)),
+            None => Err(err),
         },
-    })
+    }
 }

@@ -23,7 +23,7 @@ use crate::commands::replies::{self, PromotedImage, Proposal};
 use crate::commands::{CommandFailure, UserError};
 use crate::config::{ConfigRepoConfig, Environment};
 use crate::diff::{self, EnvironmentDiff, FingerprintKey};
-use crate::git::{CommitId, LocalRepo};
+use crate::git::{self, CommitId, LocalRepo};
 use crate::github::{CommitRequest, RepoRef};
 use crate::queue::HandlerError;
 use crate::render::{self, K8sObject, TreeSource};
@@ -147,7 +147,7 @@ pub async fn promote(
         let head = request.head;
         let (source, target) = (source.clone(), target.clone());
         let key = context.fingerprint_key;
-        blocking(move || compute(&mirror, &head, &source, &target, &key)).await??
+        git::blocking(move || compute(&mirror, &head, &source, &target, &key)).await?
     };
     let Computed::Changes {
         changes,
@@ -172,7 +172,10 @@ pub async fn promote(
                 request.head,
                 files.clone(),
             );
-            blocking(move || Ok(branch_holds(&mirror, &sha, &head, &files))).await??
+            git::blocking(move || -> Result<_, CommandFailure> {
+                Ok(branch_holds(&mirror, &sha, &head, &files))
+            })
+            .await?
         }
         None => false,
     };
@@ -398,13 +401,4 @@ fn pull_body(
             CommandFailure::internal(format!("cannot write the promotion preview: {err}"))
         })?;
     Ok(format!("{header}{}", parts.remove(0)))
-}
-
-/// Runs blocking git and render work off the async workers.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, CommandFailure> + Send + 'static,
-) -> Result<Result<T, CommandFailure>, CommandFailure> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|err| CommandFailure::Internal(err.into()))
 }
