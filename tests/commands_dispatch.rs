@@ -2,14 +2,15 @@
 //! fake GitHub with a real bare config repo behind it, and what the commenter sees (the reply,
 //! the reactions) and what changed (locks in the store, requests GitHub received).
 
+mod command_world;
+mod git_fixtures;
+mod manifests;
 mod support;
-mod support_commands;
-mod support_core;
 
-use support_commands::{
+use command_world::{
     reactions, CommentEvent, World, ADMIN, MAINTAINER, PULL, READER, REPO, TRIAGER, WRITER,
 };
-use support_core::assert_golden;
+use git_fixtures::assert_golden;
 
 fn strs(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
@@ -293,9 +294,8 @@ async fn what_is_not_a_command_comment_costs_no_request() {
 
 #[tokio::test]
 async fn a_repository_without_environments_is_not_answered() {
-    let repo = support_commands::ConfigRepo::with_config(
-        "build:\n  image: registry.example.com/team/api\n",
-    );
+    let repo =
+        command_world::ConfigRepo::with_config("build:\n  image: registry.example.com/team/api\n");
     let world = World::with_repo(repo).await;
     let mark = world.fake.request_count();
     let comment = world.comment(WRITER, "/lock prod\n/help").await;
@@ -310,7 +310,7 @@ async fn a_repository_without_environments_is_not_answered() {
 
 #[tokio::test]
 async fn a_broken_configuration_is_reported() {
-    let repo = support_commands::ConfigRepo::with_config(
+    let repo = command_world::ConfigRepo::with_config(
         "environments:\n  prod:\n    path: envs/prod\n    promote_from: nowhere\n",
     );
     let world = World::with_repo(repo).await;

@@ -1,11 +1,13 @@
 //! `/promote` end to end: the branch, the commit and the pull request it makes, verified by
 //! reading the real bare repository behind the fake GitHub.
 
+mod command_world;
+mod git_fixtures;
+mod manifests;
 mod support;
-mod support_commands;
-mod support_core;
 
-use support_commands::{api_deployment, reactions, World, ADMIN, PULL, REPO, WRITER};
+use command_world::{reactions, World, ADMIN, PULL, REPO, WRITER};
+use manifests::api_deployment;
 
 const BRANCH: &str = "slipway/promote/prod";
 
@@ -280,7 +282,7 @@ async fn after_the_promotion_pull_request_was_closed_a_new_one_is_opened() {
     let main = world.repo.push_main(|w| {
         w.write(
             "envs/dev/extra.yaml",
-            &support_commands::config_map("extra", "on"),
+            &manifests::config_map("extra", "mode", "on"),
         );
     });
 

@@ -2,16 +2,18 @@
 //! real bare git repositories behind the fake GitHub, and what a reviewer sees on the pull
 //! request (the sticky comments, the check run) read back from the fake.
 
+mod git_fixtures;
+mod manifests;
 mod support;
-mod support_core;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use git_fixtures::{assert_golden, TestRepo};
+use manifests::{config_map, deployment};
 use support::fake_github::{app_bot_login, FakeComment, PullSpec};
 use support::payloads::{PullEvent, INSTALLATION_ID};
 use support::{FakeGitHub, TestServer};
-use support_core::{assert_golden, TestRepo};
 
 const REPO: &str = "acme/config";
 const WAIT: Duration = Duration::from_secs(30);
@@ -27,35 +29,6 @@ environments:
     promote_from: dev
     required_approvals: 2
 ";
-
-fn config_map(name: &str, key: &str, value: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  {key}: {value:?}\n"
-    )
-}
-
-fn deployment(name: &str, tag: &str) -> String {
-    format!(
-        "apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-spec:
-  replicas: 2
-  selector:
-    matchLabels:
-      app: {name}
-  template:
-    metadata:
-      labels:
-        app: {name}
-    spec:
-      containers:
-        - name: {name}
-          image: registry.example.com/team/{name}:{tag}
-"
-    )
-}
 
 /// A config repo (work tree plus the bare repository GitHub serves), `main` at its first commit.
 struct ConfigRepo {
@@ -608,8 +581,8 @@ async fn a_fork_pull_request_gets_a_preview_with_a_note_and_nothing_else() {
     let head = repo.push("fork-work", |w| {
         w.write("envs/dev/api.yaml", &deployment("api", "9.9.9"));
     });
-    support_core::git_in(&repo.bare, &["update-ref", "refs/pull/8/head", &head]);
-    support_core::git_in(&repo.bare, &["branch", "-D", "fork-work"]);
+    git_fixtures::git_in(&repo.bare, &["update-ref", "refs/pull/8/head", &head]);
+    git_fixtures::git_in(&repo.bare, &["branch", "-D", "fork-work"]);
     let (fake, server) = world(&repo).await;
     let mark = fake.request_count();
 

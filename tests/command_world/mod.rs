@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::git_fixtures::{git_in, TestRepo};
+use crate::manifests::{api_deployment, config_map};
 use crate::support::fake_github::{app_bot_login, FakeComment, FakePull, PullSpec};
 use crate::support::payloads::INSTALLATION_ID;
 use crate::support::{fixture, FakeGitHub, TestServer};
-use crate::support_core::{git_in, TestRepo};
 
 pub const REPO: &str = "acme/config";
 /// The pull request the scenarios comment on.
@@ -34,31 +35,6 @@ environments:
   sandbox:
     path: envs/sandbox
 ";
-
-/// An API Deployment with comments, quoting and an init container, as people write them.
-pub fn api_deployment(api: &str, migrate: &str, envoy: &str) -> String {
-    format!(
-        "# The API, behind the gateway.\n\
-         apiVersion: apps/v1\n\
-         kind: Deployment\n\
-         metadata:\n  name: api   # keep the name: dashboards use it\n\
-         spec:\n  replicas: 2\n  selector:\n    matchLabels: {{app: api}}\n  template:\n    metadata:\n      labels:\n        app: api\n    spec:\n\
-         \x20     initContainers:\n\
-         \x20       - name: migrate\n\
-         \x20         image: registry.example.com/team/migrate:{migrate}   # in step with the API\n\
-         \x20     containers:\n\
-         \x20       - name: api\n\
-         \x20         image: \"registry.example.com/team/api:{api}\"\n\
-         \x20         ports:\n\
-         \x20           - containerPort: 8080\n\
-         \x20       - name: proxy\n\
-         \x20         image: envoyproxy/envoy:{envoy}\n"
-    )
-}
-
-pub fn config_map(name: &str, value: &str) -> String {
-    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  mode: {value}\n")
-}
 
 /// The config repo: a work tree and the bare repository the fake serves.
 pub struct ConfigRepo {
@@ -85,20 +61,26 @@ impl ConfigRepo {
             )
             .write(
                 "envs/staging/settings.yaml",
-                &config_map("settings", "staging"),
+                &config_map("settings", "mode", "staging"),
             )
             .write(
                 "envs/prod/api.yaml",
                 &api_deployment("1.3.0", "1.3.0", "v1.30.1"),
             )
-            .write("envs/prod/settings.yaml", &config_map("settings", "prod"))
+            .write(
+                "envs/prod/settings.yaml",
+                &config_map("settings", "mode", "prod"),
+            )
             .write(
                 "envs/sandbox/settings.yaml",
-                &config_map("settings", "sandbox"),
+                &config_map("settings", "mode", "sandbox"),
             );
         work.commit("initial");
         work.git(&["checkout", "--quiet", "-b", "change"]);
-        work.write("envs/dev/settings.yaml", &config_map("settings", "dev"));
+        work.write(
+            "envs/dev/settings.yaml",
+            &config_map("settings", "mode", "dev"),
+        );
         work.commit("a change under review");
         work.git(&["checkout", "--quiet", "main"]);
         let (bare_dir, bare) = work.bare_clone();
