@@ -1,6 +1,7 @@
 //! The preview pipeline end to end: real `pull_request` webhooks posted to a running slipway,
 //! real bare git repositories behind the fake GitHub, and what a reviewer sees on the pull
-//! request (the sticky comments, the check run) read back from the fake.
+//! request (the sticky comments, the check run) read back from the fake. Every scenario reads
+//! all that slipway posted: the fake fails a test that leaves a comment or check run unread.
 
 mod git_fixtures;
 mod manifests;
@@ -107,6 +108,7 @@ async fn world(repo: &ConfigRepo) -> (FakeGitHub, TestServer) {
             REPO,
             PullSpec::new(8, "patch-1", "main").in_fork("mallory/config"),
         )
+        .fail_on_unread_output()
         .start()
         .await;
     let server = TestServer::builder().github(&fake).start().await;
@@ -118,6 +120,12 @@ async fn deliver(server: &TestServer, id: &str, event: &PullEvent) {
     let (status, body) = server.deliver("pull_request", id, &event.payload()).await;
     assert_eq!(status, 202, "{body}");
     server.wait_for_state(id, "done", WAIT).await;
+}
+
+/// The one item of `items`; a test that expects one and finds more fails, listing them.
+fn only<T: std::fmt::Debug>(items: Vec<T>) -> T {
+    assert_eq!(items.len(), 1, "{items:#?}");
+    items.into_iter().next().expect("one item")
 }
 
 fn bot_comments(fake: &FakeGitHub, number: u64) -> Vec<FakeComment> {
@@ -250,6 +258,14 @@ async fn two_events_racing_for_one_pull_request_leave_one_comment() {
     assert_eq!(comments.len(), 1, "{comments:#?}");
     assert!(comments[0].body.contains("1.6.0"), "the newest push wins");
     assert!(fake.deleted_comments().is_empty());
+    let runs = fake.check_runs(REPO);
+    let last = runs.last().expect("a check run");
+    assert_eq!(last.head_sha, second);
+    assert_eq!(last.conclusion.as_deref(), Some("success"));
+    assert!(
+        runs.iter().all(|r| r.status == "completed"),
+        "no check run is left running: {runs:#?}"
+    );
 }
 
 #[tokio::test]
@@ -265,6 +281,7 @@ async fn a_newer_push_waiting_in_the_queue_supersedes_a_preview_before_it_starts
         .with_installation(INSTALLATION_ID)
         .with_repo(REPO, &repo.bare)
         .with_pull(REPO, PullSpec::new(7, "change", "main"))
+        .fail_on_unread_output()
         .start()
         .await;
     // Both deliveries are stored before any worker runs: the first finds the second waiting.
@@ -379,7 +396,7 @@ async fn a_change_that_renders_the_same_says_no_changes() {
         "preview_no_changes.md",
         &normalised(&comments[0].body, &[(&repo.main, "BASE"), (&head, "HEAD")]),
     );
-    let run = &fake.check_runs(REPO)[0];
+    let run = &only(fake.check_runs(REPO));
     assert_eq!(run.conclusion.as_deref(), Some("success"));
     assert_eq!(
         run.title.as_deref(),
@@ -445,6 +462,12 @@ async fn a_diff_too_big_for_one_comment_takes_several_then_fewer_when_it_shrinks
     assert_eq!(after[0].body.matches("<b>added</b> ConfigMap").count(), 3);
     let deleted: Vec<u64> = fake.deleted_comments().iter().map(|c| c.id).collect();
     assert_eq!(deleted, [parts[1].id, parts[2].id]);
+    let runs = fake.check_runs(REPO);
+    let heads: Vec<&str> = runs.iter().map(|r| r.head_sha.as_str()).collect();
+    assert_eq!(heads, [big.as_str(), small.as_str()]);
+    assert!(runs
+        .iter()
+        .all(|r| r.conclusion.as_deref() == Some("success")));
 }
 
 #[tokio::test]
@@ -462,7 +485,7 @@ async fn a_diff_past_the_part_limit_is_cut_and_the_check_run_carries_the_report(
     assert!(parts[9]
         .body
         .contains(&format!("git fetch origin refs/pull/7/head && slipway preview --repo . --base {} --head {} --max-parts 0", repo.main, huge)));
-    let run = &fake.check_runs(REPO)[0];
+    let run = &only(fake.check_runs(REPO));
     let text = run
         .text
         .as_deref()
@@ -489,7 +512,7 @@ async fn a_render_failure_fails_the_check_run_at_the_file_and_line() {
     let (fake, server) = world(&repo).await;
     deliver(&server, "f-1", &repo.event("opened", 7, "change", &head)).await;
 
-    let run = &fake.check_runs(REPO)[0];
+    let run = &only(fake.check_runs(REPO));
     assert_eq!(run.conclusion.as_deref(), Some("failure"));
     assert_eq!(run.title.as_deref(), Some("1 environment does not render"));
     assert_eq!(run.annotations.len(), 1, "{:?}", run.annotations);
@@ -530,12 +553,12 @@ async fn a_broken_configuration_in_the_change_fails_the_check_run() {
     let (fake, server) = world(&repo).await;
     deliver(&server, "cfg-1", &repo.event("opened", 7, "change", &head)).await;
 
-    let run = &fake.check_runs(REPO)[0];
+    let run = &only(fake.check_runs(REPO));
     assert_eq!(run.conclusion.as_deref(), Some("failure"));
     assert_eq!(run.annotations.len(), 1);
     assert_eq!(run.annotations[0]["path"], ".github/slipway.yml");
     assert_eq!(run.annotations[0]["start_line"], 3);
-    let body = &bot_comments(&fake, 7)[0].body;
+    let body = &only(bot_comments(&fake, 7)).body;
     assert!(
         body.contains("### `.github/slipway.yml` does not parse"),
         "{body}"
@@ -556,7 +579,7 @@ async fn a_base_whose_configuration_does_not_parse_fails_the_preview_of_every_ch
     )
     .await;
 
-    let run = &fake.check_runs(REPO)[0];
+    let run = &only(fake.check_runs(REPO));
     assert_eq!(run.conclusion.as_deref(), Some("failure"));
     assert_eq!(
         run.title.as_deref(),
@@ -565,7 +588,7 @@ async fn a_base_whose_configuration_does_not_parse_fails_the_preview_of_every_ch
     assert_eq!(run.annotations.len(), 1, "the head holds the same file");
     assert_eq!(run.annotations[0]["path"], ".github/slipway.yml");
     assert_eq!(run.annotations[0]["start_line"], 3);
-    let body = &bot_comments(&fake, 7)[0].body;
+    let body = &only(bot_comments(&fake, 7)).body;
     assert!(
         body.contains("### `.github/slipway.yml` does not parse"),
         "{body}"
@@ -603,7 +626,7 @@ async fn a_fork_pull_request_gets_a_preview_with_a_note_and_nothing_else() {
         body.contains("+      - image: registry.example.com/team/api:9.9.9"),
         "{body}"
     );
-    let run = &fake.check_runs(REPO)[0];
+    let run = &only(fake.check_runs(REPO));
     assert_eq!(run.conclusion.as_deref(), Some("success"));
     assert!(run
         .summary
@@ -645,6 +668,9 @@ async fn a_repeat_preview_costs_three_requests_after_the_token() {
     .await;
 
     let run = fake.check_runs(REPO)[1].id;
+    let edited = only(bot_comments(&fake, 7));
+    assert_eq!((edited.id, edited.edits), (comment, 1));
+    assert!(edited.body.contains("1.6.0"), "{}", edited.body);
     assert_eq!(
         fake.repo_calls_since(mark),
         [
@@ -733,7 +759,7 @@ async fn an_object_outside_the_allowed_namespaces_fails_the_check_run_at_its_lin
     deliver(&server, "p-1", &repo.event("opened", 7, "change", &head)).await;
 
     let message = "ConfigMap kube-system/x is in namespace kube-system, outside the namespaces dev may use (team-dev)";
-    let run = &fake.check_runs(REPO)[0];
+    let run = &only(fake.check_runs(REPO));
     assert_eq!(run.conclusion.as_deref(), Some("failure"));
     assert_eq!(
         run.title.as_deref(),

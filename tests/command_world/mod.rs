@@ -1,6 +1,10 @@
 //! The world of comment-command scenarios: a config repo with three environments in a real bare
 //! repository behind the fake GitHub, a running slipway, collaborators of every permission, a
 //! pull request to comment on, and `issue_comment` webhooks made from GitHub's own example.
+//!
+//! A scenario must read everything slipway posted (replies, reactions, preview comments, check
+//! runs) through the world's accessors: when the world is dropped at the end of a test, anything
+//! unread fails it with a listing of what was never read.
 #![allow(dead_code)] // each test file uses its own part
 
 use std::path::PathBuf;
@@ -10,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::git_fixtures::{git_in, TestRepo};
 use crate::manifests::{api_deployment, config_map};
-use crate::support::fake_github::{app_bot_login, FakeComment, FakePull, PullSpec};
+use crate::support::fake_github::{app_bot_login, FakeCheckRun, FakeComment, FakePull, PullSpec};
 use crate::support::payloads::INSTALLATION_ID;
 use crate::support::{fixture, FakeGitHub, TestServer};
 
@@ -183,6 +187,7 @@ impl World {
             .with_collaborator(REPO, TRIAGER, "triage")
             .with_pull(REPO, PullSpec::new(PULL, "change", "main"))
             .with_issue(REPO, 3)
+            .fail_on_unread_output()
             .start()
             .await;
         let server = TestServer::builder().github(&fake).start().await;
@@ -227,7 +232,7 @@ impl World {
             .expect("the comment exists")
     }
 
-    /// slipway's comments on pull request `number`.
+    /// slipway's comments on pull request `number`, all of them read.
     pub fn bot_comments(&self, number: u64) -> Vec<FakeComment> {
         self.fake
             .comments_on(REPO, number)
@@ -236,16 +241,43 @@ impl World {
             .collect()
     }
 
+    /// slipway's comments on `number` whose body starts with `marker` (only those are read).
+    fn bot_comments_marked(&self, number: u64, marker: &str) -> Vec<FakeComment> {
+        let found: Vec<FakeComment> = self
+            .fake
+            .peek_comments_on(REPO, number)
+            .into_iter()
+            .filter(|c| c.user_login == app_bot_login() && c.body.starts_with(marker))
+            .collect();
+        for comment in &found {
+            self.fake.read_comment(comment);
+        }
+        found
+    }
+
     /// slipway's reply to `comment` (exactly one).
     pub fn reply_to(&self, comment: &FakeComment) -> String {
         let marker = format!("<!-- slipway:reply comment={} -->\n", comment.id);
-        let replies: Vec<FakeComment> = self
-            .bot_comments(comment.issue_number)
-            .into_iter()
-            .filter(|c| c.body.starts_with(&marker))
-            .collect();
+        let replies = self.bot_comments_marked(comment.issue_number, &marker);
         assert_eq!(replies.len(), 1, "replies to {}: {replies:#?}", comment.id);
         replies[0].body[marker.len()..].to_string()
+    }
+
+    /// The body of the preview comment on the pull request (exactly one part).
+    pub fn preview_comment(&self) -> String {
+        let parts = self.bot_comments_marked(PULL, "<!-- slipway:preview part=");
+        assert_eq!(parts.len(), 1, "preview comments: {parts:#?}");
+        parts[0].body.clone()
+    }
+
+    /// The reactions slipway left on `comment` (as `comment` was read), in order.
+    pub fn reactions(&self, comment: &FakeComment) -> Vec<String> {
+        self.fake.bot_reactions(comment)
+    }
+
+    /// slipway's check runs on the config repo, in creation order, all of them read.
+    pub fn check_runs(&self) -> Vec<FakeCheckRun> {
+        self.fake.check_runs(REPO)
     }
 
     /// The pull requests (open or closed) whose head is `branch`.
@@ -267,16 +299,6 @@ impl World {
             .map(|r| format!("{} {}", r.method, r.path))
             .collect()
     }
-}
-
-/// The reactions slipway left on `comment`, in order.
-pub fn reactions(comment: &FakeComment) -> Vec<String> {
-    comment
-        .reactions
-        .iter()
-        .filter(|(login, _)| *login == app_bot_login())
-        .map(|(_, content)| content.clone())
-        .collect()
 }
 
 /// An `issue_comment` webhook: GitHub's example `created` event with these fields.
