@@ -10,7 +10,7 @@ mod support;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use git_fixtures::{assert_golden, TestRepo};
+use git_fixtures::{assert_golden, TestRepo, CONFIG};
 use manifests::{config_map, deployment};
 use support::fake_github::{app_bot_login, FakeComment, PullSpec};
 use support::payloads::{PullEvent, INSTALLATION_ID};
@@ -19,17 +19,10 @@ use support::{FakeGitHub, TestServer};
 const REPO: &str = "acme/config";
 const WAIT: Duration = Duration::from_secs(30);
 
-const CONFIG: &str = "\
-environments:
-  dev:
-    path: envs/dev
-    namespace: team-dev
-  prod:
-    path: envs/prod
-    namespace: team-prod
-    promote_from: dev
-    required_approvals: 2
-";
+/// The two environments of the CLI tests, prod needing two approving reviews.
+fn config() -> String {
+    format!("{CONFIG}    required_approvals: 2\n")
+}
 
 /// A config repo (work tree plus the bare repository GitHub serves), `main` at its first commit.
 struct ConfigRepo {
@@ -41,7 +34,7 @@ struct ConfigRepo {
 
 impl ConfigRepo {
     fn new() -> Self {
-        Self::with_config(Some(CONFIG))
+        Self::with_config(Some(&config()))
     }
 
     fn with_config(config: Option<&str>) -> Self {
