@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod diff;
+pub mod failure;
 pub mod git;
 pub mod github;
 pub mod pipelines;

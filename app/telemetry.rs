@@ -53,6 +53,13 @@ pub struct EventLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FailureLabels {
+    pub event: String,
+    /// The failure's kind (`crate::failure::FailureKind::label`).
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct GitHubRequestLabels {
     pub endpoint: String,
     pub status: String,
@@ -90,6 +97,8 @@ pub struct Metrics {
     pub queue_depth: Gauge,
     /// Handler attempts that failed and were scheduled again.
     pub delivery_retries: Family<EventLabels, Counter>,
+    /// Handler attempts that failed, by event and kind of failure (retried or not).
+    pub delivery_failures: Family<FailureLabels, Counter>,
     /// Requests to GitHub, by endpoint template and HTTP status (or `error` without one).
     pub github_requests: Family<GitHubRequestLabels, Counter>,
     /// The last `x-ratelimit-remaining` GitHub reported, by rate-limit resource.
@@ -139,6 +148,12 @@ impl Metrics {
             "Delivery attempts that failed and were scheduled again",
             delivery_retries.clone(),
         );
+        let delivery_failures = Family::<FailureLabels, Counter>::default();
+        registry.register(
+            "delivery_failures",
+            "Delivery attempts that failed, by event and kind of failure",
+            delivery_failures.clone(),
+        );
         let github_requests = Family::<GitHubRequestLabels, Counter>::default();
         registry.register(
             "github_requests",
@@ -181,6 +196,7 @@ impl Metrics {
             delivery_processing,
             queue_depth,
             delivery_retries,
+            delivery_failures,
             github_requests,
             github_rate_limit_remaining,
             missed_delivery_scans,

@@ -705,6 +705,7 @@ async fn the_preview_command_reads_the_pull_request_from_the_api() {
             slipway::git::Mirrors::new(server.dir().join("command-mirrors")).unwrap(),
         ),
         fingerprint_key: slipway::diff::FingerprintKey::generate(),
+        runs: server.runs().clone(),
     };
     let outcome = slipway::pipelines::preview::run_preview(
         &context,

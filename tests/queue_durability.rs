@@ -216,15 +216,32 @@ async fn a_permanent_failure_fails_at_once_with_its_error() {
 async fn deliveries_of_one_pull_request_run_in_order_and_others_in_parallel() {
     let log: Arc<Mutex<Vec<(String, &'static str)>>> = Arc::default();
     let seen = log.clone();
+    // PR 1's first delivery holds its worker until PR 2's has started (or a generous timeout
+    // passes): PR 2 running meanwhile is what shows it does not wait for PR 1, however slowly
+    // the machine schedules the workers.
+    let pr2_started = Arc::new(tokio::sync::Semaphore::new(0));
     let server = TestServer::builder()
         .queue(fast_queue(4, 3))
         .handlers(move |registry, _| {
             registry.on("pull_request", None, move |delivery| {
                 let seen = seen.clone();
+                let pr2_started = pr2_started.clone();
                 async move {
-                    seen.lock().unwrap().push((delivery.id.clone(), "start"));
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    seen.lock().unwrap().push((delivery.id.clone(), "end"));
+                    let id = delivery.id.to_string();
+                    seen.lock().unwrap().push((id.clone(), "start"));
+                    match id.as_str() {
+                        "pr2-a" => pr2_started.add_permits(1),
+                        "pr1-a" => {
+                            let _ = tokio::time::timeout(
+                                Duration::from_secs(10),
+                                pr2_started.acquire(),
+                            )
+                            .await;
+                        }
+                        _ => {}
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    seen.lock().unwrap().push((id, "end"));
                     Ok(())
                 }
             });
@@ -242,7 +259,7 @@ async fn deliveries_of_one_pull_request_run_in_order_and_others_in_parallel() {
     }
     for id in ["pr1-a", "pr1-b", "pr1-c", "pr2-a"] {
         server
-            .wait_for_state(id, "done", Duration::from_secs(5))
+            .wait_for_state(id, "done", Duration::from_secs(20))
             .await;
     }
     let log = log.lock().unwrap().clone();

@@ -301,3 +301,248 @@ fn refused_objects_show_even_when_nothing_changed() {
           - ⛔ `envs/dev/x.yaml:1`: ConfigMap kube-system/x is in namespace kube-system, outside the namespaces dev may use (team-dev)\n"]
     );
 }
+
+mod preview_texts {
+    //! A preview's notes and check-run texts (`templates/preview/`), pinned as golden files.
+
+    use slipway::diff::compare::Side;
+    use slipway::render::RenderError;
+    use slipway::report::preview::{
+        self, AnnotationProblem, Summary, SummaryLine, SummaryState, TitleCounts,
+    };
+    use slipway::report::Templates;
+
+    use super::assert_golden;
+
+    fn config_error() -> String {
+        slipway::config::parse_repo_config("environments:\n  prod:\n    namespace: team-prod\n")
+            .expect_err("prod has no path")
+            .to_string()
+    }
+
+    fn render_error() -> String {
+        RenderError::At {
+            file: "envs/dev/api.yaml".into(),
+            line: 14,
+            column: 4,
+            message: "mapping values are not allowed here".into(),
+        }
+        .to_string()
+    }
+
+    #[test]
+    fn a_fork_is_previewed_and_told_how_to_deploy() {
+        let note =
+            preview::fork_note(&Templates::embedded(), "mallory/config", "acme/config").unwrap();
+
+        assert_golden("preview_note_fork.md", &note);
+    }
+
+    #[test]
+    fn a_base_whose_configuration_does_not_parse_blocks_the_preview() {
+        let note = preview::config_note(
+            &Templates::embedded(),
+            Side::Base,
+            "commit 3f2a1b0c9d8e",
+            &config_error(),
+        )
+        .unwrap();
+
+        assert_golden("preview_note_config_base.md", &note);
+    }
+
+    #[test]
+    fn a_change_that_breaks_the_configuration_is_told_to_fix_it_before_merging() {
+        let note = preview::config_note(
+            &Templates::embedded(),
+            Side::Head,
+            "commit 9c8d7e6f5a4b",
+            &config_error(),
+        )
+        .unwrap();
+
+        assert_golden("preview_note_config_head.md", &note);
+    }
+
+    #[test]
+    fn an_environment_that_does_not_render_at_the_head_shows_its_error() {
+        let note = preview::render_note(
+            &Templates::embedded(),
+            "dev",
+            Side::Head,
+            "commit 9c8d7e6f5a4b",
+            &render_error(),
+        )
+        .unwrap();
+
+        assert_golden("preview_note_render_head.md", &note);
+    }
+
+    #[test]
+    fn an_error_holding_a_fence_stays_inside_its_block() {
+        let note = preview::render_note(
+            &Templates::embedded(),
+            "dev",
+            Side::Base,
+            "commit 3f2a1b0c9d8e",
+            "kustomize failed:\n```\n## @team\n```\n",
+        )
+        .unwrap();
+
+        assert_golden("preview_note_render_base.md", &note);
+    }
+
+    #[test]
+    fn check_titles_name_what_counts_most() {
+        let t = Templates::embedded();
+        let cases = [
+            (
+                "configuration",
+                TitleCounts {
+                    config_broken: true,
+                    failed: 2,
+                    ..TitleCounts::default()
+                },
+            ),
+            (
+                "one failure",
+                TitleCounts {
+                    failed: 1,
+                    refused: 3,
+                    ..TitleCounts::default()
+                },
+            ),
+            (
+                "two failures",
+                TitleCounts {
+                    failed: 2,
+                    ..TitleCounts::default()
+                },
+            ),
+            (
+                "one refused",
+                TitleCounts {
+                    refused: 1,
+                    changed: 2,
+                    ..TitleCounts::default()
+                },
+            ),
+            (
+                "two refused",
+                TitleCounts {
+                    refused: 2,
+                    ..TitleCounts::default()
+                },
+            ),
+            (
+                "one change",
+                TitleCounts {
+                    changed: 1,
+                    ..TitleCounts::default()
+                },
+            ),
+            (
+                "two changes",
+                TitleCounts {
+                    changed: 2,
+                    ..TitleCounts::default()
+                },
+            ),
+            ("nothing", TitleCounts::default()),
+        ];
+        let mut titles = String::new();
+        for (case, counts) in cases {
+            let title = preview::check_title(&t, &counts).unwrap();
+            titles.push_str(&format!("{case}: {title}\n"));
+        }
+        for problem in [
+            AnnotationProblem::Config,
+            AnnotationProblem::Render("dev"),
+            AnnotationProblem::Refused("prod"),
+        ] {
+            let title = preview::annotation_title(&t, problem).unwrap();
+            titles.push_str(&format!("annotation {problem:?}: {title}\n"));
+        }
+
+        assert_golden("preview_check_titles.txt", &titles);
+    }
+
+    #[test]
+    fn the_check_summary_has_one_line_per_environment() {
+        let summary = Summary {
+            fork: Some("mallory/config"),
+            config: Some((Side::Head, config_error())),
+            environments: vec![
+                SummaryLine {
+                    environment: "dev".into(),
+                    state: SummaryState::Failed {
+                        side: Side::Head,
+                        location: Some(("envs/dev/api.yaml".into(), 14)),
+                    },
+                },
+                SummaryLine {
+                    environment: "qa".into(),
+                    state: SummaryState::Failed {
+                        side: Side::Base,
+                        location: None,
+                    },
+                },
+                SummaryLine {
+                    environment: "staging".into(),
+                    state: SummaryState::Compared {
+                        changed: 2,
+                        added: 0,
+                        removed: 1,
+                        refused: 1,
+                    },
+                },
+                SummaryLine {
+                    environment: "prod".into(),
+                    state: SummaryState::Compared {
+                        changed: 0,
+                        added: 0,
+                        removed: 0,
+                        refused: 2,
+                    },
+                },
+                SummaryLine {
+                    environment: "sandbox".into(),
+                    state: SummaryState::Untouched,
+                },
+            ],
+            parts: 3,
+            cut: true,
+        };
+
+        let text = preview::check_summary(&Templates::embedded(), &summary).unwrap();
+
+        assert_golden("preview_check_summary.md", &text);
+    }
+
+    #[test]
+    fn a_preview_a_newer_push_made_pointless_says_so() {
+        let text = preview::superseded(&Templates::embedded()).unwrap();
+
+        assert_golden(
+            "preview_superseded.md",
+            &format!("{}\n\n{}", text.title, text.summary),
+        );
+    }
+
+    #[test]
+    fn a_preview_stopped_by_an_error_shows_it_and_whether_it_is_retried() {
+        let t = Templates::embedded();
+        let error = "GitHub answered 502 Bad Gateway for POST /repos/acme/config/check-runs";
+        let interrupted = preview::stopped(&t, true, error).unwrap();
+        let unfinished =
+            preview::stopped(&t, false, "the pull_request payload is not as expected").unwrap();
+
+        assert_golden(
+            "preview_stopped.md",
+            &format!(
+                "{}\n\n{}\n{}\n\n{}",
+                interrupted.title, interrupted.summary, unfinished.title, unfinished.summary
+            ),
+        );
+    }
+}

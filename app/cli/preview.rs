@@ -20,9 +20,9 @@ use anyhow::{anyhow, Context};
 use serde::Serialize;
 
 use crate::config::{self, Environment, CONFIG_PATH};
+use crate::diff::compare::{self, EnvironmentOutcome, Untouched};
 use crate::diff::{EnvironmentDiff, FingerprintKey};
 use crate::git::LocalRepo;
-use crate::pipelines::preview::compare::{self, EnvironmentOutcome, Untouched};
 use crate::policy::Violation;
 use crate::report::{self, EnvironmentStatus, Extras, Limits, Preview, Templates};
 

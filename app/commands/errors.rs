@@ -37,6 +37,13 @@ impl From<crate::github::GitHubError> for CommandFailure {
     }
 }
 
+/// A reply that cannot be written is a bug of its template, never the commenter's.
+impl From<crate::report::ReportError> for CommandFailure {
+    fn from(err: crate::report::ReportError) -> Self {
+        CommandFailure::Internal(err.into())
+    }
+}
+
 impl From<crate::store::StoreError> for CommandFailure {
     fn from(err: crate::store::StoreError) -> Self {
         CommandFailure::Internal(err.into())

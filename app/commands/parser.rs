@@ -27,7 +27,7 @@ pub const MAX_COMMANDS_PER_COMMENT: usize = 10;
 /// The longest `/lock` reason kept, in characters.
 pub const MAX_REASON_CHARS: usize = 500;
 /// How much of a line an error message quotes, in characters.
-const MAX_QUOTED_CHARS: usize = 80;
+const MAX_QUOTED_CHARS: usize = crate::report::escape::QUOTE_CHARS;
 /// Words longer than this are never taken for a typo of a command.
 const MAX_WORD_LEN: usize = 32;
 
@@ -200,19 +200,7 @@ pub fn quote(text: &str) -> String {
 
 /// [`quote`], cut at `limit` characters.
 pub fn quote_with_limit(text: &str, limit: usize) -> String {
-    let mut shown: String = text
-        .chars()
-        .take(limit)
-        .map(|c| match c {
-            '`' => '\'',
-            '\r' | '\n' => ' ',
-            other => other,
-        })
-        .collect();
-    if text.chars().nth(limit).is_some() {
-        shown.push('…');
-    }
-    format!("`{shown}`")
+    crate::report::escape::quote(text, limit)
 }
 
 /// Every command line of `body`, in order: parsed commands and user errors.

@@ -1,13 +1,16 @@
-//! What slipway answers to a command comment. Pure: texts from values.
+//! What slipway answers to a command comment, from `templates/replies/` (one template per
+//! outcome). Pure: texts from values.
 //!
 //! One reply per command comment, carrying a hidden marker with the comment's id, so a
 //! delivery processed twice edits its reply instead of posting a second one. User text is
-//! shown only inside code spans ([`quote`]): it cannot format the reply or mention anyone.
+//! shown only inside code spans (the templates' `quote` filter): it cannot format the reply
+//! or mention anyone.
 
-use std::fmt::Write as _;
+use minijinja::{context, Value};
 
-use super::parser::{quote, quote_with_limit, CommandError, CommandLine, MAX_REASON_CHARS};
+use super::parser::{CommandError, CommandLine, MAX_REASON_CHARS};
 use super::table::COMMANDS;
+use crate::report::{self, fence_for, ReportError, Templates};
 use crate::store::EnvironmentLock;
 
 /// The hidden marker of the reply to comment `comment_id`.
@@ -32,113 +35,146 @@ pub fn reply(comment_id: u64, sections: &[String]) -> String {
 }
 
 /// What one command said, after the command as it was written (below it when it is a block).
-pub fn section(line: &CommandLine, text: &str) -> String {
-    if text.contains('\n') {
-        format!("**{}**\n\n{text}", quote(&line.text))
-    } else {
-        format!("**{}** {text}", quote(&line.text))
-    }
-}
-
-/// Commands that did not run because an earlier one failed.
-pub fn not_run(lines: &[CommandLine]) -> String {
-    let shown: Vec<String> = lines.iter().map(|l| quote(&l.text)).collect();
-    format!(
-        "Not run, because the command before failed: {}.",
-        shown.join(", ")
+pub fn section(
+    templates: &Templates,
+    line: &CommandLine,
+    text: &str,
+) -> Result<String, ReportError> {
+    templates.render_text(
+        report::REPLY_SECTION,
+        context! { command => line.text, text, block => text.contains('\n') },
     )
 }
 
+/// Commands that did not run because an earlier one failed.
+pub fn not_run(templates: &Templates, lines: &[CommandLine]) -> Result<String, ReportError> {
+    let commands: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+    templates.render_text(report::REPLY_NOT_RUN, context! { commands })
+}
+
 /// The reply to a comment with lines slipway cannot run: every problem, and nothing run.
-pub fn errors(problems: &[CommandError]) -> String {
-    let mut text = String::from(if problems.len() == 1 {
-        "slipway cannot run this comment, so nothing was run:\n\n"
-    } else {
-        "slipway cannot run these lines, so nothing was run:\n\n"
-    });
-    for problem in problems {
-        let _ = writeln!(text, "- line {}: {problem}", problem.line);
-    }
-    let usages: Vec<String> = COMMANDS.iter().map(|c| quote(&c.usage())).collect();
-    let _ = write!(
-        text,
-        "\nCommands: {}. `/help` explains them.",
-        usages.join(", ")
-    );
-    text
+pub fn errors(templates: &Templates, problems: &[CommandError]) -> Result<String, ReportError> {
+    let problems: Vec<Value> = problems
+        .iter()
+        .map(|problem| context! { line => problem.line, message => problem.to_string() })
+        .collect();
+    let usages: Vec<String> = COMMANDS.iter().map(|c| c.usage()).collect();
+    templates.render_text(report::REPLY_COMMAND_ERRORS, context! { problems, usages })
 }
 
 /// The polite refusal for someone without write permission.
-pub fn refusal(login: &str, permission: &str, repository: &str, lines: &[&CommandLine]) -> String {
-    let shown: Vec<String> = lines.iter().map(|l| quote(&l.text)).collect();
-    format!(
-        "Sorry @{}, running {} needs write, maintain or admin permission on `{}`, and yours is \
-         `{}`. Nothing was done. Anyone may use `/help`; someone with write permission can run \
-         the command for you.",
-        show_login(login),
-        shown.join(", "),
-        repository,
-        permission
+pub fn refusal(
+    templates: &Templates,
+    login: &str,
+    permission: &str,
+    repository: &str,
+    lines: &[&CommandLine],
+) -> Result<String, ReportError> {
+    let commands: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+    templates.render_text(
+        report::REPLY_REFUSED,
+        context! { login => show_login(login), permission, repository, commands },
     )
 }
 
 /// The reply when `.github/slipway.yml` on the default branch is broken.
-pub fn broken_config(branch: &str, error: &str) -> String {
-    format!(
-        "slipway cannot run commands here: `.github/slipway.yml` on `{branch}` is not valid, so \
-         nothing was run.\n\n```text\n{}\n```",
-        error.replace("```", "'''")
+pub fn broken_config(
+    templates: &Templates,
+    branch: &str,
+    error: &str,
+) -> Result<String, ReportError> {
+    let error = error.trim_end();
+    templates.render_text(
+        report::REPLY_BROKEN_CONFIG,
+        context! { branch, error, fence => fence_for(error) },
     )
 }
 
-pub fn locked(lock: &EnvironmentLock) -> String {
-    format!(
-        "🔒 `{env}` is locked{reason}. Nothing deploys to it or is bumped in it until `/unlock {env}`.",
-        env = lock.environment,
-        reason = reason_suffix(lock),
-    )
+/// What a command that failed for a reason of slipway's own says (the error is logged).
+pub fn internal_error(templates: &Templates) -> Result<String, ReportError> {
+    templates.render_text(report::REPLY_INTERNAL_ERROR, context! {})
 }
 
-pub fn already_locked(lock: &EnvironmentLock) -> String {
-    format!(
-        "`{}` was already locked by {} since {}{}; that lock stays as it was.",
-        lock.environment,
-        quote(&lock.locked_by),
-        lock_time(lock.locked_at),
-        reason_suffix(lock),
-    )
+pub fn locked(templates: &Templates, lock: &EnvironmentLock) -> Result<String, ReportError> {
+    templates.render_text(report::REPLY_LOCKED, lock_context(lock))
 }
 
-pub fn unlocked(lock: &EnvironmentLock) -> String {
-    format!(
-        "🔓 `{}` is unlocked. It was locked by {} since {}{}.",
-        lock.environment,
-        quote(&lock.locked_by),
-        lock_time(lock.locked_at),
-        reason_suffix(lock),
-    )
+pub fn already_locked(
+    templates: &Templates,
+    lock: &EnvironmentLock,
+) -> Result<String, ReportError> {
+    templates.render_text(report::REPLY_ALREADY_LOCKED, lock_context(lock))
 }
 
-pub fn was_not_locked(env: &str) -> String {
-    format!("`{env}` was not locked; nothing changed.")
+pub fn unlocked(templates: &Templates, lock: &EnvironmentLock) -> Result<String, ReportError> {
+    templates.render_text(report::REPLY_UNLOCKED, lock_context(lock))
+}
+
+pub fn was_not_locked(templates: &Templates, env: &str) -> Result<String, ReportError> {
+    templates.render_text(report::REPLY_NOT_LOCKED, context! { environment => env })
 }
 
 /// What a lock refuses: the promotion of a locked environment.
-pub fn target_locked(lock: &EnvironmentLock) -> String {
-    format!(
-        "`{env}` is locked by {} since {}{}, so nothing is bumped in it; `/unlock {env}` first.",
-        quote(&lock.locked_by),
-        lock_time(lock.locked_at),
-        reason_suffix(lock),
-        env = lock.environment,
+pub fn target_locked(templates: &Templates, lock: &EnvironmentLock) -> Result<String, ReportError> {
+    templates.render_text(report::REPLY_TARGET_LOCKED, lock_context(lock))
+}
+
+fn lock_context(lock: &EnvironmentLock) -> Value {
+    context! {
+        environment => lock.environment,
+        locked_by => lock.locked_by,
+        since => lock_time(lock.locked_at),
+        reason => lock.reason,
+        reason_limit => MAX_REASON_CHARS,
+    }
+}
+
+/// `/promote` into an environment that already runs the source's images.
+pub fn promote_up_to_date(
+    templates: &Templates,
+    source: &str,
+    target: &str,
+) -> Result<String, ReportError> {
+    templates.render_text(
+        report::REPLY_PROMOTE_UP_TO_DATE,
+        context! { source, target },
     )
 }
 
-fn reason_suffix(lock: &EnvironmentLock) -> String {
-    match &lock.reason {
-        Some(reason) => format!(" (reason: {})", quote_with_limit(reason, MAX_REASON_CHARS)),
-        None => String::new(),
-    }
+/// What became of the promotion pull request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proposal {
+    /// A new pull request.
+    Opened,
+    /// The open one got a new commit.
+    Updated,
+    /// The open one already held exactly this change.
+    Unchanged,
+}
+
+/// One image a promotion changes, as shown: values that passed bump's validation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PromotedImage {
+    pub repository: String,
+    pub from: String,
+    pub to: String,
+}
+
+/// `/promote` proposed pull request `number`, promoting `images` from `source` to `target`.
+pub fn promote_proposed(
+    templates: &Templates,
+    proposal: Proposal,
+    source: &str,
+    target: &str,
+    number: u64,
+    images: &[PromotedImage],
+) -> Result<String, ReportError> {
+    let name = match proposal {
+        Proposal::Opened => report::REPLY_PROMOTE_OPENED,
+        Proposal::Updated => report::REPLY_PROMOTE_UPDATED,
+        Proposal::Unchanged => report::REPLY_PROMOTE_UNCHANGED,
+    };
+    templates.render_text(name, context! { source, target, number, images })
 }
 
 /// `2026-11-21 10:00 UTC` for Unix milliseconds.
@@ -183,13 +219,14 @@ mod tests {
 
     #[test]
     fn lock_texts() {
+        let templates = Templates::embedded();
         assert_eq!(lock_time(1_795_000_000_000), "2026-11-18 11:06 UTC");
         assert_eq!(
-            locked(&lock(Some("release `freeze`"))),
+            locked(&templates, &lock(Some("release `freeze`"))).unwrap(),
             "🔒 `prod` is locked (reason: `release 'freeze'`). Nothing deploys to it or is bumped in it until `/unlock prod`."
         );
         assert_eq!(
-            unlocked(&lock(None)),
+            unlocked(&templates, &lock(None)).unwrap(),
             "🔓 `prod` is unlocked. It was locked by `alice` since 2026-11-18 11:06 UTC."
         );
     }
@@ -210,7 +247,14 @@ mod tests {
                 reason: None,
             },
         };
-        let text = refusal("x y", "read", "acme/config", &[&line]);
+        let text = refusal(
+            &Templates::embedded(),
+            "x y",
+            "read",
+            "acme/config",
+            &[&line],
+        )
+        .unwrap();
         assert!(
             text.starts_with("Sorry @there, running `/lock prod` needs"),
             "{text}"

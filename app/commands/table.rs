@@ -1,7 +1,8 @@
 //! The command table: the single source of truth for command names, their arguments, who may
-//! run them, and the `/help` reply. The parser reads it; nothing else lists commands.
+//! run them, and what `/help` lists (worded by `templates/replies/help.md.j2`). The parser
+//! reads it; nothing else lists commands.
 
-use std::fmt::Write as _;
+use crate::report::{ReportError, Templates};
 
 /// Which command a line names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -115,7 +116,7 @@ pub fn lookup(name: &str) -> Option<&'static CommandSpec> {
 }
 
 /// An environment as `/help` shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct HelpEnvironment {
     pub name: String,
     pub promote_from: Option<String>,
@@ -124,31 +125,18 @@ pub struct HelpEnvironment {
 }
 
 /// The `/help` reply: every command of the table, then this repository's environments.
-pub fn help_reply(environments: &[HelpEnvironment]) -> String {
-    let mut out = String::from("#### slipway commands\n\n| command | what it does |\n|---|---|\n");
-    for spec in COMMANDS {
-        let _ = writeln!(out, "| `{}` | {} |", spec.usage(), spec.summary);
-    }
-    out.push_str(
-        "\nWrite each command at the start of its own line; several commands in one comment run \
-         in order. Lines in code blocks and `>` quotes are ignored. Commands other than `/help` \
-         need write, maintain or admin permission on this repository.\n",
-    );
-    if !environments.is_empty() {
-        out.push_str("\n| environment | promotes from | state |\n|---|---|---|\n");
-        for env in environments {
-            let from = env
-                .promote_from
-                .as_deref()
-                .map_or_else(|| "—".to_string(), |from| format!("`{from}`"));
-            let state = env
-                .locked_by
-                .as_deref()
-                .map_or_else(|| "unlocked".to_string(), |by| format!("locked by `{by}`"));
-            let _ = writeln!(out, "| `{}` | {from} | {state} |", env.name);
-        }
-    }
-    out
+pub fn help_reply(
+    templates: &Templates,
+    environments: &[HelpEnvironment],
+) -> Result<String, ReportError> {
+    let commands: Vec<minijinja::Value> = COMMANDS
+        .iter()
+        .map(|spec| minijinja::context! { usage => spec.usage(), summary => spec.summary })
+        .collect();
+    templates.render(
+        crate::report::REPLY_HELP,
+        minijinja::context! { commands, environments },
+    )
 }
 
 #[cfg(test)]
@@ -178,7 +166,7 @@ mod tests {
 
     #[test]
     fn help_lists_every_command_from_the_table() {
-        let text = help_reply(&[]);
+        let text = help_reply(&Templates::embedded(), &[]).unwrap();
         for spec in COMMANDS {
             assert!(text.contains(&format!("`{}`", spec.usage())), "{text}");
         }

@@ -3,8 +3,9 @@
 //! Objects are matched by (API group, kind, namespace, name). Before anything is compared
 //! each object is normalised ([`normalise`]) and, if it is a core `Secret`, redacted
 //! ([`redact`]): a Secret's values never reach a diff, a YAML text or a serialised result.
-//! Pure: no I/O.
+//! Pure: no I/O, except [`compare`], which reads both sides from a local repository.
 
+pub mod compare;
 pub mod normalise;
 pub mod redact;
 

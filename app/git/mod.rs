@@ -112,3 +112,63 @@ pub enum GitError {
         source: std::io::Error,
     },
 }
+
+impl GitError {
+    /// What kind of failure this is: a fetch that failed on the network, or a commit GitHub
+    /// announced before the mirror has it, can pass; a corrupt repository cannot.
+    pub fn kind(&self) -> crate::failure::FailureKind {
+        use crate::failure::FailureKind;
+        match self {
+            GitError::Fetch { .. } => FailureKind::Network,
+            GitError::RevisionNotFound { .. } => FailureKind::RevisionMissing,
+            GitError::Init { .. } | GitError::Io { .. } => FailureKind::Unavailable,
+            GitError::Open { .. }
+            | GitError::NotACommit { .. }
+            | GitError::Path { .. }
+            | GitError::Object { .. } => FailureKind::InvalidRepository,
+            GitError::BadObjectId { .. } => FailureKind::Internal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::failure::FailureKind;
+
+    #[test]
+    fn a_fetch_that_cannot_reach_its_remote_is_a_network_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let mirrors = Mirrors::new(dir.path().join("mirrors")).unwrap();
+        let missing = dir.path().join("no-such-repo.git");
+        let err = mirrors
+            .fetch(&Remote::new(format!("file://{}", missing.display())))
+            .unwrap_err();
+        assert!(matches!(err, GitError::Fetch { .. }), "{err}");
+        assert_eq!(err.kind(), FailureKind::Network);
+        assert!(err.kind().is_transient());
+    }
+
+    #[test]
+    fn a_revision_the_repository_lacks_may_arrive_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new("git")
+            .args(["init", "--quiet", "--bare"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let repo = LocalRepo::open(dir.path()).unwrap();
+        let err = repo.resolve("refs/heads/main").unwrap_err();
+        assert_eq!(err.kind(), FailureKind::RevisionMissing);
+        assert!(err.kind().is_transient());
+    }
+
+    #[test]
+    fn a_path_that_is_no_repository_is_permanent() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = LocalRepo::open(dir.path().join("nothing")).unwrap_err();
+        assert_eq!(err.kind(), FailureKind::InvalidRepository);
+        assert!(!err.kind().is_transient());
+    }
+}

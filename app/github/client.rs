@@ -388,7 +388,11 @@ impl GitHub {
             })
         })
         .await
-        .unwrap_or_else(|_| Err(transport("timed out".to_string())));
+        .unwrap_or_else(|_| {
+            Err(GitHubError::Timeout {
+                endpoint: endpoint.to_string(),
+            })
+        });
 
         let status_label = match &result {
             Ok(raw) => raw.status.as_u16().to_string(),

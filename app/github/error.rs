@@ -1,5 +1,7 @@
 use std::time::Duration;
 
+use crate::failure::FailureKind;
+
 /// A failed GitHub request. `is_retryable` tells the queue whether trying later can succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum GitHubError {
@@ -16,6 +18,8 @@ pub enum GitHubError {
     },
     #[error("cannot reach GitHub for {endpoint}: {message}")]
     Transport { endpoint: String, message: String },
+    #[error("cannot reach GitHub for {endpoint}: timed out")]
+    Timeout { endpoint: String },
     #[error("GitHub's answer to {endpoint} is not what was expected: {message}")]
     Decode { endpoint: String, message: String },
     #[error("GitHub App credentials: {0}")]
@@ -29,12 +33,26 @@ impl GitHubError {
     /// 5xx, rate limits, transport failures (timeouts included) and a branch that moved may
     /// succeed later.
     pub fn is_retryable(&self) -> bool {
+        self.kind().is_transient()
+    }
+
+    /// What kind of failure this is: a 404 of a deleted repository fails at once, a 502 is
+    /// tried again.
+    pub fn kind(&self) -> FailureKind {
         match self {
-            GitHubError::Status { status, .. } => *status >= 500,
-            GitHubError::RateLimited { .. }
-            | GitHubError::Transport { .. }
-            | GitHubError::NotFastForward { .. } => true,
-            GitHubError::Decode { .. } | GitHubError::Auth(_) => false,
+            GitHubError::Status { status, .. } => match *status {
+                500.. => FailureKind::GitHubUnavailable,
+                404 | 410 => FailureKind::NotFound,
+                409 | 422 => FailureKind::Conflict,
+                401 | 403 => FailureKind::Unauthorized,
+                _ => FailureKind::Internal,
+            },
+            GitHubError::RateLimited { .. } => FailureKind::RateLimited,
+            GitHubError::Transport { .. } => FailureKind::Network,
+            GitHubError::Timeout { .. } => FailureKind::Timeout,
+            GitHubError::NotFastForward { .. } => FailureKind::BranchMoved,
+            GitHubError::Decode { .. } => FailureKind::Internal,
+            GitHubError::Auth(_) => FailureKind::Unauthorized,
         }
     }
 
@@ -51,5 +69,47 @@ impl GitHubError {
             GitHubError::Status { status, .. } => Some(*status),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(status: u16) -> GitHubError {
+        GitHubError::Status {
+            status,
+            endpoint: "GET /repos/{owner}/{repo}".to_string(),
+            message: "Not Found".to_string(),
+        }
+    }
+
+    #[test]
+    fn a_deleted_repository_fails_at_once() {
+        assert_eq!(status(404).kind(), FailureKind::NotFound);
+        assert!(!status(404).is_retryable());
+    }
+
+    #[test]
+    fn server_errors_and_rate_limits_are_tried_again() {
+        assert_eq!(status(502).kind(), FailureKind::GitHubUnavailable);
+        let limited = GitHubError::RateLimited {
+            endpoint: "POST /repos/{owner}/{repo}/check-runs".to_string(),
+            retry_after: Duration::from_secs(60),
+        };
+        assert_eq!(limited.kind(), FailureKind::RateLimited);
+        assert_eq!(limited.retry_after(), Some(Duration::from_secs(60)));
+        let timeout = GitHubError::Timeout {
+            endpoint: "GET /repos/{owner}/{repo}".to_string(),
+        };
+        assert_eq!(timeout.kind(), FailureKind::Timeout);
+        assert!(timeout.is_retryable());
+    }
+
+    #[test]
+    fn conflicts_and_refusals_are_permanent() {
+        assert_eq!(status(422).kind(), FailureKind::Conflict);
+        assert_eq!(status(403).kind(), FailureKind::Unauthorized);
+        assert!(!status(409).is_retryable());
     }
 }

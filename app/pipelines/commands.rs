@@ -18,8 +18,6 @@
 
 use std::sync::Arc;
 
-use serde::Deserialize;
-
 use super::preview::run_preview;
 use super::promote::{self, PromoteRequest};
 use super::PipelineContext;
@@ -32,19 +30,20 @@ use crate::config::{self, ConfigRepoConfig, CONFIG_PATH};
 use crate::git::{CommitId, GitError, LocalRepo, Remote, Token};
 use crate::github::{Reaction, RepoRef};
 use crate::queue::{Delivery, HandlerError, HandlerRegistry};
+use crate::report::Templates;
 use crate::store::LockOutcome;
+use crate::webhook::IssueCommentEvent;
 
 pub fn register(registry: &mut HandlerRegistry, context: &PipelineContext) {
     let commands = Arc::new(Commands {
         context: context.clone(),
         permissions: PermissionCache::default(),
     });
-    registry.on(
-        "issue_comment",
+    registry.on_event(
         Some("created"),
-        move |delivery: Delivery| {
+        move |_: Delivery, event: IssueCommentEvent| {
             let commands = commands.clone();
-            async move { commands.on_comment(&delivery).await }
+            async move { commands.on_comment(&event).await }
         },
     );
 }
@@ -53,57 +52,6 @@ pub fn register(registry: &mut HandlerRegistry, context: &PipelineContext) {
 pub struct Commands {
     context: PipelineContext,
     permissions: PermissionCache,
-}
-
-#[derive(Deserialize)]
-struct CommentEvent {
-    issue: EventIssue,
-    comment: EventComment,
-    repository: EventRepo,
-    sender: EventUser,
-    installation: Option<EventInstallation>,
-}
-
-#[derive(Deserialize)]
-struct EventIssue {
-    number: u64,
-    /// Present when the issue is a pull request.
-    #[serde(default)]
-    pull_request: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct EventComment {
-    id: u64,
-    #[serde(default)]
-    body: Option<String>,
-    user: EventUser,
-}
-
-#[derive(Deserialize)]
-struct EventUser {
-    login: String,
-    #[serde(rename = "type", default)]
-    kind: String,
-}
-
-impl EventUser {
-    /// Apps (slipway itself included) comment as bots; their comments never run commands.
-    fn is_bot(&self) -> bool {
-        self.kind == "Bot" || self.login.ends_with("[bot]")
-    }
-}
-
-#[derive(Deserialize)]
-struct EventRepo {
-    full_name: String,
-    default_branch: String,
-    clone_url: String,
-}
-
-#[derive(Deserialize)]
-struct EventInstallation {
-    id: i64,
 }
 
 /// One command comment, with what every command of it needs.
@@ -131,30 +79,18 @@ enum Loaded {
 }
 
 impl Commands {
-    async fn on_comment(&self, delivery: &Delivery) -> Result<(), HandlerError> {
-        let event: CommentEvent = serde_json::from_slice(&delivery.payload).map_err(|err| {
-            HandlerError::permanent(format!(
-                "the issue_comment payload is not as expected: {err}"
-            ))
-        })?;
-        if event.issue.pull_request.is_none()
-            || event.sender.is_bot()
-            || event.comment.user.is_bot()
-        {
+    async fn on_comment(&self, event: &IssueCommentEvent) -> Result<(), HandlerError> {
+        if !event.on_pull_request || event.sender.is_bot() || event.comment.user.is_bot() {
             return Ok(());
         }
-        let parsed = parser::parse(event.comment.body.as_deref().unwrap_or(""));
+        let parsed = parser::parse(&event.comment.body);
         if parsed.is_empty() {
             return Ok(());
         }
-        let Some(installation_id) = event.installation.as_ref().map(|i| i.id) else {
+        let Some(installation_id) = event.installation.map(|i| i.0) else {
             return Ok(());
         };
-        let repo: RepoRef = event
-            .repository
-            .full_name
-            .parse()
-            .map_err(|err: crate::github::RepoRefError| HandlerError::permanent(err.to_string()))?;
+        let repo: RepoRef = event.repository.full_name.clone();
         let loaded = self
             .load(
                 installation_id,
@@ -168,16 +104,17 @@ impl Commands {
                 let body = replies::reply(
                     event.comment.id,
                     &[replies::broken_config(
+                        Templates::builtin(),
                         &event.repository.default_branch,
                         &error,
-                    )],
+                    )?],
                 );
                 self.react(installation_id, &repo, event.comment.id, Reaction::Eyes)
                     .await?;
                 self.post_reply(
                     installation_id,
                     &repo,
-                    event.issue.number,
+                    event.number.0,
                     event.comment.id,
                     &body,
                 )
@@ -195,10 +132,10 @@ impl Commands {
         let session = Session {
             installation_id,
             repo,
-            default_branch: event.repository.default_branch,
-            pull: event.issue.number,
+            default_branch: event.repository.default_branch.clone(),
+            pull: event.number.0,
             comment_id: event.comment.id,
-            author: event.comment.user.login,
+            author: event.comment.user.login.clone(),
             mirror: *mirror,
             head,
             config,
@@ -231,7 +168,11 @@ impl Commands {
         let problems: Vec<CommandError> = problems.into_iter().filter_map(Result::err).collect();
         if !problems.is_empty() {
             return self
-                .finish(session, &[replies::errors(&problems)], false)
+                .finish(
+                    session,
+                    &[replies::errors(Templates::builtin(), &problems)?],
+                    false,
+                )
                 .await;
         }
 
@@ -252,28 +193,30 @@ impl Commands {
             if !permission.can_write() {
                 tracing::info!(repo = %session.repo, user = %session.author, %permission, "command refused");
                 let refusal = replies::refusal(
+                    Templates::builtin(),
                     &session.author,
                     permission.as_str(),
                     &session.repo.to_string(),
                     &needs_write,
-                );
+                )?;
                 return self.finish(session, &[refusal], false).await;
             }
         }
 
+        let templates = Templates::builtin();
         let mut sections = Vec::new();
         let mut failed = false;
         let mut internal = None;
         for (index, line) in lines.iter().enumerate() {
             tracing::info!(repo = %session.repo, pull = session.pull, user = %session.author, command = %line.command, "running command");
             match self.run(session, &line.command).await {
-                Ok(Some(text)) => sections.push(replies::section(line, &text)),
+                Ok(Some(text)) => sections.push(replies::section(templates, line, &text)?),
                 Ok(None) => {}
                 Err(CommandFailure::User(err)) => {
-                    sections.push(replies::section(line, &err.to_string()));
+                    sections.push(replies::section(templates, line, &err.to_string())?);
                     failed = true;
                 }
-                Err(CommandFailure::Internal(err @ HandlerError::Retryable { .. })) => {
+                Err(CommandFailure::Internal(err)) if err.is_transient() => {
                     // Left to the queue: the retry runs the comment again, and every command
                     // is safe to run twice.
                     return Err(err);
@@ -281,16 +224,17 @@ impl Commands {
                 Err(CommandFailure::Internal(err)) => {
                     tracing::error!(repo = %session.repo, command = %line.command, error = %err, "command failed");
                     sections.push(replies::section(
+                        templates,
                         line,
-                        "slipway failed to run this command because of an internal error; it has been logged.",
-                    ));
+                        &replies::internal_error(templates)?,
+                    )?);
                     failed = true;
                     internal = Some(err);
                 }
             }
             if failed {
                 if index + 1 < lines.len() {
-                    sections.push(replies::not_run(&lines[index + 1..]));
+                    sections.push(replies::not_run(templates, &lines[index + 1..])?);
                 }
                 break;
             }
@@ -373,7 +317,7 @@ impl Commands {
                             .map(|lock| lock.locked_by.clone()),
                     })
                     .collect();
-                Ok(Some(help_reply(&environments)))
+                Ok(Some(help_reply(Templates::builtin(), &environments)?))
             }
             Command::Lock { env, reason } => {
                 let outcome = store
@@ -382,9 +326,11 @@ impl Commands {
                 Ok(Some(match outcome {
                     LockOutcome::Locked(lock) => {
                         self.refresh_preview(session).await;
-                        replies::locked(&lock)
+                        replies::locked(Templates::builtin(), &lock)?
                     }
-                    LockOutcome::AlreadyLocked(lock) => replies::already_locked(&lock),
+                    LockOutcome::AlreadyLocked(lock) => {
+                        replies::already_locked(Templates::builtin(), &lock)?
+                    }
                 }))
             }
             Command::Unlock { env } => {
@@ -392,9 +338,9 @@ impl Commands {
                 Ok(Some(match removed {
                     Some(lock) => {
                         self.refresh_preview(session).await;
-                        replies::unlocked(&lock)
+                        replies::unlocked(Templates::builtin(), &lock)?
                     }
-                    None => replies::was_not_locked(env),
+                    None => replies::was_not_locked(Templates::builtin(), env)?,
                 }))
             }
             Command::Preview => {
@@ -425,7 +371,7 @@ impl Commands {
                     },
                 )
                 .await?;
-                Ok(Some(outcome.reply()))
+                Ok(Some(outcome.reply(Templates::builtin())?))
             }
         }
     }
@@ -468,9 +414,8 @@ impl Commands {
                 Err(error) => Loaded::BrokenConfig(error),
             })
         })
-        .await
-        .map_err(|err| HandlerError::retryable(format!("a git task failed: {err}")))?
-        .map_err(|err| HandlerError::retryable(err.to_string()))
+        .await?
+        .map_err(HandlerError::from)
     }
 
     async fn react(

@@ -1,4 +1,12 @@
 //! The orchestration of one event, start to end. Each pipeline registers its handlers here.
+//!
+//! A handler does what takes milliseconds to seconds (read a mirror, render, post a comment)
+//! and returns, so a queue worker is never held for long. Work that takes minutes — an image
+//! build, a deploy waiting for health — is a run: the handler starts it with
+//! `context.runs.start(kind, subject, …)` and the run's kind (`crate::runs::RunKind`) carries it
+//! on, driven by timers and signals (a Kubernetes watch event, a re-requested check run). The
+//! build and deploy pipelines each add a module here and a run kind in `runs`; periodic work
+//! such as drift detection is a job of `crate::scheduler`.
 
 pub mod commands;
 pub mod installations;
@@ -11,6 +19,7 @@ use std::sync::Arc;
 use crate::diff::FingerprintKey;
 use crate::git::Mirrors;
 use crate::queue::HandlerRegistry;
+use crate::runs::Runs;
 use crate::store::Store;
 
 /// Everything a pipeline may use; cheap to clone into handlers.
@@ -22,6 +31,8 @@ pub struct PipelineContext {
     pub mirrors: Arc<Mirrors>,
     /// What Secret values are fingerprinted with in every report.
     pub fingerprint_key: FingerprintKey,
+    /// Starts and signals long work (builds, deploys) that must not hold a queue worker.
+    pub runs: Runs,
 }
 
 /// The handler table the server runs: installation bookkeeping, pull-request previews and comment

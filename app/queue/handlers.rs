@@ -6,68 +6,104 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-
+use crate::failure::FailureKind;
+use crate::git::GitError;
 use crate::github::GitHubError;
+use crate::report::ReportError;
+use crate::store::StoreError;
+use crate::webhook::{DecodeError, DeliveryId, Event, TypedEvent};
 
-/// One delivery as a handler sees it.
+/// One delivery as a handler sees it: its metadata and its decoded event.
 #[derive(Debug, Clone)]
 pub struct Delivery {
     /// Arrival order in the store: a later delivery of the same key has a larger `seq`.
     pub seq: i64,
-    pub id: String,
-    pub event: String,
+    pub id: DeliveryId,
+    /// The `X-GitHub-Event` name.
+    pub event_name: String,
     pub action: Option<String>,
     /// The pull request, branch or installation it concerns (see `webhook::Envelope`).
     pub ordering_key: Option<String>,
     /// 1 on the first attempt.
     pub attempt: u32,
-    pub payload: Bytes,
+    pub event: Event,
 }
 
-/// Why a handler did not finish. Retryable errors are tried again with backoff; the rest fail at once.
+/// Why a handler did not finish, with its cause. Its [`kind`](HandlerError::kind) decides
+/// whether the queue tries again.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
+    #[error(transparent)]
+    GitHub(#[from] GitHubError),
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write the report: {0}")]
+    Report(#[source] ReportError),
+    #[error(transparent)]
+    Payload(#[from] DecodeError),
+    /// A blocking task (git, render) panicked or was cancelled.
+    #[error("a git task failed: {0}")]
+    Join(#[source] tokio::task::JoinError),
+    /// A failure no other error type describes.
     #[error("{message}")]
-    Retryable {
-        message: String,
-        /// A wait the failing service asked for (GitHub's `retry-after`).
-        retry_after: Option<Duration>,
-    },
-    #[error("{0}")]
-    Permanent(String),
+    Other { kind: FailureKind, message: String },
 }
 
 impl HandlerError {
+    /// A failure that can pass.
     pub fn retryable(message: impl Into<String>) -> Self {
-        HandlerError::Retryable {
+        HandlerError::Other {
+            kind: FailureKind::Unavailable,
             message: message.into(),
-            retry_after: None,
         }
     }
 
+    /// A failure that trying again cannot fix.
     pub fn permanent(message: impl Into<String>) -> Self {
-        HandlerError::Permanent(message.into())
+        HandlerError::Other {
+            kind: FailureKind::Internal,
+            message: message.into(),
+        }
     }
-}
 
-impl From<GitHubError> for HandlerError {
-    fn from(err: GitHubError) -> Self {
-        if err.is_retryable() {
-            HandlerError::Retryable {
-                retry_after: err.retry_after(),
-                message: err.to_string(),
-            }
-        } else {
-            HandlerError::Permanent(err.to_string())
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            HandlerError::GitHub(err) => err.kind(),
+            HandlerError::Git(err) => err.kind(),
+            HandlerError::Store(err) => err.kind(),
+            HandlerError::Report(_) => FailureKind::Internal,
+            HandlerError::Payload(_) => FailureKind::Payload,
+            HandlerError::Join(err) if err.is_panic() => FailureKind::Panic,
+            HandlerError::Join(_) => FailureKind::Unavailable,
+            HandlerError::Other { kind, .. } => *kind,
+        }
+    }
+
+    /// Whether another attempt can succeed.
+    pub fn is_transient(&self) -> bool {
+        self.kind().is_transient()
+    }
+
+    /// How long the failing service asked to wait, when it did (GitHub's `retry-after`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            HandlerError::GitHub(err) => err.retry_after(),
+            _ => None,
         }
     }
 }
 
-impl From<crate::store::StoreError> for HandlerError {
-    fn from(err: crate::store::StoreError) -> Self {
-        // The database being busy or briefly unavailable is worth another try.
-        HandlerError::retryable(err.to_string())
+impl From<ReportError> for HandlerError {
+    fn from(err: ReportError) -> Self {
+        HandlerError::Report(err)
+    }
+}
+
+impl From<tokio::task::JoinError> for HandlerError {
+    fn from(err: tokio::task::JoinError) -> Self {
+        HandlerError::Join(err)
     }
 }
 
@@ -98,6 +134,30 @@ impl HandlerRegistry {
         self
     }
 
+    /// Registers `handler` for the event its payload type names (`PullRequestEvent` for
+    /// `pull_request`), for one `action` or every action; it receives the decoded payload.
+    pub fn on_event<E, F, Fut>(&mut self, action: Option<&str>, handler: F) -> &mut Self
+    where
+        E: TypedEvent,
+        F: Fn(Delivery, E) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        self.on(E::NAME, action, move |delivery: Delivery| {
+            let handler = handler.clone();
+            async move {
+                let Some(payload) = E::from_event(&delivery.event) else {
+                    return Err(HandlerError::permanent(format!(
+                        "a {} handler was given a {} event",
+                        E::NAME,
+                        delivery.event.name()
+                    )));
+                };
+                handler(delivery, payload).await
+            }
+        })
+    }
+
     pub fn handles(&self, event: &str, action: Option<&str>) -> bool {
         self.find(event, action).is_some()
     }
@@ -112,9 +172,43 @@ impl HandlerRegistry {
     }
 
     pub async fn dispatch(&self, delivery: Delivery) -> Result<(), HandlerError> {
-        match self.find(&delivery.event, delivery.action.as_deref()) {
+        match self.find(&delivery.event_name, delivery.action.as_deref()) {
             Some(handler) => handler(delivery).await,
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicked_task_is_tried_again() {
+        let joined = tokio::task::spawn_blocking(|| panic!("bug")).await;
+        let err = HandlerError::from(joined.unwrap_err());
+        assert_eq!(err.kind(), FailureKind::Panic);
+        assert!(err.is_transient());
+    }
+
+    #[test]
+    fn a_payload_that_does_not_decode_fails_at_once() {
+        let err = HandlerError::from(crate::webhook::decode("push", b"{}").unwrap_err());
+        assert_eq!(err.kind(), FailureKind::Payload);
+        assert!(!err.is_transient());
+        assert_eq!(
+            err.to_string(),
+            "the push payload is not as expected: `repository` is missing"
+        );
+    }
+
+    #[test]
+    fn github_s_wait_is_kept() {
+        let err = HandlerError::from(GitHubError::RateLimited {
+            endpoint: "GET /repos/{owner}/{repo}".to_string(),
+            retry_after: Duration::from_secs(30),
+        });
+        assert_eq!(err.kind(), FailureKind::RateLimited);
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
     }
 }

@@ -14,7 +14,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use tokio::sync::{watch, Notify};
 use tokio::task::{Id, JoinSet};
 use tracing::Instrument;
@@ -23,8 +22,10 @@ pub use backoff::{random_jitter, retry_delay};
 pub use handlers::{Delivery, HandlerError, HandlerFuture, HandlerRegistry};
 pub use scheduling::{select_runnable, Selection};
 
+use crate::failure::FailureKind;
 use crate::store::{now_millis, AttemptOutcome, DeliveryRow, Store};
-use crate::telemetry::{DeliveryLabels, EventLabels, Metrics};
+use crate::telemetry::{DeliveryLabels, EventLabels, FailureLabels, Metrics};
+use crate::webhook::DeliveryId;
 
 /// How many pending rows one dispatch round looks at. Rows beyond it arrived later than every
 /// row in it, so a small window never breaks ordering; it only bounds the work of a round.
@@ -110,6 +111,8 @@ struct Running {
 struct Finished {
     outcome: AttemptOutcome,
     label: &'static str,
+    /// Why the attempt failed, when it did.
+    kind: Option<FailureKind>,
     elapsed: Duration,
 }
 
@@ -286,17 +289,27 @@ impl Dispatcher {
                     } else {
                         "the handler was cancelled"
                     };
-                    tracing::error!(delivery_id = %running.id, "{message}");
+                    tracing::error!(delivery_id = %running.id, kind = FailureKind::Panic.label(), "{message}");
                     Finished {
                         outcome: AttemptOutcome::Retry {
                             at: now_millis() + self.config.base_delay.as_millis() as i64,
                             error: message.to_string(),
                         },
                         label: "retry",
+                        kind: Some(FailureKind::Panic),
                         elapsed: Duration::ZERO,
                     }
                 }
             };
+            if let Some(kind) = finished.kind {
+                self.metrics
+                    .delivery_failures
+                    .get_or_create(&FailureLabels {
+                        event: running.event.clone(),
+                        kind: kind.label().to_string(),
+                    })
+                    .inc();
+            }
             if matches!(finished.outcome, AttemptOutcome::Retry { .. }) {
                 self.metrics
                     .delivery_retries
@@ -394,65 +407,84 @@ impl Work {
     async fn run(self, row: DeliveryRow, payload: Option<Vec<u8>>) -> Finished {
         let started = Instant::now();
         let attempt = (row.attempts + 1).max(1) as u32;
-        let result = match payload {
-            Some(payload) => {
-                let delivery = Delivery {
-                    seq: row.seq,
-                    id: row.id.clone(),
-                    ordering_key: row.ordering_key.clone(),
-                    event: row.event.clone(),
-                    action: row.action.clone(),
-                    attempt,
-                    payload: Bytes::from(payload),
-                };
-                self.handlers.dispatch(delivery).await
-            }
-            None => Err(HandlerError::permanent(
-                "the delivery's payload is missing from the store",
-            )),
-        };
-        let (outcome, label) = self.judge(attempt, result);
+        let result = self.attempt(&row, attempt, payload).await;
+        let (outcome, label, kind) = self.judge(attempt, result);
         Finished {
             outcome,
             label,
+            kind,
             elapsed: started.elapsed(),
         }
+    }
+
+    /// Decodes the payload once, for the handler that takes it; events without a handler
+    /// are done without being decoded.
+    async fn attempt(
+        &self,
+        row: &DeliveryRow,
+        attempt: u32,
+        payload: Option<Vec<u8>>,
+    ) -> Result<(), HandlerError> {
+        if !self.handlers.handles(&row.event, row.action.as_deref()) {
+            return Ok(());
+        }
+        let Some(payload) = payload else {
+            return Err(HandlerError::permanent(
+                "the delivery's payload is missing from the store",
+            ));
+        };
+        let event = crate::webhook::decode(&row.event, &payload)?;
+        let delivery = Delivery {
+            seq: row.seq,
+            id: DeliveryId::new(row.id.clone()),
+            ordering_key: row.ordering_key.clone(),
+            event_name: row.event.clone(),
+            action: row.action.clone(),
+            attempt,
+            event,
+        };
+        self.handlers.dispatch(delivery).await
     }
 
     fn judge(
         &self,
         attempt: u32,
         result: Result<(), HandlerError>,
-    ) -> (AttemptOutcome, &'static str) {
-        match result {
+    ) -> (AttemptOutcome, &'static str, Option<FailureKind>) {
+        let err = match result {
             Ok(()) => {
                 tracing::debug!("delivery processed");
-                (AttemptOutcome::Done, "done")
+                return (AttemptOutcome::Done, "done", None);
             }
-            Err(HandlerError::Retryable {
-                message,
-                retry_after,
-            }) if attempt < self.config.max_attempts => {
-                let backoff = retry_delay(
-                    attempt,
-                    self.config.base_delay,
-                    self.config.max_delay,
-                    random_jitter(),
-                );
-                let wait = retry_after.map_or(backoff, |asked| asked.max(backoff));
-                tracing::warn!(error = %message, retry_in_ms = wait.as_millis() as u64, "delivery failed; will retry");
-                let at = now_millis() + wait.as_millis() as i64;
-                (AttemptOutcome::Retry { at, error: message }, "retry")
-            }
-            Err(HandlerError::Retryable { message, .. }) => {
-                let error = format!("gave up after {attempt} attempts: {message}");
-                tracing::error!(%error, "delivery failed");
-                (AttemptOutcome::Failed { error }, "failed")
-            }
-            Err(HandlerError::Permanent(error)) => {
-                tracing::error!(%error, "delivery failed; not retryable");
-                (AttemptOutcome::Failed { error }, "failed")
-            }
+            Err(err) => err,
+        };
+        let kind = err.kind();
+        let chain = crate::failure::chain(&err);
+        if kind.is_transient() && attempt < self.config.max_attempts {
+            let backoff = retry_delay(
+                attempt,
+                self.config.base_delay,
+                self.config.max_delay,
+                random_jitter(),
+            );
+            let wait = err
+                .retry_after()
+                .map_or(backoff, |asked| asked.max(backoff));
+            tracing::warn!(error = %chain, kind = kind.label(), retry_in_ms = wait.as_millis() as u64, "delivery failed; will retry");
+            let at = now_millis() + wait.as_millis() as i64;
+            let outcome = AttemptOutcome::Retry { at, error: chain };
+            (outcome, "retry", Some(kind))
+        } else if kind.is_transient() {
+            let error = format!("gave up after {attempt} attempts: {chain}");
+            tracing::error!(%error, kind = kind.label(), "delivery failed");
+            (AttemptOutcome::Failed { error }, "failed", Some(kind))
+        } else {
+            tracing::error!(error = %chain, kind = kind.label(), "delivery failed; not retryable");
+            (
+                AttemptOutcome::Failed { error: chain },
+                "failed",
+                Some(kind),
+            )
         }
     }
 }

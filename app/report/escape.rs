@@ -9,6 +9,7 @@
 //! | `text` | [`text`] | markdown text: table cells, list items, sentences |
 //! | `code` | [`code`] | an inline code span, backticks included |
 //! | `html` | [`html`] | text inside HTML elements (`<summary>`, `<code>`) |
+//! | `quote` | [`quote`] | what a user wrote, quoted in a command reply |
 //!
 //! All three keep the value on one line (a line break becomes `⏎`, other control characters
 //! `�`), so a value can never end a table row, an HTML block or a paragraph and start markdown
@@ -90,6 +91,28 @@ pub fn html(text: &str) -> String {
         }
     }
     unlink(&out)
+}
+
+/// How much of a user's text a reply quotes by default, in characters.
+pub const QUOTE_CHARS: usize = 80;
+
+/// User text as a code span, cut to `limit` characters (`…` marks the cut) with backticks
+/// replaced by `'` and line breaks by spaces: the span cannot be closed early, and nothing
+/// inside it formats or mentions anyone.
+pub fn quote(text: &str, limit: usize) -> String {
+    let mut shown: String = text
+        .chars()
+        .take(limit)
+        .map(|c| match c {
+            '`' => '\'',
+            '\r' | '\n' => ' ',
+            other => other,
+        })
+        .collect();
+    if text.chars().nth(limit).is_some() {
+        shown.push('…');
+    }
+    format!("`{shown}`")
 }
 
 /// Line breaks as [`LINE_BREAK`] (`\r\n` as one), tabs as spaces, other control characters
@@ -178,6 +201,13 @@ mod tests {
         assert_eq!(code("a`b"), "``a`b``");
         assert_eq!(code("`x``"), "``` `x`` ```");
         assert_eq!(code("line\nbreak"), "`line⏎break`");
+    }
+
+    #[test]
+    fn quote_cuts_long_text_and_cannot_be_closed_early() {
+        assert_eq!(quote("/lock prod `x`", 80), "`/lock prod 'x'`");
+        assert_eq!(quote("abcdef", 3), "`abc…`");
+        assert_eq!(quote("a\r\nb", 80), "`a  b`");
     }
 
     #[test]

@@ -1,7 +1,10 @@
-//! Markdown for PR comments and check runs, from minijinja templates, within GitHub's limits.
+//! Every text slipway shows people, from minijinja templates: PR comments and check runs
+//! within GitHub's limits, a preview's notes ([`preview`]), and the replies to command
+//! comments (`commands::replies`).
 //!
-//! One template per outcome, in `templates/report/` (compiled in; a directory of files with
-//! the same names overrides them one by one):
+//! One template per outcome, under `templates/` (compiled in; a directory of files with the
+//! same names overrides them one by one). The report's, in `templates/report/`, keep their
+//! bare file names:
 //!
 //! | file | renders |
 //! |---|---|
@@ -10,12 +13,15 @@
 //! | `object_details.md.j2` | one object's `<details>` with its ```` ```diff ```` block (or one piece of it) |
 //! | `overflow_summary.md.j2` | the counts of what did not fit, and the command that shows it all |
 //! | `no_changes.md.j2` | nothing differs |
-//! | `fork_note.md.j2` | a pull request from a fork: previewed, cannot deploy |
-//! | `failure_note.md.j2` | something that does not parse or render, with its error |
-//! | `check_summary.md.j2` | a preview check run's summary, one line per environment |
 //!
-//! Every slot fed from a manifest or a repository goes through one of the filters `text`,
-//! `code` or `html` ([`escape`]), so values from a change cannot write markdown of their own.
+//! A preview's notes and check-run texts are `preview/*.md.j2` (fork note, configuration
+//! that does not parse, environment that does not render, check-run titles, summary and
+//! annotation titles, superseded and stopped runs); command replies are `replies/*.md.j2`,
+//! one per outcome of a command.
+//!
+//! Every slot fed from a manifest, a repository or a user goes through one of the filters
+//! `text`, `code`, `html` or `quote` ([`escape`]), so values from a change or a comment cannot
+//! write markdown of their own.
 //!
 //! GitHub refuses comments over 65,536 characters, and nothing here is ever cut silently. A
 //! report that does not fit one comment is split at object boundaries into parts, each valid
@@ -26,6 +32,7 @@
 //! Pure: the only I/O is reading override templates, in [`Templates::with_overrides`].
 
 pub mod escape;
+pub mod preview;
 mod split;
 
 pub use split::fence_for;
@@ -48,47 +55,53 @@ pub const DEFAULT_MAX_PARTS: usize = 10;
 /// Room left by default for the hidden marker line the server adds to each part.
 pub const DEFAULT_MARKER_BUDGET: usize = 200;
 
-/// The template files, by name.
-pub const HEADER: &str = "header.md.j2";
-pub const ENV_SECTION: &str = "env_section.md.j2";
-pub const OBJECT_DETAILS: &str = "object_details.md.j2";
-pub const OVERFLOW_SUMMARY: &str = "overflow_summary.md.j2";
-pub const NO_CHANGES: &str = "no_changes.md.j2";
-pub const FORK_NOTE: &str = "fork_note.md.j2";
-pub const FAILURE_NOTE: &str = "failure_note.md.j2";
-pub const CHECK_SUMMARY: &str = "check_summary.md.j2";
+/// Declares each template's name and compiles its file (under `templates/`) in.
+macro_rules! templates {
+    ($($constant:ident => $name:literal at $file:literal,)*) => {
+        $(pub const $constant: &str = $name;)*
+        const DEFAULTS: &[(&str, &str)] = &[
+            $(($name, include_str!(concat!("../../templates/", $file))),)*
+        ];
+    };
+}
 
-const DEFAULTS: [(&str, &str); 8] = [
-    (HEADER, include_str!("../../templates/report/header.md.j2")),
-    (
-        ENV_SECTION,
-        include_str!("../../templates/report/env_section.md.j2"),
-    ),
-    (
-        OBJECT_DETAILS,
-        include_str!("../../templates/report/object_details.md.j2"),
-    ),
-    (
-        OVERFLOW_SUMMARY,
-        include_str!("../../templates/report/overflow_summary.md.j2"),
-    ),
-    (
-        NO_CHANGES,
-        include_str!("../../templates/report/no_changes.md.j2"),
-    ),
-    (
-        FORK_NOTE,
-        include_str!("../../templates/report/fork_note.md.j2"),
-    ),
-    (
-        FAILURE_NOTE,
-        include_str!("../../templates/report/failure_note.md.j2"),
-    ),
-    (
-        CHECK_SUMMARY,
-        include_str!("../../templates/report/check_summary.md.j2"),
-    ),
-];
+// The template files, by name. The report's keep their bare names, which `--templates DIR`
+// has always overridden them by; a preview's notes and check-run texts are under
+// `preview/`, command replies under `replies/`.
+templates! {
+    HEADER => "header.md.j2" at "report/header.md.j2",
+    ENV_SECTION => "env_section.md.j2" at "report/env_section.md.j2",
+    OBJECT_DETAILS => "object_details.md.j2" at "report/object_details.md.j2",
+    OVERFLOW_SUMMARY => "overflow_summary.md.j2" at "report/overflow_summary.md.j2",
+    NO_CHANGES => "no_changes.md.j2" at "report/no_changes.md.j2",
+    FORK_NOTE => "preview/fork_note.md.j2" at "preview/fork_note.md.j2",
+    CONFIG_NOTE => "preview/config_note.md.j2" at "preview/config_note.md.j2",
+    RENDER_NOTE => "preview/render_note.md.j2" at "preview/render_note.md.j2",
+    CHECK_TITLE => "preview/check_title.md.j2" at "preview/check_title.md.j2",
+    CHECK_SUMMARY => "preview/check_summary.md.j2" at "preview/check_summary.md.j2",
+    ANNOTATION_TITLE => "preview/annotation_title.md.j2" at "preview/annotation_title.md.j2",
+    SUPERSEDED_TITLE => "preview/superseded_title.md.j2" at "preview/superseded_title.md.j2",
+    SUPERSEDED_SUMMARY => "preview/superseded_summary.md.j2" at "preview/superseded_summary.md.j2",
+    INTERRUPTED_TITLE => "preview/interrupted_title.md.j2" at "preview/interrupted_title.md.j2",
+    UNFINISHED_TITLE => "preview/unfinished_title.md.j2" at "preview/unfinished_title.md.j2",
+    STOPPED_SUMMARY => "preview/stopped_summary.md.j2" at "preview/stopped_summary.md.j2",
+    REPLY_SECTION => "replies/section.md.j2" at "replies/section.md.j2",
+    REPLY_NOT_RUN => "replies/not_run.md.j2" at "replies/not_run.md.j2",
+    REPLY_HELP => "replies/help.md.j2" at "replies/help.md.j2",
+    REPLY_COMMAND_ERRORS => "replies/command_errors.md.j2" at "replies/command_errors.md.j2",
+    REPLY_REFUSED => "replies/refused.md.j2" at "replies/refused.md.j2",
+    REPLY_BROKEN_CONFIG => "replies/broken_config.md.j2" at "replies/broken_config.md.j2",
+    REPLY_INTERNAL_ERROR => "replies/internal_error.md.j2" at "replies/internal_error.md.j2",
+    REPLY_LOCKED => "replies/locked.md.j2" at "replies/locked.md.j2",
+    REPLY_ALREADY_LOCKED => "replies/already_locked.md.j2" at "replies/already_locked.md.j2",
+    REPLY_UNLOCKED => "replies/unlocked.md.j2" at "replies/unlocked.md.j2",
+    REPLY_NOT_LOCKED => "replies/not_locked.md.j2" at "replies/not_locked.md.j2",
+    REPLY_TARGET_LOCKED => "replies/target_locked.md.j2" at "replies/target_locked.md.j2",
+    REPLY_PROMOTE_OPENED => "replies/promote_opened.md.j2" at "replies/promote_opened.md.j2",
+    REPLY_PROMOTE_UPDATED => "replies/promote_updated.md.j2" at "replies/promote_updated.md.j2",
+    REPLY_PROMOTE_UNCHANGED => "replies/promote_unchanged.md.j2" at "replies/promote_unchanged.md.j2",
+    REPLY_PROMOTE_UP_TO_DATE => "replies/promote_up_to_date.md.j2" at "replies/promote_up_to_date.md.j2",
+}
 
 /// Why a report could not be produced.
 #[derive(Debug, thiserror::Error)]
@@ -247,7 +260,7 @@ impl Templates {
     /// The templates compiled into the binary.
     pub fn embedded() -> Templates {
         let mut env = Self::environment();
-        for (name, source) in DEFAULTS {
+        for &(name, source) in DEFAULTS {
             env.add_template(name, source)
                 .unwrap_or_else(|err| panic!("the default template {name} is invalid: {err}"));
         }
@@ -257,7 +270,7 @@ impl Templates {
     /// The defaults, each replaced by the file of the same name in `dir` where there is one.
     pub fn with_overrides(dir: &Path) -> Result<Templates, ReportError> {
         let mut env = Self::environment();
-        for (name, default) in DEFAULTS {
+        for &(name, default) in DEFAULTS {
             let path = dir.join(name);
             let source = match std::fs::read_to_string(&path) {
                 Ok(text) => text,
@@ -287,7 +300,17 @@ impl Templates {
         env.add_filter("text", |text: &str| escape::text(text));
         env.add_filter("code", |text: &str| escape::code(text));
         env.add_filter("html", |text: &str| escape::html(text));
+        // What a user wrote, in a command reply.
+        env.add_filter("quote", |text: &str, limit: Option<usize>| {
+            escape::quote(text, limit.unwrap_or(escape::QUOTE_CHARS))
+        });
         env
+    }
+
+    /// The templates compiled into the binary, built once.
+    pub fn builtin() -> &'static Templates {
+        static BUILTIN: std::sync::OnceLock<Templates> = std::sync::OnceLock::new();
+        BUILTIN.get_or_init(Templates::embedded)
     }
 
     /// The report as PR comment parts, each within `limits` (marker budget left free).
@@ -339,6 +362,14 @@ impl Templates {
             .map_err(template_error)?;
         let mut text = text.trim_start_matches(['\n', '\r']).trim_end().to_owned();
         text.push('\n');
+        Ok(text)
+    }
+
+    /// Render one template into text without a final newline: a title, a sentence, a
+    /// reply's part.
+    pub fn render_text(&self, name: &str, ctx: minijinja::Value) -> Result<String, ReportError> {
+        let mut text = self.render(name, ctx)?;
+        text.truncate(text.trim_end().len());
         Ok(text)
     }
 

@@ -149,11 +149,15 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
             .await
             .context("cannot read or make the Secret fingerprint key")?,
     };
+    // Runs start before the handlers, which start runs of their own.
+    let (runs, runs_join) =
+        runs::start(store.clone(), run_kinds, metrics.clone(), runs_config).await?;
     let context = PipelineContext {
         store: store.clone(),
         github: github.clone(),
         mirrors: Arc::new(mirrors),
         fingerprint_key,
+        runs: runs.clone(),
     };
     let mut handlers = HandlerRegistry::new();
     pipelines::register_all(&mut handlers, &context);
@@ -162,8 +166,6 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
     }
     let (queue, queue_join) =
         queue::start(store.clone(), handlers, metrics.clone(), queue_config).await?;
-    let (runs, runs_join) =
-        runs::start(store.clone(), run_kinds, metrics.clone(), runs_config).await?;
 
     let listener = tokio::net::TcpListener::bind((settings.host, settings.port))
         .await

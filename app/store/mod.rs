@@ -7,6 +7,7 @@
 //! one transaction and one fsync, and each request is answered only after its row is committed.
 
 mod deliveries;
+mod error_kind;
 mod ingest;
 mod installations;
 mod leases;

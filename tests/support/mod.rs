@@ -180,6 +180,11 @@ impl TestServer {
         &self.running.as_ref().expect("the server is running").store
     }
 
+    /// The server's run supervisor, for handlers built outside it.
+    pub fn runs(&self) -> &slipway::runs::Runs {
+        &self.running.as_ref().expect("the server is running").runs
+    }
+
     pub fn dir(&self) -> &Path {
         self.dir.as_ref().expect("the data directory").path()
     }

@@ -1,15 +1,17 @@
-//! What a preview tells people: the comment's notes, each environment's status, the check
-//! run's conclusion, title, summary and annotations. Pure: built from what was found.
+//! What a preview tells people: which notes the comment carries, each environment's status,
+//! the check run's conclusion and annotations. Pure: decided from what was found, worded by
+//! [`crate::report::preview`].
 
-use minijinja::context;
-
-use super::compare::{EnvironmentOutcome, RenderFailure, Side};
 use crate::config::{ConfigErrors, CONFIG_PATH};
+use crate::diff::compare::{EnvironmentOutcome, RenderFailure, Side};
 use crate::diff::{Change, EnvironmentDiff};
 use crate::github::{Annotation, CheckConclusion, CheckRunOutput};
 use crate::policy::Violation;
 use crate::render::RenderError;
-use crate::report::{fence_for, ReportError, Templates, CHECK_SUMMARY, FAILURE_NOTE, FORK_NOTE};
+use crate::report::preview::{
+    self as text, AnnotationProblem, Summary, SummaryLine, SummaryState, TitleCounts,
+};
+use crate::report::{ReportError, Templates};
 
 /// `.github/slipway.yml` that does not parse, at one side.
 #[derive(Debug, Clone)]
@@ -126,38 +128,22 @@ impl Findings {
     ) -> Result<Vec<String>, ReportError> {
         let mut notes = Vec::new();
         if let Some(fork) = fork {
-            notes.push(templates.render(FORK_NOTE, context! { fork, repository })?);
+            notes.push(text::fork_note(templates, fork, repository)?);
         }
         for problem in [&self.base_config, &self.head_config].into_iter().flatten() {
-            let detail = match problem.side {
-                Side::Base => format!(
-                    "At the base of this pull request ({}). slipway reads the environments from there, so it cannot preview this change until the base is fixed.",
-                    problem.commit
-                ),
-                Side::Head => format!(
-                    "In this change ({}). Once merged, slipway could not read the environments: fix it before merging.",
-                    problem.commit
-                ),
-            };
-            notes.push(failure_note(
+            notes.push(text::config_note(
                 templates,
-                &format!("`{CONFIG_PATH}` does not parse"),
-                &detail,
+                problem.side,
+                &problem.commit,
                 &problem.error.to_string(),
             )?);
         }
         for failure in self.failures() {
-            let detail = match failure.side {
-                Side::Head => format!("At the head of this pull request ({}).", failure.commit),
-                Side::Base => format!(
-                    "At the base of this pull request ({}), so slipway cannot show what this change does to it.",
-                    failure.commit
-                ),
-            };
-            notes.push(failure_note(
+            notes.push(text::render_note(
                 templates,
-                &format!("Environment `{}` does not render", failure.environment),
-                &detail,
+                &failure.environment,
+                failure.side,
+                &failure.commit,
                 &failure.error.to_string(),
             )?);
         }
@@ -165,7 +151,7 @@ impl Findings {
     }
 
     /// Failure annotations on the head commit, at the file and line of each problem there.
-    pub fn annotations(&self) -> Vec<Annotation> {
+    pub fn annotations(&self, templates: &Templates) -> Result<Vec<Annotation>, ReportError> {
         let mut out = Vec::new();
         for problem in [&self.base_config, &self.head_config].into_iter().flatten() {
             if !problem.annotate {
@@ -178,15 +164,18 @@ impl Findings {
                     Some(error.column() as u32),
                     error.message(),
                 );
-                annotation.title = Some(format!("{CONFIG_PATH} does not parse"));
+                annotation.title = Some(text::annotation_title(
+                    templates,
+                    AnnotationProblem::Config,
+                )?);
                 out.push(annotation);
             }
         }
         for failure in self.head_failures() {
-            let title = Some(format!(
-                "environment {} does not render",
-                failure.environment
-            ));
+            let title = Some(text::annotation_title(
+                templates,
+                AnnotationProblem::Render(&failure.environment),
+            )?);
             let annotation =
                 match &failure.error {
                     RenderError::At {
@@ -235,33 +224,18 @@ impl Findings {
                     None,
                     &violation.message,
                 );
-                annotation.title = Some(format!("refused by the policy of {environment}"));
+                annotation.title = Some(text::annotation_title(
+                    templates,
+                    AnnotationProblem::Refused(environment),
+                )?);
                 out.push(annotation);
             }
         }
-        out
+        Ok(out)
     }
 
     /// The check run's title.
-    pub fn title(&self) -> String {
-        let failed = self.failures().count();
-        if self.base_config.is_some() || self.head_config.is_some() {
-            return format!("{CONFIG_PATH} does not parse");
-        }
-        if failed > 0 {
-            return format!(
-                "{failed} environment{} {} not render",
-                plural(failed),
-                if failed == 1 { "does" } else { "do" }
-            );
-        }
-        let refused = self.refused_count();
-        if refused > 0 {
-            return format!(
-                "{refused} object{} refused by environment policy",
-                plural(refused)
-            );
-        }
+    pub fn title(&self, templates: &Templates) -> Result<String, ReportError> {
         let changed = self
             .outcomes
             .iter()
@@ -269,14 +243,13 @@ impl Findings {
                 |o| matches!(o, EnvironmentOutcome::Compared { diff, .. } if diff.has_changes()),
             )
             .count();
-        match changed {
-            0 => "No changes to the rendered manifests".to_string(),
-            n => format!(
-                "{n} environment{} change{}",
-                plural(n),
-                if n == 1 { "s" } else { "" }
-            ),
-        }
+        let counts = TitleCounts {
+            config_broken: self.base_config.is_some() || self.head_config.is_some(),
+            failed: self.failures().count(),
+            refused: self.refused_count(),
+            changed,
+        };
+        text::check_title(templates, &counts)
     }
 
     /// The check run's output: title, summary, the full report as `text` when the comment
@@ -288,71 +261,56 @@ impl Findings {
         parts: usize,
         full_report: Option<String>,
     ) -> Result<CheckRunOutput, ReportError> {
-        let environments: Vec<minijinja::Value> = self
+        let environments = self
             .outcomes
             .iter()
-            .map(|outcome| match outcome {
-                EnvironmentOutcome::Untouched { environment } => {
-                    context! { name => environment, state => "untouched" }
-                }
-                EnvironmentOutcome::Compared { diff, violations } if diff.has_changes() => context! {
-                    name => diff.environment,
-                    state => "changed",
-                    counts => counts(diff),
-                    refused => violations.len(),
-                },
-                EnvironmentOutcome::Compared { diff, violations } => context! {
-                    name => diff.environment,
-                    state => "unchanged",
-                    refused => violations.len(),
-                },
-                EnvironmentOutcome::Failed(failure) => context! {
-                    name => failure.environment,
-                    state => "failed",
-                    side => failure.side.as_str(),
-                    location => failure.error.location().map(|(file, line, _)| format!("{file}:{line}")),
+            .map(|outcome| SummaryLine {
+                environment: outcome.environment().to_owned(),
+                state: match outcome {
+                    EnvironmentOutcome::Untouched { .. } => SummaryState::Untouched,
+                    EnvironmentOutcome::Compared { diff, violations } => {
+                        let count = |change: Change| {
+                            diff.objects.iter().filter(|o| o.change == change).count()
+                        };
+                        SummaryState::Compared {
+                            changed: count(Change::Changed),
+                            added: count(Change::Added),
+                            removed: count(Change::Removed),
+                            refused: violations.len(),
+                        }
+                    }
+                    EnvironmentOutcome::Failed(failure) => SummaryState::Failed {
+                        side: failure.side,
+                        location: failure
+                            .error
+                            .location()
+                            .map(|(file, line, _)| (file.to_owned(), line)),
+                    },
                 },
             })
             .collect();
-        let config_error = self
-            .base_config
-            .as_ref()
-            .map(|p| format!("does not parse at the base ({})", first_of(&p.error)))
-            .or_else(|| {
-                self.head_config
-                    .as_ref()
-                    .map(|p| format!("does not parse in this change ({})", first_of(&p.error)))
-            });
-        let summary = templates.render(
-            CHECK_SUMMARY,
-            context! {
+        let config = [&self.base_config, &self.head_config]
+            .into_iter()
+            .flatten()
+            .next()
+            .map(|problem| (problem.side, first_of(&problem.error)));
+        let summary = text::check_summary(
+            templates,
+            &Summary {
                 fork,
-                config_error,
+                config,
                 environments,
                 parts,
-                cut => full_report.is_some(),
+                cut: full_report.is_some(),
             },
         )?;
         Ok(CheckRunOutput {
-            title: self.title(),
+            title: self.title(templates)?,
             summary,
             text: full_report,
-            annotations: self.annotations(),
+            annotations: self.annotations(templates)?,
         })
     }
-}
-
-fn failure_note(
-    templates: &Templates,
-    title: &str,
-    detail: &str,
-    error: &str,
-) -> Result<String, ReportError> {
-    let error = error.trim_end();
-    templates.render(
-        FAILURE_NOTE,
-        context! { title, detail, error, fence => fence_for(error) },
-    )
 }
 
 /// The first error of a file, and how many more there are: the summary stays one line, the
@@ -362,29 +320,6 @@ fn first_of(errors: &ConfigErrors) -> String {
         1 => errors.first().to_string(),
         n => format!("{}; and {} more", errors.first(), n - 1),
     }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}
-
-/// `2 changed, 1 added` for one environment.
-fn counts(diff: &EnvironmentDiff) -> String {
-    let count = |change: Change| diff.objects.iter().filter(|o| o.change == change).count();
-    [
-        (count(Change::Changed), "changed"),
-        (count(Change::Added), "added"),
-        (count(Change::Removed), "removed"),
-    ]
-    .into_iter()
-    .filter(|(n, _)| *n > 0)
-    .map(|(n, word)| format!("{n} {word}"))
-    .collect::<Vec<_>>()
-    .join(", ")
 }
 
 #[cfg(test)]
@@ -416,8 +351,12 @@ mod tests {
             ..Findings::default()
         };
         assert_eq!(findings.conclusion(), CheckConclusion::Failure);
-        assert_eq!(findings.title(), "1 environment does not render");
-        let annotations = findings.annotations();
+        let templates = Templates::embedded();
+        assert_eq!(
+            findings.title(&templates).unwrap(),
+            "1 environment does not render"
+        );
+        let annotations = findings.annotations(&templates).unwrap();
         assert_eq!(annotations.len(), 1);
         assert_eq!(annotations[0].path, "envs/dev/api.yaml");
         assert_eq!(annotations[0].start_line, 14);
@@ -435,7 +374,10 @@ mod tests {
             ..Findings::default()
         };
         assert_eq!(findings.conclusion(), CheckConclusion::Neutral);
-        assert!(findings.annotations().is_empty());
+        assert!(findings
+            .annotations(&Templates::embedded())
+            .unwrap()
+            .is_empty());
         let notes = findings
             .notes(&Templates::embedded(), "acme/config", None)
             .unwrap();
@@ -470,10 +412,14 @@ mod tests {
             ..Findings::default()
         };
         assert_eq!(findings.conclusion(), CheckConclusion::Failure);
-        assert_eq!(findings.title(), "1 object refused by environment policy");
+        let templates = Templates::embedded();
+        assert_eq!(
+            findings.title(&templates).unwrap(),
+            "1 object refused by environment policy"
+        );
         assert_eq!(findings.shown_environments()[0].environment, "dev");
         assert_eq!(findings.violations_of("dev"), [violation]);
-        let annotations = findings.annotations();
+        let annotations = findings.annotations(&templates).unwrap();
         assert_eq!(annotations.len(), 1);
         assert_eq!(annotations[0].path, "envs/dev/x.yaml");
         assert_eq!(annotations[0].start_line, 6);
@@ -498,13 +444,14 @@ mod tests {
             }),
             ..Findings::default()
         };
+        let templates = Templates::embedded();
         let lines: Vec<u32> = findings
-            .annotations()
+            .annotations(&templates)
+            .unwrap()
             .iter()
             .map(|a| a.start_line)
             .collect();
         assert_eq!(lines, [3, 5]);
-        let templates = Templates::embedded();
         let notes = findings.notes(&templates, "acme/config", None).unwrap();
         assert!(
             notes[0].contains(
@@ -542,7 +489,10 @@ mod tests {
             ..Findings::default()
         };
         assert_eq!(findings.conclusion(), CheckConclusion::Success);
-        assert_eq!(findings.title(), "No changes to the rendered manifests");
+        assert_eq!(
+            findings.title(&Templates::embedded()).unwrap(),
+            "No changes to the rendered manifests"
+        );
         assert_eq!(findings.shown_environments()[0].environment, "prod");
     }
 }

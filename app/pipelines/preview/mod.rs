@@ -9,8 +9,8 @@
 //! 2. `.github/slipway.yml` is read at the base commit: policy never comes from the change
 //!    itself. Without environments there, nothing happens at all.
 //! 3. Every environment is rendered at the merge base and at the head, concurrently, and
-//!    diffed ([`compare`]); environments the change does not touch are not rendered.
-//!    Meanwhile the check run starts (`in_progress`).
+//!    diffed ([`crate::diff::compare`]); environments the change does not touch are not
+//!    rendered. Meanwhile the check run starts (`in_progress`).
 //! 4. The report (environments whose render differs; "no changes" when none does) becomes
 //!    one comment per part, each found again by its hidden marker and edited in place
 //!    ([`sticky`]); parts no longer needed are deleted.
@@ -26,27 +26,29 @@
 //! `cancelled` rather than `neutral`: the run did not look at the change, so it must not
 //! read as a verdict; the superseding delivery creates the run that counts.
 
-pub mod compare;
 mod message;
 pub mod sticky;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 
-use self::compare::{Side, Untouched};
 use self::message::{ConfigProblem, Findings};
 use super::PipelineContext;
 use crate::config::{self, CONFIG_PATH};
+use crate::diff::compare::{self, Side, Untouched};
 use crate::git::{CommitId, GitError, LocalRepo, Mirrors, Remote, Token, DEFAULT_REFSPECS};
 use crate::github::{
     CheckConclusion, CheckRunId, CheckRunOutput, CheckRunRequest, CheckRunUpdate, PullRequest,
     RepoRef,
 };
 use crate::queue::{Delivery, HandlerError, HandlerRegistry};
-use crate::report::{EnvironmentStatus, Extras, Limits, Lock, LockStatus, Preview, Templates};
+use crate::report::preview::CheckText;
+use crate::report::{
+    self, EnvironmentStatus, Extras, Limits, Lock, LockStatus, Preview, Templates,
+};
+use crate::webhook::PullRequestEvent;
 
 /// The check run's name.
 pub const CHECK_NAME: &str = "slipway/preview";
@@ -57,10 +59,13 @@ pub const TRIGGER_ACTIONS: [&str; 4] = ["opened", "synchronize", "reopened", "re
 pub fn register(registry: &mut HandlerRegistry, context: &PipelineContext) {
     for action in TRIGGER_ACTIONS {
         let context = context.clone();
-        registry.on("pull_request", Some(action), move |delivery: Delivery| {
-            let context = context.clone();
-            async move { on_pull_request(&context, &delivery).await }
-        });
+        registry.on_event(
+            Some(action),
+            move |delivery: Delivery, event: PullRequestEvent| {
+                let context = context.clone();
+                async move { on_pull_request(&context, &delivery, &event).await }
+            },
+        );
     }
 }
 
@@ -139,75 +144,29 @@ pub async fn run_preview(
     preview(context, &target, None).await
 }
 
-#[derive(Deserialize)]
-struct PullRequestEvent {
-    pull_request: EventPull,
-    repository: EventRepo,
-    installation: Option<EventInstallation>,
-}
-
-#[derive(Deserialize)]
-struct EventInstallation {
-    id: i64,
-}
-
-#[derive(Deserialize)]
-struct EventPull {
-    number: u64,
-    head: EventBranch,
-    base: EventBranch,
-}
-
-#[derive(Deserialize)]
-struct EventBranch {
-    sha: String,
-    repo: Option<EventRepo>,
-}
-
-#[derive(Deserialize)]
-struct EventRepo {
-    full_name: String,
-    clone_url: String,
-}
-
-/// The pull request a `pull_request` delivery is about; `None` when the delivery names no
-/// installation (not sent to this App about a repository it can act on).
-pub fn target_of(payload: &[u8]) -> Result<Option<PullTarget>, HandlerError> {
-    let event: PullRequestEvent = serde_json::from_slice(payload).map_err(|err| {
-        HandlerError::permanent(format!(
-            "the pull_request payload is not as expected: {err}"
-        ))
-    })?;
-    let Some(installation_id) = event.installation.map(|i| i.id) else {
-        return Ok(None);
-    };
-    let repo: RepoRef = event
-        .repository
-        .full_name
-        .parse()
-        .map_err(|err: crate::github::RepoRefError| HandlerError::permanent(err.to_string()))?;
-    let head_repo = event.pull_request.head.repo.map(|r| r.full_name);
-    let fork = match head_repo {
-        Some(name) if name == event.repository.full_name => None,
-        Some(name) => Some(name),
-        None => Some("a deleted fork".to_string()),
-    };
-    Ok(Some(PullTarget {
-        installation_id,
-        repo,
-        number: event.pull_request.number,
-        clone_url: event.repository.clone_url,
-        base_sha: event.pull_request.base.sha,
-        head_sha: event.pull_request.head.sha,
-        fork,
-    }))
+impl PullTarget {
+    /// The pull request a `pull_request` delivery is about; `None` when the delivery names no
+    /// installation (not sent to this App about a repository it can act on).
+    pub fn from_event(event: &PullRequestEvent) -> Option<PullTarget> {
+        let installation = event.installation?;
+        Some(PullTarget {
+            installation_id: installation.0,
+            repo: event.repository.full_name.clone(),
+            number: event.number.0,
+            clone_url: event.repository.clone_url.clone(),
+            base_sha: event.base.sha.to_hex(),
+            head_sha: event.head.sha.to_hex(),
+            fork: event.fork(),
+        })
+    }
 }
 
 async fn on_pull_request(
     context: &PipelineContext,
     delivery: &Delivery,
+    event: &PullRequestEvent,
 ) -> Result<(), HandlerError> {
-    let Some(target) = target_of(&delivery.payload)? else {
+    let Some(target) = PullTarget::from_event(event) else {
         tracing::debug!(delivery_id = %delivery.id, "pull_request without an installation: nothing to preview");
         return Ok(());
     };
@@ -230,8 +189,7 @@ async fn on_pull_request(
 }
 
 fn templates() -> &'static Templates {
-    static TEMPLATES: OnceLock<Templates> = OnceLock::new();
-    TEMPLATES.get_or_init(Templates::embedded)
+    Templates::builtin()
 }
 
 async fn superseded(
@@ -347,21 +305,24 @@ async fn preview(
     };
     if let Err(err) = &result {
         // Never leave the run spinning: say what happened (best effort; GitHub may be down).
-        let (conclusion, title) = match err {
-            HandlerError::Retryable { .. } => (
-                CheckConclusion::Cancelled,
-                "Interrupted; slipway tries again",
-            ),
-            HandlerError::Permanent(_) => (
-                CheckConclusion::Failure,
-                "slipway could not finish the preview",
-            ),
+        let retryable = err.is_transient();
+        let conclusion = if retryable {
+            CheckConclusion::Cancelled
+        } else {
+            CheckConclusion::Failure
         };
+        let CheckText { title, summary } =
+            report::preview::stopped(templates(), retryable, &err.to_string()).unwrap_or_else(
+                |report_err| CheckText {
+                    title: report_err.to_string(),
+                    summary: err.to_string(),
+                },
+            );
         let update = CheckRunUpdate::completed(
             conclusion,
             CheckRunOutput {
-                title: title.to_string(),
-                summary: format!("```text\n{err}\n```\n"),
+                title,
+                summary,
                 ..CheckRunOutput::default()
             },
         );
@@ -389,11 +350,13 @@ async fn post(
 ) -> Result<PreviewOutcome, HandlerError> {
     let repo = &target.repo;
     if superseded(context, supersession).await? {
+        let CheckText { title, summary } =
+            report::preview::superseded(templates()).map_err(report_error)?;
         let update = CheckRunUpdate::completed(
             CheckConclusion::Cancelled,
             CheckRunOutput {
-                title: "Superseded by a newer push".to_string(),
-                summary: "A newer push to this pull request started another preview; this one stopped before posting.\n".to_string(),
+                title,
+                summary,
                 ..CheckRunOutput::default()
             },
         );
@@ -522,22 +485,18 @@ fn full_command(target: &PullTarget, from: &CommitId, head: &CommitId) -> String
 }
 
 fn report_error(err: crate::report::ReportError) -> HandlerError {
-    HandlerError::permanent(format!("cannot write the preview report: {err}"))
+    HandlerError::Report(err)
 }
 
 fn parse_sha(sha: &str) -> Result<CommitId, HandlerError> {
-    sha.parse()
-        .map_err(|err: GitError| HandlerError::permanent(err.to_string()))
+    Ok(sha.parse::<CommitId>()?)
 }
 
 /// Runs blocking git and render work off the async workers.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, GitError> + Send + 'static,
 ) -> Result<T, HandlerError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|err| HandlerError::retryable(format!("a git task failed: {err}")))?
-        .map_err(|err| HandlerError::retryable(err.to_string()))
+    Ok(tokio::task::spawn_blocking(work).await??)
 }
 
 /// The mirror of `url` holding both commits: fetched only when one of them is missing.

@@ -19,14 +19,15 @@
 
 pub mod plan;
 
-use crate::commands::{replies, CommandFailure, UserError};
+use crate::commands::replies::{self, PromotedImage, Proposal};
+use crate::commands::{CommandFailure, UserError};
 use crate::config::{ConfigRepoConfig, Environment};
 use crate::diff::{self, EnvironmentDiff, FingerprintKey};
 use crate::git::{CommitId, LocalRepo};
 use crate::github::{CommitRequest, RepoRef};
 use crate::queue::HandlerError;
 use crate::render::{self, K8sObject, TreeSource};
-use crate::report::{Limits, Preview, Templates, GITHUB_COMMENT_LIMIT};
+use crate::report::{Limits, Preview, ReportError, Templates, GITHUB_COMMENT_LIMIT};
 
 use super::PipelineContext;
 use plan::Promotion;
@@ -72,10 +73,10 @@ pub enum PromoteOutcome {
 
 impl PromoteOutcome {
     /// The reply line for the command comment.
-    pub fn reply(&self) -> String {
+    pub fn reply(&self, templates: &Templates) -> Result<String, ReportError> {
         match self {
             PromoteOutcome::UpToDate { source, target } => {
-                format!("`{target}` already runs the images of `{source}`: already up to date, nothing to promote.")
+                replies::promote_up_to_date(templates, source, target)
             }
             PromoteOutcome::Proposed {
                 source,
@@ -85,26 +86,20 @@ impl PromoteOutcome {
                 committed,
                 changes,
             } => {
-                let verb = match (opened, committed) {
-                    (true, _) => "opened",
-                    (false, true) => "updated",
-                    (false, false) => "is up to date:",
+                let proposal = match (opened, committed) {
+                    (true, _) => Proposal::Opened,
+                    (false, true) => Proposal::Updated,
+                    (false, false) => Proposal::Unchanged,
                 };
-                let images: Vec<String> = changes
+                let images: Vec<PromotedImage> = changes
                     .iter()
-                    .map(|c| {
-                        format!(
-                            "`{}` `{}` → `{}`",
-                            plan::show(&c.repository),
-                            plan::show_version(&c.from),
-                            plan::show_version(&c.to)
-                        )
+                    .map(|c| PromotedImage {
+                        repository: plan::show(&c.repository),
+                        from: plan::show_version(&c.from),
+                        to: plan::show_version(&c.to),
                     })
                     .collect();
-                format!(
-                    "🚀 Promotion of `{source}` → `{target}` {verb} #{number} ({}).",
-                    images.join(", ")
-                )
+                replies::promote_proposed(templates, proposal, source, target, *number, &images)
             }
         }
     }
@@ -144,7 +139,7 @@ pub async fn promote(
         .environment_lock(&request.repo.to_string(), &target.name)
         .await?
     {
-        return Err(UserError::new(replies::target_locked(&lock)).into());
+        return Err(UserError::new(replies::target_locked(Templates::builtin(), &lock)?).into());
     }
 
     let computed = {
@@ -279,9 +274,7 @@ fn compute(
     target: &Environment,
     key: &FingerprintKey,
 ) -> Result<Computed, CommandFailure> {
-    let tree = mirror
-        .tree_at(&head.to_hex())
-        .map_err(|err| HandlerError::retryable(err.to_string()))?;
+    let tree = mirror.tree_at(&head.to_hex()).map_err(HandlerError::from)?;
     let at = format!("commit {}", head.short(7));
     let source_objects = render_for(&tree, source, &at)?;
     let target_objects = render_for(&tree, target, &at)?;
@@ -411,7 +404,7 @@ fn pull_body(
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, CommandFailure> + Send + 'static,
 ) -> Result<Result<T, CommandFailure>, CommandFailure> {
-    tokio::task::spawn_blocking(work).await.map_err(|err| {
-        CommandFailure::Internal(HandlerError::retryable(format!("a git task failed: {err}")))
-    })
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| CommandFailure::Internal(err.into()))
 }
