@@ -40,6 +40,10 @@ environments:
     path: envs/sandbox
 ";
 
+fn settings_path(env: &str) -> String {
+    format!("envs/{env}/settings.yaml")
+}
+
 /// The config repo: a work tree and the bare repository the fake serves.
 pub struct ConfigRepo {
     pub work: TestRepo,
@@ -54,35 +58,25 @@ impl ConfigRepo {
 
     pub fn with_config(config: &str) -> Self {
         let work = TestRepo::new();
-        work.write(".github/slipway.yml", config)
-            .write(
-                "envs/dev/api.yaml",
-                &api_deployment("1.5.0", "1.5.0", "v1.31.0"),
-            )
-            .write(
-                "envs/staging/api.yaml",
-                &api_deployment("1.4.0", "1.4.0", "v1.30.1"),
-            )
-            .write(
-                "envs/staging/settings.yaml",
-                &config_map("settings", "mode", "staging"),
-            )
-            .write(
-                "envs/prod/api.yaml",
-                &api_deployment("1.3.0", "1.3.0", "v1.30.1"),
-            )
-            .write(
-                "envs/prod/settings.yaml",
-                &config_map("settings", "mode", "prod"),
-            )
-            .write(
-                "envs/sandbox/settings.yaml",
-                &config_map("settings", "mode", "sandbox"),
+        work.write(".github/slipway.yml", config);
+        // Each environment a release behind the one it is promoted from.
+        for (env, version, envoy) in [
+            ("dev", "1.5.0", "v1.31.0"),
+            ("staging", "1.4.0", "v1.30.1"),
+            ("prod", "1.3.0", "v1.30.1"),
+        ] {
+            work.write(
+                &format!("envs/{env}/api.yaml"),
+                &api_deployment(version, version, envoy),
             );
+        }
+        for env in ["staging", "prod", "sandbox"] {
+            work.write(&settings_path(env), &config_map("settings", "mode", env));
+        }
         work.commit("initial");
         work.git(&["checkout", "--quiet", "-b", "change"]);
         work.write(
-            "envs/dev/settings.yaml",
+            &settings_path("dev"),
             &config_map("settings", "mode", "dev"),
         );
         work.commit("a change under review");
