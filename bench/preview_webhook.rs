@@ -12,6 +12,10 @@
 //! pull request also creates the mirror: it is reported apart ("cold") and not in the median.
 //! Needs git and python3.
 
+#[path = "../tests/git_fixtures/mod.rs"]
+mod git_fixtures;
+#[path = "../tests/manifests/mod.rs"]
+mod manifests;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -19,33 +23,12 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use git_fixtures::git_in as git;
 use support::fake_github::PullSpec;
 use support::payloads::{PullEvent, INSTALLATION_ID};
 use support::{FakeGitHub, TestServer};
 
 const REPO: &str = "acme/shop-config";
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args([
-            "-c",
-            "user.name=bench",
-            "-c",
-            "user.email=bench@example.com",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .expect("git runs");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -110,7 +93,7 @@ async fn main() {
         git(&work, &["checkout", "--quiet", "-B", &branch, "change"]);
         std::fs::write(
             work.join(format!("envs/dev/pr-{number}.yaml")),
-            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: pr-{number}\ndata:\n  number: \"{number}\"\n"),
+            manifests::config_map(&format!("pr-{number}"), "number", &number.to_string()),
         )
         .expect("write a file");
         git(&work, &["add", "--all"]);

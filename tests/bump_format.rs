@@ -1,9 +1,9 @@
 //! A bump changes the bytes of one scalar and nothing else, whatever the file looks like.
 
-mod support_core_b;
+mod manifests;
 
+use manifests::bump;
 use slipway::bump::BumpRequest;
-use support_core_b::bump;
 
 const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 

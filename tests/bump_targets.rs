@@ -1,9 +1,9 @@
 //! Which references a bump edits, and when it refuses.
 
-mod support_core_b;
+mod manifests;
 
+use manifests::bump;
 use slipway::bump::{BumpError, BumpRequest};
-use support_core_b::bump;
 
 const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 

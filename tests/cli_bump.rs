@@ -1,8 +1,8 @@
 //! `slipway bump` end to end on a real work tree.
 
-mod support_core_b;
+mod git_fixtures;
 
-use support_core_b::{slipway, GitRepo, CONFIG};
+use git_fixtures::{slipway, TestRepo, CONFIG};
 
 const DEPLOYMENT: &str = "\
 # The API of team payments.
@@ -28,8 +28,8 @@ images:
     newTag: 1.4.0
 ";
 
-fn repo() -> GitRepo {
-    let repo = GitRepo::new();
+fn repo() -> TestRepo {
+    let repo = TestRepo::new();
     repo.write(".github/slipway.yml", CONFIG)
         .write("envs/dev/deployment.yaml", DEPLOYMENT)
         .write("envs/prod/kustomization.yaml", KUSTOMIZATION)
@@ -41,7 +41,7 @@ fn repo() -> GitRepo {
     repo
 }
 
-fn path(repo: &GitRepo) -> &str {
+fn path(repo: &TestRepo) -> &str {
     repo.path().to_str().unwrap()
 }
 

@@ -1,10 +1,10 @@
 //! `slipway check-config` end to end: exit codes, messages, work trees and bare repositories.
 
-mod support_core;
+mod git_fixtures;
 
 use std::process::{Command, Output};
 
-use support_core::TestRepo;
+use git_fixtures::TestRepo;
 
 const VALID: &str = "environments:\n  dev:\n    path: envs/dev\n    namespace: team-dev\n  prod:\n    path: envs/prod\n    required_approvals: 2\n    promote_from: dev\n    prune: true\n";
 

@@ -1,11 +1,11 @@
 //! What the `slipway` binary writes to standard error: each error's message once, and logs
 //! without terminal colour codes when standard error is a pipe or a file.
 
-mod support_core;
+mod git_fixtures;
 
 use std::process::{Command, Output};
 
-use support_core::TestRepo;
+use git_fixtures::TestRepo;
 
 /// `slipway` in an empty directory with none of the operator's settings, so nothing but what
 /// the test sets is read.

@@ -1,8 +1,8 @@
 //! `slipway preview` end to end on real repositories.
 
-mod support_core_b;
+mod git_fixtures;
 
-use support_core_b::{slipway, GitRepo, CONFIG};
+use git_fixtures::{slipway, TestRepo, CONFIG};
 
 const PASSWORD_BASE: &str = "s3cr3t-base-value";
 const PASSWORD_HEAD: &str = "s3cr3t-head-value";
@@ -47,8 +47,8 @@ stringData:
 }
 
 /// A config repo whose `main` has dev and prod at 1.0; returns it and main's commit.
-fn config_repo() -> (GitRepo, String) {
-    let repo = GitRepo::new();
+fn config_repo() -> (TestRepo, String) {
+    let repo = TestRepo::new();
     repo.write(".github/slipway.yml", CONFIG)
         .write(
             "envs/dev/api.yaml",
@@ -62,7 +62,7 @@ fn config_repo() -> (GitRepo, String) {
     (repo, base)
 }
 
-fn path(repo: &GitRepo) -> &str {
+fn path(repo: &TestRepo) -> &str {
     repo.path().to_str().unwrap()
 }
 
@@ -216,7 +216,7 @@ fn an_environment_created_by_the_change_shows_every_object_added() {
 
 #[test]
 fn a_kustomize_environment_is_built_and_compared() {
-    let repo = GitRepo::new();
+    let repo = TestRepo::new();
     repo.write(".github/slipway.yml", "environments:\n  dev:\n    path: envs/dev\n")
         .write("base/kustomization.yaml", "resources: [api.yaml]\n")
         .write("base/api.yaml", &app("base", "1.0", "info", PASSWORD_BASE))
@@ -377,7 +377,7 @@ fn a_missing_argument_is_a_usage_error() {
 
 #[test]
 fn a_change_to_a_shared_base_shows_in_every_overlay_built_on_it() {
-    let repo = GitRepo::new();
+    let repo = TestRepo::new();
     let overlay = |env: &str| format!("namespace: team-{env}\nresources: [../../base/api]\n");
     repo.write(".github/slipway.yml", CONFIG)
         .write("base/api/kustomization.yaml", "resources: [api.yaml]\n")

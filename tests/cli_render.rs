@@ -1,13 +1,13 @@
 //! `slipway render` end to end: the YAML stream on stdout, exit codes and messages.
 
-mod support_core;
+mod git_fixtures;
 
 use std::path::Path;
 use std::process::{Command, Output};
 
+use git_fixtures::{config_yaml, kustomize_available, TestRepo};
 use serde::Deserialize;
 use slipway::diff::FingerprintKey;
-use support_core::{config_yaml, kustomize_available, TestRepo};
 
 /// Runs slipway as a user with an empty config directory.
 fn slipway(args: &[&str]) -> Output {

@@ -1,13 +1,13 @@
 //! `slipway render` and environment policy: refused objects are printed, said on stderr, and
 //! the exit status is 1.
 
-mod support_core_b;
+mod git_fixtures;
 
-use support_core_b::{slipway, GitRepo};
+use git_fixtures::{slipway, TestRepo};
 
 #[test]
 fn a_cluster_scoped_object_the_environment_does_not_allow_fails_the_render() {
-    let repo = GitRepo::new();
+    let repo = TestRepo::new();
     repo.write(
         ".github/slipway.yml",
         "environments:\n  dev:\n    path: envs/dev\n    namespace: team-dev\n",
@@ -42,7 +42,7 @@ fn a_cluster_scoped_object_the_environment_does_not_allow_fails_the_render() {
 
 #[test]
 fn listing_the_kind_in_allowed_cluster_scoped_lets_it_render() {
-    let repo = GitRepo::new();
+    let repo = TestRepo::new();
     repo.write(
         ".github/slipway.yml",
         "environments:\n  dev:\n    path: envs/dev\n    namespace: team-dev\n    allowed_cluster_scoped: [ClusterRole]\n",

@@ -2,17 +2,26 @@
 //! fake GitHub with a real bare config repo behind it, and what the commenter sees (the reply,
 //! the reactions) and what changed (locks in the store, requests GitHub received).
 
+mod command_world;
+mod git_fixtures;
+mod manifests;
 mod support;
-mod support_commands;
-mod support_core;
 
-use support_commands::{
-    reactions, CommentEvent, World, ADMIN, MAINTAINER, PULL, READER, REPO, TRIAGER, WRITER,
-};
-use support_core::assert_golden;
+use command_world::{CommentEvent, World, ADMIN, MAINTAINER, PULL, READER, REPO, TRIAGER, WRITER};
+use git_fixtures::assert_golden;
 
 fn strs(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
+}
+
+/// How many preview check runs slipway made, each asserted to be a finished success.
+fn successes(world: &World) -> usize {
+    let runs = world.check_runs();
+    for run in &runs {
+        assert_eq!(run.name, "slipway/preview");
+        assert_eq!(run.conclusion.as_deref(), Some("success"), "{run:#?}");
+    }
+    runs.len()
 }
 
 #[tokio::test]
@@ -29,7 +38,7 @@ async fn help_replies_with_the_table_generated_help_for_anyone() {
     let mark = world.fake.request_count();
     let comment = world.comment(READER, "/help").await;
 
-    assert_eq!(reactions(&comment), strs(&["eyes", "rocket"]));
+    assert_eq!(world.reactions(&comment), strs(&["eyes", "rocket"]));
     assert_golden("commands_help.md", &world.reply_to(&comment));
     let calls = world.calls_since(mark);
     assert!(
@@ -48,7 +57,11 @@ async fn a_reader_is_refused_politely_and_nothing_happens() {
             .comment(login, "/lock prod freeze\n/promote prod")
             .await;
 
-        assert_eq!(reactions(&comment), strs(&["eyes", "confused"]), "{login}");
+        assert_eq!(
+            world.reactions(&comment),
+            strs(&["eyes", "confused"]),
+            "{login}"
+        );
         assert_eq!(
             world.reply_to(&comment),
             format!(
@@ -96,7 +109,7 @@ async fn lock_then_unlock_store_the_lock_and_reply() {
     let lock = world
         .comment(WRITER, "/lock prod release freeze — until Monday 🚧")
         .await;
-    assert_eq!(reactions(&lock), strs(&["eyes", "rocket"]));
+    assert_eq!(world.reactions(&lock), strs(&["eyes", "rocket"]));
     assert_eq!(
         world.reply_to(&lock),
         "**`/lock prod release freeze — until Monday 🚧`** 🔒 `prod` is locked (reason: \
@@ -116,10 +129,16 @@ async fn lock_then_unlock_store_the_lock_and_reply() {
         Some("release freeze — until Monday 🚧")
     );
     let since = slipway::commands::replies::lock_time(stored.locked_at);
+    // Locking refreshes the preview (posted afresh, with its check run); the change does not
+    // touch prod, so the preview shows only dev.
+    let preview = world.preview_comment();
+    assert!(preview.contains("### Environment `dev`"), "{preview}");
+    assert!(!preview.contains("`prod`"), "{preview}");
+    assert_eq!(successes(&world), 1);
 
     // Someone else locking it again leaves the first lock as it was.
     let again = world.comment(MAINTAINER, "/lock prod").await;
-    assert_eq!(reactions(&again), strs(&["eyes", "rocket"]));
+    assert_eq!(world.reactions(&again), strs(&["eyes", "rocket"]));
     assert_eq!(
         world.reply_to(&again),
         format!(
@@ -129,7 +148,7 @@ async fn lock_then_unlock_store_the_lock_and_reply() {
     );
 
     let unlock = world.comment(ADMIN, "/unlock prod").await;
-    assert_eq!(reactions(&unlock), strs(&["eyes", "rocket"]));
+    assert_eq!(world.reactions(&unlock), strs(&["eyes", "rocket"]));
     assert_eq!(
         world.reply_to(&unlock),
         format!(
@@ -137,6 +156,8 @@ async fn lock_then_unlock_store_the_lock_and_reply() {
              (reason: `release freeze — until Monday 🚧`).\n"
         )
     );
+    assert!(!world.preview_comment().contains("**Locked**"));
+    assert_eq!(successes(&world), 2);
     assert!(world
         .server
         .store()
@@ -146,6 +167,7 @@ async fn lock_then_unlock_store_the_lock_and_reply() {
         .is_empty());
 
     let twice = world.comment(WRITER, "/unlock prod").await;
+    assert_eq!(world.reactions(&twice), strs(&["eyes", "rocket"]));
     assert_eq!(
         world.reply_to(&twice),
         "**`/unlock prod`** `prod` was not locked; nothing changed.\n"
@@ -162,7 +184,7 @@ async fn a_typo_gets_the_closest_valid_form_and_nothing_runs() {
         )
         .await;
 
-    assert_eq!(reactions(&comment), strs(&["eyes", "confused"]));
+    assert_eq!(world.reactions(&comment), strs(&["eyes", "confused"]));
     assert_eq!(
         world.reply_to(&comment),
         "slipway cannot run these lines, so nothing was run:\n\n\
@@ -187,7 +209,7 @@ async fn several_commands_run_in_order_and_a_failure_stops_the_rest() {
     let comment = world
         .comment(MAINTAINER, "/lock dev testing\n/lock staging\n")
         .await;
-    assert_eq!(reactions(&comment), strs(&["eyes", "rocket"]));
+    assert_eq!(world.reactions(&comment), strs(&["eyes", "rocket"]));
     assert_eq!(
         world.reply_to(&comment),
         "**`/lock dev testing`** 🔒 `dev` is locked (reason: `testing`). Nothing deploys to it or \
@@ -195,10 +217,13 @@ async fn several_commands_run_in_order_and_a_failure_stops_the_rest() {
          **`/lock staging`** 🔒 `staging` is locked. Nothing deploys to it or is bumped in it \
          until `/unlock staging`.\n"
     );
+    // Each lock refreshed the preview.
+    assert!(world.preview_comment().contains("**Locked** by `mona`"));
+    assert_eq!(successes(&world), 2);
 
     // Promoting into locked staging fails; the unlock after it does not run.
     let comment = world.comment(WRITER, "/promote staging\n/unlock dev").await;
-    assert_eq!(reactions(&comment), strs(&["eyes", "confused"]));
+    assert_eq!(world.reactions(&comment), strs(&["eyes", "confused"]));
     let reply = world.reply_to(&comment);
     assert!(
         reply.starts_with("**`/promote staging`** `staging` is locked by `mona` since "),
@@ -213,6 +238,11 @@ async fn several_commands_run_in_order_and_a_failure_stops_the_rest() {
     );
     let locks = world.server.store().environment_locks(REPO).await.unwrap();
     assert_eq!(locks.len(), 2);
+    assert_eq!(
+        successes(&world),
+        2,
+        "a failed promotion refreshes no preview"
+    );
     assert!(world
         .repo
         .resolve("refs/heads/slipway/promote/staging")
@@ -223,9 +253,31 @@ async fn several_commands_run_in_order_and_a_failure_stops_the_rest() {
 async fn permissions_are_looked_up_once_per_user_for_a_while() {
     let world = World::new().await;
     let mark = world.fake.request_count();
-    world.comment(WRITER, "/lock dev").await;
-    world.comment(WRITER, "/unlock dev").await;
-    world.comment(ADMIN, "/lock dev").await;
+    let locked =
+        "🔒 `dev` is locked. Nothing deploys to it or is bumped in it until `/unlock dev`.";
+    for (login, command, answer) in [
+        (WRITER, "/lock dev", locked),
+        (
+            WRITER,
+            "/unlock dev",
+            "🔓 `dev` is unlocked. It was locked by `alice` since ",
+        ),
+        (ADMIN, "/lock dev", locked),
+    ] {
+        let comment = world.comment(login, command).await;
+        assert_eq!(world.reactions(&comment), strs(&["eyes", "rocket"]));
+        let reply = world.reply_to(&comment);
+        assert!(
+            reply.starts_with(&format!("**`{command}`** {answer}")),
+            "{reply}"
+        );
+    }
+    assert!(world.preview_comment().contains("**Locked** by `octocat`"));
+    assert_eq!(
+        successes(&world),
+        3,
+        "each lock and unlock refreshed the preview"
+    );
     let lookups: Vec<String> = world
         .calls_since(mark)
         .into_iter()
@@ -293,13 +345,12 @@ async fn what_is_not_a_command_comment_costs_no_request() {
 
 #[tokio::test]
 async fn a_repository_without_environments_is_not_answered() {
-    let repo = support_commands::ConfigRepo::with_config(
-        "build:\n  image: registry.example.com/team/api\n",
-    );
+    let repo =
+        command_world::ConfigRepo::with_config("build:\n  image: registry.example.com/team/api\n");
     let world = World::with_repo(repo).await;
     let mark = world.fake.request_count();
     let comment = world.comment(WRITER, "/lock prod\n/help").await;
-    assert!(reactions(&comment).is_empty());
+    assert!(world.reactions(&comment).is_empty());
     assert!(world.bot_comments(PULL).is_empty());
     // Only the token for fetching the repository.
     assert_eq!(
@@ -310,12 +361,12 @@ async fn a_repository_without_environments_is_not_answered() {
 
 #[tokio::test]
 async fn a_broken_configuration_is_reported() {
-    let repo = support_commands::ConfigRepo::with_config(
+    let repo = command_world::ConfigRepo::with_config(
         "environments:\n  prod:\n    path: envs/prod\n    promote_from: nowhere\n",
     );
     let world = World::with_repo(repo).await;
     let comment = world.comment(WRITER, "/promote prod").await;
-    assert_eq!(reactions(&comment), strs(&["eyes", "confused"]));
+    assert_eq!(world.reactions(&comment), strs(&["eyes", "confused"]));
     let reply = world.reply_to(&comment);
     assert!(
         reply.starts_with(
@@ -341,7 +392,7 @@ async fn a_redelivered_comment_edits_its_reply_instead_of_posting_another() {
     let replies = world.bot_comments(PULL);
     assert_eq!(replies.len(), 1, "{replies:#?}");
     assert_eq!(
-        reactions(&world.comment_now(comment.id)),
+        world.reactions(&world.comment_now(comment.id)),
         strs(&["eyes", "rocket"])
     );
 }
@@ -351,7 +402,7 @@ async fn preview_runs_the_preview_pipeline_again() {
     let world = World::new().await;
     let comment = world.comment(MAINTAINER, "/preview").await;
 
-    assert_eq!(reactions(&comment), strs(&["eyes", "rocket"]));
+    assert_eq!(world.reactions(&comment), strs(&["eyes", "rocket"]));
     // The preview comment and the check run are the answer; there is no reply besides them.
     let comments = world.bot_comments(PULL);
     assert_eq!(comments.len(), 1, "{comments:#?}");
@@ -372,27 +423,36 @@ async fn preview_runs_the_preview_pipeline_again() {
 #[tokio::test]
 async fn locking_and_unlocking_refresh_the_preview_comment() {
     let world = World::new().await;
-    world.comment(MAINTAINER, "/preview").await;
-    let preview = |world: &World| {
-        world
-            .bot_comments(PULL)
-            .into_iter()
-            .find(|c| c.body.starts_with("<!-- slipway:preview part=1 -->"))
-            .expect("the preview comment")
-            .body
-    };
+    let comment = world.comment(MAINTAINER, "/preview").await;
+    assert_eq!(world.reactions(&comment), strs(&["eyes", "rocket"]));
+    let preview = |world: &World| world.preview_comment();
     assert!(
         preview(&world).contains("Not locked."),
         "{}",
         preview(&world)
     );
 
-    world.comment(WRITER, "/lock dev hold on").await;
+    let lock = world.comment(WRITER, "/lock dev hold on").await;
     let locked = preview(&world);
     assert!(locked.contains("**Locked** by `alice`"), "{locked}");
     assert!(locked.contains("hold on"), "{locked}");
+    assert_eq!(world.reactions(&lock), strs(&["eyes", "rocket"]));
+    assert_eq!(
+        world.reply_to(&lock),
+        "**`/lock dev hold on`** 🔒 `dev` is locked (reason: `hold on`). Nothing deploys to it \
+         or is bumped in it until `/unlock dev`.\n"
+    );
 
-    world.comment(WRITER, "/unlock dev").await;
+    let unlock = world.comment(WRITER, "/unlock dev").await;
+    assert_eq!(world.reactions(&unlock), strs(&["eyes", "rocket"]));
+    assert!(world
+        .reply_to(&unlock)
+        .starts_with("**`/unlock dev`** 🔓 `dev` is unlocked."));
+    assert_eq!(
+        successes(&world),
+        3,
+        "/preview, /lock and /unlock each ran the preview"
+    );
     assert!(
         preview(&world).contains("Not locked."),
         "{}",

@@ -1,11 +1,13 @@
 //! `/promote` end to end: the branch, the commit and the pull request it makes, verified by
 //! reading the real bare repository behind the fake GitHub.
 
+mod command_world;
+mod git_fixtures;
+mod manifests;
 mod support;
-mod support_commands;
-mod support_core;
 
-use support_commands::{api_deployment, reactions, World, ADMIN, PULL, REPO, WRITER};
+use command_world::{World, ADMIN, PULL, REPO, WRITER};
+use manifests::api_deployment;
 
 const BRANCH: &str = "slipway/promote/prod";
 
@@ -37,7 +39,7 @@ async fn promote_commits_the_source_images_on_a_branch_and_opens_a_pull_request(
 
     let comment = world.comment(WRITER, "/promote prod").await;
 
-    assert_eq!(reactions(&comment), strs(&["eyes", "rocket"]));
+    assert_eq!(world.reactions(&comment), strs(&["eyes", "rocket"]));
     // The branch: one commit on main's head, changing prod's api.yaml only, byte for byte.
     let branch_head = world
         .repo
@@ -123,14 +125,21 @@ async fn promote_commits_the_source_images_on_a_branch_and_opens_a_pull_request(
 async fn promoting_again_updates_the_same_pull_request() {
     let world = World::new().await;
     let first = world.comment(WRITER, "/promote prod").await;
-    assert_eq!(reactions(&first), strs(&["eyes", "rocket"]));
+    assert_eq!(world.reactions(&first), strs(&["eyes", "rocket"]));
     let number = world.pulls_from(BRANCH)[0].number;
+    assert!(
+        world
+            .reply_to(&first)
+            .contains(&format!("Promotion of `staging` → `prod` opened #{number}")),
+        "{}",
+        world.reply_to(&first)
+    );
     let first_head = world.repo.resolve(&format!("refs/heads/{BRANCH}")).unwrap();
 
     // Nothing changed: the branch already holds exactly this promotion; no new commit.
     let mark = world.fake.request_count();
     let same = world.comment(ADMIN, "/promote prod from staging").await;
-    assert_eq!(reactions(&same), strs(&["eyes", "rocket"]));
+    assert_eq!(world.reactions(&same), strs(&["eyes", "rocket"]));
     assert_eq!(
         world.repo.resolve(&format!("refs/heads/{BRANCH}")),
         Some(first_head.clone())
@@ -160,7 +169,7 @@ async fn promoting_again_updates_the_same_pull_request() {
         w.write("README.md", "# config\n");
     });
     let again = world.comment(WRITER, "/promote prod").await;
-    assert_eq!(reactions(&again), strs(&["eyes", "rocket"]));
+    assert_eq!(world.reactions(&again), strs(&["eyes", "rocket"]));
 
     let pulls = world.pulls_from(BRANCH);
     assert_eq!(pulls.len(), 1, "never a second pull request: {pulls:#?}");
@@ -201,7 +210,7 @@ async fn nothing_is_bumped_when_the_target_already_runs_the_source_images() {
         );
     });
     let comment = world.comment(WRITER, "/promote staging").await;
-    assert_eq!(reactions(&comment), strs(&["eyes", "rocket"]));
+    assert_eq!(world.reactions(&comment), strs(&["eyes", "rocket"]));
     assert_eq!(
         world.reply_to(&comment),
         "**`/promote staging`** `staging` already runs the images of `dev`: already up to date, \
@@ -220,7 +229,7 @@ async fn promotion_errors_are_replies() {
 
     // No promote_from and no source named.
     let comment = world.comment(WRITER, "/promote dev").await;
-    assert_eq!(reactions(&comment), strs(&["eyes", "confused"]));
+    assert_eq!(world.reactions(&comment), strs(&["eyes", "confused"]));
     assert_eq!(
         world.reply_to(&comment),
         "**`/promote dev`** `dev` has no `promote_from` in `.github/slipway.yml`, so name the \
@@ -229,7 +238,7 @@ async fn promotion_errors_are_replies() {
 
     // Nothing in common between the environments.
     let comment = world.comment(WRITER, "/promote sandbox from prod").await;
-    assert_eq!(reactions(&comment), strs(&["eyes", "confused"]));
+    assert_eq!(world.reactions(&comment), strs(&["eyes", "confused"]));
     assert_eq!(
         world.reply_to(&comment),
         "**`/promote sandbox from prod`** nothing to promote: `sandbox` runs none of the tagged \
@@ -237,10 +246,19 @@ async fn promotion_errors_are_replies() {
     );
 
     // A locked target.
-    world.comment(ADMIN, "/lock prod incident 42").await;
+    let lock = world.comment(ADMIN, "/lock prod incident 42").await;
+    assert_eq!(world.reactions(&lock), strs(&["eyes", "rocket"]));
+    assert!(world
+        .reply_to(&lock)
+        .starts_with("**`/lock prod incident 42`** 🔒 `prod` is locked"));
+    // The lock refreshed the preview of the pull request under review.
+    let runs = world.check_runs();
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0].conclusion.as_deref(), Some("success"));
+    assert!(world.preview_comment().contains("### Environment `dev`"));
     let mark = world.fake.request_count();
     let comment = world.comment(WRITER, "/promote prod").await;
-    assert_eq!(reactions(&comment), strs(&["eyes", "confused"]));
+    assert_eq!(world.reactions(&comment), strs(&["eyes", "confused"]));
     let reply = world.reply_to(&comment);
     assert!(
         reply.starts_with("**`/promote prod`** `prod` is locked by `octocat` since "),
@@ -264,8 +282,12 @@ async fn promotion_errors_are_replies() {
 #[tokio::test]
 async fn after_the_promotion_pull_request_was_closed_a_new_one_is_opened() {
     let world = World::new().await;
-    world.comment(WRITER, "/promote prod").await;
+    let promote = world.comment(WRITER, "/promote prod").await;
+    assert_eq!(world.reactions(&promote), strs(&["eyes", "rocket"]));
     let first = world.pulls_from(BRANCH)[0].number;
+    assert!(world
+        .reply_to(&promote)
+        .contains(&format!("opened #{first}")));
     world
         .fake
         .state()
@@ -280,12 +302,12 @@ async fn after_the_promotion_pull_request_was_closed_a_new_one_is_opened() {
     let main = world.repo.push_main(|w| {
         w.write(
             "envs/dev/extra.yaml",
-            &support_commands::config_map("extra", "on"),
+            &manifests::config_map("extra", "mode", "on"),
         );
     });
 
     let comment = world.comment(WRITER, "/promote prod").await;
-    assert_eq!(reactions(&comment), strs(&["eyes", "rocket"]));
+    assert_eq!(world.reactions(&comment), strs(&["eyes", "rocket"]));
     let pulls = world.pulls_from(BRANCH);
     assert_eq!(pulls.len(), 2, "{pulls:#?}");
     let second = pulls
@@ -316,7 +338,7 @@ async fn a_promotion_interrupted_after_its_commit_finishes_without_a_second_comm
     let mark = world.fake.request_count();
     let comment = world.comment(WRITER, "/promote prod").await;
 
-    assert_eq!(reactions(&comment), strs(&["eyes", "rocket"]));
+    assert_eq!(world.reactions(&comment), strs(&["eyes", "rocket"]));
     let calls = world.calls_since(mark);
     let count = |call: String| calls.iter().filter(|c| **c == call).count();
     assert_eq!(

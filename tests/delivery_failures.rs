@@ -2,16 +2,18 @@
 //! decides whether slipway tries again, and every failure is counted by its kind in
 //! `slipway_delivery_failures_total{event,kind}`.
 
+mod git_fixtures;
+mod manifests;
 mod support;
-mod support_core;
 
 use std::time::Duration;
 
+use git_fixtures::TestRepo;
+use manifests::config_map;
 use serde_json::Value;
 use support::fake_github::PullSpec;
 use support::payloads::{PullEvent, INSTALLATION_ID};
 use support::{Failure, FakeGitHub, TestServer};
-use support_core::TestRepo;
 
 const REPO: &str = "acme/config";
 const WAIT: Duration = Duration::from_secs(30);
@@ -35,11 +37,16 @@ struct ConfigRepo {
 impl ConfigRepo {
     fn new() -> Self {
         let work = TestRepo::new();
-        work.write(".github/slipway.yml", CONFIG)
-            .write("envs/dev/config.yaml", &config_map("info"));
+        work.write(".github/slipway.yml", CONFIG).write(
+            "envs/dev/config.yaml",
+            &config_map("api", "LOG_LEVEL", "info"),
+        );
         let main = work.commit("initial");
         work.git(&["checkout", "--quiet", "-b", "change"]);
-        work.write("envs/dev/config.yaml", &config_map("debug"));
+        work.write(
+            "envs/dev/config.yaml",
+            &config_map("api", "LOG_LEVEL", "debug"),
+        );
         let head = work.commit("debug logs");
         work.git(&["checkout", "--quiet", "main"]);
         let (bare_dir, bare) = work.bare_clone();
@@ -57,12 +64,6 @@ impl ConfigRepo {
             .base("main", &self.main)
             .head("change", &self.head)
     }
-}
-
-fn config_map(level: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: api\ndata:\n  LOG_LEVEL: {level}\n"
-    )
 }
 
 async fn server_for(fake: &FakeGitHub) -> TestServer {

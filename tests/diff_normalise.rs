@@ -1,9 +1,10 @@
 //! The object-level diff: matching, normalisation, outcomes and order.
 
-mod support_core_b;
+mod manifests;
 
+use manifests::objects::{config_map, deployment, object};
+use manifests::FINGERPRINT_KEY;
 use slipway::diff::{diff_environment, Change};
-use support_core_b::{config_map, deployment, object, FINGERPRINT_KEY};
 
 #[test]
 fn server_managed_fields_and_status_are_not_changes() {

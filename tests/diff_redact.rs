@@ -1,10 +1,11 @@
 //! Secret values never leave the diff: not in its JSON, not in any markdown made from it.
 
-mod support_core_b;
+mod manifests;
 
+use manifests::objects::{object, secret};
+use manifests::FINGERPRINT_KEY;
 use slipway::diff::{diff_environment, Change, EnvironmentDiff, FingerprintKey};
 use slipway::report::{Limits, Preview, Templates};
-use support_core_b::{object, secret, FINGERPRINT_KEY};
 
 fn fingerprint(value: &[u8]) -> String {
     FINGERPRINT_KEY.fingerprint(value)

@@ -1,10 +1,10 @@
 //! Reading repositories at revisions, straight from the object database.
 
-mod support_core;
+mod git_fixtures;
 
+use git_fixtures::TestRepo;
 use slipway::git::{GitError, LocalRepo};
 use slipway::render::{EntryKind, SourceError, TreeEntry, TreeSource};
-use support_core::TestRepo;
 
 fn two_commit_repo() -> (TestRepo, String, String) {
     let repo = TestRepo::new();

@@ -1,12 +1,12 @@
 //! Bare mirrors: created on first fetch, updated incrementally, one fetch at a time.
 
-mod support_core;
+mod git_fixtures;
 
 use std::sync::Arc;
 
+use git_fixtures::TestRepo;
 use slipway::git::{GitError, Mirrors, Remote};
 use slipway::render::TreeSource;
-use support_core::TestRepo;
 
 fn upstream() -> (TestRepo, String) {
     let repo = TestRepo::new();

@@ -2,7 +2,7 @@
 //! server that insists on Basic authentication. The certificates are made with the `openssl`
 //! command; without it the tests are skipped with a note.
 
-mod support_core;
+mod git_fixtures;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use git_fixtures::TestRepo;
 use slipway::git::{Mirrors, Remote, Token};
-use support_core::TestRepo;
 
 const TOKEN: &str = "ghs_test_token_0123456789";
 

@@ -1,16 +1,16 @@
 //! The GitHub REST surface pipelines use (comments, reactions, check runs, permissions, pull
 //! requests, Git Data commits), each against the fake GitHub backed by a real bare repository.
 
+mod git_fixtures;
 mod support;
-mod support_core;
 
+use git_fixtures::{git_in, TestRepo};
 use slipway::github::{
     Annotation, CheckConclusion, CheckRunOutput, CheckRunRequest, CheckRunUpdate, CheckStatus,
     CommitRequest, GitHubError, Reaction, ReactionOutcome, RepoPermission, RepoRef,
 };
 use support::fake_github::{app_bot_login, PullSpec};
 use support::FakeGitHub;
-use support_core::{git_in, TestRepo};
 
 const INSTALLATION: i64 = 42;
 

@@ -1,13 +1,13 @@
 //! Environment policy: which rendered objects an environment refuses, on real renders of
 //! real git repositories, and the `allowed_cluster_scoped` field that widens it.
 
-mod support_core;
+mod git_fixtures;
 
+use git_fixtures::TestRepo;
 use slipway::config::{parse_config_repo, Environment};
 use slipway::git::LocalRepo;
 use slipway::policy::{check, Violation};
 use slipway::render::render_environment;
-use support_core::TestRepo;
 
 /// `envs/dev` of a repo whose `.github/slipway.yml` declares `dev` with `settings`, holding
 /// `manifests` (one file), rendered at HEAD; the refused objects as `file:line: message`.

@@ -1,60 +1,27 @@
 //! The preview pipeline end to end: real `pull_request` webhooks posted to a running slipway,
 //! real bare git repositories behind the fake GitHub, and what a reviewer sees on the pull
-//! request (the sticky comments, the check run) read back from the fake.
+//! request (the sticky comments, the check run) read back from the fake. Every scenario reads
+//! all that slipway posted: the fake fails a test that leaves a comment or check run unread.
 
+mod git_fixtures;
+mod manifests;
 mod support;
-mod support_core;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use git_fixtures::{assert_golden, TestRepo, CONFIG};
+use manifests::{config_map, deployment};
 use support::fake_github::{app_bot_login, FakeComment, PullSpec};
 use support::payloads::{PullEvent, INSTALLATION_ID};
 use support::{FakeGitHub, TestServer};
-use support_core::{assert_golden, TestRepo};
 
 const REPO: &str = "acme/config";
 const WAIT: Duration = Duration::from_secs(30);
 
-const CONFIG: &str = "\
-environments:
-  dev:
-    path: envs/dev
-    namespace: team-dev
-  prod:
-    path: envs/prod
-    namespace: team-prod
-    promote_from: dev
-    required_approvals: 2
-";
-
-fn config_map(name: &str, key: &str, value: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  {key}: {value:?}\n"
-    )
-}
-
-fn deployment(name: &str, tag: &str) -> String {
-    format!(
-        "apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-spec:
-  replicas: 2
-  selector:
-    matchLabels:
-      app: {name}
-  template:
-    metadata:
-      labels:
-        app: {name}
-    spec:
-      containers:
-        - name: {name}
-          image: registry.example.com/team/{name}:{tag}
-"
-    )
+/// The two environments of the CLI tests, prod needing two approving reviews.
+fn config() -> String {
+    format!("{CONFIG}    required_approvals: 2\n")
 }
 
 /// A config repo (work tree plus the bare repository GitHub serves), `main` at its first commit.
@@ -67,7 +34,7 @@ struct ConfigRepo {
 
 impl ConfigRepo {
     fn new() -> Self {
-        Self::with_config(Some(CONFIG))
+        Self::with_config(Some(&config()))
     }
 
     fn with_config(config: Option<&str>) -> Self {
@@ -134,6 +101,7 @@ async fn world(repo: &ConfigRepo) -> (FakeGitHub, TestServer) {
             REPO,
             PullSpec::new(8, "patch-1", "main").in_fork("mallory/config"),
         )
+        .fail_on_unread_output()
         .start()
         .await;
     let server = TestServer::builder().github(&fake).start().await;
@@ -145,6 +113,12 @@ async fn deliver(server: &TestServer, id: &str, event: &PullEvent) {
     let (status, body) = server.deliver("pull_request", id, &event.payload()).await;
     assert_eq!(status, 202, "{body}");
     server.wait_for_state(id, "done", WAIT).await;
+}
+
+/// The one item of `items`; a test that expects one and finds more fails, listing them.
+fn only<T: std::fmt::Debug>(items: Vec<T>) -> T {
+    assert_eq!(items.len(), 1, "{items:#?}");
+    items.into_iter().next().expect("one item")
 }
 
 fn bot_comments(fake: &FakeGitHub, number: u64) -> Vec<FakeComment> {
@@ -277,6 +251,14 @@ async fn two_events_racing_for_one_pull_request_leave_one_comment() {
     assert_eq!(comments.len(), 1, "{comments:#?}");
     assert!(comments[0].body.contains("1.6.0"), "the newest push wins");
     assert!(fake.deleted_comments().is_empty());
+    let runs = fake.check_runs(REPO);
+    let last = runs.last().expect("a check run");
+    assert_eq!(last.head_sha, second);
+    assert_eq!(last.conclusion.as_deref(), Some("success"));
+    assert!(
+        runs.iter().all(|r| r.status == "completed"),
+        "no check run is left running: {runs:#?}"
+    );
 }
 
 #[tokio::test]
@@ -292,6 +274,7 @@ async fn a_newer_push_waiting_in_the_queue_supersedes_a_preview_before_it_starts
         .with_installation(INSTALLATION_ID)
         .with_repo(REPO, &repo.bare)
         .with_pull(REPO, PullSpec::new(7, "change", "main"))
+        .fail_on_unread_output()
         .start()
         .await;
     // Both deliveries are stored before any worker runs: the first finds the second waiting.
@@ -406,7 +389,7 @@ async fn a_change_that_renders_the_same_says_no_changes() {
         "preview_no_changes.md",
         &normalised(&comments[0].body, &[(&repo.main, "BASE"), (&head, "HEAD")]),
     );
-    let run = &fake.check_runs(REPO)[0];
+    let run = &only(fake.check_runs(REPO));
     assert_eq!(run.conclusion.as_deref(), Some("success"));
     assert_eq!(
         run.title.as_deref(),
@@ -472,6 +455,12 @@ async fn a_diff_too_big_for_one_comment_takes_several_then_fewer_when_it_shrinks
     assert_eq!(after[0].body.matches("<b>added</b> ConfigMap").count(), 3);
     let deleted: Vec<u64> = fake.deleted_comments().iter().map(|c| c.id).collect();
     assert_eq!(deleted, [parts[1].id, parts[2].id]);
+    let runs = fake.check_runs(REPO);
+    let heads: Vec<&str> = runs.iter().map(|r| r.head_sha.as_str()).collect();
+    assert_eq!(heads, [big.as_str(), small.as_str()]);
+    assert!(runs
+        .iter()
+        .all(|r| r.conclusion.as_deref() == Some("success")));
 }
 
 #[tokio::test]
@@ -489,7 +478,7 @@ async fn a_diff_past_the_part_limit_is_cut_and_the_check_run_carries_the_report(
     assert!(parts[9]
         .body
         .contains(&format!("git fetch origin refs/pull/7/head && slipway preview --repo . --base {} --head {} --max-parts 0", repo.main, huge)));
-    let run = &fake.check_runs(REPO)[0];
+    let run = &only(fake.check_runs(REPO));
     let text = run
         .text
         .as_deref()
@@ -516,7 +505,7 @@ async fn a_render_failure_fails_the_check_run_at_the_file_and_line() {
     let (fake, server) = world(&repo).await;
     deliver(&server, "f-1", &repo.event("opened", 7, "change", &head)).await;
 
-    let run = &fake.check_runs(REPO)[0];
+    let run = &only(fake.check_runs(REPO));
     assert_eq!(run.conclusion.as_deref(), Some("failure"));
     assert_eq!(run.title.as_deref(), Some("1 environment does not render"));
     assert_eq!(run.annotations.len(), 1, "{:?}", run.annotations);
@@ -557,12 +546,12 @@ async fn a_broken_configuration_in_the_change_fails_the_check_run() {
     let (fake, server) = world(&repo).await;
     deliver(&server, "cfg-1", &repo.event("opened", 7, "change", &head)).await;
 
-    let run = &fake.check_runs(REPO)[0];
+    let run = &only(fake.check_runs(REPO));
     assert_eq!(run.conclusion.as_deref(), Some("failure"));
     assert_eq!(run.annotations.len(), 1);
     assert_eq!(run.annotations[0]["path"], ".github/slipway.yml");
     assert_eq!(run.annotations[0]["start_line"], 3);
-    let body = &bot_comments(&fake, 7)[0].body;
+    let body = &only(bot_comments(&fake, 7)).body;
     assert!(
         body.contains("### `.github/slipway.yml` does not parse"),
         "{body}"
@@ -583,7 +572,7 @@ async fn a_base_whose_configuration_does_not_parse_fails_the_preview_of_every_ch
     )
     .await;
 
-    let run = &fake.check_runs(REPO)[0];
+    let run = &only(fake.check_runs(REPO));
     assert_eq!(run.conclusion.as_deref(), Some("failure"));
     assert_eq!(
         run.title.as_deref(),
@@ -592,7 +581,7 @@ async fn a_base_whose_configuration_does_not_parse_fails_the_preview_of_every_ch
     assert_eq!(run.annotations.len(), 1, "the head holds the same file");
     assert_eq!(run.annotations[0]["path"], ".github/slipway.yml");
     assert_eq!(run.annotations[0]["start_line"], 3);
-    let body = &bot_comments(&fake, 7)[0].body;
+    let body = &only(bot_comments(&fake, 7)).body;
     assert!(
         body.contains("### `.github/slipway.yml` does not parse"),
         "{body}"
@@ -608,8 +597,8 @@ async fn a_fork_pull_request_gets_a_preview_with_a_note_and_nothing_else() {
     let head = repo.push("fork-work", |w| {
         w.write("envs/dev/api.yaml", &deployment("api", "9.9.9"));
     });
-    support_core::git_in(&repo.bare, &["update-ref", "refs/pull/8/head", &head]);
-    support_core::git_in(&repo.bare, &["branch", "-D", "fork-work"]);
+    git_fixtures::git_in(&repo.bare, &["update-ref", "refs/pull/8/head", &head]);
+    git_fixtures::git_in(&repo.bare, &["branch", "-D", "fork-work"]);
     let (fake, server) = world(&repo).await;
     let mark = fake.request_count();
 
@@ -630,7 +619,7 @@ async fn a_fork_pull_request_gets_a_preview_with_a_note_and_nothing_else() {
         body.contains("+      - image: registry.example.com/team/api:9.9.9"),
         "{body}"
     );
-    let run = &fake.check_runs(REPO)[0];
+    let run = &only(fake.check_runs(REPO));
     assert_eq!(run.conclusion.as_deref(), Some("success"));
     assert!(run
         .summary
@@ -672,6 +661,9 @@ async fn a_repeat_preview_costs_three_requests_after_the_token() {
     .await;
 
     let run = fake.check_runs(REPO)[1].id;
+    let edited = only(bot_comments(&fake, 7));
+    assert_eq!((edited.id, edited.edits), (comment, 1));
+    assert!(edited.body.contains("1.6.0"), "{}", edited.body);
     assert_eq!(
         fake.repo_calls_since(mark),
         [
@@ -761,7 +753,7 @@ async fn an_object_outside_the_allowed_namespaces_fails_the_check_run_at_its_lin
     deliver(&server, "p-1", &repo.event("opened", 7, "change", &head)).await;
 
     let message = "ConfigMap kube-system/x is in namespace kube-system, outside the namespaces dev may use (team-dev)";
-    let run = &fake.check_runs(REPO)[0];
+    let run = &only(fake.check_runs(REPO));
     assert_eq!(run.conclusion.as_deref(), Some("failure"));
     assert_eq!(
         run.title.as_deref(),

@@ -1,12 +1,12 @@
 //! Kustomize environments, built from git objects with plugins off and the load restrictor on.
 //! Each test is skipped (with a note) when neither kustomize nor kubectl is installed.
 
-mod support_core;
+mod git_fixtures;
 
+use git_fixtures::{config_yaml, kustomize_available, TestRepo};
 use slipway::config::{parse_config_repo, Environment};
 use slipway::git::LocalRepo;
 use slipway::render::{render_environment, K8sObject, RenderError};
-use support_core::{config_yaml, kustomize_available, TestRepo};
 
 fn env(path: &str, namespace: Option<&str>) -> Environment {
     let config = parse_config_repo(&config_yaml(&[("prod", path, namespace)])).unwrap();

@@ -1,7 +1,7 @@
 //! Which kustomize runs, what happens when none is installed, and the time limit.
 //! These tests change PATH, so they live in their own test binary and run one at a time.
 
-mod support_core;
+mod git_fixtures;
 
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
@@ -9,13 +9,13 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use git_fixtures::{config_yaml, TestRepo};
 use slipway::config::parse_config_repo;
 use slipway::git::LocalRepo;
 use slipway::render::{
     find_kustomize, render_environment, render_environment_with, KustomizeTool, RenderError,
     RenderLimits, RenderOptions,
 };
-use support_core::{config_yaml, TestRepo};
 
 static PATH_LOCK: Mutex<()> = Mutex::new(());
 

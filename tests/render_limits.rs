@@ -1,15 +1,15 @@
 //! Rendering work is bounded: alias expansion, nesting, document count and rendered bytes
 //! each stop a render with an error naming the file and the limit.
 
-mod support_core;
+mod git_fixtures;
 
+use git_fixtures::{config_yaml, kustomize_available, TestRepo};
 use slipway::config::{parse_config_repo, Environment};
 use slipway::git::LocalRepo;
 use slipway::render::{
     render_environment, render_environment_with, K8sObject, RenderError, RenderLimits,
     RenderOptions,
 };
-use support_core::{config_yaml, kustomize_available, TestRepo};
 
 fn env(path: &str) -> Environment {
     let config = parse_config_repo(&config_yaml(&[("dev", path, None)])).unwrap();

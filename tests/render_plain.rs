@@ -1,11 +1,11 @@
 //! Plain-YAML environments rendered from git revisions and from directories on disk.
 
-mod support_core;
+mod git_fixtures;
 
+use git_fixtures::{config_yaml, TestRepo};
 use slipway::config::{parse_config_repo, Environment};
 use slipway::git::LocalRepo;
 use slipway::render::{render_environment, DirSource, K8sObject, RenderError};
-use support_core::{config_yaml, TestRepo};
 
 fn env(path: &str, namespace: Option<&str>) -> Environment {
     let config = parse_config_repo(&config_yaml(&[("dev", path, namespace)])).unwrap();

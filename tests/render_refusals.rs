@@ -2,14 +2,14 @@
 //! kustomization names is judged before kustomize runs, and symlinks are judged by where
 //! they resolve. Refusals need no kustomize; the scenarios that build do.
 
-mod support_core;
+mod git_fixtures;
 
 use std::net::TcpListener;
 
+use git_fixtures::{config_yaml, kustomize_available, TestRepo};
 use slipway::config::{parse_config_repo, Environment};
 use slipway::git::LocalRepo;
 use slipway::render::{render_environment, K8sObject, RenderError};
-use support_core::{config_yaml, kustomize_available, TestRepo};
 
 fn env(path: &str) -> Environment {
     let config = parse_config_repo(&config_yaml(&[("dev", path, None)])).unwrap();

@@ -3,13 +3,13 @@
 //!
 //! Set `UPDATE_GOLDEN=1` to rewrite the files after an intended change of the templates.
 
-mod support_core;
+mod git_fixtures;
 
+use git_fixtures::assert_golden;
 use slipway::commands::replies::{self, PromotedImage, Proposal};
 use slipway::commands::{help_reply, parse, validate, CommandError, CommandLine, HelpEnvironment};
 use slipway::report::Templates;
 use slipway::store::EnvironmentLock;
-use support_core::assert_golden;
 
 const ENVIRONMENTS: [&str; 3] = ["dev", "staging", "prod"];
 /// 2026-11-18 11:06 UTC.

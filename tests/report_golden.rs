@@ -2,13 +2,14 @@
 //!
 //! Set `UPDATE_GOLDEN=1` to rewrite the files after an intended change of the templates.
 
-mod support_core;
-mod support_core_b;
+mod git_fixtures;
+mod manifests;
 
+use git_fixtures::assert_golden;
+use manifests::objects::{config_map, deployment, secret};
+use manifests::FINGERPRINT_KEY;
 use slipway::diff::diff_environment;
 use slipway::report::{Extras, Limits, Preview, Templates};
-use support_core::assert_golden;
-use support_core_b::{config_map, deployment, secret, FINGERPRINT_KEY};
 
 #[test]
 fn a_small_two_environment_change_renders_as_one_comment() {

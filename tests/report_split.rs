@@ -1,12 +1,13 @@
 //! Reports too big for one comment: split into parts, nothing lost, overflow summarised.
 
-mod support_core_b;
+mod manifests;
 
 use std::collections::BTreeMap;
 
+use manifests::objects::object;
+use manifests::FINGERPRINT_KEY;
 use slipway::diff::{diff_environment, EnvironmentDiff};
 use slipway::report::{Limits, Preview, Templates, GITHUB_COMMENT_LIMIT};
-use support_core_b::{object, FINGERPRINT_KEY};
 
 const COMMAND: &str = "slipway preview --repo . --base main --head feature";
 

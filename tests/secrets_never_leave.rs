@@ -7,8 +7,8 @@
 //! with literals, files and env files, a literal kustomize cannot read, an env file with
 //! invalid bytes, and a YAML error inside a Secret.
 
+mod git_fixtures;
 mod support;
-mod support_core;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -17,10 +17,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use base64::Engine as _;
+use git_fixtures::{config_yaml, kustomize_available, TestRepo};
 use support::fake_github::{app_bot_login, PullSpec};
 use support::payloads::{PullEvent, INSTALLATION_ID};
 use support::{FakeGitHub, TestServer};
-use support_core::{config_yaml, kustomize_available, TestRepo};
 
 const REPO: &str = "acme/config";
 const WAIT: Duration = Duration::from_secs(60);

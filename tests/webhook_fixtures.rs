@@ -1,8 +1,8 @@
 //! GitHub's own example payloads (`@octokit/webhooks-examples`): every example of every handled
 //! event is accepted and becomes its typed event; every other event is acknowledged.
 
+mod git_fixtures;
 mod support;
-mod support_core;
 
 use std::time::Duration;
 
@@ -34,7 +34,7 @@ async fn every_handled_example_is_accepted_stored_and_processed() {
     // The examples' pull requests live on github.com, which tests cannot reach: those that
     // start a preview name a local repository instead (one that is no config repo, so the
     // preview reads its configuration and quietly does nothing), at commits it holds.
-    let work = support_core::TestRepo::new();
+    let work = git_fixtures::TestRepo::new();
     work.write("README.md", "not a config repo\n");
     let base = work.commit("base");
     work.write("README.md", "still not a config repo\n");

@@ -12,6 +12,7 @@
 
 mod git;
 mod model;
+mod posted;
 mod repos;
 
 #[allow(unused_imports)]
@@ -135,6 +136,8 @@ pub struct FakeState {
     pub next_id: u64,
     /// The most items a list endpoint returns per page (GitHub: 100).
     pub list_page_size: usize,
+    /// What the App posted, and what of it the test has read.
+    pub posted: posted::PostedLog,
 }
 
 impl FakeState {
@@ -199,6 +202,7 @@ impl FakeRepo {
 /// Sets the fake's world up before it starts.
 pub struct FakeGitHubBuilder {
     state: FakeState,
+    fail_on_unread: bool,
 }
 
 impl FakeGitHubBuilder {
@@ -327,8 +331,20 @@ impl FakeGitHubBuilder {
         self
     }
 
+    /// When the last handle to the fake is dropped at the end of a test that did not panic,
+    /// the test fails if the App posted a comment, reaction or check run it never read.
+    pub fn fail_on_unread_output(mut self) -> Self {
+        self.fail_on_unread = true;
+        self
+    }
+
     pub async fn start(self) -> FakeGitHub {
         let state = Arc::new(Mutex::new(self.state));
+        let unread_guard = self.fail_on_unread.then(|| {
+            Arc::new(UnreadGuard {
+                state: state.clone(),
+            })
+        });
         let app = Router::new()
             .route("/app/installations/{id}/access_tokens", post(create_token))
             .route("/app/hook/deliveries", get(list_deliveries))
@@ -401,7 +417,11 @@ impl FakeGitHubBuilder {
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        FakeGitHub { addr, state }
+        FakeGitHub {
+            addr,
+            state,
+            _unread_guard: unread_guard,
+        }
     }
 }
 
@@ -410,6 +430,37 @@ impl FakeGitHubBuilder {
 pub struct FakeGitHub {
     pub addr: SocketAddr,
     state: Arc<Mutex<FakeState>>,
+    /// Shared by the test's handles only (the server holds `state`), so it drops with the last.
+    _unread_guard: Option<Arc<UnreadGuard>>,
+}
+
+/// Fails the test on drop if anything the App posted was never read (see
+/// [`FakeGitHubBuilder::fail_on_unread_output`]).
+struct UnreadGuard {
+    state: Arc<Mutex<FakeState>>,
+}
+
+impl Drop for UnreadGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let unread = self
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .posted
+            .unread();
+        assert!(unread.is_empty(), "{}", unread_report(&unread));
+    }
+}
+
+fn unread_report(unread: &[String]) -> String {
+    format!(
+        "slipway posted {} thing(s) the test never read:\n  - {}",
+        unread.len(),
+        unread.join("\n  - ")
+    )
 }
 
 impl FakeGitHub {
@@ -421,6 +472,7 @@ impl FakeGitHub {
                 list_page_size: 100,
                 ..FakeState::default()
             },
+            fail_on_unread: false,
         }
     }
 
@@ -468,8 +520,20 @@ impl FakeGitHub {
             .collect()
     }
 
-    /// The comments of issue or pull request `number` of `repo`, oldest first.
+    /// The comments of issue or pull request `number` of `repo`, oldest first; the test has
+    /// read them as they are now.
     pub fn comments_on(&self, repo: &str, number: u64) -> Vec<FakeComment> {
+        let comments = self.peek_comments_on(repo, number);
+        let mut state = self.state();
+        for comment in &comments {
+            state.posted.read_comment(comment);
+        }
+        comments
+    }
+
+    /// [`FakeGitHub::comments_on`] without reading them, to pick out the one a test reads
+    /// (with [`FakeGitHub::read_comment`]).
+    pub fn peek_comments_on(&self, repo: &str, number: u64) -> Vec<FakeComment> {
         self.state()
             .comments
             .iter()
@@ -478,9 +542,46 @@ impl FakeGitHub {
             .collect()
     }
 
-    /// Comments the App deleted.
+    /// The test has read `comment` as it was when it was taken from the fake.
+    pub fn read_comment(&self, comment: &FakeComment) {
+        self.state().posted.read_comment(comment);
+    }
+
+    /// The App's reactions on `comment` (as it was taken from the fake), in order; read.
+    pub fn bot_reactions(&self, comment: &FakeComment) -> Vec<String> {
+        let login = app_bot_login();
+        let contents: Vec<String> = comment
+            .reactions
+            .iter()
+            .filter(|(user, _)| *user == login)
+            .map(|(_, content)| content.clone())
+            .collect();
+        let mut state = self.state();
+        for content in &contents {
+            state.posted.read_reaction(comment.id, content);
+        }
+        contents
+    }
+
+    /// Comments the App deleted, as they were when deleted; read.
     pub fn deleted_comments(&self) -> Vec<FakeComment> {
-        self.state().deleted_comments.clone()
+        let mut state = self.state();
+        let deleted = state.deleted_comments.clone();
+        for comment in &deleted {
+            state.posted.read_comment(comment);
+        }
+        deleted
+    }
+
+    /// What the App posted that the test has not read, one line each.
+    pub fn unread(&self) -> Vec<String> {
+        self.state().posted.unread()
+    }
+
+    /// Fails, listing them, if the App posted anything the test has not read.
+    pub fn assert_all_read(&self) {
+        let unread = self.unread();
+        assert!(unread.is_empty(), "{}", unread_report(&unread));
     }
 
     /// A user (not the App) comments on `number`; returns the new comment.
@@ -490,14 +591,19 @@ impl FakeGitHub {
         state.add_comment(repo, number, login, "User", body)
     }
 
-    /// Every check run created on `repo`, in creation order.
+    /// Every check run created on `repo`, in creation order; read as they are now.
     pub fn check_runs(&self, repo: &str) -> Vec<FakeCheckRun> {
-        self.state()
+        let mut state = self.state();
+        let runs: Vec<FakeCheckRun> = state
             .check_runs
             .iter()
             .filter(|r| r.repo == repo)
             .cloned()
-            .collect()
+            .collect();
+        for run in &runs {
+            state.posted.read_check_run(run);
+        }
+        runs
     }
 
     pub fn pull(&self, repo: &str, number: u64) -> Option<FakePull> {

@@ -210,6 +210,7 @@ pub async fn create_comment(
         Err(refused) => return refused,
     };
     let comment = state.add_comment(&full, number, &app_bot_login(), "Bot", &body);
+    state.posted.comment_written(&comment);
     (StatusCode::CREATED, Json(comment.json(&api_base(&headers)))).into_response()
 }
 
@@ -265,6 +266,8 @@ pub async fn update_comment(
     comment.body = body;
     comment.updated_at = now_rfc3339();
     comment.edits += 1;
+    let comment = comment.clone();
+    state.posted.comment_written(&comment);
     Json(comment.json(&api_base(&headers))).into_response()
 }
 
@@ -340,7 +343,9 @@ pub async fn create_reaction(
     if exists {
         (StatusCode::OK, Json(body)).into_response()
     } else {
-        comment.reactions.push((login, content));
+        comment.reactions.push((login, content.clone()));
+        let comment = comment.clone();
+        state.posted.reaction_added(&comment, &content);
         (StatusCode::CREATED, Json(body)).into_response()
     }
 }
@@ -539,6 +544,7 @@ pub async fn create_check_run(
         return refused;
     }
     let json = run.json(&api_base(&headers));
+    state.posted.check_run_written(&run);
     state.check_runs.push(run);
     (StatusCode::CREATED, Json(json)).into_response()
 }
@@ -568,6 +574,8 @@ pub async fn update_check_run(
     if let Err(refused) = apply_check_fields(run, &body) {
         return refused;
     }
+    let run = run.clone();
+    state.posted.check_run_written(&run);
     Json(run.json(&api_base(&headers))).into_response()
 }
 

@@ -1,6 +1,10 @@
 //! The world of comment-command scenarios: a config repo with three environments in a real bare
 //! repository behind the fake GitHub, a running slipway, collaborators of every permission, a
 //! pull request to comment on, and `issue_comment` webhooks made from GitHub's own example.
+//!
+//! A scenario must read everything slipway posted (replies, reactions, preview comments, check
+//! runs) through the world's accessors: when the world is dropped at the end of a test, anything
+//! unread fails it with a listing of what was never read.
 #![allow(dead_code)] // each test file uses its own part
 
 use std::path::PathBuf;
@@ -8,10 +12,11 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::fake_github::{app_bot_login, FakeComment, FakePull, PullSpec};
+use crate::git_fixtures::{git_in, TestRepo};
+use crate::manifests::{api_deployment, config_map};
+use crate::support::fake_github::{app_bot_login, FakeCheckRun, FakeComment, FakePull, PullSpec};
 use crate::support::payloads::INSTALLATION_ID;
 use crate::support::{fixture, FakeGitHub, TestServer};
-use crate::support_core::{git_in, TestRepo};
 
 pub const REPO: &str = "acme/config";
 /// The pull request the scenarios comment on.
@@ -35,29 +40,8 @@ environments:
     path: envs/sandbox
 ";
 
-/// An API Deployment with comments, quoting and an init container, as people write them.
-pub fn api_deployment(api: &str, migrate: &str, envoy: &str) -> String {
-    format!(
-        "# The API, behind the gateway.\n\
-         apiVersion: apps/v1\n\
-         kind: Deployment\n\
-         metadata:\n  name: api   # keep the name: dashboards use it\n\
-         spec:\n  replicas: 2\n  selector:\n    matchLabels: {{app: api}}\n  template:\n    metadata:\n      labels:\n        app: api\n    spec:\n\
-         \x20     initContainers:\n\
-         \x20       - name: migrate\n\
-         \x20         image: registry.example.com/team/migrate:{migrate}   # in step with the API\n\
-         \x20     containers:\n\
-         \x20       - name: api\n\
-         \x20         image: \"registry.example.com/team/api:{api}\"\n\
-         \x20         ports:\n\
-         \x20           - containerPort: 8080\n\
-         \x20       - name: proxy\n\
-         \x20         image: envoyproxy/envoy:{envoy}\n"
-    )
-}
-
-pub fn config_map(name: &str, value: &str) -> String {
-    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  mode: {value}\n")
+fn settings_path(env: &str) -> String {
+    format!("envs/{env}/settings.yaml")
 }
 
 /// The config repo: a work tree and the bare repository the fake serves.
@@ -74,31 +58,27 @@ impl ConfigRepo {
 
     pub fn with_config(config: &str) -> Self {
         let work = TestRepo::new();
-        work.write(".github/slipway.yml", config)
-            .write(
-                "envs/dev/api.yaml",
-                &api_deployment("1.5.0", "1.5.0", "v1.31.0"),
-            )
-            .write(
-                "envs/staging/api.yaml",
-                &api_deployment("1.4.0", "1.4.0", "v1.30.1"),
-            )
-            .write(
-                "envs/staging/settings.yaml",
-                &config_map("settings", "staging"),
-            )
-            .write(
-                "envs/prod/api.yaml",
-                &api_deployment("1.3.0", "1.3.0", "v1.30.1"),
-            )
-            .write("envs/prod/settings.yaml", &config_map("settings", "prod"))
-            .write(
-                "envs/sandbox/settings.yaml",
-                &config_map("settings", "sandbox"),
+        work.write(".github/slipway.yml", config);
+        // Each environment a release behind the one it is promoted from.
+        for (env, version, envoy) in [
+            ("dev", "1.5.0", "v1.31.0"),
+            ("staging", "1.4.0", "v1.30.1"),
+            ("prod", "1.3.0", "v1.30.1"),
+        ] {
+            work.write(
+                &format!("envs/{env}/api.yaml"),
+                &api_deployment(version, version, envoy),
             );
+        }
+        for env in ["staging", "prod", "sandbox"] {
+            work.write(&settings_path(env), &config_map("settings", "mode", env));
+        }
         work.commit("initial");
         work.git(&["checkout", "--quiet", "-b", "change"]);
-        work.write("envs/dev/settings.yaml", &config_map("settings", "dev"));
+        work.write(
+            &settings_path("dev"),
+            &config_map("settings", "mode", "dev"),
+        );
         work.commit("a change under review");
         work.git(&["checkout", "--quiet", "main"]);
         let (bare_dir, bare) = work.bare_clone();
@@ -201,6 +181,7 @@ impl World {
             .with_collaborator(REPO, TRIAGER, "triage")
             .with_pull(REPO, PullSpec::new(PULL, "change", "main"))
             .with_issue(REPO, 3)
+            .fail_on_unread_output()
             .start()
             .await;
         let server = TestServer::builder().github(&fake).start().await;
@@ -245,7 +226,7 @@ impl World {
             .expect("the comment exists")
     }
 
-    /// slipway's comments on pull request `number`.
+    /// slipway's comments on pull request `number`, all of them read.
     pub fn bot_comments(&self, number: u64) -> Vec<FakeComment> {
         self.fake
             .comments_on(REPO, number)
@@ -254,16 +235,43 @@ impl World {
             .collect()
     }
 
+    /// slipway's comments on `number` whose body starts with `marker` (only those are read).
+    fn bot_comments_marked(&self, number: u64, marker: &str) -> Vec<FakeComment> {
+        let found: Vec<FakeComment> = self
+            .fake
+            .peek_comments_on(REPO, number)
+            .into_iter()
+            .filter(|c| c.user_login == app_bot_login() && c.body.starts_with(marker))
+            .collect();
+        for comment in &found {
+            self.fake.read_comment(comment);
+        }
+        found
+    }
+
     /// slipway's reply to `comment` (exactly one).
     pub fn reply_to(&self, comment: &FakeComment) -> String {
         let marker = format!("<!-- slipway:reply comment={} -->\n", comment.id);
-        let replies: Vec<FakeComment> = self
-            .bot_comments(comment.issue_number)
-            .into_iter()
-            .filter(|c| c.body.starts_with(&marker))
-            .collect();
+        let replies = self.bot_comments_marked(comment.issue_number, &marker);
         assert_eq!(replies.len(), 1, "replies to {}: {replies:#?}", comment.id);
         replies[0].body[marker.len()..].to_string()
+    }
+
+    /// The body of the preview comment on the pull request (exactly one part).
+    pub fn preview_comment(&self) -> String {
+        let parts = self.bot_comments_marked(PULL, "<!-- slipway:preview part=");
+        assert_eq!(parts.len(), 1, "preview comments: {parts:#?}");
+        parts[0].body.clone()
+    }
+
+    /// The reactions slipway left on `comment` (as `comment` was read), in order.
+    pub fn reactions(&self, comment: &FakeComment) -> Vec<String> {
+        self.fake.bot_reactions(comment)
+    }
+
+    /// slipway's check runs on the config repo, in creation order, all of them read.
+    pub fn check_runs(&self) -> Vec<FakeCheckRun> {
+        self.fake.check_runs(REPO)
     }
 
     /// The pull requests (open or closed) whose head is `branch`.
@@ -285,16 +293,6 @@ impl World {
             .map(|r| format!("{} {}", r.method, r.path))
             .collect()
     }
-}
-
-/// The reactions slipway left on `comment`, in order.
-pub fn reactions(comment: &FakeComment) -> Vec<String> {
-    comment
-        .reactions
-        .iter()
-        .filter(|(login, _)| *login == app_bot_login())
-        .map(|(_, content)| content.clone())
-        .collect()
 }
 
 /// An `issue_comment` webhook: GitHub's example `created` event with these fields.

@@ -1,4 +1,6 @@
-//! Real git repositories for tests, built with the `git` command line in temporary directories.
+//! Git fixtures: real repositories built with the `git` command line in temporary directories,
+//! the config files and golden files tests compare against, and the slipway binary run as a user
+//! would run it.
 #![allow(dead_code)] // each test file uses its own part
 
 use std::path::{Path, PathBuf};
@@ -39,6 +41,12 @@ impl TestRepo {
         std::fs::create_dir_all(full.parent().unwrap()).unwrap();
         std::fs::write(full, contents).unwrap();
         self
+    }
+
+    /// The text of a file in the work tree.
+    pub fn read(&self, path: &str) -> String {
+        let full = self.path().join(path);
+        std::fs::read_to_string(&full).unwrap_or_else(|err| panic!("{}: {err}", full.display()))
     }
 
     /// Creates a symlink at `path` pointing to `target` (stored as given).
@@ -145,4 +153,40 @@ pub fn assert_golden(name: &str, actual: &str) {
     let expected = std::fs::read_to_string(&path)
         .unwrap_or_else(|err| panic!("{}: {err} (UPDATE_GOLDEN=1 writes it)", path.display()));
     assert_eq!(actual, expected, "{} differs", path.display());
+}
+
+/// A config repo's `.github/slipway.yml` with plain environments dev and prod.
+pub const CONFIG: &str = "\
+environments:
+  dev:
+    path: envs/dev
+    namespace: team-dev
+  prod:
+    path: envs/prod
+    namespace: team-prod
+    promote_from: dev
+";
+
+/// What a run of the slipway binary printed.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run the slipway binary with `args`, as a user with an empty config directory (the key
+/// Secret fingerprints are made with is created there, not in the home of whoever tests).
+pub fn slipway(args: &[&str]) -> Run {
+    let config = tempfile::tempdir().expect("a temporary config directory");
+    let out = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(args)
+        .env("XDG_CONFIG_HOME", config.path())
+        .env_remove("FINGERPRINT_KEY")
+        .output()
+        .expect("slipway runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
