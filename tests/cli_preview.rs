@@ -510,7 +510,7 @@ fn an_object_outside_the_allowed_namespaces_is_previewed_marked_and_fails_the_co
 
 #[test]
 fn a_base_without_the_configuration_is_an_error_naming_the_revision() {
-    let repo = GitRepo::new();
+    let repo = TestRepo::new();
     repo.write(
         "envs/dev/api.yaml",
         &app("dev", "1.0", "info", PASSWORD_BASE),

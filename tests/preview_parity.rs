@@ -5,18 +5,18 @@
 //! locked (locks live in the server's store), so the server's "Not locked." lines are the
 //! only difference, and the scenarios hold no lock.
 
+mod git_fixtures;
+mod manifests;
 mod support;
-mod support_core;
-mod support_core_b;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use git_fixtures::{slipway, Run, TestRepo};
+use manifests::deployment;
 use support::fake_github::{app_bot_login, PullSpec};
 use support::payloads::{PullEvent, INSTALLATION_ID};
 use support::{FakeGitHub, TestServer};
-use support_core::TestRepo;
-use support_core_b::{slipway, Run};
 
 const REPO: &str = "acme/config";
 const PULL: u64 = 7;
@@ -35,35 +35,6 @@ environments:
     promote_from: dev
     required_approvals: 2
 ";
-
-fn deployment(name: &str, tag: &str) -> String {
-    format!(
-        "apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-spec:
-  replicas: 2
-  selector:
-    matchLabels:
-      app: {name}
-  template:
-    metadata:
-      labels:
-        app: {name}
-    spec:
-      containers:
-        - name: {name}
-          image: registry.example.com/team/{name}:{tag}
-"
-    )
-}
-
-fn config_map(name: &str, value: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  payload: {value:?}\n"
-    )
-}
 
 fn secret(password: &str) -> String {
     format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: api\nstringData:\n  password: {password}\n")
@@ -164,7 +135,10 @@ async fn a_change_prints_what_the_comment_says() {
         w.write("envs/dev/api.yaml", &deployment("api", "1.5.0"))
             .write("envs/dev/secret.yaml", &secret("correct-horse"))
             .write("envs/prod/api.yaml", &deployment("api", "1.4.0"))
-            .write("envs/dev/flags.yaml", &config_map("flags", "on"));
+            .write(
+                "envs/dev/flags.yaml",
+                &manifests::config_map("flags", "payload", "on"),
+            );
     });
 
     let posted = change.posted().await;
@@ -185,7 +159,7 @@ async fn a_change_prints_what_the_comment_says() {
 async fn a_report_of_several_parts_prints_every_part_with_its_marker() {
     let change = Change::new(|w| {
         let bulk: Vec<String> = (0..150)
-            .map(|n| config_map(&format!("bulk-{n:04}"), &"x".repeat(1000)))
+            .map(|n| manifests::config_map(&format!("bulk-{n:04}"), "payload", &"x".repeat(1000)))
             .collect();
         w.write("envs/dev/bulk.yaml", &bulk.join("---\n"));
     });
