@@ -93,15 +93,19 @@ impl fmt::Display for FailureKind {
 }
 
 /// An error and its sources, outermost first, joined with `: ` — each cause once.
+///
+/// slipway's own errors often show their cause in their message; the libraries below them
+/// (gix, sqlx) often repeat each layer in the next as well. A layer whose text the layers above
+/// already hold adds nothing and is left out, so every message appears once.
 pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
         let message = cause.to_string();
-        // Many messages already end with their cause's text (`{source}` in the format):
-        // repeating it would say the same thing twice.
-        if !text.ends_with(&message) {
-            text.push_str(": ");
+        if !message.is_empty() && !text.contains(&message) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
             text.push_str(&message);
         }
         source = cause.source();

@@ -9,28 +9,10 @@ pub mod preview;
 pub mod render;
 pub mod serve;
 
-/// The one line a failed command prints: each layer of the error, outermost first, joined
-/// with `: `.
-///
-/// slipway's own errors show their cause in their message and do not chain it again, but
-/// the libraries below them (gix, sqlx) often do both: each of their layers repeats the one
-/// beneath. A layer whose text the previous layer already holds adds nothing and is left out,
-/// so every message appears once.
+/// The one line a failed command prints: each layer of the error once, outermost first
+/// ([`crate::failure::chain`], as the queue logs a failed delivery).
 pub fn error_message(err: &anyhow::Error) -> String {
-    let mut message = String::new();
-    let mut previous = String::new();
-    for layer in err.chain() {
-        let text = layer.to_string();
-        if text.is_empty() || previous.contains(&text) {
-            continue;
-        }
-        if !message.is_empty() {
-            message.push_str(": ");
-        }
-        message.push_str(&text);
-        previous = text;
-    }
-    message
+    crate::failure::chain(err.as_ref())
 }
 
 #[cfg(test)]

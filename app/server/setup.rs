@@ -74,7 +74,13 @@ fn take_state(state: &AppState, token: &str) -> bool {
 pub(super) fn setup_page(state: &AppState, org: Option<&str>) -> Response {
     let manifest = match app_manifest(&state.settings.public_url) {
         Ok(manifest) => manifest.to_string(),
-        Err(err) => return (StatusCode::INTERNAL_SERVER_ERROR, format!("{err:#}")).into_response(),
+        Err(err) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                crate::failure::chain(err.as_ref()),
+            )
+                .into_response()
+        }
     };
     let org = org.map(str::trim).filter(|o| !o.is_empty());
     if let Some(org) = org {
@@ -190,8 +196,12 @@ pub(super) async fn callback(
             .into_response()
         }
         Err(err) => {
-            tracing::error!(error = %format!("{err:#}"), "cannot install the new App's credentials");
-            (StatusCode::INTERNAL_SERVER_ERROR, format!("{err:#}")).into_response()
+            tracing::error!(error = %crate::failure::chain(err.as_ref()), "cannot install the new App's credentials");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                crate::failure::chain(err.as_ref()),
+            )
+                .into_response()
         }
     }
 }
