@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_github;
+pub mod fake_kube;
 pub mod payloads;
 
 use std::collections::HashMap;

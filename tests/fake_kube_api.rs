@@ -1,0 +1,615 @@
+//! The fake Kubernetes API server, driven by the real `kube::Client` as slipway's builds and
+//! deploys will drive a cluster.
+
+mod support;
+
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::batch::v1::{Job, JobStatus};
+use k8s_openapi::api::core::v1::{Pod, PodStatus, Secret};
+use kube::api::{
+    Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams, WatchEvent,
+    WatchParams,
+};
+use kube::runtime::watcher;
+use kube::Discovery;
+use serde_json::json;
+use support::fake_kube::FakeKube;
+
+const NS: &str = "builds";
+
+async fn cluster() -> FakeKube {
+    FakeKube::builder().namespace(NS).start().await
+}
+
+fn job(name: &str, labels: serde_json::Value) -> Job {
+    serde_json::from_value(json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"backoffLimit": 0, "template": {"spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "build", "image": "executor:1"}],
+        }}},
+    }))
+    .expect("a Job")
+}
+
+fn pod(name: &str) -> Pod {
+    serde_json::from_value(json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"containers": [{"name": "build", "image": "executor:1"}]},
+    }))
+    .expect("a Pod")
+}
+
+fn api_error(error: kube::Error) -> Box<kube::core::Status> {
+    match error {
+        kube::Error::Api(status) => status,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn discovery_finds_the_served_groups_and_kinds() {
+    let kube = cluster().await;
+    let discovery = Discovery::new(kube.client())
+        .run()
+        .await
+        .expect("discovery");
+    let mut groups: Vec<&str> = discovery.groups().map(|g| g.name()).collect();
+    groups.sort();
+    assert_eq!(groups, vec!["", "apps", "batch"]);
+    let batch = discovery.get("batch").expect("the batch group");
+    let kinds: Vec<String> = batch
+        .recommended_resources()
+        .into_iter()
+        .map(|(ar, _)| ar.kind)
+        .collect();
+    assert_eq!(kinds, vec!["Job"]);
+    let version = kube
+        .client()
+        .apiserver_version()
+        .await
+        .expect("the version");
+    assert_eq!(version.git_version, "v1.32.0");
+}
+
+#[tokio::test]
+async fn a_job_is_created_read_listed_and_deleted() {
+    let kube = cluster().await;
+    let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
+    let created = jobs
+        .create(&PostParams::default(), &job("build-1", json!({})))
+        .await
+        .expect("created");
+    let meta = &created.metadata;
+    assert_eq!(meta.namespace.as_deref(), Some(NS));
+    assert!(meta.uid.is_some() && meta.creation_timestamp.is_some());
+    assert_eq!(meta.generation, Some(1));
+
+    let read = jobs.get("build-1").await.expect("read back");
+    assert_eq!(read.metadata.resource_version, meta.resource_version);
+    let listed = jobs.list(&ListParams::default()).await.expect("listed");
+    assert_eq!(listed.items.len(), 1);
+
+    jobs.delete("build-1", &DeleteParams::background())
+        .await
+        .expect("deleted");
+    assert!(kube.names("jobs", NS).is_empty());
+}
+
+#[tokio::test]
+async fn creating_a_job_twice_is_already_exists() {
+    let kube = cluster().await;
+    let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
+    jobs.create(&PostParams::default(), &job("build-1", json!({})))
+        .await
+        .expect("created");
+    let error = api_error(
+        jobs.create(&PostParams::default(), &job("build-1", json!({})))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((error.code, error.reason.as_str()), (409, "AlreadyExists"));
+    assert_eq!(error.message, "jobs.batch \"build-1\" already exists");
+}
+
+#[tokio::test]
+async fn reading_a_missing_job_is_not_found_with_its_name_and_kind() {
+    let kube = cluster().await;
+    let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
+    let error = api_error(jobs.get("nope").await.unwrap_err());
+    assert_eq!((error.code, error.reason.as_str()), (404, "NotFound"));
+    assert_eq!(error.message, "jobs.batch \"nope\" not found");
+    let details = error.details.expect("details");
+    assert_eq!(
+        (
+            details.name.as_str(),
+            details.kind.as_str(),
+            details.group.as_str()
+        ),
+        ("nope", "jobs", "batch")
+    );
+    assert_eq!(jobs.get_opt("nope").await.expect("get_opt"), None);
+}
+
+#[tokio::test]
+async fn creating_in_a_missing_namespace_is_not_found() {
+    let kube = cluster().await;
+    let jobs: Api<Job> = Api::namespaced(kube.client(), "elsewhere");
+    let error = api_error(
+        jobs.create(&PostParams::default(), &job("build-1", json!({})))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (error.code, error.message.as_str()),
+        (404, "namespaces \"elsewhere\" not found")
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_name_is_rejected_with_the_field() {
+    let kube = cluster().await;
+    let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
+    let error = api_error(
+        jobs.create(&PostParams::default(), &job("Build_1", json!({})))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((error.code, error.reason.as_str()), (422, "Invalid"));
+    assert!(error.message.starts_with("Job.batch \"Build_1\" is invalid: metadata.name: Invalid value: \"Build_1\": a lowercase RFC 1123 subdomain"), "{}", error.message);
+}
+
+#[tokio::test]
+async fn label_selectors_filter_lists() {
+    let kube = cluster().await;
+    let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
+    for (name, labels) in [
+        ("a", json!({"slipway.dev/repo": "api", "tier": "web"})),
+        ("b", json!({"slipway.dev/repo": "api", "tier": "worker"})),
+        ("c", json!({"slipway.dev/repo": "ui"})),
+    ] {
+        jobs.create(&PostParams::default(), &job(name, labels))
+            .await
+            .expect("created");
+    }
+    let names = |list: kube::core::ObjectList<Job>| -> Vec<String> {
+        list.items
+            .into_iter()
+            .filter_map(|j| j.metadata.name)
+            .collect()
+    };
+    let select = |selector: &str| ListParams::default().labels(selector);
+    assert_eq!(
+        names(jobs.list(&select("slipway.dev/repo=api")).await.unwrap()),
+        ["a", "b"]
+    );
+    assert_eq!(
+        names(
+            jobs.list(&select("slipway.dev/repo=api,tier!=web"))
+                .await
+                .unwrap()
+        ),
+        ["b"]
+    );
+    assert_eq!(
+        names(jobs.list(&select("tier in (web, worker)")).await.unwrap()),
+        ["a", "b"]
+    );
+    assert_eq!(
+        names(jobs.list(&select("tier notin (web)")).await.unwrap()),
+        ["b", "c"]
+    );
+    assert_eq!(names(jobs.list(&select("tier")).await.unwrap()), ["a", "b"]);
+    assert_eq!(names(jobs.list(&select("!tier")).await.unwrap()), ["c"]);
+    assert_eq!(
+        names(
+            jobs.list(&ListParams::default().fields("metadata.name=c"))
+                .await
+                .unwrap()
+        ),
+        ["c"]
+    );
+}
+
+#[tokio::test]
+async fn a_bad_label_selector_is_a_bad_request() {
+    let kube = cluster().await;
+    let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
+    let error = api_error(
+        jobs.list(&ListParams::default().labels("tier in (web"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((error.code, error.reason.as_str()), (400, "BadRequest"));
+    assert!(error.message.contains("unclosed '('"), "{}", error.message);
+}
+
+#[tokio::test]
+async fn replacing_with_a_stale_resource_version_is_a_conflict() {
+    let kube = cluster().await;
+    let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
+    let stale = jobs
+        .create(&PostParams::default(), &job("build-1", json!({})))
+        .await
+        .expect("created");
+    let mut fresh = stale.clone();
+    fresh.metadata.labels = Some([("attempt".to_string(), "2".to_string())].into());
+    let replaced = jobs
+        .replace("build-1", &PostParams::default(), &fresh)
+        .await
+        .expect("replaced");
+    assert_ne!(
+        replaced.metadata.resource_version,
+        stale.metadata.resource_version
+    );
+
+    let error = api_error(
+        jobs.replace("build-1", &PostParams::default(), &stale)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((error.code, error.reason.as_str()), (409, "Conflict"));
+    assert_eq!(
+        error.message,
+        "Operation cannot be fulfilled on jobs.batch \"build-1\": the object has been modified; please apply your changes to the latest version and try again"
+    );
+}
+
+#[tokio::test]
+async fn a_merge_patch_changes_only_what_it_names() {
+    let kube = cluster().await;
+    let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
+    jobs.create(
+        &PostParams::default(),
+        &job("build-1", json!({"keep": "yes", "drop": "me"})),
+    )
+    .await
+    .expect("created");
+    let patch = json!({"metadata": {"labels": {"drop": null, "added": "1"}}});
+    let patched = jobs
+        .patch("build-1", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("patched");
+    let labels = patched.metadata.labels.unwrap_or_default();
+    assert_eq!(
+        labels.into_iter().collect::<Vec<_>>(),
+        [
+            ("added".to_string(), "1".to_string()),
+            ("keep".to_string(), "yes".to_string())
+        ]
+    );
+    assert_eq!(
+        patched.metadata.generation,
+        Some(1),
+        "labels are not the spec"
+    );
+}
+
+#[tokio::test]
+async fn status_is_written_only_through_its_subresource() {
+    let kube = cluster().await;
+    let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
+    jobs.create(&PostParams::default(), &job("build-1", json!({})))
+        .await
+        .expect("created");
+    let active = json!({"status": {"active": 1}});
+    jobs.patch("build-1", &PatchParams::default(), &Patch::Merge(&active))
+        .await
+        .expect("patched");
+    assert_eq!(
+        jobs.get("build-1")
+            .await
+            .unwrap()
+            .status
+            .and_then(|s| s.active),
+        None
+    );
+    jobs.patch_status("build-1", &PatchParams::default(), &Patch::Merge(&active))
+        .await
+        .expect("status patched");
+    assert_eq!(
+        jobs.get("build-1")
+            .await
+            .unwrap()
+            .status
+            .and_then(|s| s.active),
+        Some(1)
+    );
+}
+
+#[tokio::test]
+async fn a_watch_sees_a_job_added_then_modified_and_gets_bookmarks() {
+    let kube = FakeKube::builder()
+        .namespace(NS)
+        .bookmark_interval(Duration::from_millis(100))
+        .start()
+        .await;
+    let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
+    let since = kube.resource_version().to_string();
+    let mut events = jobs
+        .watch(&WatchParams::default().timeout(10), &since)
+        .await
+        .expect("watching")
+        .boxed();
+
+    jobs.create(&PostParams::default(), &job("build-1", json!({})))
+        .await
+        .expect("created");
+    let Some(WatchEvent::Added(added)) = events.try_next().await.unwrap() else {
+        panic!("expected ADDED")
+    };
+    kube.set_job_status(
+        NS,
+        "build-1",
+        JobStatus {
+            succeeded: Some(1),
+            ..JobStatus::default()
+        },
+    );
+    let Some(WatchEvent::Modified(modified)) = events.try_next().await.unwrap() else {
+        panic!("expected MODIFIED")
+    };
+    assert_eq!(modified.status.and_then(|s| s.succeeded), Some(1));
+    assert!(modified.metadata.resource_version > added.metadata.resource_version);
+
+    let Some(WatchEvent::Bookmark(bookmark)) = events.try_next().await.unwrap() else {
+        panic!("expected BOOKMARK")
+    };
+    assert_eq!(
+        bookmark.metadata.resource_version,
+        kube.resource_version().to_string()
+    );
+}
+
+#[tokio::test]
+async fn a_watch_resumes_from_a_resource_version() {
+    let kube = cluster().await;
+    let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
+    let first = jobs
+        .create(&PostParams::default(), &job("build-1", json!({})))
+        .await
+        .expect("created");
+    jobs.create(&PostParams::default(), &job("build-2", json!({})))
+        .await
+        .expect("created");
+    let since = first.metadata.resource_version.expect("a version");
+    let mut events = jobs
+        .watch(&WatchParams::default().timeout(5), &since)
+        .await
+        .expect("watching")
+        .boxed();
+    let Some(WatchEvent::Added(replayed)) = events.try_next().await.unwrap() else {
+        panic!("expected ADDED")
+    };
+    assert_eq!(replayed.metadata.name.as_deref(), Some("build-2"));
+}
+
+#[tokio::test]
+async fn a_watch_from_an_expired_version_gets_410_expired() {
+    let kube = FakeKube::builder()
+        .namespace(NS)
+        .history_limit(2)
+        .start()
+        .await;
+    let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
+    for n in 1..=4 {
+        jobs.create(
+            &PostParams::default(),
+            &job(&format!("build-{n}"), json!({})),
+        )
+        .await
+        .expect("created");
+    }
+    let mut events = jobs
+        .watch(&WatchParams::default().timeout(5), "1")
+        .await
+        .expect("watching")
+        .boxed();
+    let Some(WatchEvent::Error(status)) = events.try_next().await.unwrap() else {
+        panic!("expected ERROR")
+    };
+    assert_eq!((status.code, status.reason.as_str()), (410, "Expired"));
+    assert!(
+        status.message.starts_with("too old resource version: 1"),
+        "{}",
+        status.message
+    );
+}
+
+#[tokio::test]
+async fn the_watcher_relists_after_its_version_expired() {
+    let kube = FakeKube::builder()
+        .namespace(NS)
+        .history_limit(1)
+        .start()
+        .await;
+    let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
+    jobs.create(&PostParams::default(), &job("build-1", json!({})))
+        .await
+        .expect("created");
+    let mut stream = watcher(jobs.clone(), watcher::Config::default().timeout(5)).boxed();
+    let mut names = Vec::new();
+    let mut errors = Vec::new();
+    let mut lists = 0;
+    while let Some(event) = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("the watcher goes on")
+    {
+        match event {
+            Ok(watcher::Event::Init) => names.clear(),
+            Ok(watcher::Event::InitApply(job)) => names.push(job.metadata.name.unwrap_or_default()),
+            Ok(watcher::Event::InitDone) => {
+                lists += 1;
+                if lists == 2 {
+                    break;
+                }
+                // Two changes before the watch starts: the one change the server remembers
+                // no longer reaches back to the version the list returned.
+                for n in 2..=3 {
+                    jobs.create(
+                        &PostParams::default(),
+                        &job(&format!("build-{n}"), json!({})),
+                    )
+                    .await
+                    .expect("created");
+                }
+            }
+            Ok(_) => {}
+            Err(error) => errors.push(error.to_string()),
+        }
+    }
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("too old resource version"), "{errors:?}");
+    assert_eq!(
+        names,
+        ["build-1", "build-2", "build-3"],
+        "the relist sees every Job"
+    );
+    assert_eq!(kube.requests("list", "jobs"), 2);
+}
+
+#[tokio::test]
+async fn pod_logs_are_read_with_a_tail() {
+    let kube = cluster().await;
+    let pods: Api<Pod> = Api::namespaced(kube.client(), NS);
+    pods.create(&PostParams::default(), &pod("build-1-abcde"))
+        .await
+        .expect("created");
+    kube.append_pod_log(NS, "build-1-abcde", &["step 1", "step 2", "step 3"]);
+    let all = pods
+        .logs("build-1-abcde", &LogParams::default())
+        .await
+        .expect("logs");
+    assert_eq!(all, "step 1\nstep 2\nstep 3\n");
+    let tail = pods
+        .logs(
+            "build-1-abcde",
+            &LogParams {
+                tail_lines: Some(2),
+                ..LogParams::default()
+            },
+        )
+        .await
+        .expect("logs");
+    assert_eq!(tail, "step 2\nstep 3\n");
+}
+
+#[tokio::test]
+async fn a_pod_starts_pending_and_its_status_is_set_by_the_test() {
+    let kube = cluster().await;
+    let pods: Api<Pod> = Api::namespaced(kube.client(), NS);
+    let created = pods
+        .create(&PostParams::default(), &pod("build-1-abcde"))
+        .await
+        .expect("created");
+    assert_eq!(
+        created.status.and_then(|s| s.phase).as_deref(),
+        Some("Pending")
+    );
+    kube.set_pod_status(
+        NS,
+        "build-1-abcde",
+        PodStatus {
+            phase: Some("Running".into()),
+            ..PodStatus::default()
+        },
+    );
+    let running = pods.get("build-1-abcde").await.expect("read");
+    assert_eq!(
+        running.status.and_then(|s| s.phase).as_deref(),
+        Some("Running")
+    );
+}
+
+async fn job_with_owned_secret(kube: &FakeKube) -> (Api<Job>, Api<Secret>) {
+    let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
+    let secrets: Api<Secret> = Api::namespaced(kube.client(), NS);
+    let created = jobs
+        .create(&PostParams::default(), &job("build-1", json!({})))
+        .await
+        .expect("created");
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "build-1-token", "ownerReferences": [{
+            "apiVersion": "batch/v1", "kind": "Job", "name": "build-1",
+            "uid": created.metadata.uid, "controller": true,
+        }]},
+        "stringData": {"token": "ghs_secret"},
+    }))
+    .expect("a Secret");
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("created");
+    (jobs, secrets)
+}
+
+#[tokio::test]
+async fn deleting_a_job_in_the_background_deletes_the_secret_it_owns() {
+    let kube = cluster().await;
+    let (jobs, secrets) = job_with_owned_secret(&kube).await;
+    jobs.delete("build-1", &DeleteParams::background())
+        .await
+        .expect("deleted");
+    assert_eq!(secrets.get_opt("build-1-token").await.expect("read"), None);
+}
+
+#[tokio::test]
+async fn deleting_a_job_without_a_policy_orphans_what_it_owns() {
+    let kube = cluster().await;
+    let (jobs, secrets) = job_with_owned_secret(&kube).await;
+    jobs.delete("build-1", &DeleteParams::default())
+        .await
+        .expect("deleted");
+    let orphan = secrets
+        .get("build-1-token")
+        .await
+        .expect("the Secret stays");
+    assert_eq!(orphan.metadata.owner_references.unwrap_or_default(), []);
+}
+
+#[tokio::test]
+async fn a_missing_rbac_rule_is_forbidden() {
+    let kube = cluster().await;
+    kube.forbid("create", "jobs");
+    let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
+    let error = api_error(
+        jobs.create(&PostParams::default(), &job("build-1", json!({})))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((error.code, error.reason.as_str()), (403, "Forbidden"));
+    assert_eq!(
+        error.message,
+        "jobs.batch is forbidden: User \"system:serviceaccount:slipway:slipway\" cannot create resource \"jobs\" in API group \"batch\" in the namespace \"builds\""
+    );
+    assert!(
+        jobs.list(&ListParams::default()).await.is_ok(),
+        "other verbs are allowed"
+    );
+}
+
+#[tokio::test]
+async fn an_injected_server_error_surfaces_once() {
+    let kube = cluster().await;
+    kube.fail_once("list", "jobs", 500);
+    let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
+    let error = api_error(jobs.list(&ListParams::default()).await.unwrap_err());
+    assert_eq!((error.code, error.reason.as_str()), (500, "InternalError"));
+    assert!(jobs.list(&ListParams::default()).await.is_ok());
+    assert_eq!(kube.requests("list", "jobs"), 2);
+}
+
+#[tokio::test]
+async fn a_transient_unavailable_is_retried_by_the_client() {
+    let kube = cluster().await;
+    kube.fail_once("list", "jobs", 503);
+    let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
+    assert!(jobs.list(&ListParams::default()).await.is_ok());
+    assert_eq!(kube.requests("list", "jobs"), 2, "one 503, then the retry");
+}

@@ -1,0 +1,578 @@
+//! The object store: every object as JSON under (group, version, resource, namespace, name),
+//! one cluster-wide `resourceVersion` counter, a bounded history of changes for watches to
+//! resume from, and the garbage collector for `ownerReferences`.
+//!
+//! Every change goes through [`Store::commit`], which stamps the new `resourceVersion`, records
+//! the event and tells live watches: the one place where server-side apply's `managedFields`
+//! bookkeeping will hook in.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde_json::{json, Map, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use tokio::sync::broadcast;
+
+use super::resources::{self, Propagation, ResourceType};
+use super::selectors::{labels_of, FieldSelector, LabelSelector};
+use super::status::ApiError;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Key {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub resource: &'static str,
+    /// Empty for cluster-scoped objects.
+    pub namespace: String,
+    pub name: String,
+}
+
+impl Key {
+    pub fn new(rt: &'static ResourceType, namespace: Option<&str>, name: &str) -> Key {
+        Key {
+            group: rt.group,
+            version: rt.version,
+            resource: rt.plural,
+            namespace: namespace.unwrap_or_default().to_string(),
+            name: name.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One committed change.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub revision: u64,
+    pub resource: &'static ResourceType,
+    pub kind: EventType,
+    /// The object before the change (none for a create), so a selector watch can tell an
+    /// object that stopped matching.
+    pub before: Option<Value>,
+    /// The object after the change; for a delete, the object as it was, at the new revision.
+    pub object: Value,
+}
+
+/// Which objects a list or a watch is about.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub namespace: Option<String>,
+    pub labels: LabelSelector,
+    pub fields: FieldSelector,
+}
+
+impl Scope {
+    pub fn matches(&self, object: &Value) -> bool {
+        let in_namespace = match &self.namespace {
+            Some(ns) => object["metadata"]["namespace"].as_str() == Some(ns.as_str()),
+            None => true,
+        };
+        in_namespace && self.labels.matches(&labels_of(object)) && self.fields.matches(object)
+    }
+}
+
+/// Which part of an object a write may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Object,
+    Status,
+}
+
+pub struct Store {
+    objects: BTreeMap<Key, Value>,
+    revision: u64,
+    uids: u64,
+    history: VecDeque<Event>,
+    history_limit: usize,
+    events: broadcast::Sender<Event>,
+}
+
+impl Store {
+    pub fn new(history_limit: usize) -> Store {
+        let (events, _) = broadcast::channel(1024);
+        Store {
+            objects: BTreeMap::new(),
+            revision: 0,
+            uids: 0,
+            history: VecDeque::new(),
+            history_limit: history_limit.max(1),
+            events,
+        }
+    }
+
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    pub fn get(
+        &self,
+        rt: &'static ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        self.objects
+            .get(&Key::new(rt, namespace, name))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(rt, name))
+    }
+
+    pub fn list(&self, rt: &'static ResourceType, scope: &Scope) -> Vec<Value> {
+        self.objects
+            .iter()
+            .filter(|(key, object)| {
+                key.resource == rt.plural && key.group == rt.group && scope.matches(object)
+            })
+            .map(|(_, object)| object.clone())
+            .collect()
+    }
+
+    pub fn create(
+        &mut self,
+        rt: &'static ResourceType,
+        namespace: Option<&str>,
+        mut object: Value,
+    ) -> Result<Value, ApiError> {
+        if !object.is_object() {
+            return Err(ApiError::bad_request(
+                "the body of the request is not a JSON object",
+            ));
+        }
+        let meta = metadata(&mut object);
+        let name = match meta.get("name").and_then(Value::as_str) {
+            Some(name) if !name.is_empty() => name.to_string(),
+            _ => match meta.get("generateName").and_then(Value::as_str) {
+                Some(prefix) => format!("{prefix}{}", suffix(self.uids + 1)),
+                None => {
+                    return Err(ApiError::invalid(
+                        rt,
+                        "",
+                        "metadata.name",
+                        "Required value: name or generateName is required",
+                    ))
+                }
+            },
+        };
+        if let Some(problem) = invalid_name(&name) {
+            return Err(ApiError::invalid(
+                rt,
+                &name,
+                "metadata.name",
+                &format!("Invalid value: \"{name}\": {problem}"),
+            ));
+        }
+        if let Some(ns) = namespace {
+            match meta.get("namespace").and_then(Value::as_str) {
+                Some(given) if given != ns => {
+                    return Err(ApiError::bad_request(
+                        "the namespace of the provided object does not match the namespace sent on the request",
+                    ))
+                }
+                _ => {}
+            }
+            let namespaces =
+                resources::find("", "v1", "namespaces").expect("namespaces are served");
+            if !self.objects.contains_key(&Key::new(namespaces, None, ns)) {
+                return Err(ApiError::not_found(namespaces, ns));
+            }
+        }
+        let key = Key::new(rt, namespace, &name);
+        if self.objects.contains_key(&key) {
+            return Err(ApiError::already_exists(rt, &name));
+        }
+        self.uids += 1;
+        meta.insert("name".into(), json!(name));
+        match namespace {
+            Some(ns) => meta.insert("namespace".into(), json!(ns)),
+            None => meta.remove("namespace"),
+        };
+        meta.insert("uid".into(), json!(uid(self.uids)));
+        meta.insert("creationTimestamp".into(), json!(now()));
+        meta.insert("generation".into(), json!(1));
+        for server_set in ["resourceVersion", "deletionTimestamp", "managedFields"] {
+            meta.remove(server_set);
+        }
+        object["apiVersion"] = json!(rt.api_version());
+        object["kind"] = json!(rt.kind);
+        if rt.has_status {
+            // Status is the controllers' to write: a create cannot set it.
+            object["status"] = initial_status(rt);
+        }
+        Ok(self.commit(rt, key, EventType::Added, None, object))
+    }
+
+    /// A PUT: the whole object, or only its status. A `resourceVersion` in the body must be the
+    /// stored one (optimistic concurrency); without one the update is unconditional.
+    pub fn replace(
+        &mut self,
+        rt: &'static ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        body: Value,
+        part: Part,
+    ) -> Result<Value, ApiError> {
+        let key = Key::new(rt, namespace, name);
+        let current = self
+            .objects
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(rt, name))?;
+        if !body.is_object() {
+            return Err(ApiError::bad_request(
+                "the body of the request is not a JSON object",
+            ));
+        }
+        if let Some(given) = body["metadata"]["name"].as_str() {
+            if given != name {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({given}) does not match the name on the URL ({name})"
+                )));
+            }
+        }
+        if let Some(given) = body["metadata"]["resourceVersion"].as_str() {
+            if Some(given) != current["metadata"]["resourceVersion"].as_str() {
+                return Err(ApiError::conflict(rt, name));
+            }
+        }
+        let mut next = match part {
+            Part::Status => {
+                let mut next = current.clone();
+                next["status"] = body.get("status").cloned().unwrap_or(Value::Null);
+                next
+            }
+            Part::Object => {
+                let mut next = body;
+                // Identity and server-set fields stay as stored.
+                let meta = metadata(&mut next);
+                for kept in [
+                    "name",
+                    "namespace",
+                    "uid",
+                    "creationTimestamp",
+                    "generation",
+                    "deletionTimestamp",
+                ] {
+                    match current["metadata"].get(kept) {
+                        Some(value) => meta.insert(kept.into(), value.clone()),
+                        None => meta.remove(kept),
+                    };
+                }
+                next["apiVersion"] = json!(rt.api_version());
+                next["kind"] = json!(rt.kind);
+                if rt.has_status {
+                    next["status"] = current.get("status").cloned().unwrap_or(Value::Null);
+                }
+                next
+            }
+        };
+        if spec_of(&next) != spec_of(&current) {
+            let generation = current["metadata"]["generation"].as_i64().unwrap_or(1) + 1;
+            next["metadata"]["generation"] = json!(generation);
+        }
+        if strip_revision(&next) == strip_revision(&current) {
+            // A no-op write changes nothing, not even the resourceVersion, as in Kubernetes.
+            return Ok(current);
+        }
+        Ok(self.commit(rt, key, EventType::Modified, Some(current), next))
+    }
+
+    /// A JSON merge patch (RFC 7386), then the same checks as a replace.
+    pub fn merge_patch(
+        &mut self,
+        rt: &'static ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        patch: &Value,
+        part: Part,
+    ) -> Result<Value, ApiError> {
+        let current = self.get(rt, namespace, name)?;
+        let mut merged = current.clone();
+        merge(&mut merged, patch);
+        if patch["metadata"].get("resourceVersion").is_none() {
+            // Without a precondition a patch applies to whatever is stored.
+            merged["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
+        }
+        self.replace(rt, namespace, name, merged, part)
+    }
+
+    /// Removes an object, then does what the garbage collector does with its dependents.
+    pub fn delete(
+        &mut self,
+        rt: &'static ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        propagation: Option<Propagation>,
+    ) -> Result<Value, ApiError> {
+        let key = Key::new(rt, namespace, name);
+        let object = self
+            .objects
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(rt, name))?;
+        let propagation = propagation.unwrap_or(rt.default_propagation());
+        let uid = object["metadata"]["uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if propagation == Propagation::Foreground {
+            self.collect_dependents(&uid);
+        }
+        self.objects.remove(&key);
+        let deleted = self.commit(
+            rt,
+            key.clone(),
+            EventType::Deleted,
+            Some(object.clone()),
+            object,
+        );
+        if rt.plural == "namespaces" {
+            let inside: Vec<Key> = self
+                .objects
+                .keys()
+                .filter(|k| k.namespace == name)
+                .cloned()
+                .collect();
+            for key in inside {
+                self.remove_key(&key);
+            }
+        }
+        match propagation {
+            Propagation::Orphan => self.orphan_dependents(&uid),
+            _ => self.collect_dependents(&uid),
+        }
+        Ok(deleted)
+    }
+
+    fn remove_key(&mut self, key: &Key) {
+        if let (Some(rt), Some(object)) = (
+            resources::find(key.group, key.version, key.resource),
+            self.objects.remove(key),
+        ) {
+            let uid = object["metadata"]["uid"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            self.commit(
+                rt,
+                key.clone(),
+                EventType::Deleted,
+                Some(object.clone()),
+                object,
+            );
+            self.collect_dependents(&uid);
+        }
+    }
+
+    fn dependents(&self, owner_uid: &str) -> Vec<Key> {
+        self.objects
+            .iter()
+            .filter(|(_, object)| {
+                object["metadata"]["ownerReferences"]
+                    .as_array()
+                    .is_some_and(|refs| refs.iter().any(|r| r["uid"].as_str() == Some(owner_uid)))
+            })
+            .map(|(key, _)| key.clone())
+            .collect()
+    }
+
+    /// Deletes every object owned by `owner_uid`, and what they own in turn.
+    fn collect_dependents(&mut self, owner_uid: &str) {
+        if owner_uid.is_empty() {
+            return;
+        }
+        for key in self.dependents(owner_uid) {
+            self.remove_key(&key);
+        }
+    }
+
+    /// Drops the owner's reference from its dependents, which stay.
+    fn orphan_dependents(&mut self, owner_uid: &str) {
+        if owner_uid.is_empty() {
+            return;
+        }
+        for key in self.dependents(owner_uid) {
+            let Some(rt) = resources::find(key.group, key.version, key.resource) else {
+                continue;
+            };
+            let Some(current) = self.objects.get(&key).cloned() else {
+                continue;
+            };
+            let mut next = current.clone();
+            if let Some(refs) = next["metadata"]["ownerReferences"].as_array_mut() {
+                refs.retain(|r| r["uid"].as_str() != Some(owner_uid));
+            }
+            self.commit(rt, key, EventType::Modified, Some(current), next);
+        }
+    }
+
+    /// Stamps the next `resourceVersion`, stores (or forgets) the object, records the event.
+    fn commit(
+        &mut self,
+        rt: &'static ResourceType,
+        key: Key,
+        kind: EventType,
+        before: Option<Value>,
+        mut object: Value,
+    ) -> Value {
+        self.revision += 1;
+        object["metadata"]["resourceVersion"] = json!(self.revision.to_string());
+        if kind != EventType::Deleted {
+            self.objects.insert(key, object.clone());
+        }
+        let event = Event {
+            revision: self.revision,
+            resource: rt,
+            kind,
+            before,
+            object: object.clone(),
+        };
+        self.history.push_back(event.clone());
+        while self.history.len() > self.history_limit {
+            self.history.pop_front();
+        }
+        // No watch listening is not an error.
+        let _ = self.events.send(event);
+        object
+    }
+
+    /// The events after `revision` and a receiver for those to come, taken together so none is
+    /// missed or seen twice; `Expired` when the history no longer reaches back to `revision`.
+    pub fn watch_from(
+        &self,
+        revision: u64,
+    ) -> Result<(Vec<Event>, broadcast::Receiver<Event>), ApiError> {
+        let oldest = self
+            .history
+            .front()
+            .map(|e| e.revision)
+            .unwrap_or(self.revision + 1);
+        if revision + 1 < oldest {
+            return Err(ApiError::expired(revision, oldest));
+        }
+        let replay = self
+            .history
+            .iter()
+            .filter(|e| e.revision > revision)
+            .cloned()
+            .collect();
+        Ok((replay, self.events.subscribe()))
+    }
+}
+
+fn metadata(object: &mut Value) -> &mut Map<String, Value> {
+    if !object["metadata"].is_object() {
+        object["metadata"] = json!({});
+    }
+    object["metadata"]
+        .as_object_mut()
+        .expect("metadata was just made an object")
+}
+
+fn spec_of(object: &Value) -> Value {
+    let mut spec = object.clone();
+    if let Some(map) = spec.as_object_mut() {
+        map.remove("metadata");
+        map.remove("status");
+    }
+    spec
+}
+
+fn strip_revision(object: &Value) -> Value {
+    let mut object = object.clone();
+    if let Some(meta) = object["metadata"].as_object_mut() {
+        meta.remove("resourceVersion");
+    }
+    object
+}
+
+fn initial_status(rt: &ResourceType) -> Value {
+    match rt.plural {
+        "pods" => json!({"phase": "Pending"}),
+        "namespaces" => json!({"phase": "Active"}),
+        _ => json!({}),
+    }
+}
+
+/// RFC 7386: objects merge key by key, `null` removes, anything else replaces.
+pub fn merge(target: &mut Value, patch: &Value) {
+    let Some(patch) = patch.as_object() else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    let target = target
+        .as_object_mut()
+        .expect("target was just made an object");
+    for (key, value) in patch {
+        if value.is_null() {
+            target.remove(key);
+        } else {
+            merge(target.entry(key.clone()).or_insert(Value::Null), value);
+        }
+    }
+}
+
+/// Why a name is not a DNS subdomain (RFC 1123), as the apiserver words it.
+fn invalid_name(name: &str) -> Option<&'static str> {
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if name.len() > 253 {
+        return Some("must be no more than 253 characters");
+    }
+    if name.split('.').all(label_ok) {
+        None
+    } else {
+        Some(
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', \
+             and must start and end with an alphanumeric character (e.g. 'example.com', regex used for \
+             validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+        )
+    }
+}
+
+fn uid(n: u64) -> String {
+    format!("00000000-0000-4000-8000-{n:012x}")
+}
+
+/// The five characters `generateName` appends, from the apiserver's alphabet.
+fn suffix(n: u64) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut n = n.wrapping_mul(2_654_435_761);
+    (0..5)
+        .map(|_| {
+            let c = ALPHABET[(n % ALPHABET.len() as u64) as usize] as char;
+            n /= ALPHABET.len() as u64;
+            c
+        })
+        .collect()
+}
+
+fn now() -> String {
+    let now = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    now.format(&Rfc3339).unwrap_or_default()
+}
