@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::{AsyncBufReadExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::batch::v1::{Job, JobStatus};
 use k8s_openapi::api::core::v1::{Pod, PodStatus, Secret};
 use kube::api::{
@@ -612,4 +612,120 @@ async fn a_transient_unavailable_is_retried_by_the_client() {
     let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
     assert!(jobs.list(&ListParams::default()).await.is_ok());
     assert_eq!(kube.requests("list", "jobs"), 2, "one 503, then the retry");
+}
+
+#[tokio::test]
+async fn a_json_patch_applies_all_its_operations_or_none() {
+    let kube = cluster().await;
+    let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
+    jobs.create(
+        &PostParams::default(),
+        &job("build-1", json!({"attempt": "1"})),
+    )
+    .await
+    .expect("created");
+    let bump = json!([
+        {"op": "test", "path": "/metadata/labels/attempt", "value": "1"},
+        {"op": "replace", "path": "/metadata/labels/attempt", "value": "2"},
+    ]);
+    // kube's typed JSON patch sits behind a feature slipway does not need; the request is the same.
+    let json_patch = || {
+        http::Request::patch(format!("/apis/batch/v1/namespaces/{NS}/jobs/build-1"))
+            .header("content-type", "application/json-patch+json")
+            .body(bump.to_string().into_bytes())
+            .expect("a request")
+    };
+    let patched: Job = kube.client().request(json_patch()).await.expect("patched");
+    assert_eq!(patched.metadata.labels.unwrap_or_default()["attempt"], "2");
+
+    let error = api_error(
+        kube.client()
+            .request::<Job>(json_patch())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((error.code, error.reason.as_str()), (422, "Invalid"));
+    assert!(
+        error
+            .message
+            .ends_with("operation 0: test /metadata/labels/attempt: the value differs"),
+        "{}",
+        error.message
+    );
+    assert_eq!(
+        jobs.get("build-1")
+            .await
+            .unwrap()
+            .metadata
+            .labels
+            .unwrap_or_default()["attempt"],
+        "2"
+    );
+}
+
+#[tokio::test]
+async fn a_selector_watch_sees_a_job_that_stops_matching_as_deleted() {
+    let kube = cluster().await;
+    let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
+    jobs.create(
+        &PostParams::default(),
+        &job("build-1", json!({"slipway.dev/build": "yes"})),
+    )
+    .await
+    .expect("created");
+    let since = kube.resource_version().to_string();
+    let params = WatchParams::default()
+        .labels("slipway.dev/build=yes")
+        .timeout(5);
+    let mut events = jobs.watch(&params, &since).await.expect("watching").boxed();
+    let unlabel = json!({"metadata": {"labels": {"slipway.dev/build": null}}});
+    jobs.patch("build-1", &PatchParams::default(), &Patch::Merge(&unlabel))
+        .await
+        .expect("patched");
+    let Some(WatchEvent::Deleted(gone)) = events.try_next().await.unwrap() else {
+        panic!("expected DELETED")
+    };
+    assert_eq!(gone.metadata.name.as_deref(), Some("build-1"));
+}
+
+#[tokio::test]
+async fn following_a_pod_log_streams_lines_until_the_pod_finishes() {
+    let kube = cluster().await;
+    let pods: Api<Pod> = Api::namespaced(kube.client(), NS);
+    pods.create(&PostParams::default(), &pod("build-1-abcde"))
+        .await
+        .expect("created");
+    kube.set_pod_status(
+        NS,
+        "build-1-abcde",
+        PodStatus {
+            phase: Some("Running".into()),
+            ..PodStatus::default()
+        },
+    );
+    kube.append_pod_log(NS, "build-1-abcde", &["step 1"]);
+    let follow = LogParams {
+        follow: true,
+        ..LogParams::default()
+    };
+    let mut lines = pods
+        .log_stream("build-1-abcde", &follow)
+        .await
+        .expect("following")
+        .lines();
+    assert_eq!(lines.try_next().await.unwrap().as_deref(), Some("step 1"));
+    kube.append_pod_log(NS, "build-1-abcde", &["step 2"]);
+    assert_eq!(lines.try_next().await.unwrap().as_deref(), Some("step 2"));
+    kube.set_pod_status(
+        NS,
+        "build-1-abcde",
+        PodStatus {
+            phase: Some("Succeeded".into()),
+            ..PodStatus::default()
+        },
+    );
+    let rest = tokio::time::timeout(Duration::from_secs(5), lines.try_collect::<Vec<String>>())
+        .await
+        .expect("the stream ends");
+    assert_eq!(rest.unwrap(), Vec::<String>::new());
 }

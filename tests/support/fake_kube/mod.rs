@@ -13,6 +13,7 @@
 #![allow(dead_code)]
 
 mod discovery;
+mod patch;
 mod resources;
 mod selectors;
 mod server;

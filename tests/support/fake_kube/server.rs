@@ -17,7 +17,7 @@ use super::discovery;
 use super::resources::{self, Propagation, ResourceType};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::status::{self, ApiError};
-use super::store::{Event, EventType, Part, Scope};
+use super::store::{Event, EventType, Part, PatchKind, Scope};
 use super::Shared;
 
 /// A request for objects: which type, where, which one, which subresource.
@@ -307,21 +307,24 @@ fn patch(
         .unwrap_or_default();
     let patch = parse_body(body)?;
     let part = part(target)?;
-    match content_type.split(';').next().unwrap_or_default().trim() {
+    let kind = match content_type.split(';').next().unwrap_or_default().trim() {
         // Strategic merge keys are not modelled: lists are replaced whole, as in a merge patch.
         "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
-            shared.with(|state| {
-                state.store.merge_patch(
-                    target.rt,
-                    target.namespace.as_deref(),
-                    name(target),
-                    &patch,
-                    part,
-                )
-            })
+            PatchKind::Merge
         }
-        other => Err(ApiError::unsupported_media_type(other)),
-    }
+        "application/json-patch+json" => PatchKind::Json,
+        other => return Err(ApiError::unsupported_media_type(other)),
+    };
+    shared.with(|state| {
+        state.store.patch(
+            target.rt,
+            target.namespace.as_deref(),
+            name(target),
+            kind,
+            &patch,
+            part,
+        )
+    })
 }
 
 fn delete_propagation(

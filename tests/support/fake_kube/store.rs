@@ -87,6 +87,12 @@ impl Scope {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchKind {
+    Merge,
+    Json,
+}
+
 /// Which part of an object a write may change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
@@ -291,23 +297,34 @@ impl Store {
         Ok(self.commit(rt, key, EventType::Modified, Some(current), next))
     }
 
-    /// A JSON merge patch (RFC 7386), then the same checks as a replace.
-    pub fn merge_patch(
+    /// A merge patch (RFC 7386) or a JSON patch (RFC 6902), then the same checks as a replace:
+    /// a `resourceVersion` the patch sets is a precondition, one it leaves alone is none.
+    pub fn patch(
         &mut self,
         rt: &'static ResourceType,
         namespace: Option<&str>,
         name: &str,
+        kind: PatchKind,
         patch: &Value,
         part: Part,
     ) -> Result<Value, ApiError> {
         let current = self.get(rt, namespace, name)?;
-        let mut merged = current.clone();
-        merge(&mut merged, patch);
-        if patch["metadata"].get("resourceVersion").is_none() {
-            // Without a precondition a patch applies to whatever is stored.
-            merged["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
-        }
-        self.replace(rt, namespace, name, merged, part)
+        let patched = match kind {
+            PatchKind::Merge => {
+                let mut merged = current.clone();
+                merge(&mut merged, patch);
+                merged
+            }
+            PatchKind::Json => super::patch::apply(&current, patch).map_err(|why| ApiError {
+                code: 422,
+                reason: "Invalid",
+                message: format!(
+                    "the server rejected our request due to an error in our request: {why}"
+                ),
+                details: None,
+            })?,
+        };
+        self.replace(rt, namespace, name, patched, part)
     }
 
     /// Removes an object, then does what the garbage collector does with its dependents.
