@@ -323,6 +323,20 @@ async fn status_is_written_only_through_its_subresource() {
     );
 }
 
+/// The next event that is not a bookmark.
+async fn next_change<S>(events: &mut S) -> WatchEvent<Job>
+where
+    S: futures::Stream<Item = kube::Result<WatchEvent<Job>>> + Unpin,
+{
+    loop {
+        match events.try_next().await.expect("a watch event") {
+            Some(WatchEvent::Bookmark(_)) => continue,
+            Some(event) => return event,
+            None => panic!("the watch ended"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_watch_sees_a_job_added_then_modified_and_gets_bookmarks() {
     let kube = FakeKube::builder()
@@ -341,7 +355,7 @@ async fn a_watch_sees_a_job_added_then_modified_and_gets_bookmarks() {
     jobs.create(&PostParams::default(), &job("build-1", json!({})))
         .await
         .expect("created");
-    let Some(WatchEvent::Added(added)) = events.try_next().await.unwrap() else {
+    let WatchEvent::Added(added) = next_change(&mut events).await else {
         panic!("expected ADDED")
     };
     kube.set_job_status(
@@ -352,7 +366,7 @@ async fn a_watch_sees_a_job_added_then_modified_and_gets_bookmarks() {
             ..JobStatus::default()
         },
     );
-    let Some(WatchEvent::Modified(modified)) = events.try_next().await.unwrap() else {
+    let WatchEvent::Modified(modified) = next_change(&mut events).await else {
         panic!("expected MODIFIED")
     };
     assert_eq!(modified.status.and_then(|s| s.succeeded), Some(1));
@@ -365,6 +379,26 @@ async fn a_watch_sees_a_job_added_then_modified_and_gets_bookmarks() {
         bookmark.metadata.resource_version,
         kube.resource_version().to_string()
     );
+}
+
+#[tokio::test]
+async fn a_watch_ends_at_its_timeout_with_a_bookmark() {
+    let kube = cluster().await;
+    let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
+    let since = kube.resource_version().to_string();
+    let events = jobs
+        .watch(&WatchParams::default().timeout(1), &since)
+        .await
+        .expect("watching");
+    let events: Vec<_> =
+        tokio::time::timeout(Duration::from_secs(5), events.try_collect::<Vec<_>>())
+            .await
+            .expect("the watch ends")
+            .expect("no error");
+    let [WatchEvent::Bookmark(bookmark)] = &events[..] else {
+        panic!("expected one BOOKMARK, got {events:?}")
+    };
+    assert_eq!(bookmark.metadata.resource_version, since);
 }
 
 #[tokio::test]
@@ -728,4 +762,23 @@ async fn following_a_pod_log_streams_lines_until_the_pod_finishes() {
         .await
         .expect("the stream ends");
     assert_eq!(rest.unwrap(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn deleting_a_collection_deletes_only_what_the_selector_matches() {
+    let kube = cluster().await;
+    let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
+    for (name, repo) in [("a", "api"), ("b", "api"), ("c", "ui")] {
+        jobs.create(
+            &PostParams::default(),
+            &job(name, json!({"slipway.dev/repo": repo})),
+        )
+        .await
+        .expect("created");
+    }
+    let params = ListParams::default().labels("slipway.dev/repo=api");
+    jobs.delete_collection(&DeleteParams::background(), &params)
+        .await
+        .expect("deleted");
+    assert_eq!(kube.names("jobs", NS), ["c"]);
 }

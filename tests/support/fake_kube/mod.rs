@@ -52,6 +52,17 @@ pub struct FakeState {
     bookmark_interval: Duration,
 }
 
+impl FakeState {
+    /// Drops the logs of pods that are gone, so a pod made again under the same name starts
+    /// with an empty log.
+    fn forget_deleted_pods(&mut self) {
+        let pods = resources::find("", "v1", "pods").expect("pods are served");
+        let store = &self.store;
+        self.logs
+            .retain(|(namespace, pod), _| store.get(pods, Some(namespace), pod).is_ok());
+    }
+}
+
 #[derive(Clone)]
 pub struct Shared {
     state: Arc<Mutex<FakeState>>,

@@ -95,6 +95,7 @@ pub async fn handle(
         (&Method::PUT, true) => "update",
         (&Method::PATCH, true) => "patch",
         (&Method::DELETE, true) => "delete",
+        (&Method::DELETE, false) => "deletecollection",
         _ => return error_response(&ApiError::method_not_allowed(method.as_str())),
     };
     let allowed_on_subresource = match target.subresource.as_deref() {
@@ -115,10 +116,6 @@ pub async fn handle(
     ) {
         return error_response(&refusal);
     }
-    let propagation = match delete_propagation(&query, &body) {
-        Ok(p) => p,
-        Err(e) => return error_response(&e),
-    };
     let result = match verb {
         "watch" => return watch(shared, &target, &query),
         "get" if target.subresource.as_deref() == Some("log") => {
@@ -155,27 +152,8 @@ pub async fn handle(
             })
         }),
         "patch" => patch(&shared, &target, &headers, &body),
-        _ => shared.with(|state| {
-            let current = state
-                .store
-                .get(target.rt, target.namespace.as_deref(), name(&target))?;
-            check_preconditions(target.rt, &current, &body)?;
-            let gone = state.store.delete(
-                target.rt,
-                target.namespace.as_deref(),
-                name(&target),
-                propagation,
-            )?;
-            state.logs.remove(&(
-                target.namespace.clone().unwrap_or_default(),
-                name(&target).to_string(),
-            ));
-            Ok(status::deleted(
-                target.rt,
-                name(&target),
-                gone["metadata"]["uid"].as_str().unwrap_or_default(),
-            ))
-        }),
+        "delete" => delete(&shared, &target, &body),
+        _ => delete_collection(&shared, &target, &query, &body),
     };
     match result {
         Ok(value) => ok(&value),
@@ -327,18 +305,61 @@ fn patch(
     })
 }
 
-fn delete_propagation(
+fn delete(shared: &Shared, target: &Target, body: &Bytes) -> Result<Value, ApiError> {
+    let propagation = delete_propagation(body)?;
+    shared.with(|state| {
+        let namespace = target.namespace.as_deref();
+        let current = state.store.get(target.rt, namespace, name(target))?;
+        check_preconditions(target.rt, &current, body)?;
+        let gone = state
+            .store
+            .delete(target.rt, namespace, name(target), propagation)?;
+        state.forget_deleted_pods();
+        let uid = gone["metadata"]["uid"].as_str().unwrap_or_default();
+        Ok(status::deleted(target.rt, name(target), uid))
+    })
+}
+
+/// Deletes every object the selectors match and answers with the list of them.
+fn delete_collection(
+    shared: &Shared,
+    target: &Target,
     query: &HashMap<String, String>,
     body: &Bytes,
-) -> Result<Option<Propagation>, ApiError> {
-    let from_body = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|b| b["propagationPolicy"].as_str().map(str::to_string));
-    match from_body.or_else(|| query.get("propagationPolicy").cloned()) {
+) -> Result<Value, ApiError> {
+    let propagation = delete_propagation(body)?;
+    let scope = scope(target, query)?;
+    shared.with(|state| {
+        let mut deleted = Vec::new();
+        for object in state.store.list(target.rt, &scope) {
+            let name = object["metadata"]["name"].as_str().unwrap_or_default();
+            let namespace = object["metadata"]["namespace"].as_str();
+            match state.store.delete(target.rt, namespace, name, propagation) {
+                Ok(gone) => deleted.push(gone),
+                // Already collected as a dependent of one deleted before it.
+                Err(error) if error.code == 404 => {}
+                Err(error) => return Err(error),
+            }
+        }
+        state.forget_deleted_pods();
+        Ok(json!({
+            "kind": format!("{}List", target.rt.kind),
+            "apiVersion": target.rt.api_version(),
+            "metadata": {"resourceVersion": state.store.revision().to_string()},
+            "items": deleted,
+        }))
+    })
+}
+
+fn delete_propagation(body: &Bytes) -> Result<Option<Propagation>, ApiError> {
+    let options = serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
+    match options["propagationPolicy"].as_str() {
         None => Ok(None),
-        Some(policy) => Propagation::parse(&policy)
-            .map(Some)
-            .ok_or_else(|| ApiError::bad_request(format!("propagationPolicy: Unsupported value: \"{policy}\": supported values: \"Foreground\", \"Background\", \"Orphan\""))),
+        Some(policy) => Propagation::parse(policy).map(Some).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "propagationPolicy: Unsupported value: \"{policy}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
+            ))
+        }),
     }
 }
 
