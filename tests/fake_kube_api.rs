@@ -561,6 +561,17 @@ async fn a_pod_starts_pending_and_its_status_is_set_by_the_test() {
     );
 }
 
+#[tokio::test]
+async fn the_log_of_a_missing_pod_is_not_found() {
+    let kube = cluster().await;
+    let pods: Api<Pod> = Api::namespaced(kube.client(), NS);
+    let error = api_error(pods.logs("gone", &LogParams::default()).await.unwrap_err());
+    assert_eq!(
+        (error.code, error.message.as_str()),
+        (404, "pods \"gone\" not found")
+    );
+}
+
 async fn job_with_owned_secret(kube: &FakeKube) -> (Api<Job>, Api<Secret>) {
     let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
     let secrets: Api<Secret> = Api::namespaced(kube.client(), NS);
@@ -591,6 +602,17 @@ async fn deleting_a_job_in_the_background_deletes_the_secret_it_owns() {
         .await
         .expect("deleted");
     assert_eq!(secrets.get_opt("build-1-token").await.expect("read"), None);
+}
+
+#[tokio::test]
+async fn deleting_a_job_in_the_foreground_deletes_the_secret_it_owns() {
+    let kube = cluster().await;
+    let (jobs, secrets) = job_with_owned_secret(&kube).await;
+    jobs.delete("build-1", &DeleteParams::foreground())
+        .await
+        .expect("deleted");
+    assert_eq!(secrets.get_opt("build-1-token").await.expect("read"), None);
+    assert!(kube.names("jobs", NS).is_empty());
 }
 
 #[tokio::test]

@@ -98,12 +98,14 @@ pub async fn handle(
         (&Method::DELETE, false) => "deletecollection",
         _ => return error_response(&ApiError::method_not_allowed(method.as_str())),
     };
-    let allowed_on_subresource = match target.subresource.as_deref() {
+    let allowed = match target.subresource.as_deref() {
+        // A namespaced object is made in its namespace's collection, never across namespaces.
+        None if verb == "create" => target.namespace.is_some() || !target.rt.namespaced,
         None => true,
         Some("log") => verb == "get",
         Some(_) => matches!(verb, "get" | "update" | "patch"),
     };
-    if !allowed_on_subresource {
+    if !allowed {
         return error_response(&ApiError::method_not_allowed(method.as_str()));
     }
     if let Some(refusal) = shared.admit(
