@@ -3,12 +3,15 @@
 //!
 //! It serves discovery, and for namespaces, pods, secrets, configmaps, services, Jobs and
 //! Deployments: create, get, list with label and field selectors, replace with optimistic
-//! concurrency, merge patch, delete with garbage collection of owned objects, the `status`
-//! subresource, pod logs and watches (resume from a `resourceVersion`, bookmarks, `Expired`
-//! once the history is gone). Failures are `Status` objects with the apiserver's codes,
-//! reasons and messages. A test sets the world up through [`FakeKube`]: Job and Pod status,
-//! log lines, RBAC refusals and injected server errors, and reads back what was created and
-//! how often each verb was used.
+//! concurrency, merge and JSON patches, delete and deletecollection with garbage collection of
+//! owned objects, the `status` subresource, pod logs (tail, follow) and watches (resume from a
+//! `resourceVersion`, bookmarks, `Expired` once the history is gone). Failures are `Status`
+//! objects with the apiserver's codes, reasons and messages. A test sets the world up through
+//! [`FakeKube`]: Job and Pod status, log lines, RBAC refusals and injected server errors, and
+//! reads back what was created and how often each verb was used.
+//!
+//! Not served yet: server-side apply (`application/apply-patch+yaml` answers 415) and dry
+//! runs; both belong in `store`, whose single commit point is where `managedFields` go.
 
 #![allow(dead_code)]
 
