@@ -804,3 +804,23 @@ async fn deleting_a_collection_deletes_only_what_the_selector_matches() {
         .expect("deleted");
     assert_eq!(kube.names("jobs", NS), ["c"]);
 }
+
+#[tokio::test]
+async fn a_dry_run_is_refused_and_writes_nothing() {
+    let kube = cluster().await;
+    let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
+    let dry = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    let error = api_error(
+        jobs.create(&dry, &job("build-1", json!({})))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (error.code, error.message.as_str()),
+        (400, "dryRun is not served by this fake API server yet")
+    );
+    assert!(kube.names("jobs", NS).is_empty());
+}

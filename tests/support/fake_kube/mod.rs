@@ -11,7 +11,8 @@
 //! reads back what was created and how often each verb was used.
 //!
 //! Not served yet: server-side apply (`application/apply-patch+yaml` answers 415) and dry
-//! runs; both belong in `store`, whose single commit point is where `managedFields` go.
+//! runs (refused with 400 rather than written); both belong in `store`, whose single commit
+//! point is where `managedFields` go.
 
 #![allow(dead_code)]
 

@@ -83,6 +83,12 @@ pub async fn handle(
             return ok(&document);
         }
     }
+    if query.contains_key("dryRun") {
+        // Refused rather than ignored: a dry run that writes would pass tests it should fail.
+        return error_response(&ApiError::bad_request(
+            "dryRun is not served by this fake API server yet",
+        ));
+    }
     let Some(target) = parse_target(&segments) else {
         return error_response(&ApiError::path_not_found(uri.path()));
     };
