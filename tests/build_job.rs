@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use git_fixtures::assert_golden;
 use serde_json::Value;
-use slipway::cluster::build_job::TOKEN_KEY;
+use slipway::cluster::build_job::{MAX_COMMIT_MESSAGE, TOKEN_KEY};
 use slipway::cluster::names::{job_name, MAX_NAME};
 use slipway::cluster::{render, BuildArg, BuildJobError, BuildSpec, BuildTemplate, Builder};
 use slipway::settings::Settings;
@@ -185,6 +185,23 @@ fn a_hostile_commit_message_stays_one_annotation() {
     expected["metadata"]["annotations"]["slipway.dev/commit-message"] =
         Value::String(HOSTILE.into());
     assert_eq!(tree(&hostile.job), expected);
+}
+
+#[test]
+fn a_huge_commit_message_is_cut_to_fit_an_annotation() {
+    let objects = render(
+        &kaniko(),
+        &BuildSpec {
+            commit_message: "é".repeat(300_000),
+            ..spec()
+        },
+    )
+    .unwrap();
+    let annotations = &tree(&objects.job)["metadata"]["annotations"];
+    assert_eq!(
+        annotations["slipway.dev/commit-message"],
+        "é".repeat(MAX_COMMIT_MESSAGE).as_str()
+    );
 }
 
 #[test]
@@ -499,7 +516,8 @@ async fn without_a_cluster_connect_says_none_is_configured() {
     );
 }
 
-/// Sets variables for one test and restores them; this binary's other tests read none of them.
+/// Sets variables for one test and restores them. The other tests of this binary read none of
+/// them, and read the environment only through `std`, which locks it.
 struct EnvGuard(Vec<(String, Option<String>)>);
 
 impl EnvGuard {
@@ -509,7 +527,8 @@ impl EnvGuard {
             .map(|(name, _)| (name.to_string(), std::env::var(name).ok()))
             .collect();
         for (name, value) in pairs {
-            // SAFETY: no other test in this binary reads or writes these variables.
+            // SAFETY: no other test in this binary reads or writes these variables, and the
+            // rest read the environment only through `std`, which serialises access.
             unsafe {
                 match value {
                     Some(value) => std::env::set_var(name, value),

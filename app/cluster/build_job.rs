@@ -25,6 +25,10 @@ pub const TOKEN_KEY: &str = "token";
 /// template says otherwise.
 const DEFAULT_TTL_SECONDS: i32 = 3600;
 
+/// A commit message is kept to this many characters: annotations share a 256 KiB budget and a
+/// Job the API server refuses builds nothing.
+pub const MAX_COMMIT_MESSAGE: usize = 1024;
+
 /// Fetches exactly the pushed commit into /workspace. The token comes from the environment and
 /// goes to git through its environment config, never through a command line.
 const GIT_FETCH_SCRIPT: &str = r#"set -eu
@@ -256,7 +260,15 @@ fn render_text(
         ("clone_url", Value::from(spec.clone_url.as_str())),
         ("sha", Value::from(spec.sha.as_str())),
         ("branch", Value::from(spec.branch.as_str())),
-        ("commit_message", Value::from(spec.commit_message.as_str())),
+        (
+            "commit_message",
+            Value::from(
+                spec.commit_message
+                    .chars()
+                    .take(MAX_COMMIT_MESSAGE)
+                    .collect::<String>(),
+            ),
+        ),
         ("attempt", Value::from(spec.attempt)),
         ("image", Value::from(spec.image.as_str())),
         ("destinations", Value::from_serialize(&destinations)),
