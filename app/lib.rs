@@ -1,11 +1,12 @@
 //! slipway: a GitHub App that makes pull requests the control plane of Kubernetes delivery.
 //!
-//! Data flows one way: `server → webhook → queue → pipelines → (github | git | render/diff) → report`.
+//! Data flows one way: `server → webhook → queue → pipelines → (github | git | render/diff | cluster) → report`.
 //! The pure parts (`config`, `render`, `diff`, `bump`, `report`, `commands` parsing, `webhook`
 //! verification) do no network I/O; the CLI reuses exactly the code the server runs.
 
 pub mod bump;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod diff;

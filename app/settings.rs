@@ -7,9 +7,12 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use jsonwebtoken::EncodingKey;
 
+use crate::cluster::Builder;
+use crate::config::parse_duration;
 use crate::diff::FingerprintKey;
 use url::Url;
 
@@ -39,6 +42,24 @@ pub struct Settings {
     /// `FINGERPRINT_KEY`: what Secret fingerprints are made with. `None`: the key slipway
     /// generated once and keeps in its store.
     pub fingerprint_key: Option<FingerprintKey>,
+    /// Where and how images are built in the cluster.
+    pub build: BuildSettings,
+}
+
+/// The `BUILD_*` settings: the build Jobs' namespace, template, executor and limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildSettings {
+    pub namespace: String,
+    pub builder: Builder,
+    /// A directory whose `build-job.yaml` (Kaniko) or `build-job-buildkit.yaml` replaces the
+    /// compiled-in template.
+    pub template_dir: Option<PathBuf>,
+    pub executor_image: String,
+    /// The docker-config Secret in the build namespace the executor pushes with.
+    pub registry_secret: String,
+    pub timeout: Duration,
+    /// Builds running at once; more wait.
+    pub concurrency: usize,
 }
 
 /// A GitHub App's identity: everything needed to verify its webhooks and sign its JWTs.
@@ -166,7 +187,10 @@ impl Settings {
             .transpose()
             .map_err(|err| invalid(format!("FINGERPRINT_KEY is not usable: {err}")))?;
 
+        let build = build_settings(&get)?;
+
         Ok(Settings {
+            build,
             credentials: credentials_from(vars)?.map(Arc::new),
             host,
             port,
@@ -183,6 +207,57 @@ impl Settings {
             fingerprint_key,
         })
     }
+}
+
+fn build_settings<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+) -> Result<BuildSettings, SettingsError> {
+    let builder = match get("BUILD_BUILDER") {
+        None => Builder::Kaniko,
+        Some(raw) => Builder::parse(raw).ok_or_else(|| {
+            invalid(format!(
+                "BUILD_BUILDER must be kaniko or buildkit, got {raw:?}"
+            ))
+        })?,
+    };
+    let timeout = match get("BUILD_TIMEOUT") {
+        Some(raw) => parse_duration(raw)
+            .map_err(|err| invalid(format!("BUILD_TIMEOUT is not a duration: {err}")))?,
+        None => Duration::from_secs(30 * 60),
+    };
+    let concurrency: usize = match get("BUILD_CONCURRENCY") {
+        Some(raw) => raw.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+            invalid(format!(
+                "BUILD_CONCURRENCY must be a positive number, got {raw:?}"
+            ))
+        })?,
+        None => 4,
+    };
+    let namespace = get("BUILD_NAMESPACE").unwrap_or("slipway-builds");
+    let dns_label = namespace.len() <= 63
+        && namespace
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !namespace.starts_with('-')
+        && !namespace.ends_with('-');
+    if !dns_label {
+        return Err(invalid(format!(
+            "BUILD_NAMESPACE must be a namespace name (lowercase letters, digits and `-`, at most 63), got {namespace:?}"
+        )));
+    }
+    Ok(BuildSettings {
+        namespace: namespace.to_string(),
+        builder,
+        template_dir: get("BUILD_TEMPLATE_DIR").map(PathBuf::from),
+        executor_image: get("BUILD_EXECUTOR_IMAGE")
+            .unwrap_or(builder.default_executor_image())
+            .to_string(),
+        registry_secret: get("BUILD_REGISTRY_SECRET")
+            .unwrap_or("slipway-registry")
+            .to_string(),
+        timeout,
+        concurrency,
+    })
 }
 
 fn scheme_of(url: &str) -> &str {
