@@ -185,10 +185,7 @@ impl Dispatcher {
                     Some(now_millis() + 1000)
                 }
             };
-            let sleep_for = next_due
-                .map(|at| Duration::from_millis((at - now_millis()).max(0) as u64))
-                .unwrap_or(SWEEP_INTERVAL)
-                .min(SWEEP_INTERVAL);
+            let sleep_for = crate::store::sleep_until(next_due, SWEEP_INTERVAL);
             tokio::select! {
                 _ = self.stop.changed() => {}
                 _ = self.wake.notified() => {}

@@ -234,10 +234,7 @@ impl Supervisor {
                     Some(now_millis() + 1000)
                 }
             };
-            let sleep_for = next
-                .map(|at| Duration::from_millis((at - now_millis()).max(0) as u64))
-                .unwrap_or(self.config.sweep_interval)
-                .min(self.config.sweep_interval);
+            let sleep_for = crate::store::sleep_until(next, self.config.sweep_interval);
             tokio::select! {
                 _ = self.stop.changed() => {}
                 _ = self.wake.notified() => {}

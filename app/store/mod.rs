@@ -126,3 +126,12 @@ pub fn now_millis() -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
+
+/// How long a loop over stored work sleeps: until `next_due` (milliseconds since the epoch;
+/// at once when it has passed), never longer than `sweep`, and `sweep` when nothing is due.
+pub fn sleep_until(next_due: Option<i64>, sweep: Duration) -> Duration {
+    next_due
+        .map(|at| Duration::from_millis((at - now_millis()).max(0) as u64))
+        .unwrap_or(sweep)
+        .min(sweep)
+}
