@@ -405,9 +405,7 @@ impl Commands {
                     None => Loaded::NotConfigRepo,
                 },
                 Err(ReadError::NotFound { .. }) => Loaded::NotConfigRepo,
-                Err(err @ ReadError::Source { .. }) => {
-                    return Err(HandlerError::retryable(err.to_string()))
-                }
+                Err(err @ ReadError::Source { .. }) => return Err(err.into()),
                 Err(err) => Loaded::BrokenConfig(err.to_string()),
             })
         })

@@ -43,6 +43,10 @@ pub enum HandlerError {
     Report(#[source] ReportError),
     #[error(transparent)]
     Payload(#[from] DecodeError),
+    /// `.github/slipway.yml` could not be read from a tree that should hold it (the object
+    /// database or the disk failed); a file that is there but invalid is a finding, not this.
+    #[error(transparent)]
+    Config(#[from] crate::config::ReadError),
     /// A blocking task (git, render) panicked or was cancelled.
     #[error("a git task failed: {0}")]
     Join(#[source] tokio::task::JoinError),
@@ -75,6 +79,7 @@ impl HandlerError {
             HandlerError::Store(err) => err.kind(),
             HandlerError::Report(_) => FailureKind::Internal,
             HandlerError::Payload(_) => FailureKind::Payload,
+            HandlerError::Config(_) => FailureKind::Unavailable,
             HandlerError::Join(err) if err.is_panic() => FailureKind::Panic,
             HandlerError::Join(_) => FailureKind::Unavailable,
             HandlerError::Other { kind, .. } => *kind,

@@ -248,8 +248,7 @@ async fn preview(
                 mirror.tree_at(&base.to_hex())?,
                 mirror.tree_at(&head.to_hex())?,
             );
-            read_configs(&base_tree, &head_tree)
-                .map_err(|err| HandlerError::retryable(err.to_string()))
+            Ok(read_configs(&base_tree, &head_tree)?)
         })
         .await?
     };
