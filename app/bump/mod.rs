@@ -227,6 +227,16 @@ pub fn apply(file: &str, text: &str, edits: &[Edit]) -> String {
     out
 }
 
+/// The new text of every file `edits` touch, as (path, bytes), in the order of `files`: what
+/// a caller writes back (a work tree) or commits (the Git Data API).
+pub fn edited_files(files: &[(String, String)], edits: &[Edit]) -> Vec<(String, Vec<u8>)> {
+    files
+        .iter()
+        .filter(|(path, _)| edits.iter().any(|e| &e.file == path))
+        .map(|(path, text)| (path.clone(), apply(path, text, edits).into_bytes()))
+        .collect()
+}
+
 fn validate(requests: &[BumpRequest]) -> Result<Vec<BumpRequest>, BumpError> {
     let mut valid: Vec<BumpRequest> = Vec::with_capacity(requests.len());
     for request in requests {

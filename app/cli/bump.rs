@@ -98,13 +98,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Every new file is staged before any replaces its original, so a failure while writing
     // (a full disk, a read-only file) leaves the work tree as it was.
     let mut staged = Vec::new();
-    for (path, text) in &files {
-        if edits.iter().any(|e| &e.file == path) {
-            let full = args.repo.join(path);
-            let temp = stage(&full, &bump::apply(path, text, &edits))
-                .with_context(|| format!("writing {path}"))?;
-            staged.push((path, full, temp));
-        }
+    for (path, bytes) in bump::edited_files(&files, &edits) {
+        let full = args.repo.join(&path);
+        let temp = stage(&full, &bytes).with_context(|| format!("writing {path}"))?;
+        staged.push((path, full, temp));
     }
     for (path, full, temp) in staged {
         temp.persist(&full)
@@ -116,14 +113,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A temporary file beside `path` holding `text`, with the permissions of `path`.
-fn stage(path: &Path, text: &str) -> anyhow::Result<tempfile::NamedTempFile> {
+/// A temporary file beside `path` holding `bytes`, with the permissions of `path`.
+fn stage(path: &Path, bytes: &[u8]) -> anyhow::Result<tempfile::NamedTempFile> {
     let dir = path
         .parent()
         .ok_or_else(|| anyhow!("{} has no directory", path.display()))?;
     let permissions = std::fs::metadata(path)?.permissions();
     let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut temp, text.as_bytes())?;
+    std::io::Write::write_all(&mut temp, bytes)?;
     temp.as_file().set_permissions(permissions)?;
     Ok(temp)
 }

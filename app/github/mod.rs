@@ -14,6 +14,7 @@ mod manifest;
 mod permissions;
 mod pulls;
 mod repo;
+mod repository;
 mod tokens;
 
 pub use checks::{
@@ -30,6 +31,7 @@ pub use manifest::ManifestConversion;
 pub use permissions::RepoPermission;
 pub use pulls::{OpenedPull, PullBranch, PullRequest};
 pub use repo::{RepoRef, RepoRefError};
+pub use repository::Repository;
 pub use tokens::InstallationToken;
 
 use std::sync::{Arc, RwLock};

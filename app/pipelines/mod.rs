@@ -8,6 +8,7 @@
 //! build and deploy pipelines each add a module here and a run kind in `runs`; periodic work
 //! such as drift detection is a job of `crate::scheduler`.
 
+pub mod bumps;
 pub mod commands;
 pub mod installations;
 pub mod missed_deliveries;

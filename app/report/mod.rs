@@ -17,7 +17,8 @@
 //! A preview's notes and check-run texts are `preview/*.md.j2` (fork note, configuration
 //! that does not parse, environment that does not render, check-run titles, summary and
 //! annotation titles, superseded and stopped runs); command replies are `replies/*.md.j2`,
-//! one per outcome of a command.
+//! one per outcome of a command; an image bump's commit message and rolling pull request are
+//! `bumps/*.j2`.
 //!
 //! Every slot fed from a manifest, a repository or a user goes through one of the filters
 //! `text`, `code`, `html` or `quote` ([`escape`]), so values from a change or a comment cannot
@@ -101,6 +102,9 @@ templates! {
     REPLY_PROMOTE_UPDATED => "replies/promote_updated.md.j2" at "replies/promote_updated.md.j2",
     REPLY_PROMOTE_UNCHANGED => "replies/promote_unchanged.md.j2" at "replies/promote_unchanged.md.j2",
     REPLY_PROMOTE_UP_TO_DATE => "replies/promote_up_to_date.md.j2" at "replies/promote_up_to_date.md.j2",
+    BUMP_COMMIT => "bumps/commit.txt.j2" at "bumps/commit.txt.j2",
+    BUMP_PULL_TITLE => "bumps/pull_title.txt.j2" at "bumps/pull_title.txt.j2",
+    BUMP_PULL_BODY => "bumps/pull_body.md.j2" at "bumps/pull_body.md.j2",
 }
 
 /// Why a report could not be produced.

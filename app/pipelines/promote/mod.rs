@@ -316,7 +316,7 @@ fn compute(
     if edits.is_empty() {
         return Ok(Computed::UpToDate);
     }
-    let files = plan::edited_files(&files, &edits);
+    let files = crate::bump::edited_files(&files, &edits);
     let overlay = plan::Overlay::new(&tree, &files);
     let after = render_for(&overlay, target, &at)?;
     let diff = diff::diff_environment(&target.name, &target_objects, &after, key);
@@ -341,8 +341,9 @@ fn render_for(
     })
 }
 
-/// Whether `branch_sha` is one commit on `head` whose edited files are exactly `files`.
-fn branch_holds(
+/// Whether `branch_sha` is one commit on `head` whose edited files are exactly `files`: a
+/// slipway-owned branch (a promotion's, a gated bump's) that needs no new commit.
+pub(crate) fn branch_holds(
     mirror: &LocalRepo,
     branch_sha: &str,
     head: &CommitId,

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::bump::image::{same_repository, validate_repository, validate_tag, ImageRef};
-use crate::bump::{BumpRequest, Edit, Target};
+use crate::bump::{BumpRequest, Target};
 use crate::commands::UserError;
 use crate::render::{EntryKind, K8sObject, SourceError, TreeEntry, TreeSource};
 
@@ -170,20 +170,6 @@ pub fn promotions(
         });
     }
     (requests, changes)
-}
-
-/// The new text of every file `edits` touch, as (path, bytes), in path order.
-pub fn edited_files(files: &[(String, String)], edits: &[Edit]) -> Vec<(String, Vec<u8>)> {
-    files
-        .iter()
-        .filter(|(path, _)| edits.iter().any(|e| &e.file == path))
-        .map(|(path, text)| {
-            (
-                path.clone(),
-                crate::bump::apply(path, text, edits).into_bytes(),
-            )
-        })
-        .collect()
 }
 
 /// A tree with some of its files replaced: the target environment as it will be after the
