@@ -138,6 +138,33 @@ pub struct FakeState {
     pub list_page_size: usize,
     /// What the App posted, and what of it the test has read.
     pub posted: posted::PostedLog,
+    /// Run before the next ref updates of a branch (see [`FakeGitHub::before_ref_update`]).
+    pub ref_update_hooks: Vec<RefUpdateHook>,
+}
+
+/// Something that happens to a bare repository just before GitHub processes a ref update.
+pub type RefChange = Arc<dyn Fn(&FsPath) + Send + Sync>;
+
+/// [`RefChange`] for the next `remaining` updates of `reference` (`refs/heads/main`) of `repo`.
+pub struct RefUpdateHook {
+    pub repo: String,
+    pub reference: String,
+    pub remaining: usize,
+    pub change: RefChange,
+}
+
+impl FakeState {
+    /// The change due before this update of `reference` of `repo`, if any (counted down).
+    pub fn due_ref_change(&mut self, repo: &str, reference: &str) -> Option<RefChange> {
+        let hook = self
+            .ref_update_hooks
+            .iter_mut()
+            .find(|h| h.repo == repo && h.reference == reference && h.remaining > 0)?;
+        hook.remaining -= 1;
+        let change = hook.change.clone();
+        self.ref_update_hooks.retain(|h| h.remaining > 0);
+        Some(change)
+    }
 }
 
 impl FakeState {
@@ -224,6 +251,16 @@ impl FakeGitHubBuilder {
             .canonicalize()
             .unwrap_or_else(|_| bare.as_ref().to_path_buf());
         self.state.repo_entry(full_name).bare = Some(bare);
+        self
+    }
+
+    /// The App is installed on `full_name` as installation `id`
+    /// (`GET /repos/{owner}/{repo}/installation` finds it; without this that answers 404).
+    pub fn with_installation_on(mut self, full_name: &str, id: i64) -> Self {
+        if !self.state.installations.contains(&id) {
+            self.state.installations.push(id);
+        }
+        self.state.repo_entry(full_name).installation = Some(id);
         self
     }
 
@@ -351,6 +388,10 @@ impl FakeGitHubBuilder {
             .route("/app/hook/deliveries/{id}/attempts", post(redeliver))
             .route("/app-manifests/{code}/conversions", post(convert_manifest))
             .route("/repos/{owner}/{repo}", get(get_repository))
+            .route(
+                "/repos/{owner}/{repo}/installation",
+                get(get_repo_installation),
+            )
             .route(
                 "/repos/{owner}/{repo}/issues/{number}/comments",
                 get(repos::list_comments).post(repos::create_comment),
@@ -650,6 +691,25 @@ impl FakeGitHub {
         self.state().delays.push((prefix.to_string(), queue));
     }
 
+    /// The next `count` updates of `branch` of `repo` (`PATCH …/git/refs/heads/BRANCH`) first
+    /// run `change` on the bare repository, as another writer pushing between a client's read
+    /// of the branch and its update would: GitHub then answers what it answers to a stale
+    /// update (422 "Update is not a fast forward").
+    pub fn before_ref_update(
+        &self,
+        repo: &str,
+        branch: &str,
+        count: usize,
+        change: impl Fn(&FsPath) + Send + Sync + 'static,
+    ) {
+        self.state().ref_update_hooks.push(RefUpdateHook {
+            repo: repo.to_string(),
+            reference: format!("refs/heads/{branch}"),
+            remaining: count,
+            change: Arc::new(change),
+        });
+    }
+
     /// Every token issued so far stops working (as when an installation's tokens are revoked).
     pub fn revoke_tokens(&self) {
         for token in self.state().tokens.values_mut() {
@@ -871,6 +931,47 @@ async fn get_repository(
         Some(repo) => Json(repo.json()).into_response(),
         None => error(StatusCode::NOT_FOUND, "Not Found"),
     }
+}
+
+/// `GET /repos/{owner}/{repo}/installation` (App JWT): the App's installation on the
+/// repository, 404 when the App is not installed there (or the repository does not exist).
+async fn get_repo_installation(
+    State(state): State<Arc<Mutex<FakeState>>>,
+    Path((owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refused) = check_app_jwt(&headers) {
+        return refused.into_response();
+    }
+    let state = state.lock().unwrap_or_else(|p| p.into_inner());
+    let full_name = format!("{owner}/{repo}");
+    let Some(id) = state.repos.get(&full_name).and_then(|r| r.installation) else {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let api = format!(
+        "http://{}",
+        headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost")
+    );
+    Json(json!({
+        "id": id,
+        "account": { "login": owner, "type": "Organization" },
+        "repository_selection": "selected",
+        "access_tokens_url": format!("{api}/app/installations/{id}/access_tokens"),
+        "repositories_url": format!("{api}/installation/repositories"),
+        "html_url": format!("https://github.com/organizations/{owner}/settings/installations/{id}"),
+        "app_id": APP_ID,
+        "app_slug": APP_SLUG,
+        "target_type": "Organization",
+        "permissions": { "checks": "write", "contents": "write", "metadata": "read", "pull_requests": "write" },
+        "events": ["push", "pull_request", "issue_comment"],
+        "created_at": "2026-11-21T00:00:00Z",
+        "updated_at": "2026-11-21T00:00:00Z",
+        "suspended_at": null
+    }))
+    .into_response()
 }
 
 #[derive(serde::Deserialize)]

@@ -21,6 +21,9 @@ pub struct FakeRepo {
     /// A real bare repository on disk: git data lives there.
     pub bare: Option<PathBuf>,
     pub default_branch: String,
+    /// The App's installation on this repository (`GET /repos/{owner}/{repo}/installation`);
+    /// `None`: the App is not installed here.
+    pub installation: Option<i64>,
     /// login → `admin`, `maintain`, `write`, `triage` or `read`.
     pub collaborators: BTreeMap<String, String>,
     pub pulls: BTreeMap<u64, FakePull>,
@@ -34,6 +37,7 @@ impl FakeRepo {
             full_name: full_name.to_string(),
             bare,
             default_branch: "main".to_string(),
+            installation: None,
             collaborators: BTreeMap::new(),
             pulls: BTreeMap::new(),
             issues: Vec::new(),
@@ -75,6 +79,7 @@ impl FakeRepo {
             "fork": false,
             "default_branch": self.default_branch,
             "clone_url": self.clone_url(),
+            "html_url": format!("https://github.com/{}", self.full_name),
         })
     }
 }

@@ -900,7 +900,7 @@ pub async fn update_ref(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Response {
-    let state = lock(&state);
+    let mut state = lock(&state);
     let full = match authorise(&state, &headers, &owner, &repo) {
         Ok(full) => full,
         Err(refused) => return refused,
@@ -920,6 +920,9 @@ pub async fn update_ref(
     };
     let force = body.get("force").and_then(Value::as_bool).unwrap_or(false);
     let full_ref = format!("refs/{reference}");
+    if let Some(change) = state.due_ref_change(&full, &full_ref) {
+        change(&bare);
+    }
     let Some(current) = git::resolve_ref(&bare, &full_ref) else {
         return unprocessable("Reference does not exist");
     };
