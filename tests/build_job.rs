@@ -40,6 +40,7 @@ fn spec() -> BuildSpec {
         executor_image: "cgr.dev/chainguard/kaniko:latest".to_string(),
         registry_secret: "slipway-registry".to_string(),
         timeout: Duration::from_secs(30 * 60),
+        run_id: Some(17),
     }
 }
 
@@ -121,6 +122,38 @@ fn kaniko_pushes_the_sha_and_branch_tags_with_each_build_arg_a_separate_arg() {
 }
 
 #[test]
+fn the_run_label_is_slipways_not_the_templates() {
+    let mut template = kaniko();
+    template.source = template.source.replace(
+        "  annotations:\n",
+        "  labels:\n    slipway.dev/run: \"999\"\n  annotations:\n",
+    );
+    assert!(
+        template.source.contains("999"),
+        "the template sets the label"
+    );
+    let with_run = tree(&render(&template, &spec()).unwrap().job);
+    assert_eq!(with_run["metadata"]["labels"]["slipway.dev/run"], "17");
+    let without = tree(
+        &render(
+            &template,
+            &BuildSpec {
+                run_id: None,
+                ..spec()
+            },
+        )
+        .unwrap()
+        .job,
+    );
+    for labels in [
+        &without["metadata"]["labels"],
+        &without["spec"]["template"]["metadata"]["labels"],
+    ] {
+        assert!(labels.get("slipway.dev/run").is_none(), "{labels}");
+    }
+}
+
+#[test]
 fn the_job_runs_once_within_the_deadline_with_limits_and_labels() {
     let objects = render(&kaniko(), &spec()).unwrap();
     let job = tree(&objects.job);
@@ -137,6 +170,10 @@ fn the_job_runs_once_within_the_deadline_with_limits_and_labels() {
         assert_eq!(labels["slipway.dev/repo"], "acme.api");
         assert_eq!(labels["slipway.dev/sha"], SHA);
         assert_eq!(labels["slipway.dev/build"], name.as_str());
+        assert_eq!(
+            labels["slipway.dev/run"], "17",
+            "pods map back to their run"
+        );
     }
     let pod = &job["spec"]["template"]["spec"];
     for container in [&pod["initContainers"][0], &pod["containers"][0]] {

@@ -21,6 +21,12 @@ use super::template::BuildTemplate;
 /// The key of the token in the source Secret.
 pub const TOKEN_KEY: &str = "token";
 
+/// The label naming a build's Job, on the Job, its pods and its Secret: what slipway watches.
+pub const BUILD_LABEL: &str = "slipway.dev/build";
+
+/// The label carrying slipway's run id, so a changed Job or pod maps back to its run.
+pub const RUN_LABEL: &str = "slipway.dev/run";
+
 /// Jobs slipway built keep their pods this long after finishing, for logs, unless the
 /// template says otherwise.
 const DEFAULT_TTL_SECONDS: i32 = 3600;
@@ -75,6 +81,8 @@ pub struct BuildSpec {
     /// The docker-config Secret (`.dockerconfigjson`) holding registry credentials.
     pub registry_secret: String,
     pub timeout: Duration,
+    /// slipway's run this build belongs to, labelled on the Job and its pods.
+    pub run_id: Option<i64>,
 }
 
 impl std::fmt::Debug for BuildSpec {
@@ -86,15 +94,26 @@ impl std::fmt::Debug for BuildSpec {
             .field("branch", &self.branch)
             .field("attempt", &self.attempt)
             .field("image", &self.image)
+            .field("run_id", &self.run_id)
             .finish_non_exhaustive()
     }
 }
 
 /// The objects one build creates: the Secret first, then the Job that reads it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BuildObjects {
     pub job: Job,
     pub secret: Secret,
+}
+
+impl std::fmt::Debug for BuildObjects {
+    // The Secret holds the token: only names reach a log line or a panic message.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildObjects")
+            .field("job", &self.job.metadata.name)
+            .field("secret", &self.secret.metadata.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl BuildObjects {
@@ -200,15 +219,19 @@ fn check_spec(spec: &BuildSpec) -> Result<(), BuildJobError> {
 }
 
 fn labels(spec: &BuildSpec, name: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
+    let mut labels = BTreeMap::from([
         (
             "app.kubernetes.io/managed-by".to_string(),
             "slipway".to_string(),
         ),
         ("slipway.dev/repo".to_string(), label_value(&spec.repo)),
         ("slipway.dev/sha".to_string(), label_value(&spec.sha)),
-        ("slipway.dev/build".to_string(), name.to_string()),
-    ])
+        (BUILD_LABEL.to_string(), name.to_string()),
+    ]);
+    if let Some(run) = spec.run_id {
+        labels.insert(RUN_LABEL.to_string(), run.to_string());
+    }
+    labels
 }
 
 fn render_text(
@@ -303,10 +326,10 @@ fn enforce(
     };
     job.metadata.name = Some(name.to_string());
     job.metadata.namespace = Some(spec.namespace.clone());
-    job.metadata
-        .labels
-        .get_or_insert_with(BTreeMap::new)
-        .extend(labels.clone());
+    // The run label is slipway's alone: a template's would map events to another run.
+    let job_labels = job.metadata.labels.get_or_insert_with(BTreeMap::new);
+    job_labels.remove(RUN_LABEL);
+    job_labels.extend(labels.clone());
     let job_spec = job
         .spec
         .as_mut()
@@ -317,13 +340,14 @@ fn enforce(
     job_spec
         .ttl_seconds_after_finished
         .get_or_insert(DEFAULT_TTL_SECONDS);
-    job_spec
+    let pod_labels = job_spec
         .template
         .metadata
         .get_or_insert_with(ObjectMeta::default)
         .labels
-        .get_or_insert_with(BTreeMap::new)
-        .extend(labels.clone());
+        .get_or_insert_with(BTreeMap::new);
+    pod_labels.remove(RUN_LABEL);
+    pod_labels.extend(labels.clone());
     let pod = job_spec
         .template
         .spec

@@ -10,6 +10,11 @@
 //! [`FakeKube`]: Job and Pod status, log lines, RBAC refusals and injected server errors, and
 //! reads back what was created and how often each verb was used.
 //!
+//! There is no Job controller and no kubelet: a test plays them with [`FakeKube::start_job_pod`],
+//! [`FakeKube::set_pod_phase`] and [`FakeKube::finish_job`], which write what Kubernetes 1.32
+//! writes (see `jobs`). Creating a Job applies the apiserver's defaults and generated selector;
+//! a Secret's `stringData` is stored base64-encoded in `data`, as the apiserver does.
+//!
 //! Not served yet: server-side apply (`application/apply-patch+yaml` answers 415) and dry
 //! runs (refused with 400 rather than written); both belong in `store`, whose single commit
 //! point is where `managedFields` go.
@@ -17,6 +22,7 @@
 #![allow(dead_code)]
 
 mod discovery;
+mod jobs;
 mod patch;
 mod resources;
 mod selectors;
@@ -35,6 +41,8 @@ use k8s_openapi::api::core::v1::PodStatus;
 use serde_json::{json, Value};
 
 #[allow(unused_imports)]
+pub use jobs::JobOutcome;
+#[allow(unused_imports)]
 pub use resources::Propagation;
 #[allow(unused_imports)]
 pub use status::{ApiError, SERVICE_ACCOUNT};
@@ -45,8 +53,8 @@ use store::{Part, Scope, Store};
 /// Everything the server knows, behind one lock that no request holds across an await.
 pub struct FakeState {
     store: Store,
-    /// Pod log lines by (namespace, pod).
-    logs: HashMap<(String, String), Vec<String>>,
+    /// Container log lines by (namespace, pod, container).
+    logs: HashMap<(String, String, String), Vec<String>>,
     /// (verb, resource) pairs answered with 403, as when RBAC lacks a rule.
     forbidden: Vec<(String, String)>,
     /// Server errors to answer once each, by (verb, resource).
@@ -63,7 +71,7 @@ impl FakeState {
         let pods = resources::find("", "v1", "pods").expect("pods are served");
         let store = &self.store;
         self.logs
-            .retain(|(namespace, pod), _| store.get(pods, Some(namespace), pod).is_ok());
+            .retain(|(namespace, pod, _), _| store.get(pods, Some(namespace), pod).is_ok());
     }
 }
 
@@ -71,6 +79,8 @@ impl FakeState {
 pub struct Shared {
     state: Arc<Mutex<FakeState>>,
     addr: Arc<Mutex<Option<SocketAddr>>>,
+    /// Ends every open watch stream when sent to, as an apiserver restart does.
+    severed: tokio::sync::broadcast::Sender<()>,
 }
 
 impl Shared {
@@ -164,6 +174,7 @@ impl FakeKubeBuilder {
                 bookmark_interval: self.bookmark_interval,
             })),
             addr: Arc::new(Mutex::new(None)),
+            severed: tokio::sync::broadcast::channel(1).0,
         };
         let app = Router::new()
             .fallback(server::handle)
@@ -257,15 +268,87 @@ impl FakeKube {
         self.set_status("pods", namespace, name, status);
     }
 
-    /// Adds lines to a pod's log, as its container prints them.
+    /// Adds lines to the log of a pod's first container, as it prints them.
     pub fn append_pod_log(&self, namespace: &str, pod: &str, lines: &[&str]) {
+        let pods = Self::resource("pods");
+        let container = self.shared.with(|state| {
+            state
+                .store
+                .get(pods, Some(namespace), pod)
+                .map(|p| {
+                    p["spec"]["containers"][0]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string()
+                })
+                .unwrap_or_else(|e| panic!("the log of pod {namespace}/{pod}: {}", e.message))
+        });
+        self.append_container_log(namespace, pod, &container, lines);
+    }
+
+    /// Adds lines to the log of one container of a pod (an init container too).
+    pub fn append_container_log(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        lines: &[&str],
+    ) {
         self.shared.with(|state| {
             state
                 .logs
-                .entry((namespace.to_string(), pod.to_string()))
+                .entry((
+                    namespace.to_string(),
+                    pod.to_string(),
+                    container.to_string(),
+                ))
                 .or_default()
                 .extend(lines.iter().map(|l| l.to_string()))
         });
+    }
+
+    /// As the Job controller: creates the Job's pod `<job>-<5 random>` from its template (with
+    /// the controller's labels and an owner reference to the Job), phase `Pending`, and sets
+    /// the Job's `startTime` and `active: 1`. Returns the pod's name.
+    pub fn start_job_pod(&self, namespace: &str, job: &str) -> String {
+        self.shared
+            .with(|state| jobs::start_pod(&mut state.store, namespace, job))
+            .unwrap_or_else(|e| panic!("start a pod of Job {namespace}/{job}: {}", e.message))
+    }
+
+    /// As the kubelet: the pod's phase (`Pending`: init containers running, `Running`,
+    /// `Succeeded`, `Failed`: main container exited 1) with its container statuses; the Job
+    /// controller's `active`/`ready` counts follow.
+    pub fn set_pod_phase(&self, namespace: &str, pod: &str, phase: &str) {
+        self.shared
+            .with(|state| jobs::set_pod_phase(&mut state.store, namespace, pod, phase, false))
+            .unwrap_or_else(|e| panic!("set the phase of pod {namespace}/{pod}: {}", e.message));
+    }
+
+    /// As the kubelet: the pod's first init container exited 128, the pod `Failed`.
+    pub fn fail_init_container(&self, namespace: &str, pod: &str) {
+        self.shared
+            .with(|state| jobs::set_pod_phase(&mut state.store, namespace, pod, "Failed", true))
+            .unwrap_or_else(|e| panic!("fail pod {namespace}/{pod}: {}", e.message));
+    }
+
+    /// As the Job controller: ends the Job with `outcome` — its active pods finish accordingly
+    /// (or are deleted at a deadline) and the Job gets the conditions, counts and times
+    /// Kubernetes 1.32 writes.
+    pub fn finish_job(&self, namespace: &str, job: &str, outcome: JobOutcome) {
+        self.shared
+            .with(|state| {
+                let done = jobs::finish(&mut state.store, namespace, job, outcome);
+                state.forget_deleted_pods();
+                done
+            })
+            .unwrap_or_else(|e| panic!("finish Job {namespace}/{job}: {}", e.message));
+    }
+
+    /// Ends every open watch stream without a last event, as an apiserver restart or a
+    /// dropped connection does; clients watch again from the version they hold.
+    pub fn end_watches(&self) {
+        let _ = self.shared.severed.send(());
     }
 
     /// The stored objects of a resource (`"jobs"`, `"secrets"`…) in a namespace, by name.
@@ -298,6 +381,15 @@ impl FakeKube {
             state
                 .forbidden
                 .push((verb.to_string(), resource.to_string()))
+        });
+    }
+
+    /// Lifts a [`FakeKube::forbid`]: the rule was granted.
+    pub fn allow(&self, verb: &str, resource: &str) {
+        self.shared.with(|state| {
+            state
+                .forbidden
+                .retain(|(v, r)| (v.as_str(), r.as_str()) != (verb, resource))
         });
     }
 

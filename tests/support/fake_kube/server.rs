@@ -492,7 +492,9 @@ fn watch(shared: Shared, target: &Target, query: &HashMap<String, String>) -> Re
         }
         Ok(start) => {
             let interval = shared.with(|state| state.bookmark_interval);
+            let severed = shared.severed.subscribe();
             let watch = Watch {
+                severed,
                 shared,
                 rt,
                 scope,
@@ -520,6 +522,7 @@ struct WatchStart {
 
 /// One open watch stream.
 struct Watch {
+    severed: broadcast::Receiver<()>,
     shared: Shared,
     rt: &'static ResourceType,
     scope: Scope,
@@ -531,6 +534,7 @@ struct Watch {
 impl Watch {
     async fn serve(self, start: WatchStart, tx: mpsc::Sender<Bytes>) {
         let Watch {
+            mut severed,
             shared,
             rt,
             scope,
@@ -576,6 +580,7 @@ impl Watch {
                     return;
                 }
                 _ = tx.closed() => return,
+                _ = severed.recv() => return,
             };
             match event {
                 Ok(event) => {
@@ -606,19 +611,68 @@ fn revision_of(object: &Value) -> u64 {
         .unwrap_or(0)
 }
 
+/// The container a log request is about, with the apiserver's and kubelet's refusals: a name
+/// is required when the pod has several containers, must be one of the pod's, and the
+/// container must have started.
+fn log_container(pod: &Value, pod_name: &str, asked: Option<&String>) -> Result<String, ApiError> {
+    let names = |field: &str| -> Vec<String> {
+        pod["spec"][field]
+            .as_array()
+            .map(|cs| {
+                cs.iter()
+                    .filter_map(|c| c["name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (containers, inits) = (names("containers"), names("initContainers"));
+    let container = match asked.filter(|c| !c.is_empty()) {
+        Some(name) => name.clone(),
+        None if containers.len() == 1 => containers[0].clone(),
+        None => {
+            let mut message = format!(
+                "a container name must be specified for pod {pod_name}, choose one of: [{}]",
+                containers.join(" ")
+            );
+            if !inits.is_empty() {
+                message.push_str(&format!(
+                    " or one of the init containers: [{}]",
+                    inits.join(" ")
+                ));
+            }
+            return Err(ApiError::bad_request(message));
+        }
+    };
+    if !containers.contains(&container) && !inits.contains(&container) {
+        return Err(ApiError::bad_request(format!(
+            "container {container} is not valid for pod {pod_name}"
+        )));
+    }
+    let statuses = ["containerStatuses", "initContainerStatuses"]
+        .iter()
+        .flat_map(|field| pod["status"][field].as_array().cloned().unwrap_or_default());
+    for status in statuses.filter(|s| s["name"].as_str() == Some(container.as_str())) {
+        if let Some(reason) = status["state"]["waiting"]["reason"].as_str() {
+            return Err(ApiError::bad_request(format!(
+                "container \"{container}\" in pod \"{pod_name}\" is waiting to start: {reason}"
+            )));
+        }
+    }
+    Ok(container)
+}
+
 async fn logs(shared: Shared, target: &Target, query: &HashMap<String, String>) -> Response {
     let namespace = target.namespace.clone().unwrap_or_default();
     let pod = name(target).to_string();
     let rt = target.rt;
-    let key = (namespace.clone(), pod.clone());
     let lines = shared.with(|state| {
-        state
-            .store
-            .get(rt, Some(&namespace), &pod)
-            .map(|_| state.logs.get(&key).cloned().unwrap_or_default())
+        let object = state.store.get(rt, Some(&namespace), &pod)?;
+        let container = log_container(&object, &pod, query.get("container"))?;
+        let key = (namespace.clone(), pod.clone(), container);
+        Ok::<_, ApiError>((state.logs.get(&key).cloned().unwrap_or_default(), key))
     });
-    let lines = match lines {
-        Ok(lines) => lines,
+    let (lines, key) = match lines {
+        Ok(found) => found,
         Err(error) => return error_response(&error),
     };
     let tail = query.get("tailLines").and_then(|t| t.parse::<usize>().ok());

@@ -163,7 +163,7 @@ impl Store {
         let name = match meta.get("name").and_then(Value::as_str) {
             Some(name) if !name.is_empty() => name.to_string(),
             _ => match meta.get("generateName").and_then(Value::as_str) {
-                Some(prefix) => format!("{prefix}{}", suffix(self.uids + 1)),
+                Some(prefix) => self.generate_name(rt, namespace, prefix),
                 None => {
                     return Err(ApiError::invalid(
                         rt,
@@ -219,6 +219,11 @@ impl Store {
             // Status is the controllers' to write: a create cannot set it.
             object["status"] = initial_status(rt);
         }
+        if rt.plural == "jobs" {
+            let uid = uid(self.uids);
+            super::jobs::default_on_create(&mut object, &uid);
+        }
+        admit(rt, &mut object);
         Ok(self.commit(rt, key, EventType::Added, None, object))
     }
 
@@ -286,6 +291,7 @@ impl Store {
                 next
             }
         };
+        admit(rt, &mut next);
         if spec_of(&next) != spec_of(&current) {
             let generation = current["metadata"]["generation"].as_i64().unwrap_or(1) + 1;
             next["metadata"]["generation"] = json!(generation);
@@ -437,6 +443,25 @@ impl Store {
         }
     }
 
+    /// A free name from `generateName`: the prefix cut to 58 characters and five random ones,
+    /// tried again on a collision as the apiserver does since 1.30.
+    fn generate_name(
+        &self,
+        rt: &'static ResourceType,
+        namespace: Option<&str>,
+        prefix: &str,
+    ) -> String {
+        let base: String = prefix.chars().take(58).collect();
+        let mut name = format!("{base}{}", suffix());
+        for _ in 0..8 {
+            if !self.objects.contains_key(&Key::new(rt, namespace, &name)) {
+                break;
+            }
+            name = format!("{base}{}", suffix());
+        }
+        name
+    }
+
     /// Stamps the next `resourceVersion`, stores (or forgets) the object, records the event.
     fn commit(
         &mut self,
@@ -574,20 +599,40 @@ fn uid(n: u64) -> String {
     format!("00000000-0000-4000-8000-{n:012x}")
 }
 
-/// The five characters `generateName` appends, from the apiserver's alphabet.
-fn suffix(n: u64) -> String {
+/// The five random characters `generateName` appends, from the apiserver's alphabet
+/// (`k8s.io/apimachinery/pkg/util/rand`).
+fn suffix() -> String {
+    use rand::Rng;
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut n = n.wrapping_mul(2_654_435_761);
+    let mut rng = rand::rng();
     (0..5)
-        .map(|_| {
-            let c = ALPHABET[(n % ALPHABET.len() as u64) as usize] as char;
-            n /= ALPHABET.len() as u64;
-            c
-        })
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
         .collect()
 }
 
-fn now() -> String {
+/// What every write of an object goes through, as the apiserver's strategies do: a Secret's
+/// `stringData` is write-only and lands base64-encoded in `data`.
+fn admit(rt: &ResourceType, object: &mut Value) {
+    use base64::Engine;
+    if rt.plural != "secrets" {
+        return;
+    }
+    let Some(string_data) = object.as_object_mut().and_then(|o| o.remove("stringData")) else {
+        return;
+    };
+    let Some(entries) = string_data.as_object() else {
+        return;
+    };
+    if !object["data"].is_object() {
+        object["data"] = json!({});
+    }
+    for (key, value) in entries {
+        let text = value.as_str().unwrap_or_default();
+        object["data"][key] = json!(base64::engine::general_purpose::STANDARD.encode(text));
+    }
+}
+
+pub(super) fn now() -> String {
     let now = OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
