@@ -60,7 +60,27 @@ fn unknown_key_without_a_close_match_gets_no_suggestion() {
     assert_eq!((err.line(), err.column()), (3, 3));
     assert_eq!(
         err.message(),
-        "unknown key `colour` in `build` allowed keys: image, dockerfile, context, branches"
+        "unknown key `colour` in `build` allowed keys: image, dockerfile, context, branches, args"
+    );
+}
+
+#[test]
+fn a_build_arg_name_a_dockerfile_could_not_declare_is_refused_at_its_key() {
+    assert_error(
+        "build:\n  image: registry.example.com/api\n  args:\n    1st-arg: x\n",
+        4,
+        5,
+        "`1st-arg` is not a build arg name: letters, digits and `_`, not starting with a digit",
+    );
+}
+
+#[test]
+fn a_build_arg_value_must_be_a_scalar() {
+    assert_error(
+        "build:\n  image: registry.example.com/api\n  args:\n    FLAGS: [a, b]\n",
+        4,
+        12,
+        "`FLAGS` of `args` must be a string, number or boolean",
     );
 }
 

@@ -30,6 +30,8 @@ build:
   dockerfile: Dockerfile
   context: .
   branches: [main]
+  args:
+    RUST_VERSION: "1.95"
 deploy:
   repo: acme/gitops-config
   environment: dev
@@ -144,6 +146,7 @@ fn the_documented_app_repo_example_parses() {
             dockerfile: "Dockerfile".into(),
             context: ".".into(),
             branches: vec!["main".into()],
+            args: vec![("RUST_VERSION".into(), "1.95".into())],
         }
     );
     assert_eq!(

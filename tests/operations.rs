@@ -11,7 +11,14 @@ use support::{fixture, TestServer};
 async fn health_readiness_and_metrics_answer() {
     let server = TestServer::builder().start().await;
     assert_eq!(server.get("/healthz").await, (200, "ok".to_string()));
-    assert_eq!(server.get("/readyz").await, (200, "ready".to_string()));
+    // Without a cluster slipway still serves (previews, commands), and says what it cannot do.
+    assert_eq!(
+        server.get("/readyz").await,
+        (
+            200,
+            format!("ready\nbuilds cannot run: {}", support::NO_TEST_CLUSTER)
+        )
+    );
 
     server
         .deliver("push", "d-1", &fixture("handled/push/00-push.json"))

@@ -50,8 +50,19 @@ async fn every_handled_example_is_accepted_stored_and_processed() {
         if let Some(id) = body["installation"]["id"].as_i64() {
             fake = fake.with_installation(id);
         }
-        let action = body["action"].as_str().unwrap_or_default();
-        if event == "pull_request" && TRIGGER_ACTIONS.contains(&action) {
+        let action = body["action"].as_str().unwrap_or_default().to_string();
+        // A branch push may start a build: it reads `.github/slipway.yml` at the pushed commit
+        // of the same local repository, finds none, and builds nothing.
+        let branch_push = event == "push"
+            && body["ref"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("refs/heads/");
+        if branch_push && body["deleted"] != Value::Bool(true) {
+            body["repository"]["clone_url"] = clone_url.clone().into();
+            body["after"] = head.clone().into();
+        }
+        if event == "pull_request" && TRIGGER_ACTIONS.contains(&action.as_str()) {
             body["repository"]["clone_url"] = clone_url.clone().into();
             body["pull_request"]["base"]["sha"] = base.clone().into();
             body["pull_request"]["head"]["sha"] = head.clone().into();
@@ -75,7 +86,7 @@ async fn every_handled_example_is_accepted_stored_and_processed() {
         fake.requests()
             .iter()
             .all(|r| !r.path.contains("/check-runs") && !r.path.contains("/comments")),
-        "no preview for a repository without environments"
+        "no preview and no build for a repository without a .github/slipway.yml"
     );
 }
 

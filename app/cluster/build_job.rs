@@ -47,7 +47,7 @@ git checkout -q --detach FETCH_HEAD
 "#;
 
 /// One `--build-arg` / `build-arg:` pair.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct BuildArg {
     pub key: String,
     pub value: String,
@@ -200,12 +200,7 @@ fn check_spec(spec: &BuildSpec) -> Result<(), BuildJobError> {
     crate::bump::image::validate_repository(&spec.image)
         .map_err(|problem| bad(&format!("image {:?}", spec.image), problem))?;
     for arg in &spec.build_args {
-        let mut chars = arg.key.chars();
-        let valid = chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
+        if !crate::config::is_build_arg_name(&arg.key) {
             return Err(bad(
                 "the build args",
                 format!(
@@ -216,6 +211,16 @@ fn check_spec(spec: &BuildSpec) -> Result<(), BuildJobError> {
         }
     }
     Ok(())
+}
+
+/// The tags a build pushes: the commit's SHA, and the branch as a tag when anything of it
+/// is left after making it one.
+pub fn destinations(image: &str, sha: &str, branch: &str) -> Vec<String> {
+    let mut destinations = vec![format!("{image}:{sha}")];
+    if let Some(tag) = branch_tag(branch) {
+        destinations.push(format!("{image}:{tag}"));
+    }
+    destinations
 }
 
 fn labels(spec: &BuildSpec, name: &str) -> BTreeMap<String, String> {
@@ -270,10 +275,7 @@ fn render_text(
         Some((dir, file)) => (dir.to_string(), file.to_string()),
         None => (".".to_string(), spec.dockerfile.clone()),
     };
-    let mut destinations = vec![format!("{}:{}", spec.image, spec.sha)];
-    if let Some(tag) = branch_tag(&spec.branch) {
-        destinations.push(format!("{}:{tag}", spec.image));
-    }
+    let destinations = destinations(&spec.image, &spec.sha, &spec.branch);
     let context = BTreeMap::from([
         ("job_name", Value::from(name)),
         ("namespace", Value::from(spec.namespace.as_str())),

@@ -14,8 +14,73 @@ pub const REDACTED: &str = "***";
 /// `x-access-token:<token>` Basic credential in base64 — replaced by `***`, keeping the last
 /// `lines` lines.
 pub fn redact_log(log: &str, secrets: &[&str], lines: usize) -> String {
-    let redacted = redact(log, secrets);
+    let redacted = redact_token_shapes(&redact(log, secrets));
     last_lines(&redacted, lines)
+}
+
+const TOKEN_PREFIXES: &[&str] = &["ghs_", "ghp_", "gho_", "ghu_", "ghr_", "github_pat_"];
+/// `x-access-token:` in base64: the start of a Basic credential for a token.
+const BASIC_TOKEN_PREFIX: &str = "eC1hY2Nlc3MtdG9rZW46";
+const AUTH_SCHEMES: &[&str] = &["basic ", "bearer ", "token "];
+
+/// `text` with anything shaped like a GitHub credential replaced by `***`, whether or not it
+/// was named: the `gh?_` prefixes of installation, user, OAuth and refresh tokens,
+/// fine-grained `github_pat_` tokens, a base64 `x-access-token:` credential, and whatever
+/// follows `Authorization: Basic|Bearer|token`. A build may print a token slipway never saw
+/// (one baked into a base image's git config, one in a build arg).
+pub fn redact_token_shapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        if let Some(len) = credential_at(rest) {
+            out.push_str(REDACTED);
+            rest = &rest[len..];
+            continue;
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            out.push(c);
+        }
+        rest = chars.as_str();
+    }
+    out
+}
+
+/// How many bytes at the start of `text` are a credential to replace, prefix included.
+fn credential_at(text: &str) -> Option<usize> {
+    for prefix in TOKEN_PREFIXES {
+        if let Some(body) = text.strip_prefix(prefix) {
+            let len = run_len(body, |c| c.is_ascii_alphanumeric() || c == '_');
+            if len >= 20 {
+                return Some(prefix.len() + len);
+            }
+        }
+    }
+    if let Some(body) = text.strip_prefix(BASIC_TOKEN_PREFIX) {
+        return Some(BASIC_TOKEN_PREFIX.len() + run_len(body, is_base64));
+    }
+    let head = text.get(..16).unwrap_or(text).to_ascii_lowercase();
+    for scheme in AUTH_SCHEMES {
+        if head.starts_with(scheme) {
+            let len = run_len(&text[scheme.len()..], |c| {
+                is_base64(c) || matches!(c, '_' | '-' | '.')
+            });
+            if len >= 16 {
+                return Some(scheme.len() + len);
+            }
+        }
+    }
+    None
+}
+
+fn run_len(text: &str, keep: impl Fn(char) -> bool) -> usize {
+    text.char_indices()
+        .find(|(_, c)| !keep(*c))
+        .map_or(text.len(), |(i, _)| i)
+}
+
+fn is_base64(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')
 }
 
 /// `text` with every form of each secret replaced by `***`.
@@ -102,6 +167,24 @@ mod tests {
         assert_eq!(redact_log("a\nb\n", &[], 5), "a\nb\n");
         assert_eq!(redact_log("a\nb\n", &[], 0), "");
         assert_eq!(redact_log("", &[], 3), "");
+    }
+
+    #[test]
+    fn token_shapes_go_even_when_the_token_was_never_named() {
+        let other = "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789";
+        let log = format!(
+            "using {other}\n\
+             Authorization: bearer abcdefghijklmnopqrstuvwxyz\n\
+             Authorization: Basic eC1hY2Nlc3MtdG9rZW46Z2hzXzE2QzdlNDJG\n\
+             the ghs_ prefix alone is fine\n"
+        );
+        assert_eq!(
+            redact_log(&log, &[], 10),
+            "using ***\n\
+             Authorization: ***\n\
+             Authorization: ***\n\
+             the ghs_ prefix alone is fine\n"
+        );
     }
 
     #[test]

@@ -48,6 +48,11 @@ impl BuildCluster {
         &self.namespace
     }
 
+    /// The client, for the watch of the same namespace.
+    pub fn client(&self) -> kube::Client {
+        self.client.clone()
+    }
+
     fn jobs(&self) -> Api<Job> {
         Api::namespaced(self.client.clone(), &self.namespace)
     }
@@ -238,6 +243,31 @@ impl BuildCluster {
             .await
             .map(|_| ())
             .map_err(|err| self.error(err, "listing Jobs".to_string()))
+    }
+
+    /// The token the build's source Secret holds (`None` once the Secret is gone), so its log
+    /// can be redacted of exactly that token.
+    pub async fn source_token(&self, job_name: &str) -> Result<Option<String>, ClusterError> {
+        let name = format!("{job_name}-source");
+        let secret = self
+            .secrets()
+            .get_opt(&name)
+            .await
+            .map_err(|err| self.error(err, format!("reading Secret {name}")))?;
+        Ok(secret.and_then(|secret| {
+            let key = super::build_job::TOKEN_KEY;
+            secret
+                .data
+                .as_ref()
+                .and_then(|data| data.get(key))
+                .and_then(|bytes| String::from_utf8(bytes.0.clone()).ok())
+                .or_else(|| {
+                    secret
+                        .string_data
+                        .as_ref()
+                        .and_then(|data| data.get(key).cloned())
+                })
+        }))
     }
 
     async fn get_job(&self, name: &str) -> Result<Option<Job>, ClusterError> {

@@ -24,6 +24,7 @@ use std::time::Duration;
 pub use duration::{format_duration, parse_duration};
 pub use error::{ConfigError, ConfigErrors};
 pub use read::{check_at, read_at, read_config_repo_at, ReadError};
+pub use validate::is_build_arg_name;
 
 /// Where `.github/slipway.yml` lives in every repository slipway works with.
 pub const CONFIG_PATH: &str = ".github/slipway.yml";
@@ -146,6 +147,9 @@ pub struct Build {
     /// Branches whose pushes are built. Default: empty, meaning the repository's default
     /// branch only.
     pub branches: Vec<String>,
+    /// `args:`: build args passed to the builder (`--build-arg KEY=value`), in file order.
+    /// Default: none.
+    pub args: Vec<(String, String)>,
 }
 
 /// `deploy:` of an app repo.

@@ -30,7 +30,7 @@ pub(crate) const ENVIRONMENT_KEYS: &[&str] = &[
     "health_timeout",
 ];
 /// Keys allowed under `build:`.
-pub(crate) const BUILD_KEYS: &[&str] = &["image", "dockerfile", "context", "branches"];
+pub(crate) const BUILD_KEYS: &[&str] = &["image", "dockerfile", "context", "branches", "args"];
 /// Keys allowed under `deploy:`.
 pub(crate) const DEPLOY_KEYS: &[&str] = &["repo", "environment"];
 
@@ -72,6 +72,8 @@ pub(crate) struct RawBuild {
     pub dockerfile: Option<String>,
     pub context: Option<String>,
     pub branches: Option<Vec<String>>,
+    /// `args:` in file order; numbers and booleans are taken as their text.
+    pub args: Option<Vec<(String, String)>>,
 }
 
 #[derive(Debug, Default)]
@@ -248,6 +250,7 @@ impl Shape<'_, '_> {
                 "dockerfile" => self.string(value, &p).map(|v| build.dockerfile = v),
                 "context" => self.string(value, &p).map(|v| build.context = v),
                 "branches" => self.string_list(value, &p).map(|v| build.branches = v),
+                "args" => self.scalar_map(value, &p).map(|v| build.args = v),
                 _ => unreachable!("entries() only yields allowed keys"),
             };
             if checked.is_err() {
@@ -352,6 +355,43 @@ impl Shape<'_, '_> {
             Value::Null => Ok(None),
             Value::String(s) => Ok(Some(s.clone())),
             other => Err(self.wrong_type(other, path, &field(path), "a string")),
+        }
+    }
+
+    /// A mapping of string keys to scalars (strings, numbers, booleans), as their text.
+    fn scalar_map(&self, value: &Value, path: &KeyPath) -> Checked<Vec<(String, String)>> {
+        if value.is_null() {
+            return Ok(None);
+        }
+        let map = self.mapping(value, path, &field(path))?;
+        let mut out = Vec::with_capacity(map.len());
+        let mut refused = false;
+        for (key, value) in map {
+            let Ok(key) = self.key_str(key, path) else {
+                refused = true;
+                continue;
+            };
+            let text = match value {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                other => {
+                    self.wrong_type(
+                        other,
+                        &child(path, key),
+                        &format!("`{key}` of {}", field(path)),
+                        "a string, number or boolean",
+                    );
+                    refused = true;
+                    continue;
+                }
+            };
+            out.push((key.to_string(), text));
+        }
+        if refused {
+            Err(Refused)
+        } else {
+            Ok(Some(out))
         }
     }
 

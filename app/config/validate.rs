@@ -344,11 +344,21 @@ impl Check<'_, '_> {
                 self.error(loc.value(&p), format!("`branches` item {msg}"));
             }
         }
+        let args = raw.args.clone().unwrap_or_default();
+        for (key, _) in &args {
+            if !is_build_arg_name(key) {
+                self.error(
+                    loc.key(&keys(&["build", "args", key])),
+                    format!("`{key}` is not a build arg name: letters, digits and `_`, not starting with a digit"),
+                );
+            }
+        }
         Build {
             image,
             dockerfile,
             context,
             branches,
+            args,
         }
     }
 
@@ -546,6 +556,13 @@ fn check_branch(branch: &str) -> Result<(), String> {
     } else {
         Ok(())
     }
+}
+
+/// What Dockerfiles accept after `ARG`, and what both builders pass through unchanged.
+pub fn is_build_arg_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 #[cfg(test)]

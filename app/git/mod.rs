@@ -34,6 +34,11 @@ impl CommitId {
         hex[..len.min(hex.len())].to_string()
     }
 
+    /// All zeros: what a push names as `before` of a new ref and `after` of a deleted one.
+    pub fn is_zero(&self) -> bool {
+        self.0.is_null()
+    }
+
     pub(crate) fn object_id(&self) -> gix::ObjectId {
         self.0
     }

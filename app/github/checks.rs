@@ -300,6 +300,38 @@ impl GitHub {
         Ok(id)
     }
 
+    /// The check run called `name` on commit `sha` whose `external_id` is `external_id`,
+    /// if slipway made one: how a retried handler finds the run it created before a crash.
+    pub async fn find_check_run(
+        &self,
+        installation_id: i64,
+        repo: &RepoRef,
+        sha: &str,
+        name: &str,
+        external_id: &str,
+    ) -> Result<Option<CheckRunId>, GitHubError> {
+        #[derive(Deserialize)]
+        struct Listed {
+            id: u64,
+            external_id: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Page {
+            check_runs: Vec<Listed>,
+        }
+        let path = format!(
+            "{}/commits/{sha}/check-runs?check_name={}&filter=all&per_page=100",
+            repo.api_path(),
+            super::permissions::encode_path_segment(name)
+        );
+        let page: Page = self.get(Auth::Installation(installation_id), &path).await?;
+        Ok(page
+            .check_runs
+            .into_iter()
+            .find(|run| run.external_id.as_deref() == Some(external_id))
+            .map(|run| CheckRunId(run.id)))
+    }
+
     /// Updates a check run: one PATCH, or one per 50 annotations (the last one completes it).
     pub async fn update_check_run(
         &self,

@@ -245,6 +245,25 @@ impl GitHub {
         Ok(token)
     }
 
+    /// A token that may only read the contents of `repository` (a name within the
+    /// installation's account): what a build Job fetches its source with. Not cached: each
+    /// build gets its own, and it lapses within the hour.
+    pub async fn repository_read_token(
+        &self,
+        installation_id: i64,
+        repository: &str,
+    ) -> Result<InstallationToken, GitHubError> {
+        let path = format!("/app/installations/{installation_id}/access_tokens");
+        let body = serde_json::json!({
+            "repositories": [repository],
+            "permissions": { "contents": "read" },
+        });
+        let response = self
+            .request(Method::POST, Auth::App, &path, Some(&body))
+            .await?;
+        response.json(&endpoint_label("POST", &path))
+    }
+
     /// Exchanges the App-manifest flow's one-time code for the new App's credentials.
     pub async fn convert_manifest(&self, code: &str) -> Result<ManifestConversion, GitHubError> {
         if code.is_empty()

@@ -8,6 +8,7 @@
 //! build and deploy pipelines each add a module here and a run kind in `runs`; periodic work
 //! such as drift detection is a job of `crate::scheduler`.
 
+pub mod build;
 pub mod bumps;
 pub mod commands;
 pub mod installations;
@@ -36,11 +37,16 @@ pub struct PipelineContext {
     pub runs: Runs,
 }
 
-/// The handler table the server runs: installation bookkeeping, pull-request previews and comment
-/// commands now; builds and deploys plug in here. Handled events without an entry are stored and
-/// finish as done.
-pub fn register_all(registry: &mut HandlerRegistry, context: &PipelineContext) {
+/// The handler table the server runs: installation bookkeeping, builds of pushes, pull-request
+/// previews and comment commands; deploys plug in here. Handled events without an entry are
+/// stored and finish as done.
+pub fn register_all(
+    registry: &mut HandlerRegistry,
+    context: &PipelineContext,
+    builds: &build::Builds,
+) {
     installations::register(registry, context);
+    build::register(registry, builds, &context.runs);
     preview::register(registry, context);
     commands::register(registry, context);
 }

@@ -9,6 +9,7 @@
 //! | `text` | [`text`] | markdown text: table cells, list items, sentences |
 //! | `code` | [`code`] | an inline code span, backticks included |
 //! | `html` | [`html`] | text inside HTML elements (`<summary>`, `<code>`) |
+//! | `block` | [`block`] | many lines shown as they are (a build log), in a fenced block |
 //! | `quote` | [`quote`] | what a user wrote, quoted in a command reply |
 //!
 //! All three keep the value on one line (a line break becomes `⏎`, other control characters
@@ -70,6 +71,24 @@ pub fn code(text: &str) -> String {
         || (text.len() > 1 && text.starts_with(' ') && text.ends_with(' '));
     let pad = if pad { " " } else { "" };
     format!("{fence}{pad}{text}{pad}{fence}")
+}
+
+/// `text` (a build log, many lines) as a fenced code block: the fence is longer than any
+/// backtick run inside, so nothing in the text can close it; control characters other than
+/// line breaks and tabs become `�` (a terminal's colour codes among them).
+pub fn block(text: &str) -> String {
+    let mut body = String::with_capacity(text.len());
+    for c in text.replace("\r\n", "\n").chars() {
+        match c {
+            '\n' | '\t' => body.push(c),
+            '\r' => body.push('\n'),
+            c if c.is_control() => body.push(CONTROL),
+            other => body.push(other),
+        }
+    }
+    let fence = "`".repeat(longest_run(&body, '`').max(2) + 1);
+    let body = body.trim_end_matches('\n');
+    format!("{fence}text\n{body}\n{fence}")
 }
 
 /// `text` inside HTML elements: `&`, `<`, `>`, `"`, `'` as entities. Markdown is not read

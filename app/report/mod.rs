@@ -105,6 +105,9 @@ templates! {
     BUMP_COMMIT => "bumps/commit.txt.j2" at "bumps/commit.txt.j2",
     BUMP_PULL_TITLE => "bumps/pull_title.txt.j2" at "bumps/pull_title.txt.j2",
     BUMP_PULL_BODY => "bumps/pull_body.md.j2" at "bumps/pull_body.md.j2",
+    BUILD_TITLE => "build/title.md.j2" at "build/title.md.j2",
+    BUILD_SUMMARY => "build/summary.md.j2" at "build/summary.md.j2",
+    BUILD_TEXT => "build/text.md.j2" at "build/text.md.j2",
 }
 
 /// Why a report could not be produced.
@@ -304,6 +307,7 @@ impl Templates {
         env.add_filter("text", |text: &str| escape::text(text));
         env.add_filter("code", |text: &str| escape::code(text));
         env.add_filter("html", |text: &str| escape::html(text));
+        env.add_filter("block", |text: &str| escape::block(text));
         // What a user wrote, in a command reply.
         env.add_filter("quote", |text: &str, limit: Option<usize>| {
             escape::quote(text, limit.unwrap_or(escape::QUOTE_CHARS))

@@ -84,6 +84,13 @@ pub trait RunKind: Send + Sync + 'static {
     fn on_timeout<'a>(&'a self, _run: &'a RunRecord) -> HookFuture<'a> {
         Box::pin(async { Ok(()) })
     }
+
+    /// Called once a run was cancelled (`Runs::cancel`; its outcome holds the reason) and no
+    /// step of it is in flight any more, to clean up what it left behind. An error is tried
+    /// again later; the default does nothing.
+    fn on_cancel<'a>(&'a self, _run: &'a RunRecord) -> HookFuture<'a> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 #[derive(Clone)]

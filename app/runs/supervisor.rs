@@ -12,7 +12,7 @@ use tracing::Instrument;
 
 use crate::queue::random_jitter;
 use crate::store::{
-    now_millis, RunId, RunRecord, RunTarget, StartOutcome, StepRecord, Store, StoreError,
+    now_millis, RunId, RunRecord, RunState, RunTarget, StartOutcome, StepRecord, Store, StoreError,
 };
 use crate::telemetry::{KindLabels, Metrics};
 
@@ -52,6 +52,19 @@ pub enum RunsError {
     Store(#[from] StoreError),
     #[error("no run kind `{kind}` is registered (registered: {registered})")]
     UnknownKind { kind: String, registered: String },
+}
+
+/// A handler that cannot start its run fails like any other store failure (retried), or as a
+/// permanent mistake when it names a kind nobody registered.
+impl From<RunsError> for crate::queue::HandlerError {
+    fn from(err: RunsError) -> Self {
+        match err {
+            RunsError::Store(err) => crate::queue::HandlerError::Store(err),
+            unknown @ RunsError::UnknownKind { .. } => {
+                crate::queue::HandlerError::permanent(unknown.to_string())
+            }
+        }
+    }
 }
 
 /// Starts, signals and cancels runs, and wakes the supervisor. Cheap to clone.
@@ -268,7 +281,10 @@ impl Supervisor {
         }
         for run in self.store.runs_awaiting_hook(&self.names).await? {
             let backing_off = self.hook_retry_at.get(&run.id).is_some_and(|at| *at > now);
-            if !self.hooks.contains(&run.id) && !backing_off {
+            // A cancelled run's step may still be in flight: its clean-up waits for the step,
+            // or it would race what the step does (a Job created after it was deleted).
+            let stepping = self.steps.contains_key(&run.id);
+            if !self.hooks.contains(&run.id) && !backing_off && !stepping {
                 self.spawn_hook(run);
             }
         }
@@ -327,11 +343,14 @@ impl Supervisor {
             return;
         };
         let kind = registered.kind.clone();
-        let span = tracing::info_span!("run_timeout_hook", run_id = %run.id, kind = %run.kind);
+        let span = tracing::info_span!("run_cleanup_hook", run_id = %run.id, kind = %run.kind, state = %run.state);
         let task_run = run.clone();
         let handle = self.tasks.spawn(
             async move {
-                let result = kind.on_timeout(&task_run).await;
+                let result = match task_run.state {
+                    RunState::Cancelled => kind.on_cancel(&task_run).await,
+                    _ => kind.on_timeout(&task_run).await,
+                };
                 Finished::Hook {
                     run: task_run,
                     result,
@@ -422,11 +441,11 @@ impl Supervisor {
             Ok(()) => {
                 self.hook_retry_at.remove(&run.id);
                 if let Err(err) = self.store.hook_done(run.id).await {
-                    tracing::error!(run_id = %run.id, error = %err, "cannot record that a run's timeout hook ran; it runs again");
+                    tracing::error!(run_id = %run.id, error = %err, "cannot record that a run's clean-up hook ran; it runs again");
                 }
             }
             Err(err) => {
-                tracing::warn!(run_id = %run.id, kind = %run.kind, error = %err, "a run's timeout hook failed; trying again later");
+                tracing::warn!(run_id = %run.id, kind = %run.kind, error = %err, "a run's clean-up hook failed; trying again later");
                 let again = now_millis()
                     + i64::try_from(self.config.base_delay.as_millis()).unwrap_or(i64::MAX);
                 self.hook_retry_at.insert(run.id, again);

@@ -19,7 +19,10 @@ use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::{watch, Notify};
 
+use crate::cluster::{BuildCluster, BuildTemplate};
 use crate::github::{GitHub, RetryPolicy, SharedCredentials};
+use crate::pipelines::build::{Builds, ClusterAccess};
+use crate::pipelines::bumps::Bumper;
 use crate::pipelines::missed_deliveries::{self, RecoveryConfig};
 use crate::pipelines::{self, PipelineContext};
 use crate::queue::{self, HandlerRegistry, QueueConfig, QueueHandle};
@@ -44,10 +47,24 @@ pub struct ServerOptions {
     pub recovery: RecoveryConfig,
     pub github_retry: RetryPolicy,
     pub extra_handlers: Option<RegisterHandlers>,
-    /// The run kinds the supervisor drives.
+    /// The run kinds the supervisor drives, besides slipway's own (builds).
     pub run_kinds: RunKinds,
     pub runs: RunsConfig,
     pub scheduler: SchedulerConfig,
+    /// Which cluster builds run on.
+    pub cluster: ClusterChoice,
+}
+
+/// Where builds run.
+#[derive(Clone)]
+pub enum ClusterChoice {
+    /// The pod's service account, else `KUBECONFIG` / the current context; none found is a
+    /// state slipway serves in (builds complete as neutral, `/readyz` says why).
+    Infer,
+    /// This client (tests: the fake API server).
+    Client(kube::Client),
+    /// No cluster, for this reason.
+    Unavailable(String),
 }
 
 impl ServerOptions {
@@ -65,6 +82,7 @@ impl ServerOptions {
             run_kinds: RunKinds::new(),
             runs: RunsConfig::default(),
             scheduler: SchedulerConfig::for_this_process(),
+            cluster: ClusterChoice::Infer,
         }
     }
 }
@@ -81,6 +99,8 @@ pub(crate) struct AppState {
     pub setup_states: Mutex<HashMap<String, Instant>>,
     /// Fired when the setup flow installs credentials, so the delivery scan starts at once.
     pub credentials_arrived: Arc<Notify>,
+    /// Whether builds reach a cluster.
+    pub cluster: ClusterAccess,
 }
 
 /// A started server.
@@ -123,7 +143,9 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         run_kinds,
         runs: runs_config,
         scheduler: scheduler_config,
+        cluster,
     } = options;
+    let mut run_kinds = run_kinds;
     let metrics = Arc::new(Metrics::new());
     let store = Store::connect(&settings.database_url)
         .await
@@ -149,18 +171,35 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
             .await
             .context("cannot read or make the Secret fingerprint key")?,
     };
+    let mirrors = Arc::new(mirrors);
+    let template = BuildTemplate::load(
+        settings.build.template_dir.as_deref(),
+        settings.build.builder,
+    )
+    .context("cannot use the build template")?;
+    let cluster = cluster_access(cluster, &settings.build.namespace).await;
+    let builds = Builds::new(
+        github.clone(),
+        mirrors.clone(),
+        store.clone(),
+        cluster.clone(),
+        template,
+        settings.build.clone(),
+        Bumper::new(github.clone(), mirrors.clone(), store.clone()),
+    );
+    builds.register_kind(&mut run_kinds);
     // Runs start before the handlers, which start runs of their own.
     let (runs, runs_join) =
         runs::start(store.clone(), run_kinds, metrics.clone(), runs_config).await?;
     let context = PipelineContext {
         store: store.clone(),
         github: github.clone(),
-        mirrors: Arc::new(mirrors),
+        mirrors,
         fingerprint_key,
         runs: runs.clone(),
     };
     let mut handlers = HandlerRegistry::new();
-    pipelines::register_all(&mut handlers, &context);
+    pipelines::register_all(&mut handlers, &context, &builds);
     if let Some(register) = extra_handlers {
         register(&mut handlers, &context);
     }
@@ -183,6 +222,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         metrics: metrics.clone(),
         setup_states: Mutex::new(HashMap::new()),
         credentials_arrived: credentials_arrived.clone(),
+        cluster,
     });
     let router = router(state);
 
@@ -200,6 +240,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
     }
     let scheduler = scheduler.start();
 
+    let job_watch = pipelines::build::watch_jobs(&builds, runs.clone(), stop_rx.clone());
     let mut server_stop = stop_rx.clone();
     let runs_handle = runs.clone();
     let join = tokio::spawn(async move {
@@ -214,6 +255,9 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         runs_handle.shutdown();
         let _ = runs_join.await;
         scheduler.shutdown().await;
+        if let Some(watch) = job_watch {
+            let _ = watch.await;
+        }
         served.context("the HTTP server failed")
     });
     tracing::info!(%addr, "slipway is listening");
@@ -225,6 +269,23 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         stop,
         join,
     })
+}
+
+/// The cluster builds run on, or why there is none.
+async fn cluster_access(choice: ClusterChoice, namespace: &str) -> ClusterAccess {
+    let client = match choice {
+        ClusterChoice::Client(client) => client,
+        ClusterChoice::Unavailable(reason) => return ClusterAccess::Unavailable(reason),
+        ClusterChoice::Infer => match crate::cluster::connect().await {
+            Ok(client) => client,
+            Err(err) => {
+                let reason = err.to_string();
+                tracing::warn!(reason, "builds cannot run: no cluster");
+                return ClusterAccess::Unavailable(reason);
+            }
+        },
+    };
+    ClusterAccess::Ready(BuildCluster::new(client, namespace))
 }
 
 fn router(state: Arc<AppState>) -> Router {

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::setup::{escape_html, setup_page};
 use super::AppState;
+use crate::pipelines::build::ClusterAccess;
 
 pub(super) async fn healthz() -> &'static str {
     "ok"
@@ -17,14 +18,33 @@ pub(super) async fn healthz() -> &'static str {
 pub(super) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let mut problems = Vec::new();
     if !state.store.ping().await {
-        problems.push("the database does not answer");
+        problems.push("the database does not answer".to_string());
     }
     if state.credentials.get().is_none() {
-        problems.push("no GitHub App credentials: finish the setup at /");
+        problems.push("no GitHub App credentials: finish the setup at /".to_string());
+    }
+    // Without a cluster slipway still previews and answers commands, so it stays ready; the
+    // body says what does not work.
+    let mut notes = Vec::new();
+    match &state.cluster {
+        ClusterAccess::Unavailable(reason) => notes.push(format!("builds cannot run: {reason}")),
+        ClusterAccess::Ready(cluster) => {
+            if let Err(err) = cluster.check_access().await {
+                notes.push(format!(
+                    "builds cannot run: {}",
+                    crate::failure::chain(&err)
+                ));
+            }
+        }
     }
     if problems.is_empty() {
-        (StatusCode::OK, "ready").into_response()
+        let body = std::iter::once("ready".to_string())
+            .chain(notes)
+            .collect::<Vec<_>>()
+            .join("\n");
+        (StatusCode::OK, body).into_response()
     } else {
+        problems.extend(notes);
         (StatusCode::SERVICE_UNAVAILABLE, problems.join("\n")).into_response()
     }
 }

@@ -309,6 +309,22 @@ impl Store {
         records(rows)
     }
 
+    /// Every run of `kind` whose subject starts with `prefix`, oldest first.
+    pub async fn runs_with_subject_prefix(
+        &self,
+        kind: &str,
+        prefix: &str,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        let rows: Vec<RunRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE kind = ? AND substr(subject, 1, length(?2)) = ?2 ORDER BY id"
+        )))
+        .bind(kind)
+        .bind(prefix)
+        .fetch_all(self.pool())
+        .await?;
+        records(rows)
+    }
+
     /// Runs a stopped process left in a step go back to pending: the step is taken again, and the
     /// interrupted try is not counted as an attempt.
     pub async fn requeue_interrupted_runs(&self) -> Result<u64, StoreError> {
@@ -551,7 +567,7 @@ impl Store {
         records(rows)
     }
 
-    /// Timed-out runs of `kinds` whose clean-up hook has not run yet.
+    /// Timed-out and cancelled runs of `kinds` whose clean-up hook has not run yet.
     pub async fn runs_awaiting_hook(&self, kinds: &[String]) -> Result<Vec<RunRecord>, StoreError> {
         if kinds.is_empty() {
             return Ok(Vec::new());
@@ -576,14 +592,16 @@ impl Store {
         Ok(())
     }
 
-    /// Cancels the active run `target` names, with `reason` as its outcome; returns it.
+    /// Cancels the active run `target` names, with `reason` as its outcome; returns it. Its
+    /// kind's clean-up hook runs next.
     pub async fn cancel_run(
         &self,
         target: &RunTarget,
         reason: &str,
     ) -> Result<Option<RunRecord>, StoreError> {
         let now = now_millis();
-        let mut query = QueryBuilder::new("UPDATE runs SET state = 'cancelled', outcome = ");
+        let mut query =
+            QueryBuilder::new("UPDATE runs SET state = 'cancelled', hook_pending = 1, outcome = ");
         query
             .push_bind(reason)
             .push(", next_wake_at = NULL, updated_at = ")

@@ -132,6 +132,8 @@ fn push(root: &Node<'_>) -> Result<PushEvent, DecodeError> {
         before: root.get("before")?.sha()?,
         after: root.get("after")?.sha()?,
         pusher: root.get("pusher")?.get("name")?.string()?,
+        deleted: flag(root, "deleted")?,
+        created: flag(root, "created")?,
         head_commit_message: root
             .opt("head_commit")
             .map(|commit| commit.get("message")?.string())
@@ -171,6 +173,11 @@ fn check_run(root: &Node<'_>) -> Result<CheckRunEvent, DecodeError> {
         check_run_id: run.get("id")?.u64()?,
         name: run.get("name")?.string()?,
         head_sha: run.get("head_sha")?.sha()?,
+        head_branch: run
+            .opt("check_suite")
+            .and_then(|suite| suite.opt("head_branch"))
+            .map(|branch| branch.string())
+            .transpose()?,
         pull_requests,
         requested_action: root
             .opt("requested_action")
@@ -232,7 +239,18 @@ fn repository(node: &Node<'_>) -> Result<Repository, DecodeError> {
         full_name: node.get("full_name")?.repo()?,
         clone_url: node.get("clone_url")?.string()?,
         default_branch: node.get("default_branch")?.string()?,
+        fork: flag(node, "fork")?,
+        html_url: node.opt("html_url").map(|n| n.string()).transpose()?,
     })
+}
+
+/// A boolean that GitHub may leave out, meaning false.
+fn flag(node: &Node<'_>, key: &str) -> Result<bool, DecodeError> {
+    Ok(node
+        .opt(key)
+        .map(|n| n.bool())
+        .transpose()?
+        .unwrap_or(false))
 }
 
 fn user(node: &Node<'_>) -> Result<User, DecodeError> {

@@ -83,6 +83,10 @@ pub struct Repository {
     /// Where the repository is fetched from.
     pub clone_url: String,
     pub default_branch: String,
+    /// Whether the repository is a fork: nothing is built from one.
+    pub fork: bool,
+    /// The repository's page, for links in reports.
+    pub html_url: Option<String>,
 }
 
 /// Whoever acted: a comment's author, the sender, a reviewer.
@@ -172,6 +176,10 @@ pub struct PushEvent {
     pub after: CommitId,
     /// `pusher.name`.
     pub pusher: String,
+    /// The push deleted the ref.
+    pub deleted: bool,
+    /// The push created the ref.
+    pub created: bool,
     /// `None` when the push deleted the ref.
     pub head_commit_message: Option<String>,
 }
@@ -200,6 +208,8 @@ pub struct CheckRunEvent {
     pub check_run_id: u64,
     pub name: String,
     pub head_sha: CommitId,
+    /// `check_suite.head_branch`: the branch the checked commit was pushed to, when GitHub knows.
+    pub head_branch: Option<String>,
     pub pull_requests: Vec<PullNumber>,
     /// `requested_action.identifier`, on `requested_action`.
     pub requested_action: Option<String>,

@@ -415,6 +415,10 @@ impl FakeGitHubBuilder {
                 get(repos::get_check_run).patch(repos::update_check_run),
             )
             .route(
+                "/repos/{owner}/{repo}/commits/{reference}/check-runs",
+                get(repos::list_check_runs_for_ref),
+            )
+            .route(
                 "/repos/{owner}/{repo}/collaborators/{user}/permission",
                 get(repos::collaborator_permission),
             )

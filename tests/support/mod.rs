@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use slipway::queue::{HandlerRegistry, QueueConfig};
-use slipway::server::{RunningServer, ServerOptions};
+use slipway::server::{ClusterChoice, RunningServer, ServerOptions};
 use slipway::settings::Settings;
 use slipway::store::{DeliverySummary, Store};
 
@@ -65,7 +65,12 @@ pub struct TestServerBuilder {
     queue: QueueConfig,
     register: Option<Register>,
     dir: Option<tempfile::TempDir>,
+    cluster: ClusterChoice,
+    runs: Option<slipway::runs::RunsConfig>,
 }
+
+/// What a test server without a cluster says about it.
+pub const NO_TEST_CLUSTER: &str = "no cluster configured: this test runs without one";
 
 impl TestServerBuilder {
     /// No App credentials: the server starts in setup mode.
@@ -83,6 +88,18 @@ impl TestServerBuilder {
 
     pub fn var(mut self, key: &str, value: &str) -> Self {
         self.vars.insert(key.into(), value.into());
+        self
+    }
+
+    /// Builds run on the fake API server.
+    pub fn kube(mut self, kube: &fake_kube::FakeKube) -> Self {
+        self.cluster = ClusterChoice::Client(kube.client());
+        self
+    }
+
+    /// The run supervisor's timings (tests of retries and deadlines shorten them).
+    pub fn runs(mut self, runs: slipway::runs::RunsConfig) -> Self {
+        self.runs = Some(runs);
         self
     }
 
@@ -124,6 +141,10 @@ impl TestServerBuilder {
         options.queue = self.queue;
         options.github_retry.max_inline_wait = Duration::from_secs(2);
         options.extra_handlers = self.register;
+        options.cluster = self.cluster;
+        if let Some(runs) = self.runs {
+            options.runs = runs;
+        }
         let running = slipway::server::start(options)
             .await
             .expect("the server starts");
@@ -174,6 +195,8 @@ impl TestServer {
             queue: fast_queue(4, 3),
             register: None,
             dir: None,
+            cluster: ClusterChoice::Unavailable(NO_TEST_CLUSTER.to_string()),
+            runs: None,
         }
     }
 

@@ -14,8 +14,8 @@ use crate::report::Templates;
 use crate::store::EnvironmentLock;
 
 use super::lane::{Lane, Waiter};
-use super::{batch, message, propose, BumpFailure, BumpLanded, BumpRetry, MovedImage, Shared};
 use super::MAX_BATCH;
+use super::{batch, message, propose, BumpFailure, BumpLanded, BumpRetry, MovedImage, Shared};
 
 /// Lands the lane's orders, batch after batch, until none waits.
 pub(super) async fn lead(shared: Arc<Shared>, lane: Arc<Lane>, retry: BumpRetry) {
@@ -294,7 +294,14 @@ async fn read_head(
     let url = repository.clone_url.clone();
     let owned_repo = repo.clone();
     let read = git::blocking(move || -> Result<_, git::TaskFailed> {
-        Ok(read_mirror(&mirrors, &owned_repo, &url, token, &branch, &commit))
+        Ok(read_mirror(
+            &mirrors,
+            &owned_repo,
+            &url,
+            token,
+            &branch,
+            &commit,
+        ))
     });
     let (mirror, config) = read
         .await

@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -597,6 +597,36 @@ pub async fn get_check_run(
         Some(run) => Json(run.json(&api_base(&headers))).into_response(),
         None => not_found(),
     }
+}
+
+#[derive(serde::Deserialize)]
+pub struct CheckRunsQuery {
+    check_name: Option<String>,
+}
+
+/// `GET /repos/{o}/{r}/commits/{ref}/check-runs`: the check runs on a commit (by sha), newest
+/// first, optionally of one name, as `{total_count, check_runs}`.
+pub async fn list_check_runs_for_ref(
+    State(state): State<Shared>,
+    Path((owner, repo, reference)): Path<(String, String, String)>,
+    Query(query): Query<CheckRunsQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let state = lock(&state);
+    let full = match authorise(&state, &headers, &owner, &repo) {
+        Ok(full) => full,
+        Err(refused) => return refused,
+    };
+    let api = api_base(&headers);
+    let runs: Vec<Value> = state
+        .check_runs
+        .iter()
+        .rev()
+        .filter(|r| r.repo == full && r.head_sha == reference)
+        .filter(|r| query.check_name.as_ref().is_none_or(|name| &r.name == name))
+        .map(|r| r.json(&api))
+        .collect();
+    Json(json!({ "total_count": runs.len(), "check_runs": runs })).into_response()
 }
 
 // ---------------------------------------------------------------------------------------

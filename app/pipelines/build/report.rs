@@ -1,0 +1,142 @@
+//! The `slipway/build` check run's output at each point of a build, from `templates/build/`.
+
+use serde::Serialize;
+
+use crate::github::CheckRunOutput;
+use crate::report::{ReportError, Templates, BUILD_SUMMARY, BUILD_TEXT, BUILD_TITLE};
+
+use super::progress::BuildProgress;
+
+/// How many lines of the build log the check run shows.
+pub const LOG_LINES: usize = 100;
+
+/// Where a build stands, as its check run says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Queued,
+    Running,
+    Succeeded,
+    BumpFailed,
+    Failed,
+    TimedOut,
+    Cancelled,
+    NoCluster,
+    BrokenConfig,
+}
+
+/// What became of the bump, for the summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BumpNote {
+    /// `committed`, `proposed`, `already_current`, `locked`, `not_default_branch`, `failed`;
+    /// empty when the app repo deploys nowhere.
+    pub kind: &'static str,
+    pub config_repo: String,
+    pub environment: String,
+    pub url: String,
+    pub short_sha: String,
+    pub number: u64,
+    pub opened: bool,
+    pub by: String,
+    pub lock_reason: Option<String>,
+    pub reason: String,
+    pub images: Vec<MovedImageNote>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MovedImageNote {
+    pub image: String,
+    pub environment: String,
+    pub from: String,
+    pub to: String,
+}
+
+/// Everything a check-run text may mention.
+#[derive(Debug, Clone, Serialize)]
+pub struct Facts {
+    pub outcome: Outcome,
+    pub repo: String,
+    pub branch: String,
+    pub default_branch: String,
+    pub sha: String,
+    pub short_sha: String,
+    pub image: String,
+    pub destinations: Vec<String>,
+    pub job: String,
+    pub namespace: String,
+    pub duration: Option<String>,
+    pub timeout: String,
+    pub reason: String,
+    pub errors: Vec<String>,
+    pub bump: BumpNote,
+    pub log: Option<String>,
+    pub log_lines: usize,
+}
+
+impl Facts {
+    /// The facts of `progress` at `outcome`; the rest is filled in by the caller.
+    pub fn of(progress: &BuildProgress, outcome: Outcome, namespace: &str, timeout: &str) -> Facts {
+        Facts {
+            outcome,
+            repo: progress.repo.clone(),
+            branch: progress.branch.clone(),
+            default_branch: progress.default_branch.clone(),
+            sha: progress.sha.clone(),
+            short_sha: progress.sha.chars().take(7).collect(),
+            image: progress.recipe.image.clone(),
+            destinations: crate::cluster::build_job::destinations(
+                &progress.recipe.image,
+                &progress.sha,
+                &progress.branch,
+            ),
+            job: progress.job_name.clone().unwrap_or_default(),
+            namespace: namespace.to_string(),
+            duration: None,
+            timeout: timeout.to_string(),
+            reason: String::new(),
+            errors: Vec::new(),
+            bump: BumpNote::default(),
+            log: None,
+            log_lines: LOG_LINES,
+        }
+    }
+}
+
+/// The check run's output for `facts`.
+pub fn output(templates: &Templates, facts: &Facts) -> Result<CheckRunOutput, ReportError> {
+    let ctx = minijinja::Value::from_serialize(facts);
+    let title = templates.render_text(BUILD_TITLE, ctx.clone())?;
+    let summary = templates.render(BUILD_SUMMARY, ctx.clone())?;
+    let text = templates.render(BUILD_TEXT, ctx)?;
+    Ok(CheckRunOutput {
+        title: title.trim().to_string(),
+        summary,
+        text: (!text.trim().is_empty()).then_some(text),
+        annotations: Vec::new(),
+    })
+}
+
+/// `2m 14s`, `45s`, `1h 02m`.
+pub fn human_duration(ms: i64) -> String {
+    let secs = (ms.max(0) + 500) / 1000;
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    if h > 0 {
+        format!("{h}h {m:02}m")
+    } else if m > 0 {
+        format!("{m}m {s:02}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_a_clock() {
+        assert_eq!(human_duration(45_200), "45s");
+        assert_eq!(human_duration(134_000), "2m 14s");
+        assert_eq!(human_duration(3_720_000), "1h 02m");
+    }
+}
