@@ -24,6 +24,7 @@ struct Approval {
     timer: Duration,
     phases: Arc<Mutex<Vec<String>>>,
     timed_out: Arc<Mutex<Vec<RunRecord>>>,
+    cancelled: Arc<Mutex<Vec<RunRecord>>>,
 }
 
 impl Approval {
@@ -70,6 +71,13 @@ impl RunKind for Approval {
     fn on_timeout<'a>(&'a self, run: &'a RunRecord) -> HookFuture<'a> {
         Box::pin(async move {
             self.timed_out.lock().unwrap().push(run.clone());
+            Ok(())
+        })
+    }
+
+    fn on_cancel<'a>(&'a self, run: &'a RunRecord) -> HookFuture<'a> {
+        Box::pin(async move {
+            self.cancelled.lock().unwrap().push(run.clone());
             Ok(())
         })
     }
@@ -326,6 +334,34 @@ async fn a_run_past_its_deadline_times_out_and_its_kind_cleans_up() {
         .await
         .unwrap();
     assert_eq!(late, None);
+    supervised.stop().await;
+}
+
+#[tokio::test]
+async fn a_cancelled_run_is_cleaned_up_once_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let kind = Approval::with_timer(Duration::from_millis(10));
+    let supervised = supervise(store_in(&dir).await, kind.clone(), 4).await;
+    let id = start(&supervised.runs, SUBJECT, Duration::from_secs(60)).await;
+    wait_for_run(supervised.runs.store(), id, "waiting", waiting_for_approval).await;
+
+    let cancelled = supervised
+        .runs
+        .cancel(&RunTarget::Id(id), "superseded by 1a2b3c4")
+        .await
+        .unwrap()
+        .expect("the run was active");
+    assert_eq!(cancelled.state, RunState::Cancelled);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while kind.cancelled.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the cancel hook never ran");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let hooked = kind.cancelled.lock().unwrap().clone();
+    assert_eq!(hooked.len(), 1, "the hook runs once: {hooked:?}");
+    assert_eq!(hooked[0].outcome.as_deref(), Some("superseded by 1a2b3c4"));
+    assert!(kind.timed_out.lock().unwrap().is_empty());
     supervised.stop().await;
 }
 
