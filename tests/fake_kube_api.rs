@@ -824,3 +824,104 @@ async fn a_dry_run_is_refused_and_writes_nothing() {
     );
     assert!(kube.names("jobs", NS).is_empty());
 }
+
+#[tokio::test]
+async fn a_log_of_a_pod_with_several_containers_names_one_that_has_started() {
+    let kube = cluster().await;
+    let pods: Api<Pod> = Api::namespaced(kube.client(), NS);
+    let two: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "build-1-abcde"},
+        "spec": {
+            "initContainers": [{"name": "source", "image": "git:1"}],
+            "containers": [{"name": "build", "image": "executor:1"}, {"name": "sidecar", "image": "s:1"}],
+        },
+    }))
+    .expect("a Pod");
+    pods.create(&PostParams::default(), &two)
+        .await
+        .expect("created");
+    kube.append_container_log(NS, "build-1-abcde", "source", &["fetched"]);
+    let unnamed = api_error(
+        pods.logs("build-1-abcde", &LogParams::default())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (unnamed.code, unnamed.message.as_str()),
+        (400, "a container name must be specified for pod build-1-abcde, choose one of: [build sidecar] or one of the init containers: [source]")
+    );
+    let source = LogParams {
+        container: Some("source".into()),
+        ..LogParams::default()
+    };
+    assert_eq!(
+        pods.logs("build-1-abcde", &source).await.expect("logs"),
+        "fetched\n"
+    );
+    kube.set_pod_phase(NS, "build-1-abcde", "Pending");
+    let build = LogParams {
+        container: Some("build".into()),
+        ..LogParams::default()
+    };
+    let waiting = api_error(pods.logs("build-1-abcde", &build).await.unwrap_err());
+    assert_eq!(
+        waiting.message,
+        "container \"build\" in pod \"build-1-abcde\" is waiting to start: PodInitializing"
+    );
+}
+
+#[tokio::test]
+async fn a_secrets_string_data_is_stored_as_base64_data() {
+    let kube = cluster().await;
+    let _ = job_with_owned_secret(&kube).await;
+    let stored = &kube.objects("secrets", NS)[0];
+    assert_eq!(stored["data"]["token"], "Z2hzX3NlY3JldA==");
+    assert!(stored.get("stringData").is_none(), "write-only");
+}
+
+#[tokio::test]
+async fn a_new_job_gets_the_apiservers_selector_and_pod_labels() {
+    let kube = cluster().await;
+    let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
+    let created = jobs
+        .create(
+            &PostParams::default(),
+            &job("build-1", json!({"app": "api"})),
+        )
+        .await
+        .expect("created");
+    let uid = created.metadata.uid.clone().expect("a uid");
+    let spec = serde_json::to_value(created.spec).expect("a spec");
+    assert_eq!(
+        spec["selector"],
+        json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}})
+    );
+    assert_eq!(
+        spec["template"]["metadata"]["labels"],
+        json!({"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": "build-1",
+               "controller-uid": uid, "job-name": "build-1"})
+    );
+    assert_eq!(
+        (spec["completions"].clone(), spec["parallelism"].clone()),
+        (json!(1), json!(1))
+    );
+
+    let pod = kube.start_job_pod(NS, "build-1");
+    let pods: Api<Pod> = Api::namespaced(kube.client(), NS);
+    let started = pods.get(&pod).await.expect("the pod");
+    let labels = started.metadata.labels.clone().unwrap_or_default();
+    assert_eq!(labels.get("batch.kubernetes.io/controller-uid"), Some(&uid));
+    let owner = &started.metadata.owner_references.unwrap_or_default()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.uid.as_str(), owner.controller),
+        ("Job", uid.as_str(), Some(true))
+    );
+    let status = jobs
+        .get("build-1")
+        .await
+        .expect("the Job")
+        .status
+        .expect("a status");
+    assert_eq!(status.active, Some(1));
+    assert!(status.start_time.is_some());
+}
