@@ -217,9 +217,9 @@ async fn the_token_lives_only_in_the_builds_secret_and_never_in_a_check_run() {
 #[tokio::test]
 async fn a_failed_build_shows_the_last_hundred_lines_of_its_log() {
     let world = BuildWorld::new().await;
+    let config_before = world.config_head();
     let sha = world.push("main", "break the build").await;
-    let job = job_name(&world.job_for(&sha).await);
-    let pod = run_pod(&world, &job);
+    let (job, pod) = world.running(&sha).await;
     let lines: Vec<String> = (1..=150).map(|i| format!("step {i}")).collect();
     let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
     world.kube.append_pod_log(NAMESPACE, &pod, &lines);
@@ -237,18 +237,19 @@ async fn a_failed_build_shows_the_last_hundred_lines_of_its_log() {
     );
     assert!(!text.contains("step 50\n"), "{text}");
     assert!(done.summary.unwrap().contains("backoff limit"));
-    assert_eq!(world.config_head(), world.config.resolve("main").unwrap());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        world.config_head(),
+        config_before,
+        "a failed build bumps nothing"
+    );
 }
 
 #[tokio::test]
 async fn a_build_past_its_deadline_times_out() {
     let world = BuildWorld::new().await;
     let sha = world.push("main", "slow").await;
-    let job = job_name(&world.job_for(&sha).await);
-    run_pod(&world, &job);
-    world
-        .check_run_when(&sha, "in progress", |run| run.status == "in_progress")
-        .await;
+    let (job, _) = world.running(&sha).await;
     world
         .kube
         .finish_job(NAMESPACE, &job, JobOutcome::DeadlineExceeded);
@@ -261,11 +262,7 @@ async fn a_build_past_its_deadline_times_out() {
 async fn a_newer_push_supersedes_the_running_build() {
     let world = BuildWorld::new().await;
     let first = world.push("main", "first").await;
-    let first_job = job_name(&world.job_for(&first).await);
-    run_pod(&world, &first_job);
-    world
-        .check_run_when(&first, "in progress", |run| run.status == "in_progress")
-        .await;
+    let (first_job, _) = world.running(&first).await;
 
     let second = world.push("main", "second").await;
     let cancelled = world.completed(&first).await;
@@ -306,11 +303,7 @@ async fn the_same_push_delivered_twice_creates_one_job_and_one_check_run() {
 async fn a_build_running_across_a_restart_still_completes_its_check_run() {
     let mut world = BuildWorld::new().await;
     let sha = world.push("main", "survive a restart").await;
-    let job = job_name(&world.job_for(&sha).await);
-    run_pod(&world, &job);
-    world
-        .check_run_when(&sha, "in progress", |run| run.status == "in_progress")
-        .await;
+    let (job, _) = world.running(&sha).await;
 
     world.restart().await;
     world
@@ -325,8 +318,7 @@ async fn a_build_running_across_a_restart_still_completes_its_check_run() {
 async fn a_re_requested_check_run_builds_the_commit_again_as_a_new_attempt() {
     let world = BuildWorld::new().await;
     let sha = world.push("release/1.0", "release").await;
-    let first = job_name(&world.job_for(&sha).await);
-    run_pod(&world, &first);
+    let (first, _) = world.running(&sha).await;
     world
         .kube
         .finish_job(NAMESPACE, &first, JobOutcome::BackoffLimitExceeded);
@@ -443,8 +435,7 @@ async fn a_locked_environment_gets_no_bump_and_the_check_run_says_so() {
         .unwrap();
     let before = world.config_head();
     let sha = world.push("main", "during the freeze").await;
-    let job = job_name(&world.job_for(&sha).await);
-    run_pod(&world, &job);
+    let (job, _) = world.running(&sha).await;
     world
         .kube
         .finish_job(NAMESPACE, &job, JobOutcome::Succeeded);
@@ -468,8 +459,7 @@ async fn a_gated_environment_gets_a_rolling_pull_request_instead_of_a_commit() {
     .await;
     let before = world.config_head();
     let sha = world.push("main", "gated").await;
-    let job = job_name(&world.job_for(&sha).await);
-    run_pod(&world, &job);
+    let (job, _) = world.running(&sha).await;
     world
         .kube
         .finish_job(NAMESPACE, &job, JobOutcome::Succeeded);

@@ -273,6 +273,20 @@ impl BuildWorld {
         }
     }
 
+    /// Plays the Job controller and the kubelet until the build of `sha` runs: its Job has a
+    /// Running pod and the check run is in progress. Returns the Job's and the pod's names.
+    pub async fn running(&self, sha: &str) -> (String, String) {
+        let job = self.job_for(sha).await["metadata"]["name"]
+            .as_str()
+            .expect("a Job has a name")
+            .to_string();
+        let pod = self.kube.start_job_pod(NAMESPACE, &job);
+        self.kube.set_pod_phase(NAMESPACE, &pod, "Running");
+        self.check_run_when(sha, "in progress", |run| run.status == "in_progress")
+            .await;
+        (job, pod)
+    }
+
     /// The check runs on `sha` of the app repo, all read.
     pub fn check_runs_on(&self, sha: &str) -> Vec<FakeCheckRun> {
         self.fake

@@ -171,29 +171,19 @@ impl Builds {
         };
         let installation_id = push.installation.map(|i| i.0).unwrap_or_default();
         let sha = push.after;
-        let app = match self
-            .app_config(installation_id, &push.repository, &sha)
+        let report_broken = branch == push.repository.default_branch;
+        let Some(app) = self
+            .buildable_config(
+                delivery,
+                installation_id,
+                &push.repository,
+                &branch,
+                &sha,
+                report_broken,
+            )
             .await?
-        {
-            AppConfig::Build(app) => app,
-            AppConfig::Ignored(ignored) => {
-                tracing::info!(delivery = %delivery.id, repo, reason = %ignored, "push not built");
-                return Ok(());
-            }
-            AppConfig::Broken(err) => {
-                if branch == push.repository.default_branch {
-                    self.report_broken_config(
-                        installation_id,
-                        &push.repository,
-                        &branch,
-                        &sha,
-                        &err,
-                    )
-                    .await?;
-                }
-                tracing::info!(delivery = %delivery.id, repo, error = %err, "push not built: the configuration is broken");
-                return Ok(());
-            }
+        else {
+            return Ok(());
         };
         if let Err(ignored) =
             trigger::branch_is_built(&app.build, &branch, &push.repository.default_branch)
@@ -241,20 +231,18 @@ impl Builds {
             .clone()
             .or_else(|| earlier.as_ref().map(|p| p.branch.clone()))
             .unwrap_or_else(|| event.repository.default_branch.clone());
-        let app = match self
-            .app_config(installation.0, &event.repository, &sha)
+        let Some(app) = self
+            .buildable_config(
+                delivery,
+                installation.0,
+                &event.repository,
+                &branch,
+                &sha,
+                true,
+            )
             .await?
-        {
-            AppConfig::Build(app) => app,
-            AppConfig::Ignored(ignored) => {
-                tracing::info!(delivery = %delivery.id, repo, reason = %ignored, "re-run not built");
-                return Ok(());
-            }
-            AppConfig::Broken(err) => {
-                self.report_broken_config(installation.0, &event.repository, &branch, &sha, &err)
-                    .await?;
-                return Ok(());
-            }
+        else {
+            return Ok(());
         };
         self.start_build(
             runs,
@@ -411,6 +399,35 @@ impl Builds {
             .rev()
             .filter_map(|run| serde_json::from_value::<BuildProgress>(run.progress.clone()).ok())
             .find(|p| p.sha == sha))
+    }
+
+    /// The app repo's configuration at `sha` when it builds; `None` (the reason logged) when it
+    /// does not, and a broken file reported on the commit when `report_broken`.
+    async fn buildable_config(
+        &self,
+        delivery: &Delivery,
+        installation_id: i64,
+        repository: &Repository,
+        branch: &str,
+        sha: &CommitId,
+        report_broken: bool,
+    ) -> Result<Option<AppRepoConfig>, HandlerError> {
+        let repo = repository.full_name.to_string();
+        match self.app_config(installation_id, repository, sha).await? {
+            AppConfig::Build(app) => Ok(Some(app)),
+            AppConfig::Ignored(ignored) => {
+                tracing::info!(delivery = %delivery.id, repo, reason = %ignored, "not built");
+                Ok(None)
+            }
+            AppConfig::Broken(err) => {
+                if report_broken {
+                    self.report_broken_config(installation_id, repository, branch, sha, &err)
+                        .await?;
+                }
+                tracing::info!(delivery = %delivery.id, repo, error = %err, "not built: the configuration is broken");
+                Ok(None)
+            }
+        }
     }
 
     /// `.github/slipway.yml` at `sha`, fetched into the app repo's mirror when missing.
