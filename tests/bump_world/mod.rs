@@ -170,7 +170,10 @@ pub fn another_writer_pushes(bare: &Path, path: &str, text: &str) -> String {
     std::fs::create_dir_all(full.parent().unwrap()).unwrap();
     std::fs::write(&full, text).unwrap();
     git_in(&clone, &["add", "--all"]);
-    git_in(&clone, &["commit", "--quiet", "-m", "a change by someone else"]);
+    git_in(
+        &clone,
+        &["commit", "--quiet", "-m", "a change by someone else"],
+    );
     git_in(&clone, &["push", "--quiet", "origin", "main"]);
     git_in(&clone, &["rev-parse", "HEAD"])
 }

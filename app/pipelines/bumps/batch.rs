@@ -180,7 +180,10 @@ images:
         assert_eq!(combined.included, vec![0, 2]);
         assert_eq!(combined.deferred, vec![1]);
         let text = String::from_utf8(combined.files[0].1.clone()).unwrap();
-        assert!(text.contains("newTag: abc123   # bumped by slipway"), "{text}");
+        assert!(
+            text.contains("newTag: abc123   # bumped by slipway"),
+            "{text}"
+        );
         assert!(!text.contains("fff999"), "{text}");
     }
 

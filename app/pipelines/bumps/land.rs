@@ -14,8 +14,8 @@ use crate::report::Templates;
 use crate::store::EnvironmentLock;
 
 use super::lane::{Lane, Waiter};
-use super::{batch, message, propose, BumpFailure, BumpLanded, BumpRetry, MovedImage, Shared};
 use super::MAX_BATCH;
+use super::{batch, message, propose, BumpFailure, BumpLanded, BumpRetry, MovedImage, Shared};
 
 /// Lands the lane's orders, batch after batch, until none waits.
 pub(super) async fn lead(shared: Arc<Shared>, lane: Arc<Lane>, retry: BumpRetry) {
@@ -294,7 +294,14 @@ async fn read_head(
     let url = repository.clone_url.clone();
     let owned_repo = repo.clone();
     let read = git::blocking(move || -> Result<_, git::TaskFailed> {
-        Ok(read_mirror(&mirrors, &owned_repo, &url, token, &branch, &commit))
+        Ok(read_mirror(
+            &mirrors,
+            &owned_repo,
+            &url,
+            token,
+            &branch,
+            &commit,
+        ))
     });
     let (mirror, config) = read
         .await
@@ -338,6 +345,9 @@ fn read_mirror(
     Ok((mirror, config))
 }
 
+/// An environment's files as read once for a batch, or why they could not be.
+type EnvironmentFiles = Result<Arc<Vec<(String, String)>>, Arc<EnvironmentFilesError>>;
+
 /// Sorts each order (environment, image, tag) against the tree at `commit`: no such
 /// environment, locked, not referenced, already current, or its planned edits.
 fn triage(
@@ -359,8 +369,7 @@ fn triage(
         }
     };
     // Each environment's files are read once per batch, however many orders it has.
-    let mut files: HashMap<String, Result<Arc<Vec<(String, String)>>, Arc<EnvironmentFilesError>>> =
-        HashMap::new();
+    let mut files: HashMap<String, EnvironmentFiles> = HashMap::new();
     orders
         .iter()
         .map(|(environment, image, tag)| {
@@ -400,7 +409,7 @@ fn triage(
                 Err(error) => Triage::Answer(Err(BumpFailure::Bump {
                     repo: repo.clone(),
                     environment: env.name.clone(),
-                    error,
+                    error: Arc::new(error),
                 })),
                 Ok(edits) if edits.is_empty() => Triage::Answer(Ok(BumpLanded::AlreadyCurrent)),
                 Ok(edits) => Triage::Plan(Planned {

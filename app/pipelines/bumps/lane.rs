@@ -137,6 +137,9 @@ mod tests {
         assert_eq!(images(&lane.next_batch(10)), ["team/api"]);
         assert!(lane.next_batch(10).is_empty());
         let (late, _d) = waiter("team/late");
-        assert!(lane.push(late), "the leader stopped: the next order starts another");
+        assert!(
+            lane.push(late),
+            "the leader stopped: the next order starts another"
+        );
     }
 }

@@ -84,7 +84,11 @@ pub enum BumpLanded {
         images: Vec<MovedImage>,
     },
     /// The environment needs approvals: the rolling PR from `slipway/bump/<env>/<image-name>`.
-    Proposed { number: u64, url: String, opened: bool },
+    Proposed {
+        number: u64,
+        url: String,
+        opened: bool,
+    },
     /// The environment already runs image:tag; nothing committed.
     AlreadyCurrent,
     /// The environment is locked (`/lock`): no bump.

@@ -75,13 +75,8 @@ pub(super) async fn propose(
     }
 
     let title = message::pull_title(templates, &moved).map_err(report)?;
-    let body = message::pull_body(
-        templates,
-        &moved,
-        &order.source,
-        planned.required_approvals,
-    )
-    .map_err(report)?;
+    let body = message::pull_body(templates, &moved, &order.source, planned.required_approvals)
+        .map_err(report)?;
     let open = github
         .find_open_pull_by_head(installation, repo, &branch)
         .await
