@@ -45,7 +45,7 @@ pub enum BumpFailure {
         repo: RepoRef,
         environment: String,
         #[source]
-        error: BumpError,
+        error: Arc<BumpError>,
     },
     /// The default branch moved on every attempt.
     #[error("config repo {repo}: branch {branch} moved while the bump was committed, {attempts} times in a row")]
@@ -154,10 +154,10 @@ mod tests {
         let failure = BumpFailure::Bump {
             repo: repo(),
             environment: "dev".into(),
-            error: BumpError::NotFound {
+            error: Arc::new(BumpError::NotFound {
                 images: vec!["registry.example.com/team/api".into()],
                 env: "dev".into(),
-            },
+            }),
         };
         assert_eq!(
             failure.to_string(),
@@ -173,12 +173,12 @@ mod tests {
         let failure = BumpFailure::Bump {
             repo: repo(),
             environment: "dev".into(),
-            error: BumpError::Unparseable {
+            error: Arc::new(BumpError::Unparseable {
                 file: "envs/dev/api.yaml".into(),
                 line: 4,
                 image: "registry.example.com/team/api".into(),
                 message: "mapping values are not allowed here".into(),
-            },
+            }),
         };
         assert!(
             failure

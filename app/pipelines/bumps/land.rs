@@ -345,6 +345,9 @@ fn read_mirror(
     Ok((mirror, config))
 }
 
+/// An environment's files as read once for a batch, or why they could not be.
+type EnvironmentFiles = Result<Arc<Vec<(String, String)>>, Arc<EnvironmentFilesError>>;
+
 /// Sorts each order (environment, image, tag) against the tree at `commit`: no such
 /// environment, locked, not referenced, already current, or its planned edits.
 fn triage(
@@ -366,8 +369,7 @@ fn triage(
         }
     };
     // Each environment's files are read once per batch, however many orders it has.
-    let mut files: HashMap<String, Result<Arc<Vec<(String, String)>>, Arc<EnvironmentFilesError>>> =
-        HashMap::new();
+    let mut files: HashMap<String, EnvironmentFiles> = HashMap::new();
     orders
         .iter()
         .map(|(environment, image, tag)| {
@@ -407,7 +409,7 @@ fn triage(
                 Err(error) => Triage::Answer(Err(BumpFailure::Bump {
                     repo: repo.clone(),
                     environment: env.name.clone(),
-                    error,
+                    error: Arc::new(error),
                 })),
                 Ok(edits) if edits.is_empty() => Triage::Answer(Ok(BumpLanded::AlreadyCurrent)),
                 Ok(edits) => Triage::Plan(Planned {

@@ -11,7 +11,7 @@
 //!    reference fails, naming what was looked for; one already at the tag is
 //!    [`BumpLanded::AlreadyCurrent`].
 //! 4. An environment that requires approvals gets a rolling pull request instead
-//!    ([`propose`]): branch `slipway/bump/<env>/<image-name>` holds one commit on the current
+//!    (`propose.rs`): branch `slipway/bump/<env>/<image-name>` holds one commit on the current
 //!    default head, replaced by each later bump of that image; the open pull request of that
 //!    branch is updated, or one is opened.
 //! 5. Otherwise the edit is committed on the default branch through the Git Data API as the
@@ -20,7 +20,7 @@
 //!    the edits are planned again on it, and the commit is retried after a jittered backoff,
 //!    up to [`BumpRetry::attempts`] times.
 //!
-//! Orders to one config repo go through one in-process lane ([`lane`]): while a commit is being
+//! Orders to one config repo go through one in-process lane (`lane.rs`): while a commit is being
 //! made, the orders that arrive wait and then go into one commit together, whose message lists
 //! every image it moved. Fifty builds finishing at once make a handful of commits instead of
 //! fifty writers racing for one branch. An order that fails in a batch (its image is not
