@@ -40,7 +40,7 @@ fn unknown_environment_key_names_the_allowed_keys_and_the_closest() {
         err.to_string(),
         ".github/slipway.yml:4:5: unknown key `pth` in environment `dev`; did you mean `path`? \
          allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, required_approvals, \
-         promote_from, prune, health_timeout"
+         promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval"
     );
 }
 
@@ -246,6 +246,62 @@ fn duration_as_a_bare_number_is_a_wrong_type() {
 }
 
 #[test]
+fn on_failure_names_its_two_values_and_the_closest() {
+    assert_error(
+        "environments:\n  dev:\n    path: envs/dev\n    on_failure: rolback\n",
+        4,
+        17,
+        "`on_failure` must be `rollback` (apply the previous deploy again) or `none` (leave the cluster as it is), found \"rolback\"; did you mean `rollback`?",
+    );
+}
+
+#[test]
+fn on_failure_must_be_a_string() {
+    assert_error(
+        "environments:\n  dev:\n    path: envs/dev\n    on_failure: false\n",
+        4,
+        17,
+        "`on_failure` must be a string, found boolean `false`",
+    );
+}
+
+#[test]
+fn production_must_be_a_boolean() {
+    assert_error(
+        "environments:\n  prod:\n    path: envs/prod\n    production: \"yes\"\n",
+        4,
+        17,
+        "`production` must be `true` or `false`, found string \"yes\"",
+    );
+}
+
+#[test]
+fn drift_interval_says_how_to_turn_it_off() {
+    assert_error(
+        "environments:\n  dev:\n    path: envs/dev\n    drift_interval: 10\n",
+        4,
+        21,
+        "`drift_interval` must be a duration with a unit (h, m, s), e.g. `90s`, `5m`, `1h30m`, or `0` to turn it off, found integer `10`",
+    );
+    assert_error(
+        "environments:\n  dev:\n    path: envs/dev\n    drift_interval: ten minutes\n",
+        4,
+        21,
+        "`drift_interval`: `ten minutes` is not a duration; use whole numbers with units h, m, s, largest first, e.g. `90s`, `5m`, `1h30m`, or `0` to turn drift checks off",
+    );
+}
+
+#[test]
+fn self_heal_without_drift_checks_is_refused_at_self_heal() {
+    assert_error(
+        "environments:\n  dev:\n    path: envs/dev\n    self_heal: true\n    drift_interval: 0\n",
+        4,
+        16,
+        "`self_heal` needs drift checks, but `drift_interval` is `0` in environment `dev`",
+    );
+}
+
+#[test]
 fn namespace_outside_allowed_namespaces_is_refused() {
     assert_error(
         "environments:\n  dev:\n    path: envs/dev\n    namespace: team-dev\n    allowed_namespaces: [team-ops]\n",
@@ -441,7 +497,7 @@ fn every_error_is_reported_sorted_by_position() {
         [
             "3:11: `path` must be relative to the repository root, found absolute path `/abs`",
             "4:25: `required_approvals` must be a non-negative integer, found string \"two\"",
-            "5:5: unknown key `pth` in environment `dev`; did you mean `path`? allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, required_approvals, promote_from, prune, health_timeout",
+            "5:5: unknown key `pth` in environment `dev`; did you mean `path`? allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, required_approvals, promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval",
             "6:3: environment name `Prod_EU` is not a DNS label; use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit",
             "8:21: `health_timeout` must be a duration with a unit (h, m, s), e.g. `90s`, `5m`, `1h30m`, found integer `300`",
             "9:19: `promote_from` names environment `staging`, which is not declared; declared environments: Prod_EU, dev, qa",

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use slipway::config::{
-    parse_app_repo, parse_config_repo, parse_repo_config, Build, Deploy, Environment,
+    parse_app_repo, parse_config_repo, parse_repo_config, Build, Deploy, Environment, OnFailure,
+    DEFAULT_DRIFT_INTERVAL,
 };
 
 const CONFIG_REPO: &str = r#"
@@ -21,6 +22,10 @@ environments:
     promote_from: dev
     prune: true
     health_timeout: 5m
+    allow_stale_approvals: false
+    on_failure: rollback
+    self_heal: true
+    drift_interval: 5m
 "#;
 
 const APP_REPO: &str = r#"
@@ -53,6 +58,11 @@ fn the_documented_config_repo_example_parses() {
             promote_from: Some("dev".into()),
             prune: true,
             health_timeout: Duration::from_secs(300),
+            allow_stale_approvals: false,
+            on_failure: OnFailure::Rollback,
+            production: true,
+            self_heal: true,
+            drift_interval: Some(Duration::from_secs(300)),
         }
     );
     assert_eq!(
@@ -78,9 +88,75 @@ fn omitted_environment_fields_take_their_documented_defaults() {
             promote_from: None,
             prune: false,
             health_timeout: Duration::from_secs(300),
+            allow_stale_approvals: false,
+            on_failure: OnFailure::Leave,
+            production: false,
+            self_heal: false,
+            drift_interval: Some(Duration::from_secs(600)),
         }
     );
     assert!(config.environments["dev"].allows_namespace("anything"));
+}
+
+#[test]
+fn production_defaults_by_name_and_can_be_set_either_way() {
+    let config = parse_config_repo(
+        "environments:\n  prod:\n    path: a\n  production:\n    path: b\n  prod-eu:\n    path: c\n  live:\n    path: d\n    production: true\n  production-copy:\n    path: e\n  staging:\n    path: f\n    production: false\n",
+    )
+    .unwrap();
+    let production: Vec<(&str, bool)> = config
+        .environments
+        .values()
+        .map(|env| (env.name.as_str(), env.production))
+        .collect();
+    assert_eq!(
+        production,
+        [
+            ("live", true),
+            ("prod", true),
+            ("prod-eu", false),
+            ("production", true),
+            ("production-copy", false),
+            ("staging", false),
+        ]
+    );
+    let explicit = parse_config_repo("environments:\n  prod:\n    path: a\n    production: false\n")
+        .unwrap();
+    assert!(!explicit.environments["prod"].production);
+}
+
+#[test]
+fn deploy_behaviour_keys_read_as_written() {
+    let config = parse_config_repo(
+        "environments:\n  dev:\n    path: a\n    allow_stale_approvals: true\n    on_failure: none\n    drift_interval: 1h30m\n  qa:\n    path: b\n    on_failure: rollback\n    self_heal: true\n",
+    )
+    .unwrap();
+    let dev = &config.environments["dev"];
+    assert!(dev.allow_stale_approvals);
+    assert_eq!(dev.on_failure, OnFailure::Leave);
+    assert_eq!(dev.drift_interval, Some(Duration::from_secs(5400)));
+    assert!(!dev.self_heal);
+    let qa = &config.environments["qa"];
+    assert_eq!(qa.on_failure, OnFailure::Rollback);
+    assert!(qa.self_heal);
+    assert_eq!(qa.drift_interval, Some(DEFAULT_DRIFT_INTERVAL));
+}
+
+#[test]
+fn a_zero_drift_interval_turns_drift_checks_off() {
+    for zero in ["0", "\"0\"", "0s", "0m"] {
+        let config = parse_config_repo(&format!(
+            "environments:\n  dev:\n    path: a\n    drift_interval: {zero}\n"
+        ))
+        .unwrap_or_else(|err| panic!("drift_interval: {zero}: {err}"));
+        assert_eq!(config.environments["dev"].drift_interval, None, "{zero}");
+    }
+    let null = parse_config_repo("environments:\n  dev:\n    path: a\n    drift_interval: ~\n")
+        .unwrap();
+    assert_eq!(
+        null.environments["dev"].drift_interval,
+        Some(DEFAULT_DRIFT_INTERVAL)
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@ mod support;
 use git_fixtures::{git_in, TestRepo};
 use slipway::github::{
     Annotation, CheckConclusion, CheckRunOutput, CheckRunRequest, CheckRunUpdate, CheckStatus,
-    CommitRequest, GitHubError, Reaction, ReactionOutcome, RepoPermission, RepoRef,
+    CommitRequest, GitHubError, Reaction, ReactionOutcome, RepoPermission, RepoRef, ReviewState,
 };
 use support::fake_github::{app_bot_login, PullSpec};
 use support::FakeGitHub;
@@ -299,6 +299,58 @@ async fn permissions_follow_githubs_roles_and_non_users_have_none() {
             || r.path == "/repos/acme/config/collaborators/dependabot[bot]/permission"),
         "bot logins are sent as a path segment"
     );
+}
+
+#[tokio::test]
+async fn reviews_are_listed_in_order_across_pages_and_a_dismissal_changes_the_review() {
+    let first = "1".repeat(40);
+    let second = "2".repeat(40);
+    let w = world(|b| {
+        b.with_pull("acme/config", PullSpec::new(7, "change", "main"))
+            .with_page_size(2)
+            .with_review("acme/config", 7, "alice", "APPROVED", &first)
+            .with_review("acme/config", 7, "bob", "CHANGES_REQUESTED", &first)
+            .with_review("acme/config", 7, "carol", "PENDING", &second)
+            .with_review("acme/config", 7, "bob", "COMMENTED", &second)
+    })
+    .await;
+    let github = support::github_client(&w.fake);
+    let dave = w
+        .fake
+        .submit_review("acme/config", 7, "dave", "APPROVED", &second);
+
+    let reviews = github.list_reviews(INSTALLATION, &repo(), 7).await.unwrap();
+    let seen: Vec<(&str, ReviewState, Option<&str>)> = reviews
+        .iter()
+        .map(|r| (r.user_login.as_str(), r.state, r.commit_id.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("alice", ReviewState::Approved, Some(first.as_str())),
+            ("bob", ReviewState::ChangesRequested, Some(first.as_str())),
+            ("bob", ReviewState::Commented, Some(second.as_str())),
+            ("dave", ReviewState::Approved, Some(second.as_str())),
+        ],
+        "oldest first; carol's pending review is visible to carol only"
+    );
+    assert!(reviews.iter().all(|r| r.user_type == "User" && r.submitted_at.is_some()));
+    let pages = w.fake.requests_to("GET /repos/acme/config/pulls/7/reviews");
+    assert_eq!(pages.len(), 2, "four reviews, two per page");
+
+    w.fake.dismiss_review("acme/config", dave);
+    let after = github.list_reviews(INSTALLATION, &repo(), 7).await.unwrap();
+    assert_eq!(after.len(), 4, "a dismissal adds no review");
+    assert_eq!(
+        (after[3].user_login.as_str(), after[3].state),
+        ("dave", ReviewState::Dismissed)
+    );
+
+    let missing = github
+        .list_reviews(INSTALLATION, &repo(), 99)
+        .await
+        .unwrap_err();
+    assert_eq!(missing.status(), Some(404));
 }
 
 #[tokio::test]

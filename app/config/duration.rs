@@ -6,11 +6,24 @@ use std::time::Duration;
 /// or `s`, largest unit first, each unit at most once. Zero is refused; the message says
 /// what is allowed.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration_or_zero(text)?;
+    if duration.is_zero() {
+        return Err(format!("`{text}` is zero; a duration must be positive"));
+    }
+    Ok(duration)
+}
+
+/// Like [`parse_duration`], and also zero: `0` alone, or units that add up to nothing (`0s`),
+/// for settings where zero means "off".
+pub fn parse_duration_or_zero(text: &str) -> Result<Duration, String> {
     const HELP: &str =
         "use whole numbers with units h, m, s, largest first, e.g. `90s`, `5m`, `1h30m`";
     let s = text.trim();
     if s.is_empty() {
         return Err(format!("empty duration; {HELP}"));
+    }
+    if s == "0" {
+        return Ok(Duration::ZERO);
     }
     let mut total: u64 = 0;
     let mut last_rank = usize::MAX;
@@ -40,9 +53,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             .checked_mul(seconds)
             .and_then(|n| total.checked_add(n))
             .ok_or_else(|| format!("`{text}` is too large a duration"))?;
-    }
-    if total == 0 {
-        return Err(format!("`{text}` is zero; a duration must be positive"));
     }
     Ok(Duration::from_secs(total))
 }
@@ -88,6 +98,15 @@ mod tests {
         assert!(parse_duration("1.5h").is_err());
         assert!(parse_duration("0s").unwrap_err().contains("zero"));
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn zero_is_accepted_only_where_it_means_off() {
+        assert_eq!(parse_duration_or_zero("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration_or_zero("0m"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration_or_zero("10m"), Ok(Duration::from_secs(600)));
+        assert!(parse_duration_or_zero("00").unwrap_err().contains("no unit"));
+        assert!(parse_duration("0").unwrap_err().contains("zero"));
     }
 
     #[test]

@@ -21,7 +21,7 @@ mod validate;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-pub use duration::{format_duration, parse_duration};
+pub use duration::{format_duration, parse_duration, parse_duration_or_zero};
 pub use error::{ConfigError, ConfigErrors};
 pub use read::{check_at, read_at, read_config_repo_at, ReadError};
 pub use validate::is_build_arg_name;
@@ -37,6 +37,16 @@ pub const DEFAULT_REQUIRED_APPROVALS: u32 = 0;
 pub const DEFAULT_PRUNE: bool = false;
 /// Default of [`Environment::health_timeout`] when the key is omitted: five minutes.
 pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// Default of [`Environment::allow_stale_approvals`] when the key is omitted.
+pub const DEFAULT_ALLOW_STALE_APPROVALS: bool = false;
+/// Default of [`Environment::on_failure`] when the key is omitted.
+pub const DEFAULT_ON_FAILURE: OnFailure = OnFailure::Leave;
+/// Environment names whose [`Environment::production`] defaults to true.
+pub const PRODUCTION_NAMES: &[&str] = &["prod", "production"];
+/// Default of [`Environment::self_heal`] when the key is omitted.
+pub const DEFAULT_SELF_HEAL: bool = false;
+/// Default of [`Environment::drift_interval`] when the key is omitted: ten minutes.
+pub const DEFAULT_DRIFT_INTERVAL: Duration = Duration::from_secs(10 * 60);
 /// Default of [`Build::dockerfile`] when the key is omitted.
 pub const DEFAULT_DOCKERFILE: &str = "Dockerfile";
 /// Default of [`Build::context`] when the key is omitted: the repository root.
@@ -105,6 +115,67 @@ pub struct Environment {
     /// How long a deploy waits for its objects to become healthy before it fails. Default:
     /// [`DEFAULT_HEALTH_TIMEOUT`] (5m).
     pub health_timeout: Duration,
+    /// Count approvals of an earlier head commit of the pull request too. Default:
+    /// [`DEFAULT_ALLOW_STALE_APPROVALS`] (false: an approval counts only for the commit that
+    /// was reviewed, so a push after it needs a new one).
+    pub allow_stale_approvals: bool,
+    /// What a deploy that fails (apply error, health timeout) does to the cluster. Default:
+    /// [`DEFAULT_ON_FAILURE`] (`none`).
+    pub on_failure: OnFailure,
+    /// Marks the environment's GitHub Deployments as production
+    /// (`production_environment`). Default: true for the names in [`PRODUCTION_NAMES`]
+    /// (`prod`, `production`), false otherwise; see [`default_production`].
+    pub production: bool,
+    /// When a drift check finds the cluster differs from the last deployed commit, apply that
+    /// commit again. Default: [`DEFAULT_SELF_HEAL`] (false: drift is only reported). Needs
+    /// drift checks (`drift_interval` not `0`).
+    pub self_heal: bool,
+    /// How often the cluster is compared with the last deployed commit; `None` (`0` in the
+    /// file) turns drift checks off. Default: [`DEFAULT_DRIFT_INTERVAL`] (10m).
+    pub drift_interval: Option<Duration>,
+}
+
+/// `on_failure:` of an environment: what happens after a deploy fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OnFailure {
+    /// `rollback`: apply the previously deployed commit again.
+    Rollback,
+    /// `none`: leave the cluster as the failed deploy left it, for a person to look at.
+    Leave,
+}
+
+impl OnFailure {
+    /// The values the file accepts, as written there.
+    pub const VALUES: [&'static str; 2] = ["rollback", "none"];
+
+    /// The value as the file writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnFailure::Rollback => "rollback",
+            OnFailure::Leave => "none",
+        }
+    }
+
+    /// The value of `text` as the file writes it, if it is one.
+    pub fn from_config(text: &str) -> Option<Self> {
+        match text {
+            "rollback" => Some(OnFailure::Rollback),
+            "none" => Some(OnFailure::Leave),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for OnFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Default of [`Environment::production`] for an environment called `name`: true for
+/// [`PRODUCTION_NAMES`].
+pub fn default_production(name: &str) -> bool {
+    PRODUCTION_NAMES.contains(&name)
 }
 
 impl Environment {

@@ -28,6 +28,11 @@ pub(crate) const ENVIRONMENT_KEYS: &[&str] = &[
     "promote_from",
     "prune",
     "health_timeout",
+    "allow_stale_approvals",
+    "on_failure",
+    "production",
+    "self_heal",
+    "drift_interval",
 ];
 /// Keys allowed under `build:`.
 pub(crate) const BUILD_KEYS: &[&str] = &["image", "dockerfile", "context", "branches", "args"];
@@ -61,6 +66,12 @@ pub(crate) struct RawEnvironment {
     pub promote_from: Option<String>,
     pub prune: Option<bool>,
     pub health_timeout: Option<String>,
+    pub allow_stale_approvals: Option<bool>,
+    pub on_failure: Option<String>,
+    pub production: Option<bool>,
+    pub self_heal: Option<bool>,
+    /// A duration's text; an integer `0` is taken as `"0"`.
+    pub drift_interval: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -225,6 +236,15 @@ impl Shape<'_, '_> {
                     "promote_from" => self.string(value, &p).map(|v| env.promote_from = v),
                     "prune" => self.boolean(value, &p).map(|v| env.prune = v),
                     "health_timeout" => self.duration(value, &p).map(|v| env.health_timeout = v),
+                    "allow_stale_approvals" => self
+                        .boolean(value, &p)
+                        .map(|v| env.allow_stale_approvals = v),
+                    "on_failure" => self.string(value, &p).map(|v| env.on_failure = v),
+                    "production" => self.boolean(value, &p).map(|v| env.production = v),
+                    "self_heal" => self.boolean(value, &p).map(|v| env.self_heal = v),
+                    "drift_interval" => self
+                        .duration_or_zero(value, &p)
+                        .map(|v| env.drift_interval = v),
                     _ => unreachable!("entries() only yields allowed keys"),
                 };
                 if checked.is_err() {
@@ -457,6 +477,22 @@ impl Shape<'_, '_> {
                 path,
                 &field(path),
                 "a duration with a unit (h, m, s), e.g. `90s`, `5m`, `1h30m`",
+            )),
+        }
+    }
+
+    /// Like [`Shape::duration`], and also the integer `0`, which YAML reads as a number
+    /// (`drift_interval: 0` turns drift checks off).
+    fn duration_or_zero(&self, value: &Value, path: &KeyPath) -> Checked<String> {
+        match value {
+            Value::Number(n) if n.as_u64() == Some(0) => Ok(Some("0".to_string())),
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s.clone())),
+            other => Err(self.wrong_type(
+                other,
+                path,
+                &field(path),
+                "a duration with a unit (h, m, s), e.g. `90s`, `5m`, `1h30m`, or `0` to turn it off",
             )),
         }
     }

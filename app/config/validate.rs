@@ -7,9 +7,11 @@ use super::error::{ConfigError, Position};
 use super::locate::{keys, Locator, Seg};
 use super::raw::{RawBuild, RawDeploy, RawEnvironment, RawFile};
 use super::{
-    parse_duration, AppRepoConfig, Build, ConfigRepoConfig, Deploy, Environment, RepoConfig,
-    DEFAULT_CLUSTER, DEFAULT_CONTEXT, DEFAULT_DOCKERFILE, DEFAULT_HEALTH_TIMEOUT, DEFAULT_PRUNE,
-    DEFAULT_REQUIRED_APPROVALS,
+    default_production, parse_duration, parse_duration_or_zero, AppRepoConfig, Build,
+    ConfigRepoConfig, Deploy, Environment, OnFailure, RepoConfig, DEFAULT_ALLOW_STALE_APPROVALS,
+    DEFAULT_CLUSTER, DEFAULT_CONTEXT, DEFAULT_DOCKERFILE, DEFAULT_DRIFT_INTERVAL,
+    DEFAULT_HEALTH_TIMEOUT, DEFAULT_ON_FAILURE, DEFAULT_PRUNE, DEFAULT_REQUIRED_APPROVALS,
+    DEFAULT_SELF_HEAL,
 };
 
 const DNS_LABEL_HELP: &str =
@@ -221,6 +223,46 @@ impl Check<'_, '_> {
             }),
             None => DEFAULT_HEALTH_TIMEOUT,
         };
+        let on_failure = match &raw.on_failure {
+            Some(text) => OnFailure::from_config(text).unwrap_or_else(|| {
+                let close = super::raw::closest(text, &OnFailure::VALUES)
+                    .map(|v| format!("; did you mean `{v}`?"))
+                    .unwrap_or_default();
+                self.error(
+                    loc.value(&at("on_failure")),
+                    format!(
+                        "`on_failure` must be `rollback` (apply the previous deploy again) or `none` (leave the cluster as it is), found {text:?}{close}"
+                    ),
+                );
+                DEFAULT_ON_FAILURE
+            }),
+            None => DEFAULT_ON_FAILURE,
+        };
+        let drift_interval = match &raw.drift_interval {
+            Some(text) => match parse_duration_or_zero(text) {
+                Ok(interval) if interval.is_zero() => None,
+                Ok(interval) => Some(interval),
+                Err(msg) => {
+                    self.error(
+                        loc.value(&at("drift_interval")),
+                        format!("`drift_interval`: {msg}, or `0` to turn drift checks off"),
+                    );
+                    Some(DEFAULT_DRIFT_INTERVAL)
+                }
+            },
+            None => Some(DEFAULT_DRIFT_INTERVAL),
+        };
+        let self_heal = raw.self_heal.unwrap_or(DEFAULT_SELF_HEAL);
+        // Healing happens when a drift check finds drift: without checks it never would, and a
+        // file that asks for it should not read as if it were on.
+        if self_heal && drift_interval.is_none() && !raw.reported.contains(&"drift_interval") {
+            self.error(
+                loc.value(&at("self_heal")),
+                format!(
+                    "`self_heal` needs drift checks, but `drift_interval` is `0` in environment `{name}`; set `drift_interval` (e.g. `10m`) or remove `self_heal`"
+                ),
+            );
+        }
         Environment {
             name: name.clone(),
             path,
@@ -232,6 +274,13 @@ impl Check<'_, '_> {
             promote_from: raw.promote_from.clone(),
             prune: raw.prune.unwrap_or(DEFAULT_PRUNE),
             health_timeout,
+            allow_stale_approvals: raw
+                .allow_stale_approvals
+                .unwrap_or(DEFAULT_ALLOW_STALE_APPROVALS),
+            on_failure,
+            production: raw.production.unwrap_or_else(|| default_production(name)),
+            self_heal,
+            drift_interval,
         }
     }
 

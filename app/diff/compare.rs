@@ -100,7 +100,7 @@ pub fn compare(
         let handles: Vec<_> = environments
             .iter()
             .map(|env| {
-                scope.spawn(move || compare_one(scope, repo, base, head, env, untouched, key))
+                scope.spawn(move || compare_one(repo, base, head, env, untouched, key))
             })
             .collect();
         handles
@@ -117,48 +117,78 @@ pub fn compare(
     })
 }
 
-fn compare_one<'scope>(
-    scope: &'scope std::thread::Scope<'scope, '_>,
-    repo: &'scope LocalRepo,
-    base: &'scope str,
-    head: &'scope str,
-    env: &'scope Environment,
+fn compare_one(
+    repo: &LocalRepo,
+    base: &str,
+    head: &str,
+    env: &Environment,
     untouched: Untouched,
     key: &FingerprintKey,
 ) -> Result<EnvironmentOutcome, GitError> {
-    let base_inputs = inputs(&repo.tree_at(base)?, env);
-    let head_inputs = inputs(&repo.tree_at(head)?, env);
-    let settle = |result: Result<EnvironmentOutcome, SideError>| match result {
-        Ok(outcome) => Ok(outcome),
-        Err(SideError::Render(failure)) => Ok(EnvironmentOutcome::Failed(*failure)),
-        Err(SideError::Git(err)) => Err(err),
-    };
-    if base_inputs.is_some() && base_inputs == head_inputs {
+    let Some(sides) = render_both(repo, base, head, env)? else {
         return match untouched {
             Untouched::Skip => Ok(EnvironmentOutcome::Untouched {
                 environment: env.name.clone(),
             }),
-            Untouched::RenderOnce => settle(
-                render_side(repo, head, Side::Head, env)
-                    .map(|objects| compared(env, &objects, &objects, key)),
-            ),
+            Untouched::RenderOnce => Ok(match settle(render_side(repo, head, Side::Head, env))? {
+                Ok(objects) => compared(env, &objects, &objects, key),
+                Err(failure) => EnvironmentOutcome::Failed(failure),
+            }),
         };
-    }
-    let head_render = scope.spawn(move || render_side(repo, head, Side::Head, env));
-    let before = render_side(repo, base, Side::Base, env);
-    let after = head_render.join().unwrap_or_else(|_| {
-        Err(SideError::Git(GitError::Object {
-            context: "a render thread".to_string(),
-            source: "it panicked".into(),
-        }))
-    });
-    // A head that does not render is the change's own problem: report it first.
-    let result = match (before, after) {
-        (_, Err(head_error)) => Err(head_error),
-        (Err(base_error), Ok(_)) => Err(base_error),
-        (Ok(before), Ok(after)) => Ok(compared(env, &before, &after, key)),
     };
-    settle(result)
+    // A head that does not render is the change's own problem: report it first.
+    Ok(match (sides.base, sides.head) {
+        (_, Err(head_error)) => EnvironmentOutcome::Failed(head_error),
+        (Err(base_error), Ok(_)) => EnvironmentOutcome::Failed(base_error),
+        (Ok(before), Ok(after)) => compared(env, &before, &after, key),
+    })
+}
+
+/// One environment rendered at both commits; a side that does not render is its
+/// [`RenderFailure`].
+#[derive(Debug)]
+pub struct BothSides {
+    pub base: Result<Vec<K8sObject>, RenderFailure>,
+    pub head: Result<Vec<K8sObject>, RenderFailure>,
+}
+
+/// Renders `env` at `base` and at `head` (concurrently), as [`compare`] does; `None`, without
+/// rendering, when its inputs are byte-identical at both and so cannot render differently.
+/// Only reading the repository itself is an error.
+pub fn render_both(
+    repo: &LocalRepo,
+    base: &str,
+    head: &str,
+    env: &Environment,
+) -> Result<Option<BothSides>, GitError> {
+    let base_inputs = inputs(&repo.tree_at(base)?, env);
+    let head_inputs = inputs(&repo.tree_at(head)?, env);
+    if base_inputs.is_some() && base_inputs == head_inputs {
+        return Ok(None);
+    }
+    std::thread::scope(|scope| {
+        let head_render = scope.spawn(|| render_side(repo, head, Side::Head, env));
+        let before = render_side(repo, base, Side::Base, env);
+        let after = head_render.join().unwrap_or_else(|_| {
+            Err(SideError::Git(GitError::Object {
+                context: "a render thread".to_string(),
+                source: "it panicked".into(),
+            }))
+        });
+        Ok(Some(BothSides {
+            base: settle(before)?,
+            head: settle(after)?,
+        }))
+    })
+}
+
+/// A side's render, or its render failure; a repository that cannot be read is the error.
+fn settle(side: Result<Vec<K8sObject>, SideError>) -> Result<Result<Vec<K8sObject>, RenderFailure>, GitError> {
+    match side {
+        Ok(objects) => Ok(Ok(objects)),
+        Err(SideError::Render(failure)) => Ok(Err(*failure)),
+        Err(SideError::Git(err)) => Err(err),
+    }
 }
 
 /// The diff of `env` and what its policy refuses of the head's objects (what would deploy).

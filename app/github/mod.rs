@@ -15,6 +15,7 @@ mod permissions;
 mod pulls;
 mod repo;
 mod repository;
+mod reviews;
 mod tokens;
 
 pub use checks::{
@@ -32,6 +33,7 @@ pub use permissions::RepoPermission;
 pub use pulls::{OpenedPull, PullBranch, PullRequest};
 pub use repo::{RepoRef, RepoRefError};
 pub use repository::Repository;
+pub use reviews::{Review, ReviewState};
 pub use tokens::InstallationToken;
 
 use std::sync::{Arc, RwLock};

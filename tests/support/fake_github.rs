@@ -16,7 +16,10 @@ mod posted;
 mod repos;
 
 #[allow(unused_imports)]
-pub use model::{app_bot_login, FakeCheckRun, FakeComment, FakePull, FakeRepo, PullSpec, APP_SLUG};
+pub use model::{
+    app_bot_login, FakeCheckRun, FakeComment, FakePull, FakeRepo, FakeReview, PullSpec, APP_SLUG,
+    REVIEW_STATES,
+};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -205,6 +208,44 @@ impl FakeState {
     }
 }
 
+impl FakeState {
+    /// Adds a review of pull request `number` by `login` (`state` as the REST API spells it)
+    /// on `commit_id`, and returns its id. Panics when the pull request does not exist or the
+    /// state is not one of GitHub's: the test is wrong, not slipway.
+    pub fn add_review(
+        &mut self,
+        repo: &str,
+        number: u64,
+        login: &str,
+        state: &str,
+        commit_id: &str,
+    ) -> u64 {
+        assert!(
+            REVIEW_STATES.contains(&state),
+            "GitHub has no review state {state:?}; use one of {REVIEW_STATES:?}"
+        );
+        self.users.insert(login.to_string());
+        self.next_id += 1;
+        let id = self.next_id;
+        let entry = self.repo_entry(repo);
+        assert!(
+            entry.pulls.contains_key(&number),
+            "no pull request {repo}#{number} to review"
+        );
+        entry.reviews.push(FakeReview {
+            id,
+            repo: repo.to_string(),
+            pull_number: number,
+            user_login: login.to_string(),
+            state: state.to_string(),
+            commit_id: commit_id.to_string(),
+            body: String::new(),
+            submitted_at: (state != "PENDING").then(repos::now_rfc3339),
+        });
+        id
+    }
+}
+
 impl FakeRepo {
     /// GitHub keeps every pull request's head as `refs/pull/N/head` of the base repository.
     pub fn write_pull_ref(&self, number: u64) {
@@ -287,6 +328,22 @@ impl FakeGitHubBuilder {
         let entry = self.state.repo_entry(repo);
         entry.pulls.insert(number, spec.into_pull());
         entry.write_pull_ref(number);
+        self
+    }
+
+    /// A review of pull request `number` (added with [`Self::with_pull`] first) by `login`:
+    /// `state` as the REST API spells it (`APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`,
+    /// `DISMISSED`, `PENDING`), made on `commit_id`. Reviews are listed in the order added.
+    pub fn with_review(
+        mut self,
+        repo: &str,
+        number: u64,
+        login: &str,
+        state: &str,
+        commit_id: &str,
+    ) -> Self {
+        self.state
+            .add_review(repo, number, login, state, commit_id);
         self
     }
 
@@ -429,6 +486,10 @@ impl FakeGitHubBuilder {
             .route(
                 "/repos/{owner}/{repo}/pulls/{number}",
                 get(repos::get_pull).patch(repos::update_pull),
+            )
+            .route(
+                "/repos/{owner}/{repo}/pulls/{number}/reviews",
+                get(repos::list_reviews),
             )
             .route(
                 "/repos/{owner}/{repo}/git/ref/{*reference}",
@@ -678,6 +739,36 @@ impl FakeGitHub {
     }
 
     /// Whether GitHub would show the commit `sha`, made through the Git Data API, as Verified.
+    /// `login` submits a review of pull request `number` while slipway runs; its id.
+    pub fn submit_review(
+        &self,
+        repo: &str,
+        number: u64,
+        login: &str,
+        state: &str,
+        commit_id: &str,
+    ) -> u64 {
+        self.state()
+            .add_review(repo, number, login, state, commit_id)
+    }
+
+    /// A maintainer dismisses review `id`: as on GitHub, the review itself becomes
+    /// `DISMISSED` (only approvals and change requests can be dismissed).
+    pub fn dismiss_review(&self, repo: &str, id: u64) {
+        let mut state = self.state();
+        let review = state
+            .repos
+            .get_mut(repo)
+            .and_then(|r| r.reviews.iter_mut().find(|review| review.id == id))
+            .unwrap_or_else(|| panic!("no review {id} in {repo}"));
+        assert!(
+            matches!(review.state.as_str(), "APPROVED" | "CHANGES_REQUESTED"),
+            "GitHub answers 422 to dismissing a {} review",
+            review.state
+        );
+        review.state = "DISMISSED".to_string();
+    }
+
     pub fn commit_verified(&self, sha: &str) -> Option<bool> {
         self.state().verified_commits.get(sha).copied()
     }

@@ -29,6 +29,8 @@ pub struct FakeRepo {
     pub pulls: BTreeMap<u64, FakePull>,
     /// Plain issues (numbers shared with pulls, as on GitHub).
     pub issues: Vec<u64>,
+    /// Reviews of every pull request, in the order they were submitted.
+    pub reviews: Vec<FakeReview>,
 }
 
 impl FakeRepo {
@@ -41,6 +43,7 @@ impl FakeRepo {
             collaborators: BTreeMap::new(),
             pulls: BTreeMap::new(),
             issues: Vec::new(),
+            reviews: Vec::new(),
         }
     }
 
@@ -231,6 +234,51 @@ impl FakePull {
                 "sha": base_sha,
                 "repo": repo.json(),
             },
+        })
+    }
+}
+
+/// The states GitHub's REST API gives a review.
+pub const REVIEW_STATES: [&str; 5] = [
+    "APPROVED",
+    "CHANGES_REQUESTED",
+    "COMMENTED",
+    "DISMISSED",
+    "PENDING",
+];
+
+/// A pull-request review.
+#[derive(Debug, Clone)]
+pub struct FakeReview {
+    pub id: u64,
+    pub repo: String,
+    pub pull_number: u64,
+    pub user_login: String,
+    /// One of [`REVIEW_STATES`]; dismissing an approval changes it to `DISMISSED` in place.
+    pub state: String,
+    /// The head commit the review was made on.
+    pub commit_id: String,
+    pub body: String,
+    /// `None` while pending, as on GitHub.
+    pub submitted_at: Option<String>,
+}
+
+impl FakeReview {
+    pub fn json(&self, api: &str) -> Value {
+        json!({
+            "id": self.id,
+            "node_id": format!("PRR_{}", self.id),
+            "user": { "login": self.user_login, "type": "User" },
+            "body": self.body,
+            "state": self.state,
+            "html_url": format!(
+                "https://github.com/{}/pull/{}#pullrequestreview-{}",
+                self.repo, self.pull_number, self.id
+            ),
+            "pull_request_url": format!("{api}/repos/{}/pulls/{}", self.repo, self.pull_number),
+            "author_association": "MEMBER",
+            "submitted_at": self.submitted_at,
+            "commit_id": self.commit_id,
         })
     }
 }

@@ -703,6 +703,33 @@ pub async fn list_pulls(
     paginate(items, &uri, &headers, state.list_page_size)
 }
 
+/// A pull request's reviews, oldest first. A pending review is shown only to its author, and
+/// the App never authors one, so pending reviews are not listed.
+pub async fn list_reviews(
+    State(state): State<Shared>,
+    Path((owner, repo, number)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let state = lock(&state);
+    let full = match authorise(&state, &headers, &owner, &repo) {
+        Ok(full) => full,
+        Err(refused) => return refused,
+    };
+    let fake_repo = &state.repos[&full];
+    if !fake_repo.pulls.contains_key(&number) {
+        return not_found();
+    }
+    let api = api_base(&headers);
+    let items: Vec<Value> = fake_repo
+        .reviews
+        .iter()
+        .filter(|r| r.pull_number == number && r.state != "PENDING")
+        .map(|r| r.json(&api))
+        .collect();
+    paginate(items, &uri, &headers, state.list_page_size)
+}
+
 pub async fn get_pull(
     State(state): State<Shared>,
     Path((owner, repo, number)): Path<(String, String, u64)>,

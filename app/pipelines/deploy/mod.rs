@@ -1,0 +1,11 @@
+//! Deploys: what a merged pull request (or a push to the default branch) deploys, and whether
+//! it may.
+//!
+//! The decisions come first, pure where they can be: [`gate`] says whether an environment's
+//! approval requirement is met by a pull request's reviews, and [`affected`] says which
+//! environments a merge commit changes, rendered as they would be applied. The deploy
+//! pipeline itself — server-side apply, prune, health, GitHub Deployments — comes next and
+//! builds on these.
+
+pub mod affected;
+pub mod gate;

@@ -1,0 +1,207 @@
+//! Which environments a merge deploys, worked out from real git repositories: the merge
+//! commit against its first parent, under the configuration of the first parent.
+
+mod git_fixtures;
+mod manifests;
+
+use git_fixtures::TestRepo;
+use manifests::{config_map_in, deployment};
+use slipway::diff::compare::Side;
+use slipway::git::{CommitId, LocalRepo};
+use slipway::pipelines::deploy::affected::{
+    affected_environments, direct_push_deploys, Affected,
+};
+
+const CONFIG: &str = "\
+environments:
+  dev:
+    path: envs/dev
+    namespace: team-dev
+  prod:
+    path: envs/prod
+    namespace: team-prod
+    required_approvals: 2
+";
+
+/// A config repo whose `main` holds dev and prod, each with a Deployment and a ConfigMap.
+fn config_repo() -> TestRepo {
+    let work = TestRepo::new();
+    work.write(".github/slipway.yml", CONFIG);
+    for env in ["dev", "prod"] {
+        work.write(&format!("envs/{env}/api.yaml"), &deployment("api", "v1"));
+        work.write(
+            &format!("envs/{env}/settings.yaml"),
+            &config_map_in(&format!("team-{env}"), "settings", "LOG_LEVEL", "info"),
+        );
+    }
+    work.write("README.md", "# config\n");
+    work.commit("first");
+    work
+}
+
+/// Runs `change` on a branch `change`, merges it into `main` with a merge commit, and works
+/// out what that merge deploys, reading a bare mirror of the repository.
+fn merge(work: &TestRepo, change: impl FnOnce(&TestRepo)) -> Affected {
+    work.git(&["checkout", "--quiet", "-b", "change"]);
+    change(work);
+    work.commit("the change");
+    work.git(&["checkout", "--quiet", "main"]);
+    merged(work)
+}
+
+/// Merges the branch `change` into `main` and works out what the merge deploys.
+fn merged(work: &TestRepo) -> Affected {
+    work.git(&["merge", "--quiet", "--no-ff", "-m", "Merge pull request #7", "change"]);
+    let merge: CommitId = work.git(&["rev-parse", "HEAD"]).parse().unwrap();
+    let first_parent: CommitId = work.git(&["rev-parse", "HEAD^1"]).parse().unwrap();
+    let (_dir, bare) = work.bare_clone();
+    let mirror = LocalRepo::open(&bare).unwrap();
+    affected_environments(&mirror, &merge, &first_parent).unwrap()
+}
+
+/// The data of ConfigMap `settings` in an affected environment's render.
+fn settings_value(affected: &Affected, env: &str) -> String {
+    let found = affected
+        .environments
+        .iter()
+        .find(|a| a.environment.name == env)
+        .unwrap_or_else(|| panic!("{env} is not affected"));
+    let objects = found.render.as_ref().expect("it renders");
+    let settings = objects
+        .iter()
+        .find(|o| o.kind() == "ConfigMap")
+        .expect("the ConfigMap is rendered");
+    settings.value["data"]["LOG_LEVEL"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_change_to_dev_only_deploys_dev_with_its_merged_objects() {
+    let work = config_repo();
+    let affected = merge(&work, |w| {
+        w.write(
+            "envs/dev/settings.yaml",
+            &config_map_in("team-dev", "settings", "LOG_LEVEL", "debug"),
+        );
+    });
+    assert_eq!(affected.names(), ["dev"]);
+    assert_eq!(settings_value(&affected, "dev"), "debug");
+    let dev = &affected.environments[0];
+    assert_eq!(dev.render.as_ref().unwrap().len(), 2, "the whole environment, not the diff");
+    assert!(dev.violations.is_empty());
+}
+
+#[test]
+fn what_reached_main_while_the_pull_request_was_open_is_not_deployed_again() {
+    let work = config_repo();
+    work.git(&["checkout", "--quiet", "-b", "change"]);
+    work.write(
+        "envs/dev/settings.yaml",
+        &config_map_in("team-dev", "settings", "LOG_LEVEL", "debug"),
+    );
+    work.commit("dev: debug logs");
+    work.git(&["checkout", "--quiet", "main"]);
+    work.write("envs/prod/api.yaml", &deployment("api", "v2"));
+    work.commit("prod: api v2, merged earlier");
+
+    let affected = merged(&work);
+    assert_eq!(
+        affected.names(),
+        ["dev"],
+        "prod at the merge equals prod at the first parent"
+    );
+}
+
+#[test]
+fn a_pull_request_that_lowers_required_approvals_is_gated_by_the_old_value() {
+    let work = config_repo();
+    let affected = merge(&work, |w| {
+        w.write(
+            ".github/slipway.yml",
+            &CONFIG.replace("required_approvals: 2", "required_approvals: 0"),
+        );
+        w.write("envs/prod/api.yaml", &deployment("api", "v2"));
+    });
+    assert_eq!(affected.names(), ["prod"]);
+    let prod = &affected.environments[0].environment;
+    assert_eq!(prod.required_approvals, 2, "the first parent's bar applies");
+    assert_eq!(affected.config.environments["prod"].required_approvals, 2);
+    assert!(!direct_push_deploys(prod));
+    assert!(direct_push_deploys(&affected.config.environments["dev"]));
+}
+
+#[test]
+fn an_environment_the_pull_request_adds_waits_for_the_next_merge() {
+    let work = config_repo();
+    let affected = merge(&work, |w| {
+        w.write(
+            ".github/slipway.yml",
+            &format!("{CONFIG}  staging:\n    path: envs/staging\n"),
+        );
+        w.write("envs/staging/api.yaml", &deployment("api", "v1"));
+    });
+    assert!(affected.environments.is_empty(), "{:?}", affected.names());
+    assert!(!affected.config.environments.contains_key("staging"));
+}
+
+#[test]
+fn a_change_outside_every_environment_deploys_nothing() {
+    let work = config_repo();
+    let affected = merge(&work, |w| {
+        w.write("README.md", "# config\n\nHow to change an environment.\n");
+        w.write("docs/runbook.yaml", "kind: ConfigMap\n");
+    });
+    assert!(affected.environments.is_empty(), "{:?}", affected.names());
+    assert_eq!(
+        affected.config.environments.keys().collect::<Vec<_>>(),
+        ["dev", "prod"]
+    );
+}
+
+#[test]
+fn a_reformatted_manifest_that_renders_the_same_deploys_nothing() {
+    let work = config_repo();
+    let affected = merge(&work, |w| {
+        let text = w.read("envs/dev/settings.yaml");
+        w.write("envs/dev/settings.yaml", &format!("# owned by team dev\n{text}"));
+    });
+    assert!(affected.environments.is_empty(), "{:?}", affected.names());
+}
+
+#[test]
+fn a_merge_that_does_not_render_is_reported_not_skipped() {
+    let work = config_repo();
+    let affected = merge(&work, |w| {
+        w.write(
+            "envs/dev/broken.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\n  labels: [unclosed\n",
+        );
+    });
+    assert_eq!(affected.names(), ["dev"]);
+    let failure = affected.environments[0]
+        .render
+        .as_ref()
+        .expect_err("the merge does not render");
+    assert_eq!(failure.side, Side::Head, "the merge commit is the side that failed");
+    assert_eq!(failure.environment, "dev");
+    let message = failure.error.to_string();
+    assert!(message.contains("envs/dev/broken.yaml"), "{message}");
+    assert!(affected.environments[0].violations.is_empty());
+}
+
+#[test]
+fn objects_the_first_parents_policy_refuses_are_reported_with_the_environment() {
+    let work = config_repo();
+    let affected = merge(&work, |w| {
+        w.write(
+            "envs/dev/elsewhere.yaml",
+            &config_map_in("kube-system", "sneaky", "KEY", "value"),
+        );
+    });
+    assert_eq!(affected.names(), ["dev"]);
+    let violations = &affected.environments[0].violations;
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert_eq!(violations[0].file, "envs/dev/elsewhere.yaml");
+}
