@@ -120,8 +120,8 @@ fn production_defaults_by_name_and_can_be_set_either_way() {
             ("staging", false),
         ]
     );
-    let explicit = parse_config_repo("environments:\n  prod:\n    path: a\n    production: false\n")
-        .unwrap();
+    let explicit =
+        parse_config_repo("environments:\n  prod:\n    path: a\n    production: false\n").unwrap();
     assert!(!explicit.environments["prod"].production);
 }
 
@@ -151,8 +151,8 @@ fn a_zero_drift_interval_turns_drift_checks_off() {
         .unwrap_or_else(|err| panic!("drift_interval: {zero}: {err}"));
         assert_eq!(config.environments["dev"].drift_interval, None, "{zero}");
     }
-    let null = parse_config_repo("environments:\n  dev:\n    path: a\n    drift_interval: ~\n")
-        .unwrap();
+    let null =
+        parse_config_repo("environments:\n  dev:\n    path: a\n    drift_interval: ~\n").unwrap();
     assert_eq!(
         null.environments["dev"].drift_interval,
         Some(DEFAULT_DRIFT_INTERVAL)

@@ -8,9 +8,7 @@ use git_fixtures::TestRepo;
 use manifests::{config_map_in, deployment};
 use slipway::diff::compare::Side;
 use slipway::git::{CommitId, LocalRepo};
-use slipway::pipelines::deploy::affected::{
-    affected_environments, direct_push_deploys, Affected,
-};
+use slipway::pipelines::deploy::affected::{affected_environments, direct_push_deploys, Affected};
 
 const CONFIG: &str = "\
 environments:
@@ -51,7 +49,14 @@ fn merge(work: &TestRepo, change: impl FnOnce(&TestRepo)) -> Affected {
 
 /// Merges the branch `change` into `main` and works out what the merge deploys.
 fn merged(work: &TestRepo) -> Affected {
-    work.git(&["merge", "--quiet", "--no-ff", "-m", "Merge pull request #7", "change"]);
+    work.git(&[
+        "merge",
+        "--quiet",
+        "--no-ff",
+        "-m",
+        "Merge pull request #7",
+        "change",
+    ]);
     let merge: CommitId = work.git(&["rev-parse", "HEAD"]).parse().unwrap();
     let first_parent: CommitId = work.git(&["rev-parse", "HEAD^1"]).parse().unwrap();
     let (_dir, bare) = work.bare_clone();
@@ -89,7 +94,11 @@ fn a_change_to_dev_only_deploys_dev_with_its_merged_objects() {
     assert_eq!(affected.names(), ["dev"]);
     assert_eq!(settings_value(&affected, "dev"), "debug");
     let dev = &affected.environments[0];
-    assert_eq!(dev.render.as_ref().unwrap().len(), 2, "the whole environment, not the diff");
+    assert_eq!(
+        dev.render.as_ref().unwrap().len(),
+        2,
+        "the whole environment, not the diff"
+    );
     assert!(dev.violations.is_empty());
 }
 
@@ -165,7 +174,10 @@ fn a_reformatted_manifest_that_renders_the_same_deploys_nothing() {
     let work = config_repo();
     let affected = merge(&work, |w| {
         let text = w.read("envs/dev/settings.yaml");
-        w.write("envs/dev/settings.yaml", &format!("# owned by team dev\n{text}"));
+        w.write(
+            "envs/dev/settings.yaml",
+            &format!("# owned by team dev\n{text}"),
+        );
     });
     assert!(affected.environments.is_empty(), "{:?}", affected.names());
 }
@@ -184,7 +196,11 @@ fn a_merge_that_does_not_render_is_reported_not_skipped() {
         .render
         .as_ref()
         .expect_err("the merge does not render");
-    assert_eq!(failure.side, Side::Head, "the merge commit is the side that failed");
+    assert_eq!(
+        failure.side,
+        Side::Head,
+        "the merge commit is the side that failed"
+    );
     assert_eq!(failure.environment, "dev");
     let message = failure.error.to_string();
     assert!(message.contains("envs/dev/broken.yaml"), "{message}");

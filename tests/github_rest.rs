@@ -334,7 +334,9 @@ async fn reviews_are_listed_in_order_across_pages_and_a_dismissal_changes_the_re
         ],
         "oldest first; carol's pending review is visible to carol only"
     );
-    assert!(reviews.iter().all(|r| r.user_type == "User" && r.submitted_at.is_some()));
+    assert!(reviews
+        .iter()
+        .all(|r| r.user_type == "User" && r.submitted_at.is_some()));
     let pages = w.fake.requests_to("GET /repos/acme/config/pulls/7/reviews");
     assert_eq!(pages.len(), 2, "four reviews, two per page");
 

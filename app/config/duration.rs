@@ -105,7 +105,9 @@ mod tests {
         assert_eq!(parse_duration_or_zero("0"), Ok(Duration::ZERO));
         assert_eq!(parse_duration_or_zero("0m"), Ok(Duration::ZERO));
         assert_eq!(parse_duration_or_zero("10m"), Ok(Duration::from_secs(600)));
-        assert!(parse_duration_or_zero("00").unwrap_err().contains("no unit"));
+        assert!(parse_duration_or_zero("00")
+            .unwrap_err()
+            .contains("no unit"));
         assert!(parse_duration("0").unwrap_err().contains("zero"));
     }
 

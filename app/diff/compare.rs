@@ -99,9 +99,7 @@ pub fn compare(
     std::thread::scope(|scope| {
         let handles: Vec<_> = environments
             .iter()
-            .map(|env| {
-                scope.spawn(move || compare_one(repo, base, head, env, untouched, key))
-            })
+            .map(|env| scope.spawn(move || compare_one(repo, base, head, env, untouched, key)))
             .collect();
         handles
             .into_iter()
@@ -183,7 +181,9 @@ pub fn render_both(
 }
 
 /// A side's render, or its render failure; a repository that cannot be read is the error.
-fn settle(side: Result<Vec<K8sObject>, SideError>) -> Result<Result<Vec<K8sObject>, RenderFailure>, GitError> {
+fn settle(
+    side: Result<Vec<K8sObject>, SideError>,
+) -> Result<Result<Vec<K8sObject>, RenderFailure>, GitError> {
     match side {
         Ok(objects) => Ok(Ok(objects)),
         Err(SideError::Render(failure)) => Ok(Err(*failure)),

@@ -342,8 +342,7 @@ impl FakeGitHubBuilder {
         state: &str,
         commit_id: &str,
     ) -> Self {
-        self.state
-            .add_review(repo, number, login, state, commit_id);
+        self.state.add_review(repo, number, login, state, commit_id);
         self
     }
 

@@ -500,7 +500,12 @@ mod tests {
                 .collect();
             let env = environment(case.required, case.allow_stale);
             let decision = decide(&env, "dave", HEAD, &reviews, &permissions);
-            assert_eq!(decision.passes(), case.passes, "{}: {decision:?}", case.name);
+            assert_eq!(
+                decision.passes(),
+                case.passes,
+                "{}: {decision:?}",
+                case.name
+            );
             assert_eq!(decision.sentence(), case.sentence, "{}", case.name);
             assert_eq!(decision.required, case.required, "{}", case.name);
         }
@@ -546,7 +551,13 @@ mod tests {
     fn an_approval_whose_commit_github_lost_is_stale() {
         let mut lost = review(1, "alice", "APPROVED", HEAD);
         lost.commit_id = None;
-        let decision = decide(&environment(1, false), "dave", HEAD, &[lost], &permissions());
+        let decision = decide(
+            &environment(1, false),
+            "dave",
+            HEAD,
+            &[lost],
+            &permissions(),
+        );
         assert!(!decision.passes());
         assert_eq!(
             decision.ignored,
