@@ -11,6 +11,7 @@
 pub mod build;
 pub mod bumps;
 pub mod commands;
+pub mod deploy;
 pub mod installations;
 pub mod missed_deliveries;
 pub mod preview;
