@@ -241,3 +241,64 @@ async fn finished_deliveries_past_the_retention_are_pruned_with_their_payloads()
         "the payload went with its delivery"
     );
 }
+
+#[tokio::test]
+async fn the_status_page_lists_the_last_twenty_deploys_escaped() {
+    use slipway::store::{DeployCounts, NewDeploy};
+    let server = TestServer::builder().start().await;
+    // 2026-11-18 11:06 UTC, then a minute later each.
+    let start = 1_795_000_000_000_i64;
+    for n in 0..22_i64 {
+        let sha = format!("{:07x}{}", 0xabc0000 + n, "f".repeat(33));
+        server
+            .store()
+            .record_deploy(&NewDeploy {
+                repository: "acme/config".into(),
+                environment: if n == 21 {
+                    "<b>dev</b>".into()
+                } else {
+                    "dev".into()
+                },
+                merge_sha: sha,
+                pull_number: Some(100 + n as u64),
+                started_at: start + n * 60_000,
+                finished_at: Some(start + n * 60_000 + 30_000),
+                outcome: if n == 21 {
+                    "un\"healthy&".into()
+                } else {
+                    "succeeded".into()
+                },
+                counts: DeployCounts {
+                    created: 1,
+                    configured: 2,
+                    unchanged: 3,
+                    pruned: 4,
+                },
+                deployment_id: Some(7),
+                check_run_id: Some(8),
+            })
+            .await
+            .unwrap();
+    }
+
+    let (status, page) = server.get("/").await;
+
+    assert_eq!(status, 200);
+    assert!(page.contains("<h2>Last deploys</h2>"), "{page}");
+    let rows = page.matches("<td>acme/config</td>").count();
+    assert_eq!(rows, 20, "{page}");
+    // Newest first; the two oldest are not listed.
+    let newest = page.find("#121").expect("the newest deploy is listed");
+    let older = page.find("#102").expect("the 20th newest is listed");
+    assert!(newest < older);
+    assert!(!page.contains("#101") && !page.contains("#100"), "{page}");
+    assert!(
+        page.contains(
+            "<tr><td>2026-11-18 11:27 UTC</td><td>acme/config</td><td>&lt;b&gt;dev&lt;/b&gt;</td>\
+         <td><code>abc0015</code></td><td>#121</td><td>un&quot;healthy&amp;</td>\
+         <td>1</td><td>2</td><td>3</td><td>4</td><td>2026-11-18 11:28 UTC</td></tr>"
+        ),
+        "{page}"
+    );
+    assert!(!page.contains("<b>dev</b>"));
+}

@@ -27,6 +27,10 @@ pub enum GitHubError {
     /// A branch moved (or appeared) since it was read: re-read it and try again.
     #[error("{endpoint}: the branch moved since it was read ({message})")]
     NotFastForward { endpoint: String, message: String },
+    /// 202 to a deployment: GitHub merged the default branch into the ref instead of
+    /// deploying it (what `auto_merge: true` does), so no deployment exists.
+    #[error("{endpoint}: GitHub merged the default branch into the ref instead of creating a deployment ({message})")]
+    AutoMerged { endpoint: String, message: String },
 }
 
 impl GitHubError {
@@ -51,6 +55,7 @@ impl GitHubError {
             GitHubError::Transport { .. } => FailureKind::Network,
             GitHubError::Timeout { .. } => FailureKind::Timeout,
             GitHubError::NotFastForward { .. } => FailureKind::BranchMoved,
+            GitHubError::AutoMerged { .. } => FailureKind::Conflict,
             GitHubError::Decode { .. } => FailureKind::Internal,
             GitHubError::Auth(_) => FailureKind::Unauthorized,
         }

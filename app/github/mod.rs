@@ -6,6 +6,7 @@ mod branch_replace;
 mod checks;
 mod client;
 mod comments;
+mod deployments;
 mod endpoint;
 mod error;
 mod git_data;
@@ -24,6 +25,11 @@ pub use checks::{
 };
 pub use client::{Auth, GitHub, GitHubResponse, RetryPolicy};
 pub use comments::{IssueComment, Reaction, ReactionOutcome, COMMENT_BODY_LIMIT};
+pub use deployments::{
+    deployment_body, fit_description, status_body, Deployment, DeploymentId, DeploymentRequest,
+    DeploymentState, DeploymentStatus, DeploymentStatusRequest,
+    DEPLOYMENT_STATUS_DESCRIPTION_LIMIT,
+};
 pub use endpoint::endpoint_label;
 pub use error::GitHubError;
 pub use git_data::CommitRequest;

@@ -18,7 +18,8 @@
 //! that does not parse, environment that does not render, check-run titles, summary and
 //! annotation titles, superseded and stopped runs); command replies are `replies/*.md.j2`,
 //! one per outcome of a command; an image bump's commit message and rolling pull request are
-//! `bumps/*.j2`.
+//! `bumps/*.j2`; a deploy's check run (title, summary, the objects applied) and its comment on
+//! the merged pull request are `deploy/*.md.j2`.
 //!
 //! Every slot fed from a manifest, a repository or a user goes through one of the filters
 //! `text`, `code`, `html` or `quote` ([`escape`]), so values from a change or a comment cannot
@@ -108,6 +109,10 @@ templates! {
     BUILD_TITLE => "build/title.md.j2" at "build/title.md.j2",
     BUILD_SUMMARY => "build/summary.md.j2" at "build/summary.md.j2",
     BUILD_TEXT => "build/text.md.j2" at "build/text.md.j2",
+    DEPLOY_TITLE => "deploy/title.md.j2" at "deploy/title.md.j2",
+    DEPLOY_SUMMARY => "deploy/summary.md.j2" at "deploy/summary.md.j2",
+    DEPLOY_OBJECTS => "deploy/objects.md.j2" at "deploy/objects.md.j2",
+    DEPLOY_COMMENT => "deploy/comment.md.j2" at "deploy/comment.md.j2",
 }
 
 /// Why a report could not be produced.

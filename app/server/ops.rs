@@ -9,7 +9,9 @@ use serde::Deserialize;
 
 use super::setup::{escape_html, setup_page};
 use super::AppState;
+use crate::commands::replies::lock_time;
 use crate::pipelines::build::ClusterAccess;
+use crate::store::DeployRecord;
 
 pub(super) async fn healthz() -> &'static str {
     "ok"
@@ -60,6 +62,35 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
+/// How many deploys the status page lists.
+const RECENT_DEPLOYS: u32 = 20;
+
+/// One deploy as a row of the status page; every stored value HTML-escaped.
+fn deploy_row(deploy: &DeployRecord) -> String {
+    let short: String = deploy.merge_sha.chars().take(7).collect();
+    format!(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td>\
+         <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        escape_html(&lock_time(deploy.started_at)),
+        escape_html(&deploy.repository),
+        escape_html(&deploy.environment),
+        escape_html(&short),
+        deploy
+            .pull_number
+            .map(|n| format!("#{n}"))
+            .unwrap_or_default(),
+        escape_html(&deploy.outcome),
+        deploy.counts.created,
+        deploy.counts.configured,
+        deploy.counts.unchanged,
+        deploy.counts.pruned,
+        deploy
+            .finished_at
+            .map(|at| escape_html(&lock_time(at)))
+            .unwrap_or_default(),
+    )
+}
+
 #[derive(Deserialize)]
 pub(super) struct HomeQuery {
     org: Option<String>,
@@ -75,6 +106,12 @@ pub(super) async fn home(
     };
     let counts = state.store.count_by_state().await.unwrap_or_default();
     let errors = state.store.recent_errors(10).await.unwrap_or_default();
+    let deploys = state
+        .store
+        .recent_deploys(RECENT_DEPLOYS)
+        .await
+        .unwrap_or_default();
+    let deploy_rows: String = deploys.iter().map(deploy_row).collect();
     let count_rows: String = counts
         .iter()
         .map(|c| {
@@ -111,6 +148,8 @@ pub(super) async fn home(
 <table><tr><th>state</th><th>count</th></tr>{count_rows}</table>
 <h2>Last errors</h2>
 <table><tr><th>delivery</th><th>event</th><th>state</th><th>error</th></tr>{error_rows}</table>
+<h2>Last deploys</h2>
+<table><tr><th>started</th><th>repository</th><th>environment</th><th>commit</th><th>pull request</th><th>outcome</th><th>created</th><th>configured</th><th>unchanged</th><th>pruned</th><th>finished</th></tr>{deploy_rows}</table>
 </body></html>"#,
         app_id = credentials.app_id,
     ))

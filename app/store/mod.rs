@@ -1,12 +1,13 @@
 //! Durable state in embedded SQLite: webhook deliveries (the queue), installations,
 //! redelivery requests, environment locks, where each pull request's preview comments are, runs
-//! and their signals, the leases of periodic jobs, and the values slipway makes once for itself
-//! (the Secret fingerprint key).
+//! and their signals, the leases of periodic jobs, the deploy history, and the values slipway
+//! makes once for itself (the Secret fingerprint key).
 //!
 //! Ingress writes go through a group-commit writer (`ingest`): concurrent webhook requests share
 //! one transaction and one fsync, and each request is answered only after its row is committed.
 
 mod deliveries;
+mod deploys;
 mod error_kind;
 mod ingest;
 mod installations;
@@ -24,6 +25,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 pub use deliveries::{AttemptOutcome, DeliveryRow, DeliveryState, DeliverySummary, StateCount};
+pub use deploys::{DeployCounts, DeployRecord, NewDeploy, DEPLOY_SUCCEEDED};
 pub use ingest::{IngestOutcome, NewDelivery};
 pub use installations::InstallationRecord;
 pub use leases::Lease;

@@ -2,19 +2,22 @@
 //!
 //! It keeps a small model of GitHub (the App, its installations and tokens, the App's webhook
 //! delivery log, manifest conversions; repositories with their comments and reactions, check
-//! runs, collaborators and pull requests), records every request, answers with GitHub's
-//! documented shapes and errors, and can be told to fail the next requests to a path (5xx,
+//! runs, deployments, collaborators and pull requests), records every request, answers with
+//! GitHub's documented shapes and errors, and can be told to fail the next requests to a path (5xx,
 //! rate limits). Repositories may be backed by real bare git repositories the test creates:
 //! the Git Data API then writes blobs, trees, commits and refs into them with git plumbing, so
 //! a test verifies a commit by reading the real repository.
 
 #![allow(dead_code)]
 
+mod deployments;
 mod git;
 mod model;
 mod posted;
 mod repos;
 
+#[allow(unused_imports)]
+pub use deployments::{FakeDeployment, FakeDeploymentStatus};
 #[allow(unused_imports)]
 pub use model::{
     app_bot_login, FakeCheckRun, FakeComment, FakePull, FakeRepo, FakeReview, PullSpec, APP_SLUG,
@@ -65,6 +68,16 @@ impl Failure {
             status: 502,
             headers: vec![],
             message: "Server Error".to_string(),
+        }
+    }
+
+    /// GitHub's 202 to a deployment whose ref it merged `base` into instead (what it does when
+    /// `auto_merge` is not false and the ref is behind the default branch).
+    pub fn auto_merged(base: &str, head: &str) -> Self {
+        Failure {
+            status: 202,
+            headers: vec![],
+            message: format!("Auto-merged {base} into {head} on deployment."),
         }
     }
 
@@ -133,6 +146,8 @@ pub struct FakeState {
     pub comments: Vec<FakeComment>,
     pub deleted_comments: Vec<FakeComment>,
     pub check_runs: Vec<FakeCheckRun>,
+    /// Deployments of every repository, oldest first.
+    pub deployments: Vec<FakeDeployment>,
     /// Commits made through the Git Data API: sha → whether GitHub would show it Verified.
     pub verified_commits: HashMap<String, bool>,
     /// The last id handed out (comments, check runs).
@@ -425,7 +440,8 @@ impl FakeGitHubBuilder {
     }
 
     /// When the last handle to the fake is dropped at the end of a test that did not panic,
-    /// the test fails if the App posted a comment, reaction or check run it never read.
+    /// the test fails if the App posted a comment, reaction, check run, deployment or deployment
+    /// status it never read.
     pub fn fail_on_unread_output(mut self) -> Self {
         self.fail_on_unread = true;
         self
@@ -473,6 +489,14 @@ impl FakeGitHubBuilder {
             .route(
                 "/repos/{owner}/{repo}/commits/{reference}/check-runs",
                 get(repos::list_check_runs_for_ref),
+            )
+            .route(
+                "/repos/{owner}/{repo}/deployments",
+                get(deployments::list_deployments).post(deployments::create_deployment),
+            )
+            .route(
+                "/repos/{owner}/{repo}/deployments/{id}/statuses",
+                get(deployments::list_statuses).post(deployments::create_status),
             )
             .route(
                 "/repos/{owner}/{repo}/collaborators/{user}/permission",
@@ -709,6 +733,22 @@ impl FakeGitHub {
             state.posted.read_check_run(run);
         }
         runs
+    }
+
+    /// The deployments of `repo`, oldest first, each with its status history; the test has
+    /// read them (and every status the App posted) as they are now.
+    pub fn deployments(&self, repo: &str) -> Vec<FakeDeployment> {
+        let mut state = self.state();
+        let deployments: Vec<FakeDeployment> = state
+            .deployments
+            .iter()
+            .filter(|d| d.repo == repo)
+            .cloned()
+            .collect();
+        for deployment in &deployments {
+            state.posted.read_deployment(deployment);
+        }
+        deployments
     }
 
     pub fn pull(&self, repo: &str, number: u64) -> Option<FakePull> {

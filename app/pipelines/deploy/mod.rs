@@ -4,8 +4,9 @@
 //! The decisions come first, pure where they can be: [`gate`] says whether an environment's
 //! approval requirement is met by a pull request's reviews, and [`affected`] says which
 //! environments a merge commit changes, rendered as they would be applied. The deploy
-//! pipeline itself — server-side apply, prune, health, GitHub Deployments — comes next and
-//! builds on these.
+//! pipeline itself — server-side apply, prune, health — comes next and builds on these and
+//! on [`report`], which words its check run, its GitHub Deployment and its PR comment.
 
 pub mod affected;
 pub mod gate;
+pub mod report;

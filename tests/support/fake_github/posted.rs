@@ -1,7 +1,9 @@
 //! Everything slipway posted through the fake (comments created and edited, reactions added,
-//! check runs created and updated), and whether the test has read it. A scenario that ends with
-//! something unread fails, so an extra comment or a second check run cannot pass unnoticed.
+//! check runs created and updated, deployments and their statuses), and whether the test has
+//! read it. A scenario that ends with something unread fails, so an extra comment or a second
+//! check run cannot pass unnoticed.
 
+use super::deployments::FakeDeployment;
 use super::model::{FakeCheckRun, FakeComment};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +21,14 @@ enum Posted {
     CheckRun {
         id: u64,
         update: usize,
+    },
+    Deployment {
+        id: u64,
+    },
+    /// `status` 1 is the deployment's first status.
+    DeploymentStatus {
+        deployment: u64,
+        status: usize,
     },
 }
 
@@ -90,6 +100,46 @@ impl PostedLog {
                 run.title.as_deref().unwrap_or("(no title)")
             ),
         );
+    }
+
+    pub fn deployment_written(&mut self, deployment: &FakeDeployment) {
+        self.push(
+            Posted::Deployment { id: deployment.id },
+            format!(
+                "deployment {} of {} to `{}` created",
+                deployment.id,
+                &deployment.sha[..deployment.sha.len().min(7)],
+                deployment.environment
+            ),
+        );
+    }
+
+    /// The deployment's `count`th status (1-based, GitHub's own included) was posted.
+    pub fn deployment_status_written(&mut self, deployment: &FakeDeployment, count: usize) {
+        let status = &deployment.statuses[count - 1];
+        self.push(
+            Posted::DeploymentStatus {
+                deployment: deployment.id,
+                status: count,
+            },
+            format!(
+                "deployment {} to `{}`: status {} {}",
+                deployment.id, deployment.environment, status.state, status.description
+            ),
+        );
+    }
+
+    /// The test saw `deployment` and its statuses as they are now.
+    pub fn read_deployment(&mut self, deployment: &FakeDeployment) {
+        let seen = deployment.statuses.len();
+        self.mark(|what| match what {
+            Posted::Deployment { id } => *id == deployment.id,
+            Posted::DeploymentStatus {
+                deployment: d,
+                status,
+            } => *d == deployment.id && *status <= seen,
+            _ => false,
+        });
     }
 
     /// The test saw `comment` as it is now: its creation and every edit up to now are read.

@@ -38,7 +38,7 @@ pub fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-fn api_base(headers: &HeaderMap) -> String {
+pub(super) fn api_base(headers: &HeaderMap) -> String {
     format!(
         "http://{}",
         headers
@@ -70,13 +70,13 @@ fn not_found() -> Response {
 }
 
 /// The JSON body, or GitHub's 400 for a body that is not JSON.
-fn json_body(bytes: &Bytes) -> Result<Value, Response> {
+pub(super) fn json_body(bytes: &Bytes) -> Result<Value, Response> {
     serde_json::from_slice(bytes)
         .map_err(|_| error(StatusCode::BAD_REQUEST, "Problems parsing JSON"))
 }
 
 /// Checks the installation token and that the repository exists; its full name.
-fn authorise(
+pub(super) fn authorise(
     state: &FakeState,
     headers: &HeaderMap,
     owner: &str,
@@ -97,7 +97,7 @@ fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
         .collect()
 }
 
-fn query_value(uri: &Uri, key: &str) -> Option<String> {
+pub(super) fn query_value(uri: &Uri, key: &str) -> Option<String> {
     query_pairs(uri)
         .into_iter()
         .find(|(k, _)| k == key)
@@ -106,7 +106,12 @@ fn query_value(uri: &Uri, key: &str) -> Option<String> {
 
 /// One page of `items` (`page`/`per_page` as GitHub reads them, per_page ≤ 100 and ≤ the
 /// fake's page size), with `Link` `next`/`last` relations keeping the other query parameters.
-fn paginate(items: Vec<Value>, uri: &Uri, headers: &HeaderMap, page_size: usize) -> Response {
+pub(super) fn paginate(
+    items: Vec<Value>,
+    uri: &Uri,
+    headers: &HeaderMap,
+    page_size: usize,
+) -> Response {
     let per_page = query_value(uri, "per_page")
         .and_then(|v| v.parse().ok())
         .unwrap_or(30usize)
