@@ -208,6 +208,27 @@ impl GitHub {
         response.json(&endpoint_label("GET", path))
     }
 
+    /// Every item of a list endpoint, following the `Link` header from `first` (which should
+    /// ask for `per_page=100`) until the last page, or a page that comes back empty.
+    pub(crate) async fn get_all_pages<T: DeserializeOwned>(
+        &self,
+        auth: Auth,
+        first: String,
+    ) -> Result<Vec<T>, GitHubError> {
+        let mut items = Vec::new();
+        let mut path = Some(first);
+        while let Some(current) = path.take() {
+            let response = self.request(Method::GET, auth, &current, None).await?;
+            let page: Vec<T> = response.json(&endpoint_label("GET", &current))?;
+            if page.is_empty() {
+                break;
+            }
+            items.extend(page);
+            path = response.next_page(self.api_url());
+        }
+        Ok(items)
+    }
+
     pub async fn send_json<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,

@@ -4,7 +4,7 @@ use http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{endpoint_label, Auth, GitHub, GitHubError, RepoRef};
+use super::{Auth, GitHub, GitHubError, RepoRef};
 
 /// GitHub's limit on a comment body, in characters.
 pub const COMMENT_BODY_LIMIT: usize = 65_536;
@@ -114,28 +114,11 @@ impl GitHub {
         repo: &RepoRef,
         number: u64,
     ) -> Result<Vec<IssueComment>, GitHubError> {
-        let mut comments = Vec::new();
-        let mut path = Some(format!(
-            "{}/issues/{number}/comments?per_page=100",
-            repo.api_path()
-        ));
-        while let Some(current) = path.take() {
-            let response = self
-                .request(
-                    Method::GET,
-                    Auth::Installation(installation_id),
-                    &current,
-                    None,
-                )
-                .await?;
-            let page: Vec<WireComment> = response.json(&endpoint_label("GET", &current))?;
-            if page.is_empty() {
-                break;
-            }
-            comments.extend(page.into_iter().map(IssueComment::from));
-            path = response.next_page(self.api_url());
-        }
-        Ok(comments)
+        let first = format!("{}/issues/{number}/comments?per_page=100", repo.api_path());
+        let comments: Vec<WireComment> = self
+            .get_all_pages(Auth::Installation(installation_id), first)
+            .await?;
+        Ok(comments.into_iter().map(IssueComment::from).collect())
     }
 
     pub async fn create_issue_comment(

@@ -246,7 +246,8 @@ impl GitHub {
             repo.api_path(),
             super::permissions::encode_path_segment(environment)
         );
-        self.list_all(installation_id, first).await
+        self.get_all_pages(Auth::Installation(installation_id), first)
+            .await
     }
 
     /// The statuses of deployment `id`, newest first (as GitHub lists them), across all pages.
@@ -257,33 +258,8 @@ impl GitHub {
         id: DeploymentId,
     ) -> Result<Vec<DeploymentStatus>, GitHubError> {
         let first = format!("{}/deployments/{id}/statuses?per_page=100", repo.api_path());
-        self.list_all(installation_id, first).await
-    }
-
-    async fn list_all<T: serde::de::DeserializeOwned>(
-        &self,
-        installation_id: i64,
-        first: String,
-    ) -> Result<Vec<T>, GitHubError> {
-        let mut items = Vec::new();
-        let mut path = Some(first);
-        while let Some(current) = path.take() {
-            let response = self
-                .request(
-                    Method::GET,
-                    Auth::Installation(installation_id),
-                    &current,
-                    None,
-                )
-                .await?;
-            let page: Vec<T> = response.json(&endpoint_label("GET", &current))?;
-            if page.is_empty() {
-                break;
-            }
-            items.extend(page);
-            path = response.next_page(self.api_url());
-        }
-        Ok(items)
+        self.get_all_pages(Auth::Installation(installation_id), first)
+            .await
     }
 }
 

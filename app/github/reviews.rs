@@ -1,9 +1,8 @@
 //! Pull-request reviews (`GET /repos/{o}/{r}/pulls/{n}/reviews`): who approved which commit.
 
-use http::Method;
 use serde::Deserialize;
 
-use super::{endpoint_label, Auth, GitHub, GitHubError, RepoRef};
+use super::{Auth, GitHub, GitHubError, RepoRef};
 
 /// A review's state as the REST API spells it (uppercase; webhook payloads use lowercase).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -105,28 +104,11 @@ impl GitHub {
         repo: &RepoRef,
         number: u64,
     ) -> Result<Vec<Review>, GitHubError> {
-        let mut reviews = Vec::new();
-        let mut path = Some(format!(
-            "{}/pulls/{number}/reviews?per_page=100",
-            repo.api_path()
-        ));
-        while let Some(current) = path.take() {
-            let response = self
-                .request(
-                    Method::GET,
-                    Auth::Installation(installation_id),
-                    &current,
-                    None,
-                )
-                .await?;
-            let page: Vec<WireReview> = response.json(&endpoint_label("GET", &current))?;
-            if page.is_empty() {
-                break;
-            }
-            reviews.extend(page.into_iter().map(Review::from));
-            path = response.next_page(self.api_url());
-        }
-        Ok(reviews)
+        let first = format!("{}/pulls/{number}/reviews?per_page=100", repo.api_path());
+        let reviews: Vec<WireReview> = self
+            .get_all_pages(Auth::Installation(installation_id), first)
+            .await?;
+        Ok(reviews.into_iter().map(Review::from).collect())
     }
 }
 
