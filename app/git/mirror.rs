@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use super::{GitError, LocalRepo};
+use super::{CommitId, GitError, LocalRepo};
 
 /// What a mirror fetches by default: every branch and tag, force-updated.
 pub const DEFAULT_REFSPECS: &[&str] = &["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
@@ -103,6 +103,32 @@ impl Mirrors {
             return Ok(None);
         }
         LocalRepo::open(&path).map(Some)
+    }
+
+    /// The mirror of `remote.url` holding every commit of `wanted`: opened when it has them
+    /// all, fetched (incrementally) when one is missing. A commit still missing after the fetch
+    /// is [`GitError::RevisionNotFound`], saying "<what> is not in <url> (yet)": GitHub may
+    /// announce a commit before it serves it.
+    pub fn holding(
+        &self,
+        remote: &Remote,
+        wanted: &[(&CommitId, &str)],
+    ) -> Result<LocalRepo, GitError> {
+        if let Some(mirror) = self.open(&remote.url)? {
+            if wanted.iter().all(|(commit, _)| mirror.has_commit(commit)) {
+                return Ok(mirror);
+            }
+        }
+        let mirror = self.fetch(remote)?;
+        for (commit, what) in wanted {
+            if !mirror.has_commit(commit) {
+                return Err(GitError::RevisionNotFound {
+                    rev: commit.to_hex(),
+                    source: format!("{what} is not in {} (yet)", remote.url).into(),
+                });
+            }
+        }
+        Ok(mirror)
     }
 
     /// Creates the mirror of `remote.url` when missing and fetches `remote.refspecs` into it.

@@ -458,40 +458,22 @@ impl Builds {
         .await
     }
 
+    /// The app repo's mirror holding `sha`, fetched only when it lacks it.
     async fn mirror_with(
         &self,
         installation_id: i64,
         repository: &Repository,
         sha: &CommitId,
     ) -> Result<LocalRepo, HandlerError> {
-        let mirrors = self.inner.mirrors.clone();
-        let url = repository.clone_url.clone();
-        let sha = *sha;
-        if let Some(mirror) = git::blocking({
-            let (mirrors, url) = (mirrors.clone(), url.clone());
-            move || -> Result<_, HandlerError> { Ok(mirrors.open(&url)?) }
-        })
-        .await?
-        {
-            if mirror.has_commit(&sha) {
-                return Ok(mirror);
-            }
-        }
         let token = self
             .inner
             .github
             .installation_token(installation_id)
             .await?;
+        let remote = Remote::new(&repository.clone_url).with_token(Token::new(token.token));
+        let (mirrors, sha) = (self.inner.mirrors.clone(), *sha);
         git::blocking(move || -> Result<LocalRepo, HandlerError> {
-            let mirror = mirrors.fetch(&Remote::new(&url).with_token(Token::new(token.token)))?;
-            if !mirror.has_commit(&sha) {
-                return Err(git::GitError::RevisionNotFound {
-                    rev: sha.to_hex(),
-                    source: format!("the pushed commit is not in {url} (yet)").into(),
-                }
-                .into());
-            }
-            Ok(mirror)
+            Ok(mirrors.holding(&remote, &[(&sha, "the pushed commit")])?)
         })
         .await
     }

@@ -325,18 +325,10 @@ fn read_mirror(
     commit: &CommitId,
 ) -> Result<(LocalRepo, ConfigRepoConfig), BumpFailure> {
     let git_failure = |err| BumpFailure::git(repo, err);
-    let mirror = match mirrors.open(url).map_err(git_failure)? {
-        Some(mirror) if mirror.has_commit(commit) => mirror,
-        _ => mirrors
-            .fetch(&Remote::new(url).with_token(Token::new(token.token)))
-            .map_err(git_failure)?,
-    };
-    if !mirror.has_commit(commit) {
-        return Err(git_failure(GitError::RevisionNotFound {
-            rev: commit.to_hex(),
-            source: format!("the head of {branch} is not in {url} (yet)").into(),
-        }));
-    }
+    let remote = Remote::new(url).with_token(Token::new(token.token));
+    let mirror = mirrors
+        .holding(&remote, &[(commit, &format!("the head of {branch}"))])
+        .map_err(git_failure)?;
     let tree = mirror.tree_at(&commit.to_hex()).map_err(git_failure)?;
     let config = config::read_config_repo_at(&tree).map_err(|err| BumpFailure::Config {
         repo: repo.clone(),

@@ -447,11 +447,6 @@ fn fetch(
     base: &CommitId,
     head: &CommitId,
 ) -> Result<LocalRepo, GitError> {
-    if let Some(mirror) = mirrors.open(url)? {
-        if mirror.has_commit(base) && mirror.has_commit(head) {
-            return Ok(mirror);
-        }
-    }
     let mut remote = Remote::new(url).with_token(token);
     if let Some(number) = fork_pull {
         // A fork's head is fetched from the base repository, never from the fork.
@@ -459,16 +454,13 @@ fn fetch(
         refspecs.push(format!("+refs/pull/{number}/head:refs/pull/{number}/head"));
         remote = remote.with_refspecs(refspecs);
     }
-    let mirror = mirrors.fetch(&remote)?;
-    for (side, commit) in [("base", base), ("head", head)] {
-        if !mirror.has_commit(commit) {
-            return Err(GitError::RevisionNotFound {
-                rev: commit.to_hex(),
-                source: format!("the pull request's {side} commit is not in {url} (yet)").into(),
-            });
-        }
-    }
-    Ok(mirror)
+    mirrors.holding(
+        &remote,
+        &[
+            (base, "the pull request's base commit"),
+            (head, "the pull request's head commit"),
+        ],
+    )
 }
 
 /// What `.github/slipway.yml` says at both ends of a change.
