@@ -264,12 +264,10 @@ impl Builds {
         let repo = request.repository.full_name.to_string();
         let sha = request.sha.to_hex();
         let subject = BuildProgress::subject(&repo, &request.branch);
-        let target = RunTarget::subject(BUILD_RUN_KIND, subject.clone());
-        let earlier: Vec<BuildProgress> = self
-            .inner
-            .store
-            .runs_of(BUILD_RUN_KIND, &subject)
-            .await?
+        // Every build of the branch, the active one among them: one read decides both whether
+        // this commit was built and what it supersedes.
+        let branch_runs = self.inner.store.runs_of(BUILD_RUN_KIND, &subject).await?;
+        let earlier: Vec<BuildProgress> = branch_runs
             .iter()
             .filter_map(|run| serde_json::from_value::<BuildProgress>(run.progress.clone()).ok())
             .filter(|p| p.sha == sha)
@@ -282,7 +280,7 @@ impl Builds {
             }
             Some(last) => last + 1,
         };
-        if let Some(active) = self.inner.store.active_run(&target).await? {
+        if let Some(active) = branch_runs.iter().find(|run| !run.state.is_finished()) {
             match serde_json::from_value::<BuildProgress>(active.progress.clone()) {
                 Ok(running) if running.sha == sha => {
                     tracing::info!(repo, sha, "this commit is being built already");
@@ -489,25 +487,15 @@ impl Builds {
         err: &ReadError,
     ) -> Result<(), HandlerError> {
         let errors = err.config_errors();
-        let mut facts = Facts {
-            outcome: Outcome::BrokenConfig,
-            repo: repository.full_name.to_string(),
-            branch: branch.to_string(),
-            default_branch: repository.default_branch.clone(),
-            sha: sha.to_hex(),
-            short_sha: sha.short(7),
-            image: String::new(),
-            destinations: Vec::new(),
-            job: String::new(),
-            namespace: self.inner.settings.namespace.clone(),
-            duration: None,
-            timeout: String::new(),
-            reason: err.to_string(),
-            errors: Vec::new(),
-            bump: report::BumpNote::default(),
-            log: None,
-            log_lines: report::LOG_LINES,
-        };
+        let mut facts = Facts::for_commit(
+            Outcome::BrokenConfig,
+            &repository.full_name.to_string(),
+            branch,
+            &repository.default_branch,
+            &sha.to_hex(),
+            &self.inner.settings.namespace,
+        );
+        facts.reason = err.to_string();
         let mut annotations = Vec::new();
         if let Some(errors) = &errors {
             for error in errors.iter() {

@@ -76,23 +76,47 @@ pub struct Facts {
 impl Facts {
     /// The facts of `progress` at `outcome`; the rest is filled in by the caller.
     pub fn of(progress: &BuildProgress, outcome: Outcome, namespace: &str, timeout: &str) -> Facts {
+        let mut facts = Facts::for_commit(
+            outcome,
+            &progress.repo,
+            &progress.branch,
+            &progress.default_branch,
+            &progress.sha,
+            namespace,
+        );
+        facts.image = progress.recipe.image.clone();
+        facts.destinations = crate::cluster::build_job::destinations(
+            &progress.recipe.image,
+            &progress.sha,
+            &progress.branch,
+        );
+        facts.job = progress.job_name.clone().unwrap_or_default();
+        facts.timeout = timeout.to_string();
+        facts
+    }
+
+    /// What is known of a commit before any build of it exists (a broken configuration).
+    pub fn for_commit(
+        outcome: Outcome,
+        repo: &str,
+        branch: &str,
+        default_branch: &str,
+        sha: &str,
+        namespace: &str,
+    ) -> Facts {
         Facts {
             outcome,
-            repo: progress.repo.clone(),
-            branch: progress.branch.clone(),
-            default_branch: progress.default_branch.clone(),
-            sha: progress.sha.clone(),
-            short_sha: progress.sha.chars().take(7).collect(),
-            image: progress.recipe.image.clone(),
-            destinations: crate::cluster::build_job::destinations(
-                &progress.recipe.image,
-                &progress.sha,
-                &progress.branch,
-            ),
-            job: progress.job_name.clone().unwrap_or_default(),
+            repo: repo.to_string(),
+            branch: branch.to_string(),
+            default_branch: default_branch.to_string(),
+            sha: sha.to_string(),
+            short_sha: sha.chars().take(7).collect(),
+            image: String::new(),
+            destinations: Vec::new(),
+            job: String::new(),
             namespace: namespace.to_string(),
             duration: None,
-            timeout: timeout.to_string(),
+            timeout: String::new(),
             reason: String::new(),
             errors: Vec::new(),
             bump: BumpNote::default(),
