@@ -41,7 +41,7 @@ fn deploy(result: DeployResult) -> DeployOutcome {
         repository: "acme/config".into(),
         environment: "dev".into(),
         merge_sha: MERGE_SHA.into(),
-        pull_number: 12,
+        pull_number: Some(12),
         result,
         objects: vec![
             AppliedObject::of(
@@ -164,10 +164,7 @@ fn a_deploy_the_gate_refused_says_the_gates_sentence() {
     });
     outcome.objects.clear();
     outcome.pruned.clear();
-    assert_eq!(
-        outcome.result.conclusion(),
-        Some(CheckConclusion::ActionRequired)
-    );
+    assert_eq!(outcome.result.conclusion(), Some(CheckConclusion::Failure));
     assert_golden("deploy_check_refused_by_gate.md", &check_run(&outcome));
 }
 

@@ -109,6 +109,32 @@ impl LocalRepo {
             })
     }
 
+    /// The first parent of `commit`: what the branch held before a merge (or a squash) landed
+    /// it. `None` for a root commit.
+    pub fn first_parent(&self, commit: &CommitId) -> Result<Option<CommitId>, GitError> {
+        let repo = self.local();
+        let found = repo
+            .find_commit(commit.object_id())
+            .map_err(|e| GitError::Object {
+                context: format!("commit {commit}"),
+                source: Box::new(e),
+            })?;
+        let parent = found.parent_ids().next().map(|id| CommitId(id.detach()));
+        Ok(parent)
+    }
+
+    /// Whether `ancestor` is `descendant` or one of its ancestors.
+    pub fn is_ancestor(
+        &self,
+        ancestor: &CommitId,
+        descendant: &CommitId,
+    ) -> Result<bool, GitError> {
+        if ancestor == descendant {
+            return Ok(true);
+        }
+        Ok(self.merge_base(ancestor, descendant)?.as_ref() == Some(ancestor))
+    }
+
     /// The bytes of the file at `rev:path`; `None` when there is no such file.
     pub fn read_file(&self, rev: &str, path: &str) -> Result<Option<Vec<u8>>, GitError> {
         let tree = self.tree_at(rev)?;

@@ -28,6 +28,8 @@ pub struct PullRequest {
     pub body: Option<String>,
     pub draft: bool,
     pub merged: bool,
+    /// The commit a merged pull request landed as (merge, squash or rebase); `None` before.
+    pub merge_commit_sha: Option<String>,
     pub user_login: String,
     pub html_url: String,
     pub head: PullBranch,
@@ -65,6 +67,10 @@ struct WirePull {
     draft: Option<bool>,
     #[serde(default)]
     merged: Option<bool>,
+    #[serde(default)]
+    merged_at: Option<String>,
+    #[serde(default)]
+    merge_commit_sha: Option<String>,
     user: Option<WireUser>,
     #[serde(default)]
     html_url: String,
@@ -114,7 +120,9 @@ impl From<WirePull> for PullRequest {
             title: wire.title,
             body: wire.body,
             draft: wire.draft.unwrap_or(false),
-            merged: wire.merged.unwrap_or(false),
+            // The commit's pulls list has no `merged` key, only `merged_at`.
+            merged: wire.merged.unwrap_or(wire.merged_at.is_some()),
+            merge_commit_sha: wire.merge_commit_sha,
             user_login: wire.user.map(|u| u.login).unwrap_or_else(|| "ghost".into()),
             html_url: wire.html_url,
             head: wire.head.into(),
@@ -133,6 +141,19 @@ impl GitHub {
         let path = format!("{}/pulls/{number}", repo.api_path());
         let wire: WirePull = self.get(Auth::Installation(installation_id), &path).await?;
         Ok(wire.into())
+    }
+
+    /// The pull requests `sha` belongs to (`GET …/commits/{sha}/pulls`): for a commit on the
+    /// default branch, the merged pull request that landed it, if one did.
+    pub async fn pulls_of_commit(
+        &self,
+        installation_id: i64,
+        repo: &RepoRef,
+        sha: &str,
+    ) -> Result<Vec<PullRequest>, GitHubError> {
+        let path = format!("{}/commits/{sha}/pulls?per_page=100", repo.api_path());
+        let found: Vec<WirePull> = self.get(Auth::Installation(installation_id), &path).await?;
+        Ok(found.into_iter().map(PullRequest::from).collect())
     }
 
     /// The open pull request whose head is `head_branch` of `repo` itself, if any.
@@ -247,6 +268,8 @@ mod tests {
             body: None,
             draft: None,
             merged: None,
+            merged_at: None,
+            merge_commit_sha: None,
             user: None,
             html_url: String::new(),
             head: branch(head),

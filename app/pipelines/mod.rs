@@ -24,6 +24,7 @@ use crate::git::Mirrors;
 use crate::queue::HandlerRegistry;
 use crate::runs::Runs;
 use crate::store::Store;
+use crate::webhook::{CheckRunEvent, PullRequestEvent, PushEvent};
 
 /// Everything a pipeline may use; cheap to clone into handlers.
 #[derive(Clone)]
@@ -38,16 +39,57 @@ pub struct PipelineContext {
     pub runs: Runs,
 }
 
-/// The handler table the server runs: installation bookkeeping, builds of pushes, pull-request
-/// previews and comment commands; deploys plug in here. Handled events without an entry are
-/// stored and finish as done.
+/// The handler table the server runs: installation bookkeeping, pushes (builds of app repos,
+/// deploys of config repos), pull-request previews, merges (deploys) and comment commands.
+/// Handled events without an entry are stored and finish as done.
 pub fn register_all(
     registry: &mut HandlerRegistry,
     context: &PipelineContext,
     builds: &build::Builds,
+    deploys: &deploy::Deploys,
 ) {
     installations::register(registry, context);
-    build::register(registry, builds, &context.runs);
+    {
+        // Re-runs of `slipway/build` and of `slipway/deploy/<env>` arrive as one event.
+        let (builds, deploys, runs) = (builds.clone(), deploys.clone(), context.runs.clone());
+        registry.on_event(
+            Some("rerequested"),
+            move |delivery: crate::queue::Delivery, event: CheckRunEvent| {
+                let (builds, deploys, runs) = (builds.clone(), deploys.clone(), runs.clone());
+                async move {
+                    if event.name.starts_with(deploy::report::CHECK_PREFIX) {
+                        deploys.on_rerequest(&runs, &delivery, &event).await
+                    } else {
+                        builds.on_rerequest(&runs, &delivery, &event).await
+                    }
+                }
+            },
+        );
+    }
+    {
+        // One push handler: a repository can be an app repo and a config repo at once.
+        let (builds, deploys, runs) = (builds.clone(), deploys.clone(), context.runs.clone());
+        registry.on_event(
+            None,
+            move |delivery: crate::queue::Delivery, push: PushEvent| {
+                let (builds, deploys, runs) = (builds.clone(), deploys.clone(), runs.clone());
+                async move {
+                    builds.on_push(&runs, &delivery, &push).await?;
+                    deploys.on_push(&runs, &delivery, &push).await
+                }
+            },
+        );
+    }
+    {
+        let (deploys, runs) = (deploys.clone(), context.runs.clone());
+        registry.on_event(
+            Some("closed"),
+            move |delivery: crate::queue::Delivery, event: PullRequestEvent| {
+                let (deploys, runs) = (deploys.clone(), runs.clone());
+                async move { deploys.on_merge(&runs, &delivery, &event).await }
+            },
+        );
+    }
     preview::register(registry, context);
     commands::register(registry, context);
 }

@@ -12,7 +12,7 @@ use crate::config::Environment;
 use crate::render::{K8sObject, ObjectKey, Scopes};
 
 /// One object an environment may not hold, where it was declared and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Violation {
     pub object: ObjectKey,
     /// Repo-relative file the object was read from (for kustomize: the kustomization).

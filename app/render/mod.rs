@@ -88,7 +88,9 @@ impl K8sObject {
 
 /// An object's identity: (API group, kind, namespace, name). The API version is not part
 /// of it, so `apps/v1` and `apps/v1beta2` Deployments of one name are the same object.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct ObjectKey {
     /// `""` for the core group.
     pub group: String,

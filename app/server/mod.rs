@@ -23,6 +23,7 @@ use crate::cluster::{BuildCluster, BuildTemplate};
 use crate::github::{GitHub, RetryPolicy, SharedCredentials};
 use crate::pipelines::build::{Builds, ClusterAccess};
 use crate::pipelines::bumps::Bumper;
+use crate::pipelines::deploy::{DeployAccess, Deploys};
 use crate::pipelines::missed_deliveries::{self, RecoveryConfig};
 use crate::pipelines::{self, PipelineContext};
 use crate::queue::{self, HandlerRegistry, QueueConfig, QueueHandle};
@@ -188,6 +189,13 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         Bumper::new(github.clone(), mirrors.clone(), store.clone()),
     );
     builds.register_kind(&mut run_kinds);
+    let deploys = Deploys::new(
+        github.clone(),
+        mirrors.clone(),
+        store.clone(),
+        deploy_access(&cluster),
+    );
+    deploys.register_kind(&mut run_kinds);
     // Runs start before the handlers, which start runs of their own.
     let (runs, runs_join) =
         runs::start(store.clone(), run_kinds, metrics.clone(), runs_config).await?;
@@ -199,7 +207,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         runs: runs.clone(),
     };
     let mut handlers = HandlerRegistry::new();
-    pipelines::register_all(&mut handlers, &context, &builds);
+    pipelines::register_all(&mut handlers, &context, &builds, &deploys);
     if let Some(register) = extra_handlers {
         register(&mut handlers, &context);
     }
@@ -286,6 +294,16 @@ async fn cluster_access(choice: ClusterChoice, namespace: &str) -> ClusterAccess
         },
     };
     ClusterAccess::Ready(BuildCluster::new(client, namespace))
+}
+
+/// Deploys go to the cluster builds run on: slipway's own.
+fn deploy_access(cluster: &ClusterAccess) -> DeployAccess {
+    match cluster {
+        ClusterAccess::Ready(builds) => {
+            DeployAccess::Ready(crate::cluster::Deployer::new(builds.client()))
+        }
+        ClusterAccess::Unavailable(reason) => DeployAccess::Unavailable(reason.clone()),
+    }
 }
 
 fn router(state: Arc<AppState>) -> Router {

@@ -50,6 +50,8 @@ pub struct DeployRecord {
     pub counts: DeployCounts,
     pub deployment_id: Option<u64>,
     pub check_run_id: Option<u64>,
+    /// What the deploy did, as the deploy pipeline wrote it ([`Store::set_deploy_detail`]).
+    pub detail: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -68,6 +70,7 @@ struct Row {
     pruned: i64,
     deployment_id: Option<i64>,
     check_run_id: Option<i64>,
+    detail: Option<String>,
 }
 
 impl From<Row> for DeployRecord {
@@ -91,6 +94,7 @@ impl From<Row> for DeployRecord {
             },
             deployment_id: id(row.deployment_id),
             check_run_id: id(row.check_run_id),
+            detail: row.detail,
         }
     }
 }
@@ -99,7 +103,7 @@ impl From<Row> for DeployRecord {
 macro_rules! columns {
     () => {
         "id, repository, environment, merge_sha, pull_number, started_at, finished_at, outcome, \
-         created, configured, unchanged, pruned, deployment_id, check_run_id"
+         created, configured, unchanged, pruned, deployment_id, check_run_id, detail"
     };
 }
 
@@ -158,6 +162,88 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         Ok(row.map(DeployRecord::from))
+    }
+
+    /// Keeps `detail` (JSON) with deploy `id`, and its GitHub ids once they are known.
+    pub async fn set_deploy_detail(
+        &self,
+        id: i64,
+        detail: &str,
+        deployment_id: Option<u64>,
+        check_run_id: Option<u64>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE deploys SET detail = ?, deployment_id = COALESCE(?, deployment_id), \
+             check_run_id = COALESCE(?, check_run_id) WHERE id = ?",
+        )
+        .bind(detail)
+        .bind(signed(deployment_id))
+        .bind(signed(check_run_id))
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Deploy `id`, if recorded.
+    pub async fn deploy(&self, id: i64) -> Result<Option<DeployRecord>, StoreError> {
+        let row: Option<Row> =
+            sqlx::query_as(concat!("SELECT ", columns!(), " FROM deploys WHERE id = ?"))
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.map(DeployRecord::from))
+    }
+
+    /// Every deploy of commit `merge_sha` of `repository`, oldest first: what the merged pull
+    /// request's comment shows.
+    pub async fn deploys_of_commit(
+        &self,
+        repository: &str,
+        merge_sha: &str,
+    ) -> Result<Vec<DeployRecord>, StoreError> {
+        let rows: Vec<Row> = sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM deploys WHERE repository = ? AND merge_sha = ? ORDER BY started_at, id"
+        ))
+        .bind(repository)
+        .bind(merge_sha)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(DeployRecord::from).collect())
+    }
+
+    /// The newest successful deploy of `environment`, with its detail.
+    pub async fn last_successful_deploy_record(
+        &self,
+        repository: &str,
+        environment: &str,
+    ) -> Result<Option<DeployRecord>, StoreError> {
+        let row: Option<Row> = sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM deploys WHERE repository = ? AND environment = ? AND outcome = ? \
+             ORDER BY started_at DESC, id DESC LIMIT 1"
+        ))
+        .bind(repository)
+        .bind(environment)
+        .bind(DEPLOY_SUCCEEDED)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(DeployRecord::from))
+    }
+
+    /// Every (repository, environment) with a successful deploy: what drift checks look at.
+    pub async fn deployed_environments(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT DISTINCT repository, environment FROM deploys WHERE outcome = ? \
+             ORDER BY repository, environment",
+        )
+        .bind(DEPLOY_SUCCEEDED)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows)
     }
 
     /// The last `limit` deploys of `environment` of `repository`, newest first.

@@ -507,6 +507,10 @@ impl FakeGitHubBuilder {
                 get(repos::list_pulls).post(repos::create_pull),
             )
             .route(
+                "/repos/{owner}/{repo}/commits/{sha}/pulls",
+                get(repos::pulls_of_commit),
+            )
+            .route(
                 "/repos/{owner}/{repo}/pulls/{number}",
                 get(repos::get_pull).patch(repos::update_pull),
             )
@@ -775,6 +779,32 @@ impl FakeGitHub {
         let entry = state.repo_entry(repo);
         entry.pulls.insert(number, spec.into_pull());
         entry.write_pull_ref(number);
+    }
+
+    /// Merges pull request `number` of `repo` as the merge button does: a merge commit on its
+    /// base branch (base first parent), the pull closed and merged. The merge commit's sha.
+    pub fn merge_pull(&self, repo: &str, number: u64) -> String {
+        let mut state = self.state();
+        let entry = state.repos.get_mut(repo).expect("the repository exists");
+        let bare = entry.bare.clone().expect("the repository has git data");
+        let pull = entry
+            .pulls
+            .get(&number)
+            .expect("the pull request exists")
+            .clone();
+        let head = pull.current_head_sha(entry);
+        let message = format!("Merge pull request #{number} from {}", pull.head_ref);
+        let merge = git::merge_into(&bare, &pull.base_ref, &head, &message)
+            .unwrap_or_else(|err| panic!("cannot merge #{number}: {err}"));
+        let pull = entry
+            .pulls
+            .get_mut(&number)
+            .expect("the pull request exists");
+        pull.state = "closed".to_string();
+        pull.merged = true;
+        pull.head_sha = Some(head);
+        pull.merge_commit_sha = Some(merge.clone());
+        merge
     }
 
     /// Whether GitHub would show the commit `sha`, made through the Git Data API, as Verified.

@@ -25,6 +25,8 @@ pub struct PullEvent {
     /// `owner/name` of the fork the head lives in.
     pub fork: Option<String>,
     pub draft: bool,
+    /// Set for a `closed` event of a merged pull request: its merge commit.
+    pub merge_commit_sha: Option<String>,
 }
 
 impl PullEvent {
@@ -40,6 +42,7 @@ impl PullEvent {
             head_sha: String::new(),
             fork: None,
             draft: false,
+            merge_commit_sha: None,
         }
     }
 
@@ -57,6 +60,13 @@ impl PullEvent {
 
     pub fn in_fork(mut self, fork: &str) -> Self {
         self.fork = Some(fork.to_string());
+        self
+    }
+
+    /// The `closed` event of the pull request merged as `merge_sha`.
+    pub fn merged(mut self, merge_sha: &str) -> Self {
+        self.action = "closed".to_string();
+        self.merge_commit_sha = Some(merge_sha.to_string());
         self
     }
 
@@ -95,7 +105,13 @@ impl PullEvent {
         let pull = &mut event["pull_request"];
         pull["number"] = json!(self.number);
         pull["draft"] = json!(self.draft);
-        pull["state"] = json!("open");
+        pull["state"] = json!(if self.merge_commit_sha.is_some() {
+            "closed"
+        } else {
+            "open"
+        });
+        pull["merged"] = json!(self.merge_commit_sha.is_some());
+        pull["merge_commit_sha"] = json!(self.merge_commit_sha);
         pull["url"] = json!(format!(
             "https://api.github.com/repos/{}/pulls/{}",
             self.repository, self.number

@@ -26,7 +26,7 @@ use crate::github::{
     Annotation, CheckConclusion, CheckRunId, CheckRunRequest, CheckStatus, GitHub,
 };
 use crate::pipelines::bumps::Bumper;
-use crate::queue::{Delivery, HandlerError, HandlerRegistry};
+use crate::queue::{Delivery, HandlerError};
 use crate::report::Templates;
 use crate::runs::{RunKinds, Runs};
 use crate::settings::BuildSettings;
@@ -115,25 +115,6 @@ impl Builds {
     }
 }
 
-/// The push and re-run handlers.
-pub fn register(registry: &mut HandlerRegistry, builds: &Builds, runs: &Runs) {
-    {
-        let (builds, runs) = (builds.clone(), runs.clone());
-        registry.on_event(None, move |delivery: Delivery, push: PushEvent| {
-            let (builds, runs) = (builds.clone(), runs.clone());
-            async move { builds.on_push(&runs, &delivery, &push).await }
-        });
-    }
-    let (builds, runs) = (builds.clone(), runs.clone());
-    registry.on_event(
-        Some("rerequested"),
-        move |delivery: Delivery, event: CheckRunEvent| {
-            let (builds, runs) = (builds.clone(), runs.clone());
-            async move { builds.on_rerequest(&runs, &delivery, &event).await }
-        },
-    );
-}
-
 /// One build to start.
 struct BuildRequest {
     installation_id: i64,
@@ -155,7 +136,7 @@ enum AppConfig {
 }
 
 impl Builds {
-    async fn on_push(
+    pub(crate) async fn on_push(
         &self,
         runs: &Runs,
         delivery: &Delivery,
@@ -206,7 +187,7 @@ impl Builds {
         .await
     }
 
-    async fn on_rerequest(
+    pub(crate) async fn on_rerequest(
         &self,
         runs: &Runs,
         delivery: &Delivery,

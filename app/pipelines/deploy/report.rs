@@ -6,7 +6,7 @@
 //! Pure: a [`DeployOutcome`] in, text out. The outcome carries objects by identity only
 //! (kind, namespace, name), so nothing here can show what a Secret holds.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::github::{CheckConclusion, CheckRunOutput, DeploymentState, IssueComment};
 use crate::policy::Violation;
@@ -25,13 +25,16 @@ pub const SUMMARY_ITEMS: usize = 50;
 /// The most unhealthy objects or violations an environment's line in the comment lists.
 pub const COMMENT_ITEMS: usize = 5;
 
+/// What every deploy check run's name starts with; the environment follows.
+pub const CHECK_PREFIX: &str = "slipway/deploy/";
+
 /// The check run of a deploy of `environment`.
 pub fn check_run_name(environment: &str) -> String {
-    format!("slipway/deploy/{environment}")
+    format!("{CHECK_PREFIX}{environment}")
 }
 
 /// What the apply did to one object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Created,
@@ -40,7 +43,7 @@ pub enum Action {
 }
 
 /// One applied object and what the apply did to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppliedObject {
     pub object: ObjectKey,
     pub action: Action,
@@ -57,14 +60,14 @@ impl AppliedObject {
 }
 
 /// An object that did not become healthy, and why (the controller's own words).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnhealthyObject {
     pub object: ObjectKey,
     pub reason: String,
 }
 
 /// Fields of an object that another field manager owned and the apply took over.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConflictTaken {
     pub object: ObjectKey,
     pub manager: String,
@@ -73,7 +76,8 @@ pub struct ConflictTaken {
 }
 
 /// How a deploy ended (or where it stands).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
 pub enum DeployResult {
     InProgress,
     Succeeded,
@@ -135,8 +139,9 @@ impl DeployResult {
             | DeployResult::Unhealthy { .. }
             | DeployResult::RolledBack { .. }
             | DeployResult::RefusedByPolicy { .. } => CheckConclusion::Failure,
-            // Approvals can still come: the check asks for them.
-            DeployResult::RefusedByGate { .. } => CheckConclusion::ActionRequired,
+            // A failed required check keeps the refusal in sight on the commit; approvals that
+            // come later take a new merge (or a re-run of the check).
+            DeployResult::RefusedByGate { .. } => CheckConclusion::Failure,
             // Nothing is wrong with the change; re-run once unlocked.
             DeployResult::Locked { .. } => CheckConclusion::Neutral,
             DeployResult::Superseded { .. } => CheckConclusion::Skipped,
@@ -161,13 +166,14 @@ impl DeployResult {
 }
 
 /// Everything the texts of one deploy of one environment say.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployOutcome {
     /// The config repo, `owner/name`.
     pub repository: String,
     pub environment: String,
     pub merge_sha: String,
-    pub pull_number: u64,
+    /// The merged pull request; `None` for a push straight to the default branch.
+    pub pull_number: Option<u64>,
     pub result: DeployResult,
     /// Every object applied, with what the apply did (empty before the apply).
     pub objects: Vec<AppliedObject>,
@@ -237,7 +243,7 @@ struct Facts {
     environment: String,
     sha: String,
     short_sha: String,
-    pull_number: u64,
+    pull_number: Option<u64>,
     url: Option<String>,
     object_count: usize,
     created: usize,
@@ -501,7 +507,7 @@ mod tests {
             repository: "acme/config".into(),
             environment: "dev".into(),
             merge_sha: "0123456789abcdef0123456789abcdef01234567".into(),
-            pull_number: 12,
+            pull_number: Some(12),
             result,
             objects: (0..objects)
                 .map(|n| AppliedObject {

@@ -194,3 +194,35 @@ pub fn update_ref(bare: &Path, full_ref: &str, new: &str, old: Option<&str>) -> 
     )
     .map(|_| ())
 }
+
+/// Merges `head` into branch `base` as GitHub's merge button does (a merge commit with the
+/// base as first parent) and moves the branch; the merge commit's sha. Conflicts are an error.
+pub fn merge_into(bare: &Path, base: &str, head: &str, message: &str) -> Result<String, String> {
+    let base_ref = format!("refs/heads/{base}");
+    let base_sha = resolve_ref(bare, &base_ref).ok_or_else(|| format!("no branch {base}"))?;
+    let tree = git(bare, &["merge-tree", "--write-tree", &base_sha, head], None)?;
+    let tree = tree.lines().next().unwrap_or_default().to_string();
+    let author = [
+        ("GIT_AUTHOR_NAME", "GitHub"),
+        ("GIT_AUTHOR_EMAIL", "noreply@github.com"),
+        ("GIT_COMMITTER_NAME", "GitHub"),
+        ("GIT_COMMITTER_EMAIL", "noreply@github.com"),
+    ];
+    let merge = git_env(
+        bare,
+        &[
+            "commit-tree",
+            &tree,
+            "-p",
+            &base_sha,
+            "-p",
+            head,
+            "-m",
+            message,
+        ],
+        None,
+        &author,
+    )?;
+    git(bare, &["update-ref", &base_ref, &merge, &base_sha], None)?;
+    Ok(merge)
+}

@@ -95,6 +95,8 @@ pub struct FakePull {
     pub body: Option<String>,
     pub state: String,
     pub merged: bool,
+    /// The merge commit once merged.
+    pub merge_commit_sha: Option<String>,
     pub draft: bool,
     pub user: String,
     pub head_ref: String,
@@ -160,6 +162,7 @@ impl PullSpec {
             body: self.body,
             state: "open".to_string(),
             merged: false,
+            merge_commit_sha: None,
             draft: self.draft,
             user: self.user,
             head_ref: self.head_ref,
@@ -220,7 +223,8 @@ impl FakePull {
             "draft": self.draft,
             "merged": self.merged,
             "mergeable": null,
-            "merge_commit_sha": null,
+            "merge_commit_sha": self.merge_commit_sha,
+            "merged_at": if self.merged { json!("2026-12-01T12:00:00Z") } else { Value::Null },
             "user": { "login": self.user, "type": "User" },
             "head": {
                 "label": format!("{}:{}", head_owner.as_str().unwrap_or(""), self.head_ref),

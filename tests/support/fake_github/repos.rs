@@ -708,6 +708,33 @@ pub async fn list_pulls(
     paginate(items, &uri, &headers, state.list_page_size)
 }
 
+/// The pull requests a commit belongs to: the one it was merged as, and open ones whose head
+/// it is (GitHub also lists closed ones containing it; scenarios never need those).
+pub async fn pulls_of_commit(
+    State(state): State<Shared>,
+    Path((owner, repo, sha)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let state = lock(&state);
+    let full = match authorise(&state, &headers, &owner, &repo) {
+        Ok(full) => full,
+        Err(refused) => return refused,
+    };
+    let fake_repo = &state.repos[&full];
+    let api = api_base(&headers);
+    let items: Vec<Value> = fake_repo
+        .pulls
+        .values()
+        .filter(|p| {
+            p.merge_commit_sha.as_deref() == Some(sha.as_str())
+                || (p.state == "open" && p.current_head_sha(fake_repo) == sha)
+        })
+        .map(|p| p.json(fake_repo, &api))
+        .collect();
+    paginate(items, &uri, &headers, state.list_page_size)
+}
+
 /// A pull request's reviews, oldest first. A pending review is shown only to its author, and
 /// the App never authors one, so pending reviews are not listed.
 pub async fn list_reviews(

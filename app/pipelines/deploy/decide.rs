@@ -1,0 +1,201 @@
+//! What becomes of one environment a change touches: deployed, or refused — and why, in the
+//! words the check run and the pull request's comment show. Pure: facts in, a decision out.
+//!
+//! The order of the checks is the order of the reasons a reader most needs: where the change
+//! came from (a fork, or straight to the branch past the approval requirement), whether the
+//! environment is locked, whether enough writers approved, whether it renders, and whether
+//! the environment's policy allows every object.
+
+use crate::config::Environment;
+use crate::store::EnvironmentLock;
+
+use super::affected::AffectedEnvironment;
+use super::gate::ReviewFacts;
+use super::report::DeployResult;
+
+/// Where a change came from.
+#[derive(Debug, Clone, Copy)]
+pub enum Origin<'a> {
+    /// A merged pull request: its head's fork (if any) and its reviews (read only when an
+    /// affected environment requires approvals).
+    Merge {
+        fork: Option<&'a str>,
+        reviews: Option<&'a ReviewFacts>,
+    },
+    /// A push straight to `branch`, no pull request (so no reviews).
+    Push { branch: &'a str },
+}
+
+/// What happens to an environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Deploy,
+    Refuse(DeployResult),
+}
+
+/// The decision for `affected`, given the environment's lock and where the change came from.
+pub fn decide(
+    affected: &AffectedEnvironment,
+    lock: Option<&EnvironmentLock>,
+    origin: Origin<'_>,
+) -> Decision {
+    let env = &affected.environment;
+    if let Some(sentence) = refused_origin(env, origin) {
+        return Decision::Refuse(DeployResult::RefusedByGate { sentence });
+    }
+    if let Some(lock) = lock {
+        return Decision::Refuse(DeployResult::Locked {
+            by: lock.locked_by.clone(),
+            reason: lock.reason.clone(),
+        });
+    }
+    if let Err(failure) = &affected.render {
+        return Decision::Refuse(DeployResult::ApplyFailed {
+            object: None,
+            message: format!(
+                "{} does not render, so nothing was applied: {}",
+                failure.context(),
+                crate::failure::chain(&failure.error)
+            ),
+        });
+    }
+    if !affected.violations.is_empty() {
+        return Decision::Refuse(DeployResult::RefusedByPolicy {
+            violations: affected.violations.clone(),
+        });
+    }
+    Decision::Deploy
+}
+
+/// Why the change may not deploy to `env` because of where it came from or who approved it.
+fn refused_origin(env: &Environment, origin: Origin<'_>) -> Option<String> {
+    match origin {
+        Origin::Merge {
+            fork: Some(fork), ..
+        } => Some(format!(
+            "the change came from the fork {fork}, and slipway deploys nothing from a fork; \
+             push the change to a branch of this repository and open a pull request from it"
+        )),
+        Origin::Merge {
+            fork: None,
+            reviews,
+        } => {
+            if env.required_approvals == 0 {
+                return None;
+            }
+            match reviews {
+                Some(reviews) => {
+                    let gate = reviews.decide(env);
+                    (!gate.passes()).then(|| gate.sentence())
+                }
+                None => Some(format!(
+                    "{} requires {} approval{}, and the reviews could not be read",
+                    env.name,
+                    env.required_approvals,
+                    if env.required_approvals == 1 { "" } else { "s" }
+                )),
+            }
+        }
+        Origin::Push { branch } => (env.required_approvals > 0).then(|| {
+            format!(
+                "the change was pushed straight to {branch}; {} requires {} approval{} of a \
+                 pull request, so it deploys only when a reviewed pull request is merged",
+                env.name,
+                env.required_approvals,
+                if env.required_approvals == 1 { "" } else { "s" }
+            )
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_config_repo;
+    use crate::render::K8sObject;
+    use serde_json::json;
+
+    fn affected(required: u32) -> AffectedEnvironment {
+        let text = format!(
+            "environments:\n  prod:\n    path: envs/prod\n    required_approvals: {required}\n"
+        );
+        let environment = parse_config_repo(&text).unwrap().environments["prod"].clone();
+        AffectedEnvironment {
+            environment,
+            render: Ok(vec![K8sObject {
+                value: json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}),
+                file: "envs/prod/a.yaml".into(),
+                line: 1,
+            }]),
+            violations: Vec::new(),
+        }
+    }
+
+    fn lock() -> EnvironmentLock {
+        EnvironmentLock {
+            repository: "acme/config".into(),
+            environment: "prod".into(),
+            locked_by: "alice".into(),
+            reason: Some("incident".into()),
+            locked_at: 0,
+        }
+    }
+
+    #[test]
+    fn an_ungated_merge_deploys() {
+        let origin = Origin::Merge {
+            fork: None,
+            reviews: None,
+        };
+        assert_eq!(decide(&affected(0), None, origin), Decision::Deploy);
+    }
+
+    #[test]
+    fn a_fork_never_deploys_even_when_ungated() {
+        let origin = Origin::Merge {
+            fork: Some("mallory/config"),
+            reviews: None,
+        };
+        let Decision::Refuse(DeployResult::RefusedByGate { sentence }) =
+            decide(&affected(0), None, origin)
+        else {
+            panic!("a fork deployed");
+        };
+        assert!(sentence.contains("mallory/config"), "{sentence}");
+    }
+
+    #[test]
+    fn a_push_to_a_gated_environment_never_deploys() {
+        let Decision::Refuse(DeployResult::RefusedByGate { sentence }) =
+            decide(&affected(2), None, Origin::Push { branch: "main" })
+        else {
+            panic!("a direct push deployed a gated environment");
+        };
+        assert!(sentence.contains("pushed straight to main"), "{sentence}");
+        assert!(sentence.contains("2 approvals"), "{sentence}");
+    }
+
+    #[test]
+    fn a_locked_environment_never_deploys() {
+        let decision = decide(&affected(0), Some(&lock()), Origin::Push { branch: "main" });
+        assert_eq!(
+            decision,
+            Decision::Refuse(DeployResult::Locked {
+                by: "alice".into(),
+                reason: Some("incident".into())
+            })
+        );
+    }
+
+    #[test]
+    fn a_gated_merge_without_readable_reviews_is_refused() {
+        let origin = Origin::Merge {
+            fork: None,
+            reviews: None,
+        };
+        assert!(matches!(
+            decide(&affected(1), None, origin),
+            Decision::Refuse(DeployResult::RefusedByGate { .. })
+        ));
+    }
+}

@@ -1,0 +1,590 @@
+//! The webhook side of deploys: a merged pull request or a push to a config repo's default
+//! branch becomes one decision per environment it changes — refused (with a check run saying
+//! why) or a `deploy` run started.
+//!
+//! A merge arrives twice: as `pull_request` `closed` and as the `push` of its merge commit. The
+//! pull request's event deploys it (it knows the reviews, the fork, the pull request to comment
+//! on); the push handler asks GitHub which pull request the pushed commit belongs to and leaves
+//! merges alone, so it deploys only what was pushed straight to the branch (image bumps).
+
+use std::time::Duration;
+
+use crate::config::ReadError;
+use crate::git::{self, CommitId, LocalRepo, Remote, Token};
+use crate::github::RepoRef;
+use crate::queue::{Delivery, HandlerError};
+use crate::runs::Runs;
+use crate::store::{now_millis, RunTarget, StartOutcome};
+use crate::webhook::{CheckRunEvent, PullRequestEvent, PushEvent, Repository};
+
+use super::affected::{self, Affected, AffectedError};
+use super::decide::{decide, Decision, Origin};
+use super::gate::ReviewFacts;
+use super::progress::{subject, DeployProgress, Phase, Trigger};
+use super::publish::short;
+use super::report::DeployResult;
+use super::{Deploys, DEPLOY_RUN_KIND, RUN_MARGIN};
+
+/// One environment's deploy to start.
+#[derive(Debug, Clone)]
+pub struct DeployRequest {
+    /// The config repo, `owner/name`.
+    pub repo: String,
+    pub clone_url: String,
+    pub html_url: Option<String>,
+    pub installation_id: i64,
+    pub environment: String,
+    pub sha: String,
+    pub config_sha: String,
+    pub pull: Option<u64>,
+    pub fork: Option<String>,
+    pub trigger: Trigger,
+    pub health_timeout: Duration,
+}
+
+impl DeployRequest {
+    fn progress(&self) -> DeployProgress {
+        DeployProgress {
+            phase: Phase::Start,
+            repo: self.repo.clone(),
+            clone_url: self.clone_url.clone(),
+            html_url: self.html_url.clone(),
+            installation_id: self.installation_id,
+            environment: self.environment.clone(),
+            sha: self.sha.clone(),
+            config_sha: self.config_sha.clone(),
+            pull: self.pull,
+            fork: self.fork.clone(),
+            trigger: self.trigger,
+            check_run_id: None,
+            deployment_id: None,
+            record_id: None,
+            objects: Vec::new(),
+            pruned: Vec::new(),
+            conflicts: Vec::new(),
+            health_deadline: None,
+            failure: None,
+            rollback_to: None,
+            failures: 0,
+        }
+    }
+}
+
+/// The history's outcome of a deploy a newer commit replaced.
+const SUPERSEDED: &str = "superseded";
+
+/// The reason a run is cancelled with when a newer commit deploys instead; parsed back by the
+/// cancelled run's clean-up to say what superseded it.
+pub(super) fn superseded_reason(sha: &str, pull: Option<u64>) -> String {
+    match pull {
+        Some(pull) => format!("superseded by {sha} #{pull}"),
+        None => format!("superseded by {sha}"),
+    }
+}
+
+/// The commit and pull request a [`superseded_reason`] names.
+pub(super) fn parse_superseded(reason: &str) -> Option<(String, Option<u64>)> {
+    let rest = reason.strip_prefix("superseded by ")?;
+    let mut words = rest.split_whitespace();
+    let sha = words.next()?.to_string();
+    let pull = words
+        .next()
+        .and_then(|w| w.strip_prefix('#'))
+        .and_then(|n| n.parse().ok());
+    Some((sha, pull))
+}
+
+impl Deploys {
+    /// `pull_request` `closed`: a merge into the default branch deploys every environment it
+    /// changes that its gate, lock and policy allow.
+    pub(crate) async fn on_merge(
+        &self,
+        runs: &Runs,
+        delivery: &Delivery,
+        event: &PullRequestEvent,
+    ) -> Result<(), HandlerError> {
+        let repository = &event.repository;
+        let repo = repository.full_name.to_string();
+        let Some(merge) = event.merge_commit_sha.filter(|_| event.merged) else {
+            return Ok(());
+        };
+        if event.base.git_ref != repository.default_branch || repository.fork {
+            tracing::info!(delivery = %delivery.id, repo, base = %event.base.git_ref, "merge not deployed: not into the default branch of a config repo");
+            return Ok(());
+        }
+        let Some(installation) = event.installation else {
+            return Ok(());
+        };
+        let installation_id = installation.0;
+        let mirror = self.mirror(installation_id, repository, &[merge]).await?;
+        let first_parent = {
+            let (mirror, merge) = (mirror.clone(), merge);
+            git::blocking(move || -> Result<_, HandlerError> { Ok(mirror.first_parent(&merge)?) })
+                .await?
+        };
+        let Some(first_parent) = first_parent else {
+            return Ok(());
+        };
+        let Some(affected) = self
+            .affected(delivery, &repo, mirror, merge, first_parent)
+            .await?
+        else {
+            return Ok(());
+        };
+        let pull = event.number.0;
+        let fork = event.fork();
+        let reviews = if fork.is_none()
+            && affected
+                .environments
+                .iter()
+                .any(|a| a.environment.required_approvals > 0)
+        {
+            let github = &self.inner.github;
+            let details = github
+                .get_pull(installation_id, &repository.full_name, pull)
+                .await?;
+            Some(
+                ReviewFacts::fetch(
+                    github,
+                    installation_id,
+                    &repository.full_name,
+                    pull,
+                    &details.user_login,
+                    &event.head.sha.to_hex(),
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
+        let origin = Origin::Merge {
+            fork: fork.as_deref(),
+            reviews: reviews.as_ref(),
+        };
+        let request = |environment: &str, health_timeout| DeployRequest {
+            repo: repo.clone(),
+            clone_url: repository.clone_url.clone(),
+            html_url: repository.html_url.clone(),
+            installation_id,
+            environment: environment.to_string(),
+            sha: merge.to_hex(),
+            config_sha: first_parent.to_hex(),
+            pull: Some(pull),
+            fork: fork.clone(),
+            trigger: Trigger::Merge,
+            health_timeout,
+        };
+        let mut published = false;
+        for env in &affected.environments {
+            let request = request(&env.environment.name, env.environment.health_timeout);
+            published |= self.settle(runs, env, origin, request).await?;
+        }
+        if published {
+            self.publish_comment(
+                installation_id,
+                &repository.full_name,
+                pull,
+                &merge.to_hex(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// `push` to the default branch of a config repo that no pull request merged: deploys the
+    /// environments that need no approvals; a gated one is refused, with a check run.
+    pub(crate) async fn on_push(
+        &self,
+        runs: &Runs,
+        delivery: &Delivery,
+        push: &PushEvent,
+    ) -> Result<(), HandlerError> {
+        let repository = &push.repository;
+        let repo = repository.full_name.to_string();
+        let branch = format!("refs/heads/{}", repository.default_branch);
+        if push.git_ref != branch
+            || push.deleted
+            || push.before.is_zero()
+            || push.after.is_zero()
+            || repository.fork
+        {
+            return Ok(());
+        }
+        let Some(installation) = push.installation else {
+            return Ok(());
+        };
+        let installation_id = installation.0;
+        let (before, after) = (push.before, push.after);
+        let mirror = self
+            .mirror(installation_id, repository, &[before, after])
+            .await?;
+        let Some(affected) = self
+            .affected(delivery, &repo, mirror, after, before)
+            .await?
+        else {
+            return Ok(());
+        };
+        let pulls = self
+            .inner
+            .github
+            .pulls_of_commit(installation_id, &repository.full_name, &after.to_hex())
+            .await?;
+        if let Some(merged) = pulls
+            .iter()
+            .find(|p| p.merged && p.merge_commit_sha.as_deref() == Some(&after.to_hex()))
+        {
+            tracing::info!(delivery = %delivery.id, repo, pull = merged.number, "push of a merged pull request: its merge deploys it");
+            return Ok(());
+        }
+        let origin = Origin::Push {
+            branch: &repository.default_branch,
+        };
+        for env in &affected.environments {
+            let request = DeployRequest {
+                repo: repo.clone(),
+                clone_url: repository.clone_url.clone(),
+                html_url: repository.html_url.clone(),
+                installation_id,
+                environment: env.environment.name.clone(),
+                sha: after.to_hex(),
+                config_sha: before.to_hex(),
+                pull: None,
+                fork: None,
+                trigger: Trigger::Push,
+                health_timeout: env.environment.health_timeout,
+            };
+            self.settle(runs, env, origin, request).await?;
+        }
+        Ok(())
+    }
+
+    /// `check_run` `rerequested` of a `slipway/deploy/<env>` check: the commit is decided for
+    /// the environment again (lock, approvals as they are now, fork) and, when allowed and
+    /// still the newest, deployed. How a locked deploy goes out once unlocked.
+    pub(crate) async fn on_rerequest(
+        &self,
+        runs: &Runs,
+        delivery: &Delivery,
+        event: &CheckRunEvent,
+    ) -> Result<(), HandlerError> {
+        let Some(environment) = event.name.strip_prefix(super::report::CHECK_PREFIX) else {
+            return Ok(());
+        };
+        let repository = &event.repository;
+        let repo = repository.full_name.to_string();
+        let (Some(installation), false) = (event.installation, repository.fork) else {
+            return Ok(());
+        };
+        let sha = event.head_sha.to_hex();
+        let records = self.inner.store.deploys_of_commit(&repo, &sha).await?;
+        let Some(stored) = records
+            .iter()
+            .rev()
+            .filter(|r| r.environment == environment)
+            .find_map(super::publish::StoredDeploy::of)
+        else {
+            tracing::info!(delivery = %delivery.id, repo, environment, sha = %short(&sha), "re-run of a deploy slipway has no record of: ignored");
+            return Ok(());
+        };
+        let config_sha: CommitId = stored
+            .config_sha
+            .parse()
+            .map_err(|err: crate::git::GitError| HandlerError::permanent(err.to_string()))?;
+        let mirror = self
+            .mirror(installation.0, repository, &[event.head_sha, config_sha])
+            .await?;
+        let config = git::blocking(move || -> Result<_, HandlerError> {
+            Ok(crate::config::read_config_repo_at(
+                &mirror.tree_at(&config_sha.to_hex())?,
+            )?)
+        })
+        .await?;
+        let Some(env) = config.environment(environment).cloned() else {
+            return Ok(());
+        };
+        let pull = stored.outcome.pull_number;
+        let reviews = match (pull, &stored.fork, env.required_approvals) {
+            (Some(number), None, required) if required > 0 => {
+                let github = &self.inner.github;
+                let details = github
+                    .get_pull(installation.0, &repository.full_name, number)
+                    .await?;
+                Some(
+                    ReviewFacts::fetch(
+                        github,
+                        installation.0,
+                        &repository.full_name,
+                        number,
+                        &details.user_login,
+                        &details.head.sha,
+                    )
+                    .await?,
+                )
+            }
+            _ => None,
+        };
+        let origin = match pull {
+            Some(_) => Origin::Merge {
+                fork: stored.fork.as_deref(),
+                reviews: reviews.as_ref(),
+            },
+            None => Origin::Push {
+                branch: &repository.default_branch,
+            },
+        };
+        // Render and policy are checked by the deploy itself, at its apply.
+        let affected = affected::AffectedEnvironment {
+            environment: env.clone(),
+            render: Ok(Vec::new()),
+            violations: Vec::new(),
+        };
+        let request = DeployRequest {
+            repo: repo.clone(),
+            clone_url: repository.clone_url.clone(),
+            html_url: repository.html_url.clone(),
+            installation_id: installation.0,
+            environment: environment.to_string(),
+            sha: sha.clone(),
+            config_sha: stored.config_sha.clone(),
+            pull,
+            fork: stored.fork.clone(),
+            trigger: Trigger::Rerun,
+            health_timeout: env.health_timeout,
+        };
+        let lock = self
+            .inner
+            .store
+            .environment_lock(&repo, environment)
+            .await?;
+        let published = match decide(&affected, lock.as_ref(), origin) {
+            Decision::Refuse(result) => {
+                self.publish_refusal(&request.progress(), result).await?;
+                true
+            }
+            Decision::Deploy => self.start_deploy(runs, request).await?,
+        };
+        if let (true, Some(pull)) = (published, pull) {
+            self.publish_comment(installation.0, &repository.full_name, pull, &sha)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Decides `env` and acts on it: a refusal is published, a deploy started. Whether
+    /// anything was published that the pull request's comment shows.
+    async fn settle(
+        &self,
+        runs: &Runs,
+        env: &affected::AffectedEnvironment,
+        origin: Origin<'_>,
+        request: DeployRequest,
+    ) -> Result<bool, HandlerError> {
+        if self.already_decided(&request).await? {
+            tracing::info!(repo = %request.repo, environment = %request.environment, sha = %request.sha, "deploy of this commit already decided: not again");
+            return Ok(false);
+        }
+        let lock = self
+            .inner
+            .store
+            .environment_lock(&request.repo, &request.environment)
+            .await?;
+        match decide(env, lock.as_ref(), origin) {
+            Decision::Refuse(result) => {
+                self.publish_refusal(&request.progress(), result).await?;
+                Ok(true)
+            }
+            Decision::Deploy => self.start_deploy(runs, request).await,
+        }
+    }
+
+    /// Whether `request`'s commit was decided for its environment already (a webhook
+    /// delivered twice, a handler retried): a merge deploys once.
+    async fn already_decided(&self, request: &DeployRequest) -> Result<bool, HandlerError> {
+        let target = RunTarget::subject(
+            DEPLOY_RUN_KIND,
+            subject(&request.repo, &request.environment),
+        );
+        if let Some(active) = self.inner.store.active_run(&target).await? {
+            if active.progress["sha"] == serde_json::json!(request.sha) {
+                return Ok(true);
+            }
+        }
+        Ok(self
+            .inner
+            .store
+            .deploys_of_commit(&request.repo, &request.sha)
+            .await?
+            .iter()
+            .any(|record| {
+                record.environment == request.environment && record.outcome != SUPERSEDED
+            }))
+    }
+
+    /// Starts the deploy of `request`, newest commit winning: a running deploy of an older
+    /// commit of the environment is cancelled (superseded); a request older than what runs or
+    /// ran last is itself recorded as superseded. Whether anything was published.
+    pub(crate) async fn start_deploy(
+        &self,
+        runs: &Runs,
+        request: DeployRequest,
+    ) -> Result<bool, HandlerError> {
+        let run_subject = subject(&request.repo, &request.environment);
+        let target = RunTarget::subject(DEPLOY_RUN_KIND, run_subject.clone());
+        let store = &self.inner.store;
+        let newer = self.newer_than(&request).await?;
+        if let Some((by_sha, by_pull)) = newer {
+            let result = DeployResult::Superseded { by_sha, by_pull };
+            self.publish_refusal(&request.progress(), result).await?;
+            return Ok(true);
+        }
+        let deadline = request.health_timeout + RUN_MARGIN;
+        for _ in 0..3 {
+            if let Some(active) = store.active_run(&target).await? {
+                let reason = superseded_reason(&request.sha, request.pull);
+                runs.cancel(&RunTarget::Id(active.id), &reason).await?;
+            }
+            let progress = serde_json::to_value(request.progress())
+                .map_err(|err| HandlerError::permanent(err.to_string()))?;
+            match runs
+                .start(DEPLOY_RUN_KIND, &run_subject, progress, deadline)
+                .await?
+            {
+                StartOutcome::Started(run) => {
+                    tracing::info!(run_id = %run.id, repo = %request.repo, environment = %request.environment, sha = %short(&request.sha), trigger = ?request.trigger, "deploy started");
+                    return Ok(false);
+                }
+                // Another handler started one in between: supersede it in turn.
+                StartOutcome::AlreadyActive(_) => continue,
+            }
+        }
+        Err(HandlerError::retryable(format!(
+            "cannot start the deploy of {} to {}: another deploy keeps starting",
+            short(&request.sha),
+            request.environment
+        )))
+    }
+
+    /// The newer commit that makes `request` superseded, if any: the commit of the deploy
+    /// running now, or of the last successful one, when it descends from `request`'s.
+    async fn newer_than(
+        &self,
+        request: &DeployRequest,
+    ) -> Result<Option<(String, Option<u64>)>, HandlerError> {
+        let target = RunTarget::subject(
+            DEPLOY_RUN_KIND,
+            subject(&request.repo, &request.environment),
+        );
+        let store = &self.inner.store;
+        let mut candidates: Vec<(String, Option<u64>)> = Vec::new();
+        if let Some(active) = store.active_run(&target).await? {
+            if let Ok(progress) = serde_json::from_value::<DeployProgress>(active.progress) {
+                candidates.push((progress.sha, progress.pull));
+            }
+        }
+        if let Some(last) = store
+            .last_successful_deploy_record(&request.repo, &request.environment)
+            .await?
+        {
+            candidates.push((last.merge_sha, last.pull_number));
+        }
+        candidates.retain(|(sha, _)| *sha != request.sha);
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        let Some(mirror) = self.inner.mirrors.open(&request.clone_url)? else {
+            return Ok(None);
+        };
+        let ours: CommitId = request
+            .sha
+            .parse()
+            .map_err(|err: crate::git::GitError| HandlerError::permanent(err.to_string()))?;
+        git::blocking(move || -> Result<_, HandlerError> {
+            for (sha, pull) in candidates {
+                let Ok(theirs) = sha.parse::<CommitId>() else {
+                    continue;
+                };
+                if mirror.has_commit(&theirs) && mirror.is_ancestor(&ours, &theirs)? {
+                    return Ok(Some((sha, pull)));
+                }
+            }
+            Ok(None)
+        })
+        .await
+    }
+
+    /// The config repo's mirror holding `commits`, fetched only when it lacks one.
+    pub(super) async fn mirror(
+        &self,
+        installation_id: i64,
+        repository: &Repository,
+        commits: &[CommitId],
+    ) -> Result<LocalRepo, HandlerError> {
+        let token = self
+            .inner
+            .github
+            .installation_token(installation_id)
+            .await?;
+        self.mirror_of(&repository.clone_url, token.token, commits)
+            .await
+    }
+
+    pub(super) async fn mirror_of(
+        &self,
+        clone_url: &str,
+        token: String,
+        commits: &[CommitId],
+    ) -> Result<LocalRepo, HandlerError> {
+        let remote = Remote::new(clone_url).with_token(Token::new(token));
+        let (mirrors, commits) = (self.inner.mirrors.clone(), commits.to_vec());
+        git::blocking(move || -> Result<LocalRepo, HandlerError> {
+            let wanted: Vec<(&CommitId, &str)> =
+                commits.iter().map(|c| (c, "the deployed commit")).collect();
+            Ok(mirrors.holding(&remote, &wanted)?)
+        })
+        .await
+    }
+
+    /// The environments `change` alters relative to `before`, with the configuration as it
+    /// was at `before`; `None` when there is nothing to deploy (not a config repo, a broken
+    /// configuration — logged — or no environment changed).
+    async fn affected(
+        &self,
+        delivery: &Delivery,
+        repo: &str,
+        mirror: LocalRepo,
+        change: CommitId,
+        before: CommitId,
+    ) -> Result<Option<Affected>, HandlerError> {
+        let found = git::blocking(move || -> Result<_, HandlerError> {
+            Ok(affected::affected_environments(&mirror, &change, &before))
+        })
+        .await?;
+        match found {
+            Ok(affected) if affected.environments.is_empty() => {
+                tracing::info!(delivery = %delivery.id, repo, sha = %change.short(7), "no environment changed: nothing to deploy");
+                Ok(None)
+            }
+            Ok(affected) => Ok(Some(affected)),
+            Err(AffectedError::Config(ReadError::NotFound { .. })) => Ok(None),
+            Err(AffectedError::Config(err @ ReadError::Invalid { .. })) => {
+                tracing::warn!(delivery = %delivery.id, repo, error = %err, "not deployed: the configuration before the change is not valid");
+                Ok(None)
+            }
+            Err(AffectedError::Config(err)) => Err(err.into()),
+            Err(AffectedError::Git(err)) => Err(err.into()),
+        }
+    }
+
+    /// The installation of `repo` (`owner/name`), for work no webhook started (drift checks).
+    pub(crate) async fn installation_of(
+        &self,
+        repo: &RepoRef,
+    ) -> Result<Option<i64>, HandlerError> {
+        Ok(self.inner.github.repo_installation(repo).await?)
+    }
+}
+
+/// Milliseconds from now, for run timers.
+pub(super) fn after(duration: Duration) -> i64 {
+    now_millis().saturating_add(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,354 @@
+//! The world of deploy scenarios: a config repo (`acme/config`) with a gated and an ungated
+//! environment in a real bare repository behind the fake GitHub, the fake Kubernetes API server
+//! slipway deploys into, and slipway between them. A scenario changes the config repo on a
+//! branch, opens a pull request, reviews it, merges it as GitHub's merge button does and
+//! delivers the webhooks GitHub would send; it plays the workload controllers through the fake
+//! API server (rolled out at once by default, or held back to test health and rollback).
+#![allow(dead_code)] // each test file uses its own part
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::git_fixtures::TestRepo;
+use crate::manifests::{config_map_in, Deployment};
+use crate::support::fake_github::{FakeCheckRun, FakeComment, PullSpec};
+use crate::support::fake_kube::FakeKube;
+use crate::support::payloads::{PullEvent, INSTALLATION_ID};
+use crate::support::{fake_github::FakeDeployment, FakeGitHub, TestServer};
+
+pub const REPO: &str = "acme/config";
+pub const WAIT: Duration = Duration::from_secs(30);
+pub const DEV_NS: &str = "team-dev";
+pub const PROD_NS: &str = "team-prod";
+
+/// `dev` deploys on every merge and push, prunes, rolls back when unhealthy; `prod` needs one
+/// approval of a writer. Health waits are short so scenarios that time out stay fast.
+pub const CONFIG: &str = "\
+environments:
+  dev:
+    path: envs/dev
+    namespace: team-dev
+    prune: true
+    health_timeout: 2s
+    on_failure: rollback
+  prod:
+    path: envs/prod
+    namespace: team-prod
+    required_approvals: 1
+    health_timeout: 2s
+";
+
+/// The `api` Deployment of an environment at image tag `tag`.
+pub fn api(namespace: &str, tag: &str) -> String {
+    Deployment::new("api")
+        .namespace(namespace)
+        .image(&format!("registry.example.com/team/api:{tag}"))
+        .yaml()
+}
+
+pub struct DeployWorld {
+    pub work: TestRepo,
+    _bare_dir: tempfile::TempDir,
+    pub bare: PathBuf,
+    pub fake: FakeGitHub,
+    pub kube: FakeKube,
+    pub server: Option<TestServer>,
+    deliveries: std::sync::atomic::AtomicUsize,
+}
+
+impl DeployWorld {
+    pub async fn new() -> DeployWorld {
+        Self::with_config(CONFIG).await
+    }
+
+    /// A config repo declaring `config`, whose `main` holds `api` 1.0 and a `settings`
+    /// ConfigMap in each environment; nothing is deployed yet.
+    pub async fn with_config(config: &str) -> DeployWorld {
+        let work = TestRepo::new();
+        work.write(".github/slipway.yml", config);
+        for (env, ns) in [("dev", DEV_NS), ("prod", PROD_NS)] {
+            work.write(&format!("envs/{env}/api.yaml"), &api(ns, "1.0"));
+            work.write(
+                &format!("envs/{env}/settings.yaml"),
+                &config_map_in(ns, "settings", "mode", env),
+            );
+        }
+        work.commit("initial");
+        let (bare_dir, bare) = work.bare_clone();
+        let fake = FakeGitHub::builder()
+            .with_installation(INSTALLATION_ID)
+            .with_repo(REPO, &bare)
+            .with_installation_on(REPO, INSTALLATION_ID)
+            .with_collaborator(REPO, "alice", "write")
+            .with_collaborator(REPO, "bob", "write")
+            .with_collaborator(REPO, "reader", "read")
+            .start()
+            .await;
+        let kube = FakeKube::builder().start().await;
+        kube.auto_roll_out(true);
+        let server = TestServer::builder()
+            .github(&fake)
+            .kube(&kube)
+            .start()
+            .await;
+        DeployWorld {
+            work,
+            _bare_dir: bare_dir,
+            bare,
+            fake,
+            kube,
+            server: Some(server),
+            deliveries: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    pub fn server(&self) -> &TestServer {
+        self.server.as_ref().expect("the server is running")
+    }
+
+    /// Commits what `change` writes on `branch` (made from `main` when new) and pushes it to
+    /// GitHub; the branch's new head.
+    pub fn commit_on(&self, branch: &str, message: &str, change: impl FnOnce(&TestRepo)) -> String {
+        self.work
+            .git(&["fetch", "--quiet", self.bare.to_str().unwrap(), "main"]);
+        let exists = !self
+            .work
+            .git(&["branch", "--list", branch])
+            .trim()
+            .is_empty();
+        if exists {
+            self.work.git(&["checkout", "--quiet", branch]);
+        } else {
+            self.work
+                .git(&["checkout", "--quiet", "-b", branch, "FETCH_HEAD"]);
+        }
+        change(&self.work);
+        let sha = self.work.commit(message);
+        self.work.git(&[
+            "push",
+            "--quiet",
+            "--force",
+            self.bare.to_str().unwrap(),
+            &format!("{branch}:{branch}"),
+        ]);
+        sha
+    }
+
+    /// Opens pull request `number` from `branch` by `author`.
+    pub fn open_pull(&self, number: u64, branch: &str, author: &str) {
+        self.fake
+            .open_pull(REPO, PullSpec::new(number, branch, "main").by(author));
+    }
+
+    /// Changes `branch`, opens pull request `number` from it by `alice`; the head sha.
+    pub fn propose(&self, number: u64, branch: &str, change: impl FnOnce(&TestRepo)) -> String {
+        let head = self.commit_on(branch, &format!("change {number}"), change);
+        self.open_pull(number, branch, "alice");
+        head
+    }
+
+    pub fn main_head(&self) -> String {
+        crate::git_fixtures::git_in(&self.bare, &["rev-parse", "main"])
+    }
+
+    /// Merges pull request `number` with the merge button and delivers what GitHub sends: the
+    /// `pull_request` `closed` event, then the `push` of the merge commit. The merge commit.
+    pub async fn merge(&self, number: u64) -> String {
+        let before = self.main_head();
+        let merge = self.fake.merge_pull(REPO, number);
+        self.deliver_merge(number, &before, &merge).await;
+        self.deliver_push(&before, &merge).await;
+        merge
+    }
+
+    /// The `pull_request` `closed` (merged) webhook of `number`, merged as `merge` onto `base`.
+    pub async fn deliver_merge(&self, number: u64, base: &str, merge: &str) -> String {
+        let pull = self
+            .fake
+            .pull(REPO, number)
+            .expect("the pull request exists");
+        let head = pull.head_sha.clone().unwrap_or_default();
+        let mut event = PullEvent::new("closed", REPO, &self.bare, number)
+            .base("main", base)
+            .head(&pull.head_ref, &head)
+            .merged(merge);
+        if let Some(fork) = &pull.head_repo {
+            event = event.in_fork(fork);
+        }
+        self.deliver("pull_request", &event.payload()).await
+    }
+
+    /// Commits straight to `main` (no pull request) and delivers the push; the new head.
+    pub async fn push_to_main(&self, message: &str, change: impl FnOnce(&TestRepo)) -> String {
+        let before = self.main_head();
+        let after = self.commit_on("main", message, change);
+        self.deliver_push(&before, &after).await;
+        after
+    }
+
+    pub async fn deliver_push(&self, before: &str, after: &str) -> String {
+        let push = crate::build_world::Push {
+            repository: REPO.to_string(),
+            clone_url: crate::support::file_url(&self.bare),
+            git_ref: "refs/heads/main".to_string(),
+            before: before.to_string(),
+            after: after.to_string(),
+            message: "a change".to_string(),
+            deleted: false,
+            fork: false,
+        };
+        self.deliver("push", &push.payload()).await
+    }
+
+    /// Posts a webhook and waits until slipway is done with it; returns the delivery id.
+    pub async fn deliver(&self, event: &str, payload: &[u8]) -> String {
+        let n = self
+            .deliveries
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let id = format!("deploy-delivery-{n}");
+        self.deliver_as(event, &id, payload).await;
+        id
+    }
+
+    pub async fn deliver_as(&self, event: &str, id: &str, payload: &[u8]) {
+        let (status, body) = self.server().deliver(event, id, payload).await;
+        assert_eq!(status, 202, "{body}");
+        let done = self.server().wait_for_state(id, "done", WAIT).await;
+        assert_eq!(done.last_error, None, "delivery {id}");
+    }
+
+    /// The `slipway/deploy/<env>` check runs on `sha`, oldest first.
+    pub fn deploy_checks(&self, sha: &str, env: &str) -> Vec<FakeCheckRun> {
+        let name = format!("slipway/deploy/{env}");
+        self.fake
+            .check_runs(REPO)
+            .into_iter()
+            .filter(|run| run.head_sha == sha && run.name == name)
+            .collect()
+    }
+
+    /// Waits until the newest `slipway/deploy/<env>` check run on `sha` is completed.
+    pub async fn deployed(&self, sha: &str, env: &str) -> FakeCheckRun {
+        self.check_when(sha, env, "completed", |run| run.status == "completed")
+            .await
+    }
+
+    pub async fn check_when(
+        &self,
+        sha: &str,
+        env: &str,
+        what: &str,
+        done: impl Fn(&FakeCheckRun) -> bool,
+    ) -> FakeCheckRun {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let newest = self.deploy_checks(sha, env).into_iter().next_back();
+            if let Some(run) = &newest {
+                if done(run) {
+                    return run.clone();
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the deploy check of {env} on {sha} never became {what}: {newest:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The GitHub Deployments of `env`, oldest first.
+    pub fn deployments(&self, env: &str) -> Vec<FakeDeployment> {
+        let mut found: Vec<FakeDeployment> = self
+            .fake
+            .deployments(REPO)
+            .into_iter()
+            .filter(|d| d.environment == env)
+            .collect();
+        found.sort_by_key(|d| d.id);
+        found
+    }
+
+    /// Waits until `env`'s newest Deployment's last posted state is `state`.
+    pub async fn deployment_state(&self, env: &str, state: &str) -> FakeDeployment {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let newest = self.deployments(env).into_iter().next_back();
+            if let Some(deployment) = &newest {
+                if deployment.posted_states().last().map(String::as_str) == Some(state) {
+                    return deployment.clone();
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the {env} deployment never became {state}: {newest:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// slipway's deploy comment on pull request `number`, once it says `containing`.
+    pub async fn deploy_comment(&self, number: u64, containing: &str) -> FakeComment {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let found = self
+                .fake
+                .peek_comments_on(REPO, number)
+                .into_iter()
+                .filter(|c| c.body.starts_with("<!-- slipway:deploy -->"))
+                .collect::<Vec<_>>();
+            if let Some(comment) = found.iter().find(|c| c.body.contains(containing)) {
+                assert_eq!(found.len(), 1, "one deploy comment, edited in place");
+                self.fake.read_comment(comment);
+                return comment.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no deploy comment on #{number} says {containing:?}: {found:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The objects of `resource` in `namespace` now.
+    pub fn objects(&self, resource: &str, namespace: &str) -> Vec<Value> {
+        self.kube.objects(resource, namespace)
+    }
+
+    pub fn object(&self, resource: &str, namespace: &str, name: &str) -> Option<Value> {
+        self.objects(resource, namespace)
+            .into_iter()
+            .find(|o| o["metadata"]["name"] == name)
+    }
+
+    /// The image the `api` Deployment of `namespace` runs now.
+    pub fn api_image(&self, namespace: &str) -> Option<String> {
+        self.object("deployments", namespace, "api").and_then(|d| {
+            d["spec"]["template"]["spec"]["containers"][0]["image"]
+                .as_str()
+                .map(str::to_string)
+        })
+    }
+
+    /// Waits until `check` holds of the cluster.
+    pub async fn cluster_when(&self, what: &str, check: impl Fn(&DeployWorld) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        while !check(self) {
+            assert!(Instant::now() < deadline, "the cluster never: {what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops slipway, keeping its data directory, and starts it again on the same store.
+    pub async fn restart(&mut self) {
+        let dir = self.server.take().expect("running").shutdown().await;
+        let server = TestServer::builder()
+            .github(&self.fake)
+            .kube(&self.kube)
+            .in_dir(dir)
+            .start()
+            .await;
+        self.server = Some(server);
+    }
+}
