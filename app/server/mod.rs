@@ -23,6 +23,7 @@ use crate::cluster::{BuildCluster, BuildTemplate};
 use crate::github::{GitHub, RetryPolicy, SharedCredentials};
 use crate::pipelines::build::{Builds, ClusterAccess};
 use crate::pipelines::bumps::Bumper;
+use crate::pipelines::deploy::drift::DriftChecks;
 use crate::pipelines::deploy::{DeployAccess, Deploys};
 use crate::pipelines::missed_deliveries::{self, RecoveryConfig};
 use crate::pipelines::{self, PipelineContext};
@@ -54,6 +55,8 @@ pub struct ServerOptions {
     pub scheduler: SchedulerConfig,
     /// Which cluster builds run on.
     pub cluster: ClusterChoice,
+    /// How often the drift job looks for environments whose check is due.
+    pub drift_tick: Duration,
 }
 
 /// Where builds run.
@@ -84,6 +87,7 @@ impl ServerOptions {
             runs: RunsConfig::default(),
             scheduler: SchedulerConfig::for_this_process(),
             cluster: ClusterChoice::Infer,
+            drift_tick: crate::pipelines::deploy::drift::DRIFT_TICK,
         }
     }
 }
@@ -145,6 +149,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         runs: runs_config,
         scheduler: scheduler_config,
         cluster,
+        drift_tick,
     } = options;
     let mut run_kinds = run_kinds;
     let metrics = Arc::new(Metrics::new());
@@ -199,6 +204,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
     // Runs start before the handlers, which start runs of their own.
     let (runs, runs_join) =
         runs::start(store.clone(), run_kinds, metrics.clone(), runs_config).await?;
+    let drift = DriftChecks::new(deploys.clone(), runs.clone(), fingerprint_key.clone());
     let context = PipelineContext {
         store: store.clone(),
         github: github.clone(),
@@ -246,6 +252,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
     if let Some(job) = retention_job(store.clone(), retention_days) {
         scheduler.add(job);
     }
+    scheduler.add(drift.job(drift_tick));
     let scheduler = scheduler.start();
 
     let job_watch = pipelines::build::watch_jobs(&builds, runs.clone(), stop_rx.clone());

@@ -66,6 +66,11 @@ impl DeployWorld {
     /// A config repo declaring `config`, whose `main` holds `api` 1.0 and a `settings`
     /// ConfigMap in each environment; nothing is deployed yet.
     pub async fn with_config(config: &str) -> DeployWorld {
+        Self::with_drift_tick(config, None).await
+    }
+
+    /// [`Self::with_config`], the drift job looking for due checks every `tick`.
+    pub async fn with_drift_tick(config: &str, tick: Option<Duration>) -> DeployWorld {
         let work = TestRepo::new();
         work.write(".github/slipway.yml", config);
         for (env, ns) in [("dev", DEV_NS), ("prod", PROD_NS)] {

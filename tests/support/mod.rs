@@ -67,6 +67,7 @@ pub struct TestServerBuilder {
     dir: Option<tempfile::TempDir>,
     cluster: ClusterChoice,
     runs: Option<slipway::runs::RunsConfig>,
+    drift_tick: Option<Duration>,
 }
 
 /// What a test server without a cluster says about it.
@@ -98,6 +99,12 @@ impl TestServerBuilder {
     }
 
     /// The run supervisor's timings (tests of retries and deadlines shorten them).
+    /// How often the drift job looks for due checks (slipway's default is a minute).
+    pub fn drift_tick(mut self, tick: Duration) -> Self {
+        self.drift_tick = Some(tick);
+        self
+    }
+
     pub fn runs(mut self, runs: slipway::runs::RunsConfig) -> Self {
         self.runs = Some(runs);
         self
@@ -144,6 +151,9 @@ impl TestServerBuilder {
         options.cluster = self.cluster;
         if let Some(runs) = self.runs {
             options.runs = runs;
+        }
+        if let Some(tick) = self.drift_tick {
+            options.drift_tick = tick;
         }
         let running = slipway::server::start(options)
             .await
@@ -197,6 +207,7 @@ impl TestServer {
             dir: None,
             cluster: ClusterChoice::Unavailable(NO_TEST_CLUSTER.to_string()),
             runs: None,
+            drift_tick: None,
         }
     }
 

@@ -13,6 +13,7 @@
 
 pub mod affected;
 pub mod decide;
+pub mod drift;
 pub mod gate;
 pub mod progress;
 mod publish;
