@@ -183,3 +183,30 @@ fn the_issue_closes_with_a_comment_saying_the_environment_matches_again() {
         "`prod` matches `9f8e7d6` again (checked 2026-12-06 02:00 UTC): no drift left, so this issue is closed.\n"
     );
 }
+
+#[test]
+fn when_the_templates_leave_no_room_for_the_diff_the_issue_says_how_to_see_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("drift")).unwrap();
+    // An operator's body template with a long preamble of its own.
+    let preamble = "Read the runbook first. ".repeat(2_700);
+    std::fs::write(
+        dir.path().join("drift/body.md.j2"),
+        format!("{preamble}\n\n{{{{ diff }}}}\n"),
+    )
+    .unwrap();
+    let templates = Templates::with_overrides(dir.path()).unwrap();
+    let diff = diff_environment("prod", &live(), &deployed(), &FINGERPRINT_KEY);
+
+    let body = issue_body(&templates, &facts(false), &diff).unwrap();
+
+    assert!(body.chars().count() <= ISSUE_BODY_LIMIT, "{}", body.len());
+    assert!(body.starts_with("<!-- slipway:drift env=prod -->\n"));
+    assert!(
+        body.trim_end().ends_with(
+            "The diff is too large to show in an issue. To see all of it, run:\n\n```\nkubectl diff -k envs/prod\n```"
+        ),
+        "{}",
+        &body[body.len() - 300..]
+    );
+}
