@@ -10,6 +10,7 @@ mod deployments;
 mod endpoint;
 mod error;
 mod git_data;
+mod issues;
 mod jwt;
 mod manifest;
 mod permissions;
@@ -33,6 +34,7 @@ pub use deployments::{
 pub use endpoint::endpoint_label;
 pub use error::GitHubError;
 pub use git_data::CommitRequest;
+pub use issues::{Issue, IssueState, IssueUpdate, ISSUE_BODY_LIMIT};
 pub use jwt::app_jwt;
 pub use manifest::ManifestConversion;
 pub use permissions::RepoPermission;

@@ -12,6 +12,7 @@ pub mod build;
 pub mod bumps;
 pub mod commands;
 pub mod deploy;
+pub mod drift;
 pub mod installations;
 pub mod missed_deliveries;
 pub mod preview;

@@ -19,7 +19,8 @@
 //! annotation titles, superseded and stopped runs); command replies are `replies/*.md.j2`,
 //! one per outcome of a command; an image bump's commit message and rolling pull request are
 //! `bumps/*.j2`; a deploy's check run (title, summary, the objects applied) and its comment on
-//! the merged pull request are `deploy/*.md.j2`.
+//! the merged pull request are `deploy/*.md.j2`; the issue of an environment that drifted
+//! (title, body, the comment that closes it) is `drift/*.j2`.
 //!
 //! Every slot fed from a manifest, a repository or a user goes through one of the filters
 //! `text`, `code`, `html` or `quote` ([`escape`]), so values from a change or a comment cannot
@@ -113,6 +114,10 @@ templates! {
     DEPLOY_SUMMARY => "deploy/summary.md.j2" at "deploy/summary.md.j2",
     DEPLOY_OBJECTS => "deploy/objects.md.j2" at "deploy/objects.md.j2",
     DEPLOY_COMMENT => "deploy/comment.md.j2" at "deploy/comment.md.j2",
+    DRIFT_TITLE => "drift/title.txt.j2" at "drift/title.txt.j2",
+    DRIFT_BODY => "drift/body.md.j2" at "drift/body.md.j2",
+    DRIFT_UNSHOWN_DIFF => "drift/unshown_diff.md.j2" at "drift/unshown_diff.md.j2",
+    DRIFT_RESOLVED => "drift/resolved.md.j2" at "drift/resolved.md.j2",
 }
 
 /// Why a report could not be produced.

@@ -12,6 +12,7 @@
 
 mod deployments;
 mod git;
+mod issues;
 mod model;
 mod posted;
 mod repos;
@@ -20,8 +21,8 @@ mod repos;
 pub use deployments::{FakeDeployment, FakeDeploymentStatus};
 #[allow(unused_imports)]
 pub use model::{
-    app_bot_login, FakeCheckRun, FakeComment, FakePull, FakeRepo, FakeReview, PullSpec, APP_SLUG,
-    REVIEW_STATES,
+    app_bot_login, FakeCheckRun, FakeComment, FakeIssue, FakePull, FakeRepo, FakeReview, PullSpec,
+    APP_SLUG, REVIEW_STATES,
 };
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -361,9 +362,45 @@ impl FakeGitHubBuilder {
         self
     }
 
-    /// A plain issue (not a pull request) numbered `number`.
+    /// A plain issue (not a pull request) numbered `number`, opened by `octocat`.
     pub fn with_issue(mut self, repo: &str, number: u64) -> Self {
-        self.state.repo_entry(repo).issues.push(number);
+        let entry = self.state.repo_entry(repo);
+        entry.issues.insert(
+            number,
+            FakeIssue {
+                number,
+                repo: repo.to_string(),
+                title: format!("Issue {number}"),
+                body: None,
+                state: "open".to_string(),
+                labels: Vec::new(),
+                user_login: "octocat".to_string(),
+                user_type: "User".to_string(),
+                edits: 0,
+            },
+        );
+        self
+    }
+
+    /// An issue that exists before the test starts, as it is given.
+    pub fn with_fake_issue(mut self, issue: FakeIssue) -> Self {
+        let entry = self.state.repo_entry(&issue.repo.clone());
+        entry.issues.insert(issue.number, issue);
+        self
+    }
+
+    /// Labels on pull request `number` (added with [`Self::with_pull`]).
+    pub fn with_pull_labels(mut self, repo: &str, number: u64, labels: &[&str]) -> Self {
+        self.state
+            .repo_entry(repo)
+            .pull_labels
+            .insert(number, labels.iter().map(|l| l.to_string()).collect());
+        self
+    }
+
+    /// `repo` has issues turned off: its issue endpoints answer 410 Gone.
+    pub fn with_issues_disabled(mut self, repo: &str) -> Self {
+        self.state.repo_entry(repo).issues_enabled = false;
         self
     }
 
@@ -463,6 +500,14 @@ impl FakeGitHubBuilder {
             .route(
                 "/repos/{owner}/{repo}/installation",
                 get(get_repo_installation),
+            )
+            .route(
+                "/repos/{owner}/{repo}/issues",
+                get(issues::list_issues).post(issues::create_issue),
+            )
+            .route(
+                "/repos/{owner}/{repo}/issues/{number}",
+                get(issues::get_issue).patch(issues::update_issue),
             )
             .route(
                 "/repos/{owner}/{repo}/issues/{number}/comments",
@@ -722,6 +767,20 @@ impl FakeGitHub {
         let mut state = self.state();
         state.users.insert(login.to_string());
         state.add_comment(repo, number, login, "User", body)
+    }
+
+    /// The plain issues of `repo` by number (pull requests left out); read as they are now.
+    pub fn issues(&self, repo: &str) -> Vec<FakeIssue> {
+        let mut state = self.state();
+        let issues: Vec<FakeIssue> = state
+            .repos
+            .get(repo)
+            .map(|r| r.issues.values().cloned().collect())
+            .unwrap_or_default();
+        for issue in &issues {
+            state.posted.read_issue(issue);
+        }
+        issues
     }
 
     /// Every check run created on `repo`, in creation order; read as they are now.

@@ -27,8 +27,12 @@ pub struct FakeRepo {
     /// login → `admin`, `maintain`, `write`, `triage` or `read`.
     pub collaborators: BTreeMap<String, String>,
     pub pulls: BTreeMap<u64, FakePull>,
-    /// Plain issues (numbers shared with pulls, as on GitHub).
-    pub issues: Vec<u64>,
+    /// Plain issues by number (numbers shared with pulls, as on GitHub).
+    pub issues: BTreeMap<u64, FakeIssue>,
+    /// Labels of pull requests by number (an issue keeps its own).
+    pub pull_labels: BTreeMap<u64, Vec<String>>,
+    /// GitHub answers 410 Gone to the issue endpoints of a repository with issues turned off.
+    pub issues_enabled: bool,
     /// Reviews of every pull request, in the order they were submitted.
     pub reviews: Vec<FakeReview>,
 }
@@ -42,7 +46,9 @@ impl FakeRepo {
             installation: None,
             collaborators: BTreeMap::new(),
             pulls: BTreeMap::new(),
-            issues: Vec::new(),
+            issues: BTreeMap::new(),
+            pull_labels: BTreeMap::new(),
+            issues_enabled: true,
             reviews: Vec::new(),
         }
     }
@@ -55,12 +61,12 @@ impl FakeRepo {
     }
 
     pub fn has_issue(&self, number: u64) -> bool {
-        self.pulls.contains_key(&number) || self.issues.contains(&number)
+        self.pulls.contains_key(&number) || self.issues.contains_key(&number)
     }
 
     pub fn next_number(&self) -> u64 {
         let pulls = self.pulls.keys().max().copied().unwrap_or(0);
-        let issues = self.issues.iter().max().copied().unwrap_or(0);
+        let issues = self.issues.keys().max().copied().unwrap_or(0);
         pulls.max(issues) + 1
     }
 
@@ -360,6 +366,80 @@ impl FakeCheckRun {
                 "annotations_count": self.annotations.len(),
             },
             "app": { "slug": APP_SLUG },
+        })
+    }
+}
+
+/// A plain issue (not a pull request).
+#[derive(Debug, Clone)]
+pub struct FakeIssue {
+    pub number: u64,
+    pub repo: String,
+    pub title: String,
+    pub body: Option<String>,
+    /// `open` or `closed`.
+    pub state: String,
+    pub labels: Vec<String>,
+    pub user_login: String,
+    pub user_type: String,
+    /// How many times the App changed it after creating it.
+    pub edits: usize,
+}
+
+impl FakeIssue {
+    pub fn json(&self, api: &str) -> Value {
+        json!({
+            "id": 1_000_000 + self.number,
+            "node_id": format!("I_{}", self.number),
+            "url": format!("{api}/repos/{}/issues/{}", self.repo, self.number),
+            "html_url": format!("https://github.com/{}/issues/{}", self.repo, self.number),
+            "number": self.number,
+            "state": self.state,
+            "state_reason": if self.state == "closed" { Value::from("completed") } else { Value::Null },
+            "title": self.title,
+            "body": self.body,
+            "labels": label_json(&self.labels),
+            "user": { "login": self.user_login, "type": self.user_type },
+            "locked": false,
+            "comments": 0,
+            "author_association": if self.user_type == "Bot" { "NONE" } else { "MEMBER" },
+        })
+    }
+}
+
+/// Labels as GitHub embeds them in an issue.
+pub fn label_json(labels: &[String]) -> Value {
+    Value::Array(
+        labels
+            .iter()
+            .enumerate()
+            .map(|(index, name)| json!({ "id": index + 1, "name": name, "color": "ededed", "default": false }))
+            .collect(),
+    )
+}
+
+impl FakePull {
+    /// The pull request as the issues list shows it: an issue with a `pull_request` key.
+    pub fn issue_json(&self, repo: &FakeRepo, api: &str) -> Value {
+        let labels = repo
+            .pull_labels
+            .get(&self.number)
+            .cloned()
+            .unwrap_or_default();
+        json!({
+            "id": 2_000_000 + self.number,
+            "url": format!("{api}/repos/{}/issues/{}", repo.full_name, self.number),
+            "html_url": format!("https://github.com/{}/pull/{}", repo.full_name, self.number),
+            "number": self.number,
+            "state": self.state,
+            "title": self.title,
+            "body": self.body,
+            "labels": label_json(&labels),
+            "user": { "login": self.user, "type": if self.user.ends_with("[bot]") { "Bot" } else { "User" } },
+            "pull_request": {
+                "url": format!("{api}/repos/{}/pulls/{}", repo.full_name, self.number),
+                "html_url": format!("https://github.com/{}/pull/{}", repo.full_name, self.number),
+            },
         })
     }
 }

@@ -1,10 +1,10 @@
 //! Everything slipway posted through the fake (comments created and edited, reactions added,
-//! check runs created and updated, deployments and their statuses), and whether the test has
-//! read it. A scenario that ends with something unread fails, so an extra comment or a second
-//! check run cannot pass unnoticed.
+//! check runs created and updated, deployments and their statuses, issues opened and
+//! changed), and whether the test has read it. A scenario that ends with something unread
+//! fails, so an extra comment or a second check run cannot pass unnoticed.
 
 use super::deployments::FakeDeployment;
-use super::model::{FakeCheckRun, FakeComment};
+use super::model::{FakeCheckRun, FakeComment, FakeIssue};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Posted {
@@ -24,6 +24,12 @@ enum Posted {
     },
     Deployment {
         id: u64,
+    },
+    /// `edit` 0 is the issue as opened, then one per change (title, body or state).
+    Issue {
+        repo: String,
+        number: u64,
+        edit: usize,
     },
     /// `status` 1 is the deployment's first status.
     DeploymentStatus {
@@ -127,6 +133,33 @@ impl PostedLog {
                 deployment.id, deployment.environment, status.state, status.description
             ),
         );
+    }
+
+    pub fn issue_written(&mut self, issue: &FakeIssue) {
+        let verb = if issue.edits == 0 {
+            "opened".to_string()
+        } else {
+            format!("edited (edit {})", issue.edits)
+        };
+        self.push(
+            Posted::Issue {
+                repo: issue.repo.clone(),
+                number: issue.number,
+                edit: issue.edits,
+            },
+            format!(
+                "issue #{} {verb}, {}: {}",
+                issue.number, issue.state, issue.title
+            ),
+        );
+    }
+
+    /// The test saw `issue` as it is now: its opening and every change up to now are read.
+    pub fn read_issue(&mut self, issue: &FakeIssue) {
+        self.mark(|what| {
+            matches!(what, Posted::Issue { repo, number, edit }
+                if *repo == issue.repo && *number == issue.number && *edit <= issue.edits)
+        });
     }
 
     /// The test saw `deployment` and its statuses as they are now.

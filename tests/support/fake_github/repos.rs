@@ -49,7 +49,7 @@ pub(super) fn api_base(headers: &HeaderMap) -> String {
 }
 
 /// 422 "Validation Failed" with GitHub's `errors` list.
-fn validation_failed(errors: Vec<Value>) -> Response {
+pub(super) fn validation_failed(errors: Vec<Value>) -> Response {
     (
         StatusCode::UNPROCESSABLE_ENTITY,
         Json(json!({
@@ -65,7 +65,7 @@ fn unprocessable(message: &str) -> Response {
     error(StatusCode::UNPROCESSABLE_ENTITY, message)
 }
 
-fn not_found() -> Response {
+pub(super) fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "Not Found")
 }
 

@@ -1,0 +1,553 @@
+//! The kustomize base that installs slipway (`manifests/`): every kustomization builds with
+//! slipway's own renderer, every object it yields is valid against the Kubernetes schemas
+//! (k8s-openapi's typed objects: nothing unknown, misspelt or mistyped, nothing required
+//! missing), and the base keeps the promises it exists for: a locked-down container and
+//! least-privilege RBAC. Each test is skipped (with a note) when neither kustomize nor kubectl
+//! is installed.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{
+    Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount,
+};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use slipway::config::parse_config_repo;
+use slipway::render::{find_kustomize, render_environment, DirSource, K8sObject};
+
+const BASE: &str = "base";
+const CLUSTER_WIDE: &str = "overlays/cluster-wide";
+/// Every kustomization under `manifests/` that an operator may build.
+const KUSTOMIZATIONS: [&str; 2] = [BASE, CLUSTER_WIDE];
+
+const SLIPWAY_NAMESPACE: &str = "slipway";
+const BUILD_NAMESPACE: &str = "slipway-builds";
+/// What server-side apply, dry-run, prune and health checks need of a deployable kind.
+const APPLY_VERBS: [&str; 6] = ["get", "list", "watch", "create", "patch", "delete"];
+
+fn kustomize_available(test: &str) -> bool {
+    let found = find_kustomize().is_some();
+    if !found {
+        eprintln!("note: {test} skipped: neither kustomize nor kubectl is installed");
+    }
+    found
+}
+
+fn manifests_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("manifests")
+}
+
+/// The objects of the kustomization at `path` (relative to `manifests/`), built the way
+/// `slipway render` builds an environment.
+fn build(path: &str) -> Vec<K8sObject> {
+    let source = DirSource::new(manifests_dir()).expect("manifests/ exists");
+    let config = parse_config_repo(&format!("environments:\n  install:\n    path: {path}\n"))
+        .expect("a one-environment config parses");
+    render_environment(&source, &config.environments["install"])
+        .unwrap_or_else(|err| panic!("manifests/{path} does not build: {err}"))
+}
+
+/// `kind namespace/name` of an object, for messages.
+fn describe(object: &Value) -> String {
+    let kind = object["kind"].as_str().unwrap_or("?");
+    let name = object["metadata"]["name"].as_str().unwrap_or("?");
+    match object["metadata"]["namespace"].as_str() {
+        Some(namespace) => format!("{kind} {namespace}/{name}"),
+        None => format!("{kind} {name}"),
+    }
+}
+
+/// Deserializes `object` into the typed `T` and back, and names every field the schema does
+/// not know (dropped on the way) or reads differently (a wrong type that still parsed), and
+/// every required field that is missing. k8s-openapi reads a missing required field as its
+/// empty value and always writes required fields back (optional ones only when set), so a
+/// field that appears on the way back is a required one the manifest left out.
+fn round_trip<T: DeserializeOwned + Serialize>(object: &Value) -> Result<(), String> {
+    let typed: T = serde_json::from_value(object.clone()).map_err(|err| {
+        format!(
+            "{}: not a valid {}: {err}",
+            describe(object),
+            object["kind"]
+        )
+    })?;
+    let back = serde_json::to_value(&typed).map_err(|err| err.to_string())?;
+    let mut found = Differences::default();
+    compare(object, &back, String::new(), &mut found);
+    let mut problems = Vec::new();
+    if !found.unknown.is_empty() {
+        problems.push(format!(
+            "not in the Kubernetes schema (misspelt, misplaced or mistyped): {}",
+            found.unknown.join(", ")
+        ));
+    }
+    if !found.missing.is_empty() {
+        problems.push(format!(
+            "required but missing: {}",
+            found.missing.join(", ")
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{}: {}", describe(object), problems.join("; ")))
+    }
+}
+
+#[derive(Default)]
+struct Differences {
+    /// Paths of the manifest the typed object does not hold with the same value.
+    unknown: Vec<String>,
+    /// Paths the typed object holds and the manifest lacks.
+    missing: Vec<String>,
+}
+
+fn compare(original: &Value, typed: &Value, path: String, found: &mut Differences) {
+    match (original, typed) {
+        (Value::Object(fields), Value::Object(kept)) => {
+            for (key, value) in fields {
+                let at = format!("{path}.{key}");
+                match kept.get(key) {
+                    Some(kept_value) => compare(value, kept_value, at, found),
+                    // An explicit null is what an absent optional field reads as.
+                    None if value.is_null() => {}
+                    None => found.unknown.push(at),
+                }
+            }
+            for key in kept.keys().filter(|key| !fields.contains_key(*key)) {
+                found.missing.push(format!("{path}.{key}"));
+            }
+        }
+        (Value::Array(items), Value::Array(kept)) if items.len() == kept.len() => {
+            for (index, (item, kept_item)) in items.iter().zip(kept).enumerate() {
+                compare(item, kept_item, format!("{path}[{index}]"), found);
+            }
+        }
+        (a, b) if a == b => {}
+        _ => found.unknown.push(format!("{path} (read as {typed})")),
+    }
+}
+
+/// Checks one object against the schema of its kind; kinds the base must not hold are errors.
+fn validate(object: &Value) -> Result<(), String> {
+    match object["kind"].as_str().unwrap_or("") {
+        "Namespace" => round_trip::<Namespace>(object),
+        "ServiceAccount" => round_trip::<ServiceAccount>(object),
+        "Role" => round_trip::<Role>(object),
+        "RoleBinding" => round_trip::<RoleBinding>(object),
+        "ClusterRole" => round_trip::<ClusterRole>(object),
+        "ClusterRoleBinding" => round_trip::<ClusterRoleBinding>(object),
+        "Deployment" => round_trip::<Deployment>(object),
+        "Service" => round_trip::<Service>(object),
+        "PersistentVolumeClaim" => round_trip::<PersistentVolumeClaim>(object),
+        "Secret" => round_trip::<Secret>(object),
+        other => Err(format!(
+            "{}: kind {other:?} is not one the install manifests are checked for",
+            describe(object)
+        )),
+    }
+}
+
+fn typed<T: DeserializeOwned>(objects: &[K8sObject], kind: &str) -> Vec<T> {
+    objects
+        .iter()
+        .filter(|o| o.kind() == kind)
+        .map(|o| serde_json::from_value(o.value.clone()).expect("validated"))
+        .collect()
+}
+
+fn kinds(objects: &[K8sObject]) -> BTreeSet<String> {
+    objects.iter().map(|o| o.kind().to_string()).collect()
+}
+
+fn rules_of(role: &Role) -> &[PolicyRule] {
+    role.rules.as_deref().unwrap_or(&[])
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn every_kustomization_builds_into_objects_valid_against_the_kubernetes_schemas() {
+    if !kustomize_available(
+        "every_kustomization_builds_into_objects_valid_against_the_kubernetes_schemas",
+    ) {
+        return;
+    }
+    for path in KUSTOMIZATIONS {
+        let objects = build(path);
+        let problems: Vec<String> = objects
+            .iter()
+            .filter_map(|o| validate(&o.value).err())
+            .collect();
+        assert!(
+            problems.is_empty(),
+            "manifests/{path}:\n  {}",
+            problems.join("\n  ")
+        );
+        assert!(
+            kinds(&objects).is_superset(&set(&[
+                "Namespace",
+                "ServiceAccount",
+                "Role",
+                "RoleBinding",
+                "Deployment",
+                "Service",
+                "PersistentVolumeClaim",
+                "Secret",
+            ])),
+            "manifests/{path} lacks a kind of the install: {:?}",
+            kinds(&objects)
+        );
+    }
+}
+
+#[test]
+fn the_schema_check_names_a_misspelt_field_a_wrong_type_and_a_missing_required_field() {
+    let misspelt = serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": { "name": "slipway", "namespace": "slipway" },
+        "spec": {
+            "selector": { "matchLabels": { "app": "slipway" } },
+            "template": { "spec": { "containers": [
+                { "name": "slipway", "image": "slipway", "livenesProbe": { "httpGet": { "path": "/healthz", "port": 3000 } } }
+            ] } }
+        }
+    });
+    let error = validate(&misspelt).unwrap_err();
+    assert!(
+        error.contains("Deployment slipway/slipway")
+            && error.contains(".spec.template.spec.containers[0].livenesProbe"),
+        "{error}"
+    );
+
+    let wrong_type = serde_json::json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": { "name": "slipway" },
+        "spec": { "ports": [ { "port": "eighty" } ] }
+    });
+    let error = validate(&wrong_type).unwrap_err();
+    assert!(error.starts_with("Service slipway: not a valid"), "{error}");
+
+    let no_containers = serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": { "name": "slipway" },
+        "spec": { "selector": {}, "template": { "spec": {} } }
+    });
+    let error = validate(&no_containers).unwrap_err();
+    assert_eq!(
+        error,
+        "Deployment slipway: required but missing: .spec.template.spec.containers"
+    );
+}
+
+#[test]
+fn slipways_container_runs_locked_down_with_probes_and_resources() {
+    if !kustomize_available("slipways_container_runs_locked_down_with_probes_and_resources") {
+        return;
+    }
+    for path in KUSTOMIZATIONS {
+        let deployments: Vec<Deployment> = typed(&build(path), "Deployment");
+        assert_eq!(deployments.len(), 1, "manifests/{path}: one Deployment");
+        let deployment = &deployments[0];
+        let spec = deployment.spec.as_ref().expect("a Deployment has a spec");
+        // SQLite on a ReadWriteOnce volume: one pod, and the old one gone before the new starts.
+        assert_eq!(spec.replicas, Some(1), "manifests/{path}");
+        assert_eq!(
+            spec.strategy.as_ref().and_then(|s| s.type_.as_deref()),
+            Some("Recreate"),
+            "manifests/{path}"
+        );
+        let pod = spec.template.spec.as_ref().expect("a pod spec");
+        assert_eq!(pod.automount_service_account_token, Some(true));
+        assert_eq!(pod.service_account_name.as_deref(), Some("slipway"));
+        let pod_security = pod.security_context.clone().unwrap_or_default();
+        assert_eq!(
+            pod_security
+                .seccomp_profile
+                .as_ref()
+                .map(|p| p.type_.as_str()),
+            Some("RuntimeDefault")
+        );
+        for container in &pod.containers {
+            let at = format!("manifests/{path}: container {}", container.name);
+            let security = container.security_context.clone().unwrap_or_default();
+            let non_root = security
+                .run_as_non_root
+                .or(pod_security.run_as_non_root)
+                .unwrap_or(false);
+            let user = security.run_as_user.or(pod_security.run_as_user);
+            assert!(
+                non_root && user.is_some_and(|u| u != 0),
+                "{at}: runs as root"
+            );
+            assert_eq!(security.read_only_root_filesystem, Some(true), "{at}");
+            assert_eq!(security.allow_privilege_escalation, Some(false), "{at}");
+            assert_eq!(
+                security.capabilities.and_then(|c| c.drop),
+                Some(vec!["ALL".to_string()]),
+                "{at}"
+            );
+            let probe_path = |probe: &Option<k8s_openapi::api::core::v1::Probe>| {
+                probe
+                    .as_ref()
+                    .and_then(|p| p.http_get.as_ref())
+                    .and_then(|h| h.path.clone())
+            };
+            assert_eq!(
+                probe_path(&container.liveness_probe).as_deref(),
+                Some("/healthz"),
+                "{at}"
+            );
+            assert_eq!(
+                probe_path(&container.readiness_probe).as_deref(),
+                Some("/readyz"),
+                "{at}"
+            );
+            let resources = container.resources.clone().unwrap_or_default();
+            for (what, amounts) in [
+                ("requests", resources.requests),
+                ("limits", resources.limits),
+            ] {
+                let amounts = amounts.unwrap_or_default();
+                assert!(
+                    amounts.contains_key("cpu") && amounts.contains_key("memory"),
+                    "{at}: {what} of cpu and memory"
+                );
+            }
+            // A read-only root: the state goes to the volume, scratch files to /tmp.
+            let mounts: Vec<(String, String)> = container
+                .volume_mounts
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|m| (m.name, m.mount_path))
+                .collect();
+            assert!(
+                mounts.contains(&("tmp".to_string(), "/tmp".to_string())),
+                "{at}"
+            );
+            let env = |name: &str| {
+                container
+                    .env
+                    .iter()
+                    .flatten()
+                    .find(|e| e.name == name)
+                    .and_then(|e| e.value.clone())
+            };
+            let data = mounts
+                .iter()
+                .find(|(name, _)| name == "data")
+                .map(|(_, dir)| dir.clone())
+                .expect("the data volume is mounted");
+            for setting in ["DATABASE_URL", "MIRROR_DIR", "ENV_FILE"] {
+                let value = env(setting).unwrap_or_default();
+                assert!(
+                    value.contains(&data),
+                    "{at}: {setting}={value} is not on the data volume {data}"
+                );
+            }
+            assert_eq!(env("BUILD_NAMESPACE").as_deref(), Some(BUILD_NAMESPACE));
+        }
+        let volumes = pod.volumes.clone().unwrap_or_default();
+        let data = volumes
+            .iter()
+            .find(|v| v.name == "data")
+            .expect("data volume");
+        assert_eq!(
+            data.persistent_volume_claim
+                .as_ref()
+                .map(|c| c.claim_name.as_str()),
+            Some("slipway-data")
+        );
+        let tmp = volumes
+            .iter()
+            .find(|v| v.name == "tmp")
+            .expect("tmp volume");
+        assert!(tmp.empty_dir.is_some(), "/tmp is an emptyDir");
+    }
+}
+
+#[test]
+fn the_base_grants_only_namespaced_rights_without_wildcards() {
+    if !kustomize_available("the_base_grants_only_namespaced_rights_without_wildcards") {
+        return;
+    }
+    let objects = build(BASE);
+    let kinds = kinds(&objects);
+    assert!(
+        !kinds.contains("ClusterRole") && !kinds.contains("ClusterRoleBinding"),
+        "the base grants nothing cluster-wide: {kinds:?}"
+    );
+    let roles: Vec<Role> = typed(&objects, "Role");
+    for role in &roles {
+        let name = role.metadata.name.clone().unwrap_or_default();
+        for rule in rules_of(role) {
+            let lists = [
+                ("apiGroups", rule.api_groups.clone().unwrap_or_default()),
+                ("resources", rule.resources.clone().unwrap_or_default()),
+                ("verbs", rule.verbs.clone()),
+            ];
+            for (field, values) in lists {
+                assert!(
+                    !values.iter().any(|v| v.contains('*')),
+                    "Role {name}: a wildcard in {field}: {values:?}"
+                );
+            }
+        }
+    }
+    // slipway's own namespace holds the App's credentials; slipway reads them from its
+    // environment and is granted nothing there.
+    assert!(
+        roles
+            .iter()
+            .all(|r| r.metadata.namespace.as_deref() != Some(SLIPWAY_NAMESPACE)),
+        "no Role in slipway's own namespace"
+    );
+    // Every binding binds slipway's ServiceAccount to a Role of its own namespace.
+    for binding in typed::<RoleBinding>(&objects, "RoleBinding") {
+        let namespace = binding.metadata.namespace.clone().unwrap_or_default();
+        assert_eq!(binding.role_ref.kind, "Role");
+        assert!(
+            roles.iter().any(
+                |r| r.metadata.name.as_deref() == Some(&binding.role_ref.name)
+                    && r.metadata.namespace.as_deref() == Some(namespace.as_str())
+            ),
+            "RoleBinding {namespace}/{:?} refers to no Role of its namespace",
+            binding.metadata.name
+        );
+        let subjects = binding.subjects.clone().unwrap_or_default();
+        assert!(subjects.iter().all(|s| s.kind == "ServiceAccount"
+            && s.name == "slipway"
+            && s.namespace.as_deref() == Some(SLIPWAY_NAMESPACE)));
+    }
+}
+
+#[test]
+fn secrets_are_granted_for_builds_and_for_applying_in_target_namespaces_only() {
+    if !kustomize_available(
+        "secrets_are_granted_for_builds_and_for_applying_in_target_namespaces_only",
+    ) {
+        return;
+    }
+    let objects = build(BASE);
+    for role in typed::<Role>(&objects, "Role") {
+        let namespace = role.metadata.namespace.clone().unwrap_or_default();
+        let verbs: BTreeSet<String> = rules_of(&role)
+            .iter()
+            .filter(|r| {
+                r.resources
+                    .as_ref()
+                    .is_some_and(|res| res.iter().any(|x| x == "secrets"))
+            })
+            .flat_map(|r| r.verbs.clone())
+            .collect();
+        if verbs.is_empty() {
+            continue;
+        }
+        if namespace == BUILD_NAMESPACE {
+            // The per-build source-token Secret: made, refreshed, owned by its Job, read to
+            // redact the token. Never a list: the registry credentials live there too.
+            assert_eq!(verbs, set(&["get", "create", "patch"]), "build namespace");
+        } else {
+            // A target namespace: what applying a config repo's Secrets needs, nothing more.
+            assert!(
+                verbs.is_subset(&set(&APPLY_VERBS)),
+                "Role {namespace}/{:?} grants {verbs:?} on secrets",
+                role.metadata.name
+            );
+        }
+    }
+    let build_role = typed::<Role>(&objects, "Role")
+        .into_iter()
+        .find(|r| r.metadata.namespace.as_deref() == Some(BUILD_NAMESPACE))
+        .expect("a Role in the build namespace");
+    let grants = |resource: &str| -> BTreeSet<String> {
+        rules_of(&build_role)
+            .iter()
+            .filter(|r| r.resources.iter().flatten().any(|x| x == resource))
+            .flat_map(|r| r.verbs.clone())
+            .collect()
+    };
+    assert_eq!(
+        grants("jobs"),
+        set(&["get", "list", "watch", "create", "delete"])
+    );
+    assert_eq!(grants("pods"), set(&["get", "list", "watch"]));
+    assert_eq!(grants("pods/log"), set(&["get"]));
+    assert!(grants("leases").is_empty());
+}
+
+#[test]
+fn the_app_credentials_secret_holds_placeholders_for_the_three_settings() {
+    if !kustomize_available("the_app_credentials_secret_holds_placeholders_for_the_three_settings")
+    {
+        return;
+    }
+    let secrets: Vec<Secret> = typed(&build(BASE), "Secret");
+    assert_eq!(secrets.len(), 1);
+    let keys: BTreeSet<String> = secrets[0]
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, _)| k.clone())
+        .chain(
+            secrets[0]
+                .string_data
+                .iter()
+                .flatten()
+                .map(|(k, _)| k.clone()),
+        )
+        .collect();
+    assert_eq!(keys, set(&["APP_ID", "PRIVATE_KEY", "WEBHOOK_SECRET"]));
+    let private_key = secrets[0]
+        .data
+        .as_ref()
+        .and_then(|d| d.get("PRIVATE_KEY"))
+        .map(|b| String::from_utf8_lossy(&b.0).to_string())
+        .unwrap_or_default();
+    assert!(
+        !private_key.contains("PRIVATE KEY-----"),
+        "the template holds no key"
+    );
+}
+
+#[test]
+fn the_cluster_wide_overlay_swaps_the_namespaced_deploy_grant_for_a_cluster_role() {
+    if !kustomize_available(
+        "the_cluster_wide_overlay_swaps_the_namespaced_deploy_grant_for_a_cluster_role",
+    ) {
+        return;
+    }
+    let objects = build(CLUSTER_WIDE);
+    let cluster_roles: Vec<ClusterRole> = typed(&objects, "ClusterRole");
+    assert_eq!(cluster_roles.len(), 1);
+    let rules = cluster_roles[0].rules.clone().unwrap_or_default();
+    assert!(rules
+        .iter()
+        .any(|r| r.resources.iter().flatten().any(|x| x == "namespaces")));
+    let bindings: Vec<ClusterRoleBinding> = typed(&objects, "ClusterRoleBinding");
+    assert_eq!(bindings.len(), 1);
+    assert_eq!(bindings[0].role_ref.name, "slipway-deploy");
+    // Builds stay namespaced; the per-namespace deploy Role is gone.
+    let roles: Vec<(Option<String>, Option<String>)> = typed::<Role>(&objects, "Role")
+        .into_iter()
+        .map(|r| (r.metadata.namespace, r.metadata.name))
+        .collect();
+    assert_eq!(
+        roles,
+        [(
+            Some(BUILD_NAMESPACE.to_string()),
+            Some("slipway-build".to_string())
+        )]
+    );
+    // The overlay widens where, not what: the same verbs, still no wildcards.
+    for rule in &rules {
+        assert!(rule.verbs.iter().all(|v| APPLY_VERBS.contains(&v.as_str())));
+        assert!(!rule.resources.iter().flatten().any(|r| r.contains('*')));
+    }
+}
