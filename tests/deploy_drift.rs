@@ -68,7 +68,11 @@ async fn edit_by_hand(world: &DeployWorld, mode: &str) {
 }
 
 /// Waits until the drift issue of dev satisfies `done`.
-async fn drift_issue(world: &DeployWorld, what: &str, done: impl Fn(&FakeIssue) -> bool) -> FakeIssue {
+async fn drift_issue(
+    world: &DeployWorld,
+    what: &str,
+    done: impl Fn(&FakeIssue) -> bool,
+) -> FakeIssue {
     let deadline = Instant::now() + WAIT;
     loop {
         let issues: Vec<FakeIssue> = world
@@ -77,11 +81,17 @@ async fn drift_issue(world: &DeployWorld, what: &str, done: impl Fn(&FakeIssue) 
             .into_iter()
             .filter(|i| i.labels.iter().any(|l| l == "slipway:drift"))
             .collect();
-        assert!(issues.len() <= 1, "one drift issue per environment: {issues:#?}");
+        assert!(
+            issues.len() <= 1,
+            "one drift issue per environment: {issues:#?}"
+        );
         if let Some(issue) = issues.into_iter().find(|i| done(i)) {
             return issue;
         }
-        assert!(Instant::now() < deadline, "the drift issue never became {what}");
+        assert!(
+            Instant::now() < deadline,
+            "the drift issue never became {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -98,12 +108,23 @@ async fn a_hand_edit_opens_one_drift_issue_that_closes_once_undone() {
     edit_by_hand(&world, "hand-edited").await;
 
     let issue = drift_issue(&world, "open", |i| i.state == "open").await;
-    assert!(issue.title.starts_with("Drift: dev differs from"), "{}", issue.title);
+    assert!(
+        issue.title.starts_with("Drift: dev differs from"),
+        "{}",
+        issue.title
+    );
     let body = issue.body.clone().unwrap_or_default();
     assert!(body.starts_with("<!-- slipway:drift env=dev -->"), "{body}");
     assert!(body.contains("ConfigMap team-dev/settings"), "{body}");
-    assert!(body.contains("hand-edited"), "the diff shows the live value: {body}");
-    assert_eq!(live_mode(&world).as_deref(), Some("hand-edited"), "not healed");
+    assert!(
+        body.contains("hand-edited"),
+        "the diff shows the live value: {body}"
+    );
+    assert_eq!(
+        live_mode(&world).as_deref(),
+        Some("hand-edited"),
+        "not healed"
+    );
 
     edit_by_hand(&world, "dev").await;
     let closed = drift_issue(&world, "closed", |i| i.state == "closed").await;

@@ -126,10 +126,8 @@ impl DriftChecks {
         let DeployAccess::Ready(deployer) = self.deploys.cluster() else {
             return Ok(None);
         };
-        let (sha, config_sha): (CommitId, CommitId) = (
-            record.merge_sha.parse()?,
-            stored.config_sha.parse()?,
-        );
+        let (sha, config_sha): (CommitId, CommitId) =
+            (record.merge_sha.parse()?, stored.config_sha.parse()?);
         let token = inner
             .github
             .installation_token(stored.installation_id)
@@ -141,7 +139,8 @@ impl DriftChecks {
         let name = environment.to_string();
         let reader = mirror.clone();
         let env = git::blocking(move || -> Result<Option<Environment>, HandlerError> {
-            let config = crate::config::read_config_repo_at(&reader.tree_at(&config_sha.to_hex())?)?;
+            let config =
+                crate::config::read_config_repo_at(&reader.tree_at(&config_sha.to_hex())?)?;
             Ok(config.environment(&name).cloned())
         })
         .await?;
@@ -162,7 +161,8 @@ impl DriftChecks {
             .chain(record.finished_at)
             .max()
             .unwrap_or(0);
-        let due = now_millis().saturating_sub(last) >= i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+        let due = now_millis().saturating_sub(last)
+            >= i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
         if !now && !due {
             return Ok(None);
         }
@@ -268,10 +268,13 @@ impl DriftChecks {
 
 /// Now, as drift texts show it: `2026-12-06 02:00 UTC`.
 fn checked_at() -> String {
-    let Ok(format) = time::format_description::parse("[year]-[month]-[day] [hour]:[minute] UTC") else {
-        return String::new();
-    };
-    time::OffsetDateTime::now_utc()
-        .format(&format)
-        .unwrap_or_default()
+    let now = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute()
+    )
 }

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use crate::config::ReadError;
 use crate::git::{self, CommitId, LocalRepo, Remote, Token};
-use crate::github::RepoRef;
 use crate::queue::{Delivery, HandlerError};
 use crate::runs::Runs;
 use crate::store::{now_millis, RunTarget, StartOutcome};
@@ -573,14 +572,6 @@ impl Deploys {
             Err(AffectedError::Config(err)) => Err(err.into()),
             Err(AffectedError::Git(err)) => Err(err.into()),
         }
-    }
-
-    /// The installation of `repo` (`owner/name`), for work no webhook started (drift checks).
-    pub(crate) async fn installation_of(
-        &self,
-        repo: &RepoRef,
-    ) -> Result<Option<i64>, HandlerError> {
-        Ok(self.inner.github.repo_installation(repo).await?)
     }
 }
 
