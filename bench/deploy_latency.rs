@@ -1,0 +1,169 @@
+//! How fast a merge reaches the cluster: from the merge webhook accepted (slipway's 202) to the
+//! first server-side apply request reaching the API server, for an environment of 1,000 objects;
+//! and how fast the apply of those 1,000 objects goes (first apply request to last).
+//!
+//!     cargo bench --bench deploy_latency   # 20 merges of 1,000 objects (RUNS=N, OBJECTS=N)
+//!
+//! slipway runs in-process on loopback (release build) between the fake GitHub of the test
+//! suite (a real bare repository for the config repo) and the fake Kubernetes API server, which
+//! the real `kube::Client` talks to over HTTP; the fake completes rollouts at once. Each round
+//! opens a pull request that changes one ConfigMap, merges it with a real merge commit and sends
+//! the `pull_request` `closed` webhook; the deploy then renders the merge, applies all objects
+//! and waits for health. The first deploy (mirror creation, the first render) is reported apart
+//! ("cold") and not in the medians. Needs git.
+
+#[path = "../tests/build_world/mod.rs"]
+mod build_world;
+#[path = "../tests/command_world/mod.rs"]
+mod command_world;
+#[path = "../tests/deploy_world/mod.rs"]
+mod deploy_world;
+#[path = "../tests/git_fixtures/mod.rs"]
+mod git_fixtures;
+#[path = "../tests/manifests/mod.rs"]
+mod manifests;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use deploy_world::{DeployWorld, DEV_NS, REPO};
+use manifests::{config_map_in, Deployment};
+use support::payloads::PullEvent;
+
+const CONFIG: &str = "\
+environments:
+  dev:
+    path: envs/dev
+    namespace: team-dev
+    health_timeout: 5m
+  prod:
+    path: envs/prod
+    namespace: team-prod
+    drift_interval: 0
+";
+
+/// The resources the environment's objects are applied as.
+const RESOURCES: [&str; 3] = ["configmaps", "services", "deployments"];
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn applies(world: &DeployWorld) -> usize {
+    RESOURCES
+        .iter()
+        .map(|r| world.kube.requests("apply", r))
+        .sum()
+}
+
+/// Polls `ready` every half millisecond until it holds; when it did.
+async fn until(what: &str, mut ready: impl FnMut() -> bool) -> Instant {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if ready() {
+            return Instant::now();
+        }
+        assert!(Instant::now() < deadline, "{what} never happened");
+        tokio::time::sleep(Duration::from_micros(500)).await;
+    }
+}
+
+fn service(name: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: {DEV_NS}\n\
+         spec:\n  selector:\n    app: {name}\n  ports:\n  - port: 80\n    targetPort: 8080\n"
+    )
+}
+
+/// `objects` objects for dev: one in twenty a Deployment, one in twenty a Service, the rest
+/// ConfigMaps, a file each.
+fn write_environment(work: &git_fixtures::TestRepo, objects: usize) {
+    work.remove("envs/dev");
+    for n in 0..objects {
+        let name = format!("part-{n:04}");
+        let yaml = match n % 20 {
+            0 => Deployment::new(&name).namespace(DEV_NS).replicas(1).yaml(),
+            1 => service(&name),
+            _ => config_map_in(DEV_NS, &name, "value", "0"),
+        };
+        work.write(&format!("envs/dev/{name}.yaml"), &yaml);
+    }
+}
+
+/// One merge: a pull request changing one ConfigMap, merged, its webhook delivered. The time
+/// from the 202 to the first apply request, and from that to the last of `objects`.
+async fn merge_round(world: &DeployWorld, number: u64, objects: usize) -> (Duration, Duration) {
+    let branch = format!("change-{number}");
+    world.propose(number, &branch, |w| {
+        w.write(
+            "envs/dev/part-0002.yaml",
+            &config_map_in(DEV_NS, "part-0002", "value", &number.to_string()),
+        );
+    });
+    let base = world.main_head();
+    let merge = world.fake.merge_pull(REPO, number);
+    let pull = world.fake.pull(REPO, number).expect("the pull request exists");
+    let payload = PullEvent::new("closed", REPO, &world.bare, number)
+        .base("main", &base)
+        .head(&branch, pull.head_sha.as_deref().unwrap_or_default())
+        .merged(&merge)
+        .payload();
+    let before = applies(world);
+    let (status, body) = world
+        .server()
+        .deliver("pull_request", &format!("bench-merge-{number}"), &payload)
+        .await;
+    let accepted = Instant::now();
+    assert_eq!(status, 202, "{body}");
+    let first = until("the first apply", || applies(world) > before).await;
+    let last = until("the last apply", || applies(world) >= before + objects).await;
+    let check = world.deployed(&merge, "dev").await;
+    assert_eq!(check.conclusion.as_deref(), Some("success"), "{check:#?}");
+    (first - accepted, last - first)
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let runs: u64 = std::env::var("RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let objects: usize = std::env::var("OBJECTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let world = DeployWorld::with_config(CONFIG).await;
+    // The environment grows to `objects` on main, then deploys once (cold).
+    world.commit_on("main", "a large environment", |w| write_environment(w, objects));
+    let (cold_first, cold_apply) = merge_round(&world, 1, objects).await;
+    let mut to_first = Vec::new();
+    let mut apply = Vec::new();
+    for round in 0..runs {
+        let (first, all) = merge_round(&world, 2 + round, objects).await;
+        to_first.push(first);
+        apply.push(all);
+    }
+    to_first.sort();
+    apply.sort();
+    let median_apply = percentile(&apply, 0.5);
+    println!("deploy latency, {objects} objects, {runs} merges (cold: first apply {}, apply {})", ms(cold_first), ms(cold_apply));
+    println!(
+        "merge webhook accepted -> first apply request: median {}, p90 {}, min {}, max {}",
+        ms(percentile(&to_first, 0.5)),
+        ms(percentile(&to_first, 0.9)),
+        ms(to_first[0]),
+        ms(to_first[to_first.len() - 1])
+    );
+    println!(
+        "apply of {objects} objects (first request to last): median {}, p90 {} ({:.0} objects/s at the median)",
+        ms(median_apply),
+        ms(percentile(&apply, 0.9)),
+        objects as f64 / median_apply.as_secs_f64().max(1e-9)
+    );
+}
