@@ -51,11 +51,7 @@ pub fn api_group(types: &[&'static ResourceType], name: &str) -> Option<Value> {
 }
 
 /// The `APIResourceList` of one group version, subresources included.
-pub fn resource_list(
-    types: &[&'static ResourceType],
-    group: &str,
-    version: &str,
-) -> Option<Value> {
+pub fn resource_list(types: &[&'static ResourceType], group: &str, version: &str) -> Option<Value> {
     let mut listed = Vec::new();
     for rt in types
         .iter()

@@ -111,7 +111,12 @@ pub fn fields_of(object: &Value, rt: &ResourceType) -> FieldSet {
     let mut set = FieldSet::new();
     if let Some(map) = owned.as_object() {
         for (name, value) in map {
-            walk_member(name, value, &mut vec![Element::Field(name.clone())], &mut set);
+            walk_member(
+                name,
+                value,
+                &mut vec![Element::Field(name.clone())],
+                &mut set,
+            );
         }
     }
     set

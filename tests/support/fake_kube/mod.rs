@@ -96,7 +96,10 @@ impl FakeState {
             let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
             let name = object["metadata"]["name"].as_str().unwrap_or_default();
             if let Err(e) = rollout::complete(&mut self.store, rt, namespace, name, NODES) {
-                tracing::warn!("the fake could not roll out {namespace}/{name}: {}", e.message);
+                tracing::warn!(
+                    "the fake could not roll out {namespace}/{name}: {}",
+                    e.message
+                );
             }
         }
         object
@@ -320,7 +323,10 @@ impl FakeKube {
     /// `Progressing=False` with `reason` (`ProgressDeadlineExceeded`), no replica available.
     pub fn fail_rollout(&self, kind: &str, namespace: &str, name: &str, reason: &str) {
         let rt = Self::resource(kind);
-        assert_eq!(rt.plural, "deployments", "only Deployments have a progress deadline");
+        assert_eq!(
+            rt.plural, "deployments",
+            "only Deployments have a progress deadline"
+        );
         self.shared
             .with(|state| rollout::fail(&mut state.store, rt, namespace, name, reason))
             .unwrap_or_else(|e| panic!("fail the rollout of {namespace}/{name}: {}", e.message));
@@ -344,7 +350,9 @@ impl FakeKube {
         )
         .unwrap_or_else(|| panic!("the fake does not serve {object}"));
         let namespace = object["metadata"]["namespace"].as_str().map(str::to_string);
-        let namespace = rt.namespaced.then_some(namespace.as_deref().unwrap_or("default"));
+        let namespace = rt
+            .namespaced
+            .then_some(namespace.as_deref().unwrap_or("default"));
         let name = object["metadata"]["name"]
             .as_str()
             .unwrap_or_default()
@@ -353,12 +361,18 @@ impl FakeKube {
         self.shared
             .with(|state| {
                 let written = match state.store.get(rt, namespace, &name) {
-                    Ok(_) => {
-                        state
-                            .store
-                            .patch_with(rt, namespace, &name, store::PatchKind::Merge, &object, Part::Object, &write)
-                    }
-                    Err(_) => state.store.create_with(rt, namespace, object.clone(), &write),
+                    Ok(_) => state.store.patch_with(
+                        rt,
+                        namespace,
+                        &name,
+                        store::PatchKind::Merge,
+                        &object,
+                        Part::Object,
+                        &write,
+                    ),
+                    Err(_) => state
+                        .store
+                        .create_with(rt, namespace, object.clone(), &write),
                 }?;
                 Ok::<_, ApiError>(state.after_write(rt, written, false))
             })

@@ -95,7 +95,8 @@ pub fn complete(
     nodes: i64,
 ) -> Result<(), ApiError> {
     let mut object = store.get(rt, Some(namespace), name)?;
-    if rt.plural == "deployments" && object["metadata"]["annotations"][REVISION_ANNOTATION].is_null()
+    if rt.plural == "deployments"
+        && object["metadata"]["annotations"][REVISION_ANNOTATION].is_null()
     {
         if !object["metadata"]["annotations"].is_object() {
             object["metadata"]["annotations"] = json!({});

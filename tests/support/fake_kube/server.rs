@@ -108,6 +108,7 @@ pub async fn handle(
         _ => return error_response(&ApiError::method_not_allowed(method.as_str())),
     };
     let applying = verb == "patch" && content_type(&headers) == APPLY;
+    let dry_run = dry_run || (verb.starts_with("delete") && dry_run_in(&body));
     let allowed = match target.subresource.as_deref() {
         // A namespaced object is made in its namespace's collection, never across namespaces.
         None if verb == "create" => target.namespace.is_some() || !target.rt.namespaced,
@@ -198,6 +199,15 @@ pub async fn handle(
 
 const APPLY: &str = "application/apply-patch+yaml";
 
+/// Whether `DeleteOptions` in a body ask for a dry run (`dryRun: ["All"]`), as clients that
+/// send options in the body do.
+fn dry_run_in(body: &Bytes) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|options| options["dryRun"].as_array().cloned())
+        .is_some_and(|modes| modes.iter().any(|m| m == "All"))
+}
+
 fn content_type(headers: &HeaderMap) -> &str {
     headers
         .get(header::CONTENT_TYPE)
@@ -250,9 +260,8 @@ fn apply(
         }
     };
     // An apply body is YAML; JSON is YAML too.
-    let config: Value = serde_yaml_ng::from_slice(body).map_err(|e| {
-        ApiError::bad_request(format!("error decoding YAML: {e}"))
-    })?;
+    let config: Value = serde_yaml_ng::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
     let namespace = target.namespace.as_deref();
     shared.with(|state| {
         let absent = state.store.get(target.rt, namespace, name(target)).is_err();

@@ -794,7 +794,9 @@ fn validate(rt: &ResourceType, name: &str, object: &Value) -> Result<(), ApiErro
     if rt.plural == "customresourcedefinitions" {
         let expected = format!(
             "{}.{}",
-            object["spec"]["names"]["plural"].as_str().unwrap_or_default(),
+            object["spec"]["names"]["plural"]
+                .as_str()
+                .unwrap_or_default(),
             object["spec"]["group"].as_str().unwrap_or_default()
         );
         if name != expected {
