@@ -132,10 +132,17 @@ mod tests {
             details: Some(kube::core::response::StatusDetails {
                 causes: vec![
                     cause("kubectl-edit", ".spec.replicas"),
-                    cause("hpa", ".spec.template.spec.containers[name=\"web\"].resources"),
+                    cause(
+                        "hpa",
+                        ".spec.template.spec.containers[name=\"web\"].resources",
+                    ),
                     cause("kubectl-edit", ".metadata.labels.tier"),
                 ],
-                ..Default::default()
+                name: String::new(),
+                group: String::new(),
+                kind: String::new(),
+                uid: String::new(),
+                retry_after_seconds: 0,
             }),
             ..Default::default()
         };

@@ -69,7 +69,8 @@ impl Deployer {
     ) -> Result<ApplyReport, ApplyFailed> {
         let mut done = ApplyReport::default();
         for (tier, members) in tiers(objects) {
-            let results = bounded(members.clone(), |object| self.apply_one(object, inventory)).await;
+            let results =
+                bounded(members.clone(), |object| self.apply_one(object, inventory)).await;
             let mut failure = None;
             for result in results {
                 match result {
@@ -160,7 +161,13 @@ impl Deployer {
             }
             Some(_) => Action::Configured,
         };
-        Ok((AppliedObject { object: key, action }, conflicts))
+        Ok((
+            AppliedObject {
+                object: key,
+                action,
+            },
+            conflicts,
+        ))
     }
 
     /// Where an object goes: its kind as the cluster serves it, its namespace (the client's

@@ -41,7 +41,11 @@ impl Drift {
 /// the controllers write, keys sorted.
 pub fn normalised(mut object: Value) -> Value {
     if let Some(metadata) = object["metadata"].as_object_mut() {
-        for field in ["selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"] {
+        for field in [
+            "selfLink",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        ] {
             metadata.remove(field);
         }
         if let Some(Value::Object(annotations)) = metadata.get_mut("annotations") {
@@ -63,10 +67,24 @@ type Sides = (Option<K8sObject>, Option<K8sObject>);
 impl Deployer {
     /// What differs between the cluster and `objects` (see [`Drift`]). An object whose kind
     /// or namespace does not exist yet is compared as rendered (with the inventory labels).
+    /// Labelled objects that are not rendered are looked for among the kinds and namespaces of
+    /// `objects`; [`Deployer::drift_since`] also looks where an earlier deploy put objects.
     pub async fn drift(
         &self,
         objects: &[K8sObject],
         inventory: &Inventory,
+    ) -> Result<Drift, ClusterError> {
+        self.drift_since(objects, inventory, &[]).await
+    }
+
+    /// [`Deployer::drift`], looking for labelled objects that are no longer rendered also
+    /// among the kinds and namespaces of `previous` (the objects of the last deploy), as
+    /// [`Deployer::prune`] does: a kind no longer rendered at all is found too.
+    pub async fn drift_since(
+        &self,
+        objects: &[K8sObject],
+        inventory: &Inventory,
+        previous: &[ObjectKey],
     ) -> Result<Drift, ClusterError> {
         let compared = bounded(objects.iter().collect(), |object| {
             self.sides(object, inventory)
@@ -77,7 +95,7 @@ impl Deployer {
             let (key, pair) = result?;
             sides.insert(key, pair);
         }
-        let (scan, rendered) = self.scan(objects, &[]).await?;
+        let (scan, rendered) = self.scan(objects, previous).await?;
         for (key, _, object) in self.labelled(inventory, &scan).await? {
             if rendered.contains(&key) || sides.contains_key(&key) {
                 continue;
@@ -149,10 +167,11 @@ impl Deployer {
             Err(err) => return Err(fail(err, "dry-run applying")),
         };
         let live = match live {
-            Some(live) => Some(from(
-                serde_json::to_value(live)
-                    .map_err(|e| ClusterError::Unreadable(format!("{key}: {e}")))?,
-            )),
+            Some(live) => {
+                Some(from(serde_json::to_value(live).map_err(|e| {
+                    ClusterError::Unreadable(format!("{key}: {e}"))
+                })?))
+            }
             None => None,
         };
         Ok((key, (live, Some(from(desired)))))

@@ -231,7 +231,9 @@ mod tests {
                               "readyReplicas": available, "availableReplicas": available}})
         };
         let k = key("apps", "Deployment");
-        assert!(matches!(assess(&k, Some(&deploy(1, 3, 3))), Health::Pending(r) if r.contains("generation 2")));
+        assert!(
+            matches!(assess(&k, Some(&deploy(1, 3, 3))), Health::Pending(r) if r.contains("generation 2"))
+        );
         assert_eq!(
             assess(&k, Some(&deploy(2, 1, 1))),
             Health::Pending("1 out of 3 new replicas have been updated".into())
@@ -263,7 +265,10 @@ mod tests {
         let set = json!({"metadata": {"generation": 1}, "spec": {"replicas": 2},
             "status": {"observedGeneration": 1, "readyReplicas": 2, "availableReplicas": 2,
                        "updatedReplicas": 1, "currentRevision": "db-1", "updateRevision": "db-2"}});
-        assert!(matches!(assess(&key("apps", "StatefulSet"), Some(&set)), Health::Pending(_)));
+        assert!(matches!(
+            assess(&key("apps", "StatefulSet"), Some(&set)),
+            Health::Pending(_)
+        ));
     }
 
     #[test]
@@ -273,11 +278,19 @@ mod tests {
              "message": "Job has reached the specified backoff limit"}]}});
         assert_eq!(
             assess(&key("batch", "Job"), Some(&failed)),
-            Health::Failed("BackoffLimitExceeded: Job has reached the specified backoff limit".into())
+            Health::Failed(
+                "BackoffLimitExceeded: Job has reached the specified backoff limit".into()
+            )
         );
         let done = json!({"status": {"conditions": [{"type": "Complete", "status": "True"}]}});
         assert_eq!(assess(&key("batch", "Job"), Some(&done)), Health::Healthy);
-        assert_eq!(assess(&key("", "ConfigMap"), Some(&json!({}))), Health::Healthy);
-        assert!(matches!(assess(&key("", "ConfigMap"), None), Health::Pending(_)));
+        assert_eq!(
+            assess(&key("", "ConfigMap"), Some(&json!({}))),
+            Health::Healthy
+        );
+        assert!(matches!(
+            assess(&key("", "ConfigMap"), None),
+            Health::Pending(_)
+        ));
     }
 }

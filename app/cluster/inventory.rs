@@ -134,15 +134,28 @@ mod tests {
             let value = label_value(name);
             assert!(valid(&value), "{name:?} → {value:?}");
         }
-        assert_ne!(label_value("a b"), label_value("a!b"), "kept apart by the hash");
+        assert_ne!(
+            label_value("a b"),
+            label_value("a!b"),
+            "kept apart by the hash"
+        );
     }
 
     #[test]
     fn each_environment_of_each_repository_has_its_own_inventory() {
         let dev = Inventory::new("acme/config", "dev");
-        assert_ne!(dev.selector(), Inventory::new("acme/config", "prod").selector());
-        assert_ne!(dev.selector(), Inventory::new("acme/other", "dev").selector());
-        assert_eq!(dev.selector(), Inventory::new("Acme/Config", "dev").selector());
+        assert_ne!(
+            dev.selector(),
+            Inventory::new("acme/config", "prod").selector()
+        );
+        assert_ne!(
+            dev.selector(),
+            Inventory::new("acme/other", "dev").selector()
+        );
+        assert_eq!(
+            dev.selector(),
+            Inventory::new("Acme/Config", "dev").selector()
+        );
         assert!(dev.owns(&dev.labels()));
         assert!(!Inventory::new("acme/config", "prod").owns(&dev.labels()));
     }

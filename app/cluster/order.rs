@@ -33,8 +33,14 @@ const INSTALL_ORDER: &[(&str, &str)] = &[
     ("networking.k8s.io", "IngressClass"),
     ("networking.k8s.io", "Ingress"),
     ("apiregistration.k8s.io", "APIService"),
-    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
-    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+    (
+        "admissionregistration.k8s.io",
+        "MutatingWebhookConfiguration",
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingWebhookConfiguration",
+    ),
 ];
 
 /// The tier of the Namespaces and CRDs.

@@ -66,7 +66,11 @@ impl Deployer {
 
     async fn delete(&self, key: ObjectKey, served: ServedKind) -> Result<ObjectKey, ClusterError> {
         let located = self.located(served, &key.group, &key.name, key.namespace.clone());
-        match located.api.delete(&key.name, &DeleteParams::background()).await {
+        match located
+            .api
+            .delete(&key.name, &DeleteParams::background())
+            .await
+        {
             Ok(_) => Ok(key),
             // Gone already (collected with its namespace or owner): pruned all the same.
             Err(err) if ClusterError::is_not_found(&err) => Ok(key),
@@ -102,12 +106,9 @@ impl Deployer {
                 keys.insert(object.key());
                 continue;
             };
-            let namespace = served.namespaced.then(|| {
-                object
-                    .namespace()
-                    .unwrap_or(&default_namespace)
-                    .to_string()
-            });
+            let namespace = served
+                .namespaced
+                .then(|| object.namespace().unwrap_or(&default_namespace).to_string());
             scan.namespaces.extend(namespace.clone());
             keys.insert(ObjectKey {
                 namespace,

@@ -20,6 +20,9 @@ use crate::render::ObjectKey;
 /// What one watch saw: an object now (or gone).
 type Seen = Result<(ObjectKey, Option<Value>), watcher::Error>;
 
+/// Workloads to watch, by (group, kind, namespace): the kind as served and the names.
+type Watched = BTreeMap<(String, String, Option<String>), (ServedKind, Vec<String>)>;
+
 impl Deployer {
     /// The health of `objects`: Deployments, StatefulSets, DaemonSets and Jobs by what their
     /// controllers wrote (see `health`), anything else by existing. Waits up to `max_wait`,
@@ -33,9 +36,7 @@ impl Deployer {
     ) -> Result<HealthReport, ClusterError> {
         let deadline = tokio::time::Instant::now() + max_wait;
         let mut verdicts: BTreeMap<ObjectKey, Health> = BTreeMap::new();
-        // Workloads to watch, by (kind, namespace): the kind as served and the names.
-        let mut watched: BTreeMap<(String, String, Option<String>), (ServedKind, Vec<String>)> =
-            BTreeMap::new();
+        let mut watched = Watched::new();
         let mut others = Vec::new();
         let mut resolved: HashMap<(String, String), Option<ServedKind>> = HashMap::new();
         for key in objects {
@@ -79,13 +80,9 @@ impl Deployer {
             verdicts.insert(key.clone(), health);
         }
 
-        let mut events = futures::stream::select_all(
-            watched
-                .into_iter()
-                .map(|((group, _, namespace), (served, names))| {
-                    self.watch(group, namespace, served, names)
-                }),
-        );
+        let mut events = futures::stream::select_all(watched.into_iter().map(
+            |((group, _, namespace), (served, names))| self.watch(group, namespace, served, names),
+        ));
         loop {
             let now = report(verdicts.iter().map(|(k, h)| (k, h.clone())));
             if now.is_healthy() || !now.failed.is_empty() {
