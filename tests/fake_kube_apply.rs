@@ -244,6 +244,53 @@ async fn changing_a_field_another_manager_owns_is_a_conflict_until_forced() {
 }
 
 #[tokio::test]
+async fn creates_and_patches_are_updates_by_their_field_manager() {
+    let kube = cluster().await;
+    let configmaps = Api::<ConfigMap>::namespaced(kube.client(), NS);
+    let map: ConfigMap = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "settings"}, "data": {"a": "1"},
+    }))
+    .expect("a ConfigMap");
+    let created = configmaps
+        .create(
+            &PostParams {
+                field_manager: Some("kubectl-create".into()),
+                ..PostParams::default()
+            },
+            &map,
+        )
+        .await
+        .expect("created");
+    let created = serde_json::to_value(created).expect("json");
+    assert_eq!(
+        managers(&created),
+        [("kubectl-create".to_string(), "Update".to_string())]
+    );
+    assert_eq!(
+        created["metadata"]["managedFields"][0]["fieldsV1"],
+        json!({"f:data": {"f:a": {}}})
+    );
+    let patched = configmaps
+        .patch(
+            "settings",
+            &PatchParams {
+                field_manager: Some("kubectl-patch".into()),
+                ..PatchParams::default()
+            },
+            &Patch::Merge(json!({"data": {"a": "2", "b": "3"}})),
+        )
+        .await
+        .expect("patched");
+    let patched = serde_json::to_value(patched).expect("json");
+    // The patch changed `a` and added `b`: both are its fields now, none is left to the creator.
+    assert_eq!(
+        managers(&patched),
+        [("kubectl-patch".to_string(), "Update".to_string())]
+    );
+}
+
+#[tokio::test]
 async fn applying_the_value_another_manager_set_shares_the_field_without_conflict() {
     let kube = cluster().await;
     let api = deployments(&kube);

@@ -11,7 +11,7 @@ use kube::runtime::{watcher, WatchStreamExt};
 use serde_json::Value;
 use tracing::{debug, warn};
 
-use super::deployer::Deployer;
+use super::deployer::{bounded, Deployer};
 use super::error::ClusterError;
 use super::health::{assess, is_workload, report, Health, HealthReport};
 use super::kinds::ServedKind;
@@ -75,9 +75,8 @@ impl Deployer {
                 others.push((key, served));
             }
         }
-        for (key, served) in &others {
-            let health = self.exists(key, served).await?;
-            verdicts.insert(key.clone(), health);
+        for (key, health) in self.check_existence(others.iter().collect()).await? {
+            verdicts.insert(key, health);
         }
 
         let mut events = futures::stream::select_all(watched.into_iter().map(
@@ -112,13 +111,27 @@ impl Deployer {
             }
         }
         // Objects that were missing may have come since.
-        for (key, served) in &others {
-            if matches!(verdicts.get(key), Some(Health::Pending(_))) {
-                let health = self.exists(key, served).await?;
-                verdicts.insert(key.clone(), health);
-            }
+        let missing = others
+            .iter()
+            .filter(|(key, _)| matches!(verdicts.get(key), Some(Health::Pending(_))))
+            .collect();
+        for (key, health) in self.check_existence(missing).await? {
+            verdicts.insert(key, health);
         }
         Ok(report(verdicts.iter().map(|(k, h)| (k, h.clone()))))
+    }
+
+    /// The verdicts on objects that only need to exist, read a few at a time.
+    async fn check_existence(
+        &self,
+        objects: Vec<&(ObjectKey, ServedKind)>,
+    ) -> Result<Vec<(ObjectKey, Health)>, ClusterError> {
+        bounded(objects, |(key, served)| async move {
+            Ok((key.clone(), self.exists(key, served).await?))
+        })
+        .await
+        .into_iter()
+        .collect()
     }
 
     async fn exists(&self, key: &ObjectKey, served: &ServedKind) -> Result<Health, ClusterError> {
