@@ -591,6 +591,12 @@ async fn auto_rollouts_complete_every_workload_write_and_failures_say_why() {
     assert_eq!(stored["status"]["availableReplicas"], 2);
     assert_eq!(stored["status"]["observedGeneration"], 1);
 
+    // A rollout completed again, later, writes nothing new.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let version = kube.resource_version();
+    kube.roll_out("Deployment", NS, "web");
+    assert_eq!(kube.resource_version(), version);
+
     kube.fail_rollout("Deployment", NS, "web", "ProgressDeadlineExceeded");
     let failed = kube.object("deployments", NS, "web").expect("stored");
     let progressing = failed["status"]["conditions"]

@@ -111,7 +111,8 @@ pub fn complete(
             &Write::by(CONTROLLER_MANAGER, false),
         )?;
     }
-    let status = complete_status(rt, &object, nodes);
+    let mut status = complete_status(rt, &object, nodes);
+    keep_condition_times(&object["status"], &mut status);
     if object["status"] != status {
         store.replace(
             rt,
@@ -122,6 +123,27 @@ pub fn complete(
         )?;
     }
     Ok(())
+}
+
+/// A condition that did not change keeps its times, as the controllers keep them: a rollout
+/// completed again writes nothing.
+fn keep_condition_times(old: &Value, new: &mut Value) {
+    let Some(conditions) = new["conditions"].as_array_mut() else {
+        return;
+    };
+    let before = old["conditions"].as_array().cloned().unwrap_or_default();
+    for condition in conditions {
+        let same = before.iter().find(|b| {
+            ["type", "status", "reason", "message"]
+                .iter()
+                .all(|field| b[*field] == condition[*field])
+        });
+        if let Some(same) = same {
+            for time in ["lastUpdateTime", "lastTransitionTime"] {
+                condition[time] = same[time].clone();
+            }
+        }
+    }
 }
 
 /// As the Deployment controller when a rollout does not progress within
