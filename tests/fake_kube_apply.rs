@@ -428,12 +428,44 @@ async fn dry_runs_answer_as_if_done_and_store_nothing() {
     );
 
     let typed: Api<Deployment> = Api::namespaced(kube.client(), NS);
+    let patched = typed
+        .patch(
+            "web",
+            &PatchParams::default().dry_run(),
+            &Patch::Merge(json!({"spec": {"replicas": 7}})),
+        )
+        .await
+        .expect("dry merge patch");
+    assert_eq!(patched.spec.and_then(|s| s.replicas), Some(7));
+    let mut replaced = typed.get("web").await.expect("read");
+    replaced.spec.as_mut().expect("spec").replicas = Some(9);
+    let dry_replace = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    let answered = typed
+        .replace("web", &dry_replace, &replaced)
+        .await
+        .expect("dry replace");
+    assert_eq!(answered.metadata.generation, Some(2), "as if done");
+    let version = kube.resource_version();
+    assert_eq!(
+        kube.object("deployments", NS, "web").expect("stored")["spec"]["replicas"],
+        2
+    );
     let dry_delete = DeleteParams {
         dry_run: true,
         ..DeleteParams::default()
     };
     typed.delete("web", &dry_delete).await.expect("dry delete");
     assert_eq!(kube.names("deployments", NS), ["web"]);
+    assert_eq!(
+        kube.resource_version(),
+        version,
+        "no dry run committed anything"
+    );
+    assert_eq!(kube.requests("dry-run patch", "deployments"), 1);
+    assert_eq!(kube.requests("dry-run update", "deployments"), 1);
     assert_eq!(kube.requests("dry-run apply", "deployments"), 2);
     assert_eq!(kube.requests("dry-run delete", "deployments"), 1);
     assert_eq!(kube.requests("apply", "deployments"), 1);
