@@ -108,7 +108,10 @@ async fn merge_round(world: &DeployWorld, number: u64, objects: usize) -> (Durat
     });
     let base = world.main_head();
     let merge = world.fake.merge_pull(REPO, number);
-    let pull = world.fake.pull(REPO, number).expect("the pull request exists");
+    let pull = world
+        .fake
+        .pull(REPO, number)
+        .expect("the pull request exists");
     let payload = PullEvent::new("closed", REPO, &world.bare, number)
         .base("main", &base)
         .head(&branch, pull.head_sha.as_deref().unwrap_or_default())
@@ -140,7 +143,9 @@ async fn main() {
         .unwrap_or(1000);
     let world = DeployWorld::with_config(CONFIG).await;
     // The environment grows to `objects` on main, then deploys once (cold).
-    world.commit_on("main", "a large environment", |w| write_environment(w, objects));
+    world.commit_on("main", "a large environment", |w| {
+        write_environment(w, objects)
+    });
     let (cold_first, cold_apply) = merge_round(&world, 1, objects).await;
     let mut to_first = Vec::new();
     let mut apply = Vec::new();
@@ -152,7 +157,11 @@ async fn main() {
     to_first.sort();
     apply.sort();
     let median_apply = percentile(&apply, 0.5);
-    println!("deploy latency, {objects} objects, {runs} merges (cold: first apply {}, apply {})", ms(cold_first), ms(cold_apply));
+    println!(
+        "deploy latency, {objects} objects, {runs} merges (cold: first apply {}, apply {})",
+        ms(cold_first),
+        ms(cold_apply)
+    );
     println!(
         "merge webhook accepted -> first apply request: median {}, p90 {}, min {}, max {}",
         ms(percentile(&to_first, 0.5)),

@@ -62,14 +62,25 @@ async fn discovery_finds_the_served_groups_and_kinds() {
         .expect("discovery");
     let mut groups: Vec<&str> = discovery.groups().map(|g| g.name()).collect();
     groups.sort();
-    assert_eq!(groups, vec!["", "apps", "batch"]);
+    assert_eq!(
+        groups,
+        vec![
+            "",
+            "apiextensions.k8s.io",
+            "apps",
+            "batch",
+            "networking.k8s.io",
+            "rbac.authorization.k8s.io"
+        ]
+    );
     let batch = discovery.get("batch").expect("the batch group");
-    let kinds: Vec<String> = batch
+    let mut kinds: Vec<String> = batch
         .recommended_resources()
         .into_iter()
         .map(|(ar, _)| ar.kind)
         .collect();
-    assert_eq!(kinds, vec!["Job"]);
+    kinds.sort();
+    assert_eq!(kinds, vec!["CronJob", "Job"]);
     let version = kube
         .client()
         .apiserver_version()
@@ -806,23 +817,32 @@ async fn deleting_a_collection_deletes_only_what_the_selector_matches() {
 }
 
 #[tokio::test]
-async fn a_dry_run_is_refused_and_writes_nothing() {
+async fn a_dry_run_create_answers_the_object_and_writes_nothing() {
     let kube = cluster().await;
     let jobs: Api<Job> = Api::namespaced(kube.client(), NS);
     let dry = PostParams {
         dry_run: true,
         ..PostParams::default()
     };
+    let before = kube.resource_version();
+    let answered = jobs
+        .create(&dry, &job("build-1", json!({})))
+        .await
+        .expect("a dry run answers as if done");
+    assert_eq!(answered.metadata.name.as_deref(), Some("build-1"));
+    assert!(answered.metadata.uid.is_some(), "validated and defaulted");
+    assert!(kube.names("jobs", NS).is_empty());
+    assert_eq!(kube.resource_version(), before, "nothing was committed");
+    assert_eq!(kube.requests("dry-run create", "jobs"), 1);
+    assert_eq!(kube.requests("create", "jobs"), 0);
+
+    // Validation still runs: an invalid name is refused as it would be.
     let error = api_error(
-        jobs.create(&dry, &job("build-1", json!({})))
+        jobs.create(&dry, &job("Build_1", json!({})))
             .await
             .unwrap_err(),
     );
-    assert_eq!(
-        (error.code, error.message.as_str()),
-        (400, "dryRun is not served by this fake API server yet")
-    );
-    assert!(kube.names("jobs", NS).is_empty());
+    assert_eq!(error.code, 422);
 }
 
 #[tokio::test]

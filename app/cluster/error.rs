@@ -29,6 +29,13 @@ pub enum ClusterError {
         message: String,
         action: String,
     },
+    /// The cluster does not serve the kind of an object (its CustomResourceDefinition is
+    /// missing, or its API version is not served by this Kubernetes).
+    #[error(
+        "the cluster does not serve {kind} in {api_version}: install its CustomResourceDefinition \
+         first, or use an API version this cluster serves"
+    )]
+    KindNotServed { api_version: String, kind: String },
     /// No answer: the API server is unreachable, the connection broke, or a request timed out.
     #[error("cannot reach the Kubernetes API: {0}")]
     Transport(String),
@@ -72,7 +79,9 @@ impl ClusterError {
         match self {
             ClusterError::Forbidden { .. } => Some(403),
             ClusterError::Api { code, .. } => Some(*code),
-            ClusterError::Transport(_) | ClusterError::Unreadable(_) => None,
+            ClusterError::KindNotServed { .. }
+            | ClusterError::Transport(_)
+            | ClusterError::Unreadable(_) => None,
         }
     }
 
@@ -85,7 +94,9 @@ impl ClusterError {
                 *code >= 500 || *code == 429 || (*code == 409 && reason == "Conflict")
             }
             ClusterError::Transport(_) => true,
-            ClusterError::Forbidden { .. } | ClusterError::Unreadable(_) => false,
+            ClusterError::Forbidden { .. }
+            | ClusterError::KindNotServed { .. }
+            | ClusterError::Unreadable(_) => false,
         }
     }
 
@@ -101,6 +112,7 @@ impl ClusterError {
             err @ ClusterError::Api { .. } if err.is_transient() => FailureKind::Unavailable,
             ClusterError::Api { .. } => FailureKind::Internal,
             ClusterError::Transport(_) => FailureKind::Network,
+            ClusterError::KindNotServed { .. } => FailureKind::InvalidConfig,
             ClusterError::Unreadable(_) => FailureKind::Internal,
         }
     }
@@ -133,6 +145,7 @@ impl ClusterError {
                 message: clean(message),
                 action,
             },
+            err @ ClusterError::KindNotServed { .. } => err,
             ClusterError::Transport(text) => ClusterError::Transport(clean(text)),
             ClusterError::Unreadable(text) => ClusterError::Unreadable(clean(text)),
         }

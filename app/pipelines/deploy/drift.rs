@@ -177,8 +177,14 @@ impl DriftChecks {
             repository: repo.to_string(),
             environment: environment.to_string(),
         };
+        let previous: Vec<_> = stored
+            .outcome
+            .objects
+            .iter()
+            .map(|o| o.object.clone())
+            .collect();
         let drift = deployer
-            .drift(&objects, &inventory)
+            .drift_since(&objects, &inventory, &previous)
             .await
             .map_err(|err| HandlerError::retryable(crate::failure::chain(&err)))?;
         self.checked

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::github::{CheckConclusion, CheckRunOutput, DeploymentState, IssueComment};
 use crate::policy::Violation;
-use crate::render::{K8sObject, ObjectKey};
+use crate::render::ObjectKey;
 use crate::report::{
     ReportError, Templates, CHECK_RUN_TEXT_LIMIT, DEPLOY_COMMENT, DEPLOY_OBJECTS, DEPLOY_SUMMARY,
     DEPLOY_TITLE, GITHUB_COMMENT_LIMIT,
@@ -33,47 +33,7 @@ pub fn check_run_name(environment: &str) -> String {
     format!("{CHECK_PREFIX}{environment}")
 }
 
-/// What the apply did to one object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Created,
-    Configured,
-    Unchanged,
-}
-
-/// One applied object and what the apply did to it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AppliedObject {
-    pub object: ObjectKey,
-    pub action: Action,
-}
-
-impl AppliedObject {
-    /// `object` as the report knows it: its identity, nothing of its content.
-    pub fn of(object: &K8sObject, action: Action) -> Self {
-        AppliedObject {
-            object: object.key(),
-            action,
-        }
-    }
-}
-
-/// An object that did not become healthy, and why (the controller's own words).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UnhealthyObject {
-    pub object: ObjectKey,
-    pub reason: String,
-}
-
-/// Fields of an object that another field manager owned and the apply took over.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConflictTaken {
-    pub object: ObjectKey,
-    pub manager: String,
-    /// Field paths, as the API server named them (`.spec.replicas`).
-    pub fields: Vec<String>,
-}
+pub use crate::cluster::{Action, AppliedObject, ConflictTaken, UnhealthyObject};
 
 /// How a deploy ended (or where it stands).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

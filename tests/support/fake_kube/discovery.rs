@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::resources::{self, RESOURCES, VERBS};
+use super::resources::{self, ResourceType, VERBS};
 
 pub fn version() -> Value {
     json!({
@@ -32,16 +32,16 @@ fn group(name: &str, version: &str) -> Value {
     json!({"name": name, "versions": [group_version.clone()], "preferredVersion": group_version})
 }
 
-pub fn group_list() -> Value {
-    let groups: Vec<Value> = resources::groups()
+pub fn group_list(types: &[&'static ResourceType]) -> Value {
+    let groups: Vec<Value> = resources::groups(types)
         .into_iter()
         .map(|(name, version)| group(name, version))
         .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
-pub fn api_group(name: &str) -> Option<Value> {
-    let (name, version) = resources::groups()
+pub fn api_group(types: &[&'static ResourceType], name: &str) -> Option<Value> {
+    let (name, version) = resources::groups(types)
         .into_iter()
         .find(|(group, _)| *group == name)?;
     let mut document = group(name, version);
@@ -51,9 +51,9 @@ pub fn api_group(name: &str) -> Option<Value> {
 }
 
 /// The `APIResourceList` of one group version, subresources included.
-pub fn resource_list(group: &str, version: &str) -> Option<Value> {
+pub fn resource_list(types: &[&'static ResourceType], group: &str, version: &str) -> Option<Value> {
     let mut listed = Vec::new();
-    for rt in RESOURCES
+    for rt in types
         .iter()
         .filter(|rt| rt.group == group && rt.version == version)
     {

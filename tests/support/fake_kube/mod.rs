@@ -1,30 +1,48 @@
 //! A fake Kubernetes API server: an in-process axum server on loopback that the real
 //! `kube::Client` talks to over HTTP.
 //!
-//! It serves discovery, and for namespaces, pods, secrets, configmaps, services, Jobs and
-//! Deployments: create, get, list with label and field selectors, replace with optimistic
-//! concurrency, merge and JSON patches, delete and deletecollection with garbage collection of
-//! owned objects, the `status` subresource, pod logs (tail, follow) and watches (resume from a
-//! `resourceVersion`, bookmarks, `Expired` once the history is gone). Failures are `Status`
-//! objects with the apiserver's codes, reasons and messages. A test sets the world up through
-//! [`FakeKube`]: Job and Pod status, log lines, RBAC refusals and injected server errors, and
-//! reads back what was created and how often each verb was used.
+//! It serves discovery, and for namespaces, pods, secrets, configmaps, services, service
+//! accounts, persistent volume claims, Jobs, CronJobs, Deployments, StatefulSets, DaemonSets,
+//! Roles, RoleBindings, ClusterRoles, ClusterRoleBindings, Ingresses and
+//! CustomResourceDefinitions (whose served versions then appear in discovery and are stored
+//! like any type, until the CRD is deleted with its objects): create, get, list with label and
+//! field selectors, replace with optimistic concurrency, merge and JSON patches, server-side
+//! apply, dry runs, delete and deletecollection with garbage collection of owned objects, the
+//! `status` subresource, pod logs (tail, follow) and watches (resume from a `resourceVersion`,
+//! bookmarks, `Expired` once the history is gone). Failures are `Status` objects with the
+//! apiserver's codes, reasons and messages. A test sets the world up through [`FakeKube`]:
+//! Job and Pod status, workload rollouts, log lines, RBAC refusals and injected server errors,
+//! and reads back what was created and how often each verb was used.
 //!
-//! There is no Job controller and no kubelet: a test plays them with [`FakeKube::start_job_pod`],
-//! [`FakeKube::set_pod_phase`] and [`FakeKube::finish_job`], which write what Kubernetes 1.32
-//! writes (see `jobs`). Creating a Job applies the apiserver's defaults and generated selector;
-//! a Secret's `stringData` is stored base64-encoded in `data`, as the apiserver does.
+//! Server-side apply (`PATCH` with `application/apply-patch+yaml`) needs `fieldManager` (422
+//! otherwise, as the apiserver validates `PatchOptions`), creates the object when absent (201)
+//! and keeps `metadata.managedFields` (`FieldsV1`) per manager and operation: see `managed` for
+//! which lists are keyed (containers, initContainers, ephemeralContainers, env and volumes, by
+//! `name`; every other list is atomic), conflicts (`409 Conflict`, one `FieldManagerConflict`
+//! cause per field, unless `force=true`) and the removal of fields an applier stops sending.
+//! Creates, updates and patches are recorded as `Update` by their `fieldManager`, or by the
+//! user agent's prefix as the apiserver defaults it; writes to `status` are not tracked, and
+//! `managedFields` sent in a body are ignored (never reset). A write that changes nothing keeps
+//! `resourceVersion` and `generation` and sends no watch event; `generation` moves when
+//! anything but metadata and status changes. `dryRun=All` goes through every check and answers
+//! as if done, storing nothing and telling no watch. Requests are counted per verb and
+//! resource; an apply counts as `apply`, a dry run as `dry-run <verb>`.
 //!
-//! Not served yet: server-side apply (`application/apply-patch+yaml` answers 415) and dry
-//! runs (refused with 400 rather than written); both belong in `store`, whose single commit
-//! point is where `managedFields` go.
+//! There is no Job controller, no workload controller and no kubelet: a test plays them with
+//! [`FakeKube::start_job_pod`], [`FakeKube::set_pod_phase`], [`FakeKube::finish_job`],
+//! [`FakeKube::roll_out`], [`FakeKube::fail_rollout`] or [`FakeKube::auto_roll_out`], which
+//! write what Kubernetes 1.32 writes (see `jobs` and `rollout`). Creating a Job applies the
+//! apiserver's defaults and generated selector; a Secret's `stringData` is stored
+//! base64-encoded in `data`, as the apiserver does.
 
 #![allow(dead_code)]
 
 mod discovery;
 mod jobs;
+mod managed;
 mod patch;
 mod resources;
+mod rollout;
 mod selectors;
 mod server;
 mod status;
@@ -62,9 +80,48 @@ pub struct FakeState {
     /// How many requests each (verb, resource) received, refused ones included.
     requests: BTreeMap<(String, String), usize>,
     bookmark_interval: Duration,
+    /// Whether every write of a Deployment, StatefulSet or DaemonSet completes its rollout.
+    auto_roll_out: bool,
 }
 
+/// The nodes a DaemonSet runs on.
+const NODES: i64 = 1;
+
 impl FakeState {
+    /// What the controllers do after a write the API answered with `object`: with automatic
+    /// rollouts, a workload's rollout completes at once. The answer stays what the write
+    /// returned, as the controllers act after it.
+    fn after_write(&mut self, rt: &'static ResourceType, object: Value, skip: bool) -> Value {
+        if self.auto_roll_out && !skip && resources::is_rolled_out(rt) {
+            let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
+            let name = object["metadata"]["name"].as_str().unwrap_or_default();
+            if let Err(e) = rollout::complete(&mut self.store, rt, namespace, name, NODES) {
+                tracing::warn!(
+                    "the fake could not roll out {namespace}/{name}: {}",
+                    e.message
+                );
+            }
+        }
+        object
+    }
+
+    /// 403 when RBAC lacks `verb` on `resource`.
+    fn refusal(
+        &self,
+        verb: &str,
+        resource: &str,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: Option<&str>,
+        subresource: Option<&str>,
+    ) -> Option<ApiError> {
+        let matches = |v: &str, r: &str| (v == verb || v == "*") && (r == resource || r == "*");
+        self.forbidden
+            .iter()
+            .any(|(v, r)| matches(v, r))
+            .then(|| ApiError::forbidden(rt, verb, subresource, namespace, name))
+    }
+
     /// Drops the logs of pods that are gone, so a pod made again under the same name starts
     /// with an empty log.
     fn forget_deleted_pods(&mut self) {
@@ -103,10 +160,13 @@ impl Shared {
             .unwrap_or_default()
     }
 
-    /// Counts the request, then refuses it if RBAC forbids it or a failure is due.
+    /// Counts the request under `counted` (`apply`, `dry-run create`…), then refuses it if
+    /// RBAC forbids `verb` (as RBAC names it: an apply is a `patch`) or a failure is due.
+    #[allow(clippy::too_many_arguments)]
     fn admit(
         &self,
         verb: &str,
+        counted: &str,
         resource: &str,
         rt: &ResourceType,
         namespace: Option<&str>,
@@ -116,12 +176,14 @@ impl Shared {
         self.with(|state| {
             *state
                 .requests
-                .entry((verb.to_string(), resource.to_string()))
+                .entry((counted.to_string(), resource.to_string()))
                 .or_default() += 1;
-            let matches = |v: &str, r: &str| (v == verb || v == "*") && (r == resource || r == "*");
-            if state.forbidden.iter().any(|(v, r)| matches(v, r)) {
-                return Some(ApiError::forbidden(rt, verb, subresource, namespace, name));
+            if let Some(refusal) = state.refusal(verb, resource, rt, namespace, name, subresource) {
+                return Some(refusal);
             }
+            let matches = |v: &str, r: &str| {
+                (v == verb || v == counted || v == "*") && (r == resource || r == "*")
+            };
             let due = state.failures.iter().position(|(v, r, _)| matches(v, r))?;
             let (_, _, code) = state.failures.remove(due);
             Some(ApiError::server_error(code))
@@ -172,6 +234,7 @@ impl FakeKubeBuilder {
                 failures: Vec::new(),
                 requests: BTreeMap::new(),
                 bookmark_interval: self.bookmark_interval,
+                auto_roll_out: false,
             })),
             addr: Arc::new(Mutex::new(None)),
             severed: tokio::sync::broadcast::channel(1).0,
@@ -229,11 +292,91 @@ impl FakeKube {
         self.client.clone()
     }
 
+    /// A built-in type by its plural (`deployments`) or its kind (`Deployment`).
     fn resource(plural: &str) -> &'static ResourceType {
         resources::RESOURCES
             .iter()
-            .find(|rt| rt.plural == plural)
+            .find(|rt| rt.plural == plural || rt.kind == plural)
             .unwrap_or_else(|| panic!("the fake does not serve {plural}"))
+    }
+
+    /// As the workload's controller: the rollout of a Deployment, StatefulSet or DaemonSet
+    /// (`kind` is the kind or the resource) is complete — `observedGeneration` is the
+    /// generation, every replica (`spec.replicas`, default 1) is updated, ready and available,
+    /// a StatefulSet's current revision is its update revision, a DaemonSet runs on every node
+    /// (one). A Deployment gets the `deployment.kubernetes.io/revision` annotation.
+    pub fn roll_out(&self, kind: &str, namespace: &str, name: &str) {
+        let rt = Self::resource(kind);
+        assert!(resources::is_rolled_out(rt), "{kind} is not rolled out");
+        self.shared
+            .with(|state| rollout::complete(&mut state.store, rt, namespace, name, NODES))
+            .unwrap_or_else(|e| panic!("roll out {kind} {namespace}/{name}: {}", e.message));
+    }
+
+    /// From now on every write (create, update, patch, apply; not a dry run) of a Deployment,
+    /// StatefulSet or DaemonSet completes its rollout at once, as [`FakeKube::roll_out`].
+    pub fn auto_roll_out(&self, on: bool) {
+        self.shared.with(|state| state.auto_roll_out = on);
+    }
+
+    /// As the Deployment controller when the rollout exceeds `progressDeadlineSeconds`:
+    /// `Progressing=False` with `reason` (`ProgressDeadlineExceeded`), no replica available.
+    pub fn fail_rollout(&self, kind: &str, namespace: &str, name: &str, reason: &str) {
+        let rt = Self::resource(kind);
+        assert_eq!(
+            rt.plural, "deployments",
+            "only Deployments have a progress deadline"
+        );
+        self.shared
+            .with(|state| rollout::fail(&mut state.store, rt, namespace, name, reason))
+            .unwrap_or_else(|e| panic!("fail the rollout of {namespace}/{name}: {}", e.message));
+    }
+
+    /// One stored object, if it exists (`resource` is the plural or the kind of a built-in
+    /// type; `namespace` is ignored for cluster-scoped ones).
+    pub fn object(&self, resource: &str, namespace: &str, name: &str) -> Option<Value> {
+        let rt = Self::resource(resource);
+        let namespace = rt.namespaced.then_some(namespace);
+        self.shared
+            .with(|state| state.store.get(rt, namespace, name).ok())
+    }
+
+    /// Writes `object` as a client that is not slipway would (`kubectl create`, `kubectl
+    /// edit`): an `Update` by `manager`, creating it when absent.
+    pub fn write_as(&self, manager: &str, object: Value) {
+        let rt = resources::by_kind(
+            object["apiVersion"].as_str().unwrap_or_default(),
+            object["kind"].as_str().unwrap_or_default(),
+        )
+        .unwrap_or_else(|| panic!("the fake does not serve {object}"));
+        let namespace = object["metadata"]["namespace"].as_str().map(str::to_string);
+        let namespace = rt
+            .namespaced
+            .then_some(namespace.as_deref().unwrap_or("default"));
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let write = store::Write::by(manager, false);
+        self.shared
+            .with(|state| {
+                let written = match state.store.get(rt, namespace, &name) {
+                    Ok(_) => state.store.patch_with(
+                        rt,
+                        namespace,
+                        &name,
+                        store::PatchKind::Merge,
+                        &object,
+                        Part::Object,
+                        &write,
+                    ),
+                    Err(_) => state
+                        .store
+                        .create_with(rt, namespace, object.clone(), &write),
+                }?;
+                Ok::<_, ApiError>(state.after_write(rt, written, false))
+            })
+            .unwrap_or_else(|e| panic!("write {name} as {manager}: {}", e.message));
     }
 
     /// Writes an object's status as its controller (or the kubelet) would: the change reaches
@@ -351,7 +494,8 @@ impl FakeKube {
         let _ = self.shared.severed.send(());
     }
 
-    /// The stored objects of a resource (`"jobs"`, `"secrets"`…) in a namespace, by name.
+    /// The stored objects of a resource (`"jobs"`, `"secrets"`…) in a namespace, by name
+    /// (every one of a cluster-scoped resource).
     pub fn objects(&self, resource: &str, namespace: &str) -> Vec<Value> {
         let rt = Self::resource(resource);
         let scope = Scope {
@@ -375,7 +519,8 @@ impl FakeKube {
     }
 
     /// Answers `verb` (`create`, `get`, `list`, `watch`, `update`, `patch`, `delete`, or `*`) on
-    /// `resource` (`jobs`, `pods/log`, or `*`) with 403 Forbidden from now on.
+    /// `resource` (`jobs`, `pods/log`, or `*`) with 403 Forbidden from now on. RBAC knows a
+    /// server-side apply as `patch` (and `create` when the object is absent).
     pub fn forbid(&self, verb: &str, resource: &str) {
         self.shared.with(|state| {
             state
@@ -393,7 +538,8 @@ impl FakeKube {
         });
     }
 
-    /// Answers the next `verb` on `resource` with a server error (`500`, `503`, `504`), once.
+    /// Answers the next `verb` (as RBAC or [`FakeKube::requests`] names it) on `resource` with
+    /// a server error (`500`, `503`, `504`), once.
     pub fn fail_once(&self, verb: &str, resource: &str, code: u16) {
         self.shared.with(|state| {
             state
@@ -402,7 +548,9 @@ impl FakeKube {
         });
     }
 
-    /// How many requests `verb` on `resource` received so far.
+    /// How many requests `verb` on `resource` received so far. A server-side apply counts as
+    /// `apply` (not `patch`); a dry run as `dry-run <verb>` (`dry-run apply`, `dry-run create`,
+    /// `dry-run delete`…), never as the verb itself.
     pub fn requests(&self, verb: &str, resource: &str) -> usize {
         self.shared.with(|state| {
             state

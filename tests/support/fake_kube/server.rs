@@ -14,10 +14,10 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
 use super::discovery;
-use super::resources::{self, Propagation, ResourceType};
+use super::resources::{Propagation, ResourceType};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::status::{self, ApiError};
-use super::store::{Event, EventType, Part, PatchKind, Scope};
+use super::store::{Event, EventType, Part, PatchKind, Scope, Write};
 use super::Shared;
 
 /// A request for objects: which type, where, which one, which subresource.
@@ -83,13 +83,16 @@ pub async fn handle(
             return ok(&document);
         }
     }
-    if query.contains_key("dryRun") {
-        // Refused rather than ignored: a dry run that writes would pass tests it should fail.
-        return error_response(&ApiError::bad_request(
-            "dryRun is not served by this fake API server yet",
-        ));
-    }
-    let Some(target) = parse_target(&segments) else {
+    let dry_run = match query.get("dryRun").map(String::as_str) {
+        None => false,
+        Some("All") => true,
+        Some(other) => {
+            return error_response(&ApiError::bad_request(format!(
+                "dryRun: Unsupported value: \"{other}\": supported values: \"All\""
+            )))
+        }
+    };
+    let Some(target) = parse_target(&shared, &segments) else {
         return error_response(&ApiError::path_not_found(uri.path()));
     };
     let watching = query.get("watch").is_some_and(|w| w == "true" || w == "1");
@@ -104,18 +107,28 @@ pub async fn handle(
         (&Method::DELETE, false) => "deletecollection",
         _ => return error_response(&ApiError::method_not_allowed(method.as_str())),
     };
+    let applying = verb == "patch" && content_type(&headers) == APPLY;
+    let dry_run = dry_run || (verb.starts_with("delete") && dry_run_in(&body));
     let allowed = match target.subresource.as_deref() {
         // A namespaced object is made in its namespace's collection, never across namespaces.
         None if verb == "create" => target.namespace.is_some() || !target.rt.namespaced,
         None => true,
         Some("log") => verb == "get",
-        Some(_) => matches!(verb, "get" | "update" | "patch"),
+        // Applies to subresources are not served.
+        Some(_) => matches!(verb, "get" | "update" | "patch") && !applying,
     };
     if !allowed {
         return error_response(&ApiError::method_not_allowed(method.as_str()));
     }
+    // Requests are counted as `apply` for server-side applies and `dry-run <verb>` for dry
+    // runs, so tests tell them apart; RBAC knows an apply as a `patch`.
+    let mut counted = if applying { "apply" } else { verb }.to_string();
+    if dry_run {
+        counted = format!("dry-run {counted}");
+    }
     if let Some(refusal) = shared.admit(
         verb,
+        &counted,
         &target.resource(),
         target.rt,
         target.namespace.as_deref(),
@@ -124,6 +137,8 @@ pub async fn handle(
     ) {
         return error_response(&refusal);
     }
+    let manager = field_manager(&query, &headers);
+    let write = Write::by(&manager, dry_run);
     let result = match verb {
         "watch" => return watch(shared, &target, &query),
         "get" if target.subresource.as_deref() == Some("log") => {
@@ -138,9 +153,13 @@ pub async fn handle(
         "create" => {
             return match parse_body(&body).and_then(|object| {
                 shared.with(|state| {
-                    state
-                        .store
-                        .create(target.rt, target.namespace.as_deref(), object)
+                    let created = state.store.create_with(
+                        target.rt,
+                        target.namespace.as_deref(),
+                        object,
+                        &write,
+                    )?;
+                    Ok(state.after_write(target.rt, created, dry_run))
                 })
             }) {
                 Ok(created) => json_response(StatusCode::CREATED, &created),
@@ -150,23 +169,126 @@ pub async fn handle(
         "update" => parse_body(&body).and_then(|object| {
             let part = part(&target)?;
             shared.with(|state| {
-                state.store.replace(
+                let replaced = state.store.replace_with(
                     target.rt,
                     target.namespace.as_deref(),
                     name(&target),
                     object,
                     part,
-                )
+                    &write,
+                )?;
+                Ok(state.after_write(target.rt, replaced, dry_run || part == Part::Status))
             })
         }),
-        "patch" => patch(&shared, &target, &headers, &body),
-        "delete" => delete(&shared, &target, &body),
-        _ => delete_collection(&shared, &target, &query, &body),
+        "patch" if applying => {
+            return match apply(&shared, &target, &query, &body, dry_run) {
+                Ok((object, true)) => json_response(StatusCode::CREATED, &object),
+                Ok((object, false)) => ok(&object),
+                Err(error) => error_response(&error),
+            }
+        }
+        "patch" => patch(&shared, &target, &headers, &query, &body, &write),
+        "delete" => delete(&shared, &target, &body, dry_run),
+        _ => delete_collection(&shared, &target, &query, &body, dry_run),
     };
     match result {
         Ok(value) => ok(&value),
         Err(error) => error_response(&error),
     }
+}
+
+const APPLY: &str = "application/apply-patch+yaml";
+
+/// Whether `DeleteOptions` in a body ask for a dry run (`dryRun: ["All"]`), as clients that
+/// send options in the body do.
+fn dry_run_in(body: &Bytes) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|options| options["dryRun"].as_array().cloned())
+        .is_some_and(|modes| modes.iter().any(|m| m == "All"))
+}
+
+fn content_type(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+}
+
+/// The `fieldManager` of a request, or what the apiserver defaults it to: the client's user
+/// agent up to its first `/`.
+fn field_manager(query: &HashMap<String, String>, headers: &HeaderMap) -> String {
+    if let Some(manager) = query.get("fieldManager").filter(|m| !m.is_empty()) {
+        return manager.clone();
+    }
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    match agent.split('/').next().filter(|a| !a.is_empty()) {
+        Some(prefix) => prefix.to_string(),
+        None => "unknown".to_string(),
+    }
+}
+
+/// A server-side apply: the object and whether it was created.
+fn apply(
+    shared: &Shared,
+    target: &Target,
+    query: &HashMap<String, String>,
+    body: &Bytes,
+    dry_run: bool,
+) -> Result<(Value, bool), ApiError> {
+    let Some(manager) = query.get("fieldManager").filter(|m| !m.is_empty()) else {
+        return Err(ApiError::invalid_patch_options(
+            "fieldManager",
+            "FieldValueRequired",
+            "Required value: is required for apply patch",
+        ));
+    };
+    let force = match query.get("force").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "invalid value for force: {other:?}"
+            )))
+        }
+    };
+    // An apply body is YAML; JSON is YAML too.
+    let config: Value = serde_yaml_ng::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+    let namespace = target.namespace.as_deref();
+    shared.with(|state| {
+        let absent = state.store.get(target.rt, namespace, name(target)).is_err();
+        if absent {
+            // Creating through an apply needs RBAC's `create` too.
+            if let Some(refusal) = state.refusal(
+                "create",
+                &target.resource(),
+                target.rt,
+                namespace,
+                target.name.as_deref(),
+                None,
+            ) {
+                return Err(refusal);
+            }
+        }
+        let (object, created) = state.store.apply(
+            target.rt,
+            namespace,
+            name(target),
+            config,
+            manager,
+            force,
+            dry_run,
+        )?;
+        Ok((state.after_write(target.rt, object, dry_run), created))
+    })
 }
 
 fn name(target: &Target) -> &str {
@@ -188,18 +310,19 @@ fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
 }
 
 fn discovery_document(shared: &Shared, segments: &[&str]) -> Option<Value> {
+    let types = shared.with(|state| state.store.types());
     match segments {
         ["version"] => Some(discovery::version()),
         ["api"] => Some(discovery::core_versions(&shared.address())),
-        ["api", version] => discovery::resource_list("", version),
-        ["apis"] => Some(discovery::group_list()),
-        ["apis", group] => discovery::api_group(group),
-        ["apis", group, version] => discovery::resource_list(group, version),
+        ["api", version] => discovery::resource_list(&types, "", version),
+        ["apis"] => Some(discovery::group_list(&types)),
+        ["apis", group] => discovery::api_group(&types, group),
+        ["apis", group, version] => discovery::resource_list(&types, group, version),
         _ => None,
     }
 }
 
-fn parse_target(segments: &[&str]) -> Option<Target> {
+fn parse_target(shared: &Shared, segments: &[&str]) -> Option<Target> {
     let (group, version, rest) = match segments {
         ["api", version, rest @ ..] => ("", *version, rest),
         ["apis", group, version, rest @ ..] => (*group, *version, rest),
@@ -211,7 +334,8 @@ fn parse_target(segments: &[&str]) -> Option<Target> {
         }
         _ => (None, rest.to_vec()),
     };
-    let rt = resources::find(group, version, rest.first()?)?;
+    let plural = rest.first()?;
+    let rt = shared.with(|state| state.store.resource_type(group, version, plural))?;
     if rt.namespaced != namespace.is_some() && rest.len() > 1 {
         return None;
     }
@@ -285,15 +409,20 @@ fn patch(
     shared: &Shared,
     target: &Target,
     headers: &HeaderMap,
+    query: &HashMap<String, String>,
     body: &Bytes,
+    write: &Write,
 ) -> Result<Value, ApiError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+    if query.contains_key("force") {
+        return Err(ApiError::invalid_patch_options(
+            "force",
+            "FieldValueForbidden",
+            "Forbidden: may not be specified for non-apply patch",
+        ));
+    }
     let patch = parse_body(body)?;
     let part = part(target)?;
-    let kind = match content_type.split(';').next().unwrap_or_default().trim() {
+    let kind = match content_type(headers) {
         // Strategic merge keys are not modelled: lists are replaced whole, as in a merge patch.
         "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
             PatchKind::Merge
@@ -302,26 +431,34 @@ fn patch(
         other => return Err(ApiError::unsupported_media_type(other)),
     };
     shared.with(|state| {
-        state.store.patch(
+        let patched = state.store.patch_with(
             target.rt,
             target.namespace.as_deref(),
             name(target),
             kind,
             &patch,
             part,
-        )
+            write,
+        )?;
+        Ok(state.after_write(target.rt, patched, write.dry_run || part == Part::Status))
     })
 }
 
-fn delete(shared: &Shared, target: &Target, body: &Bytes) -> Result<Value, ApiError> {
+fn delete(
+    shared: &Shared,
+    target: &Target,
+    body: &Bytes,
+    dry_run: bool,
+) -> Result<Value, ApiError> {
     let propagation = delete_propagation(body)?;
     shared.with(|state| {
         let namespace = target.namespace.as_deref();
         let current = state.store.get(target.rt, namespace, name(target))?;
         check_preconditions(target.rt, &current, body)?;
-        let gone = state
-            .store
-            .delete(target.rt, namespace, name(target), propagation)?;
+        let gone =
+            state
+                .store
+                .delete_with(target.rt, namespace, name(target), propagation, dry_run)?;
         state.forget_deleted_pods();
         let uid = gone["metadata"]["uid"].as_str().unwrap_or_default();
         Ok(status::deleted(target.rt, name(target), uid))
@@ -334,6 +471,7 @@ fn delete_collection(
     target: &Target,
     query: &HashMap<String, String>,
     body: &Bytes,
+    dry_run: bool,
 ) -> Result<Value, ApiError> {
     let propagation = delete_propagation(body)?;
     let scope = scope(target, query)?;
@@ -342,7 +480,10 @@ fn delete_collection(
         for object in state.store.list(target.rt, &scope) {
             let name = object["metadata"]["name"].as_str().unwrap_or_default();
             let namespace = object["metadata"]["namespace"].as_str();
-            match state.store.delete(target.rt, namespace, name, propagation) {
+            match state
+                .store
+                .delete_with(target.rt, namespace, name, propagation, dry_run)
+            {
                 Ok(gone) => deleted.push(gone),
                 // Already collected as a dependent of one deleted before it.
                 Err(error) if error.code == 404 => {}

@@ -105,6 +105,42 @@ impl ApiError {
         }
     }
 
+    /// An apply that would change fields other managers own (`409 Conflict`, one cause per
+    /// field), as `NewApplyConflict` words it.
+    pub fn apply_conflict(conflicts: &[super::managed::Conflict]) -> Self {
+        let causes: Vec<Value> = conflicts
+            .iter()
+            .map(|c| {
+                json!({
+                    "reason": "FieldManagerConflict",
+                    "message": format!("conflict with {}", c.manager),
+                    "field": super::managed::path_string(&c.path),
+                })
+            })
+            .collect();
+        ApiError {
+            code: 409,
+            reason: "Conflict",
+            message: super::managed::conflict_message(conflicts),
+            details: Some(json!({ "causes": causes })),
+        }
+    }
+
+    /// PatchOptions the apiserver refuses (`fieldManager` missing on an apply, `force` on
+    /// another patch): 422 on the options object.
+    pub fn invalid_patch_options(field: &str, reason: &str, problem: &str) -> Self {
+        ApiError {
+            code: 422,
+            reason: "Invalid",
+            message: format!("PatchOptions.meta.k8s.io \"\" is invalid: {field}: {problem}"),
+            details: Some(json!({
+                "group": "meta.k8s.io",
+                "kind": "PatchOptions",
+                "causes": [{"reason": reason, "message": problem, "field": field}],
+            })),
+        }
+    }
+
     /// A watch from a `resourceVersion` older than the history the server still holds.
     pub fn expired(asked: u64, oldest: u64) -> Self {
         ApiError {
@@ -128,7 +164,7 @@ impl ApiError {
         ApiError {
             code: 415,
             reason: "UnsupportedMediaType",
-            message: format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {content_type:?})"),
+            message: format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {content_type:?})"),
             details: None,
         }
     }

@@ -3,8 +3,10 @@
 //! resume from, and the garbage collector for `ownerReferences`.
 //!
 //! Every change goes through [`Store::commit`], which stamps the new `resourceVersion`, records
-//! the event and tells live watches: the one place where server-side apply's `managedFields`
-//! bookkeeping will hook in.
+//! the event and tells live watches. A dry run ([`Write::dry_run`]) goes through every check
+//! and answers with what would be stored, without committing. `managedFields` are kept by
+//! `managed` on every write that names (or defaults) a field manager; server-side apply is
+//! [`Store::apply`]. CustomResourceDefinitions add the types they define while they exist.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -13,6 +15,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tokio::sync::broadcast;
 
+use super::managed;
 use super::resources::{self, Propagation, ResourceType};
 use super::selectors::{labels_of, FieldSelector, LabelSelector};
 use super::status::ApiError;
@@ -93,6 +96,39 @@ pub enum PatchKind {
     Json,
 }
 
+/// Who writes, for `managedFields`, and whether the write is only a dry run.
+#[derive(Debug, Clone, Default)]
+pub struct Write {
+    pub fields: Fields,
+    pub dry_run: bool,
+}
+
+impl Write {
+    /// A write by a controller the test plays: no manager is recorded.
+    pub fn internal() -> Write {
+        Write::default()
+    }
+
+    pub fn by(manager: &str, dry_run: bool) -> Write {
+        Write {
+            fields: Fields::Update(manager.to_string()),
+            dry_run,
+        }
+    }
+}
+
+/// How a write changes `managedFields`.
+#[derive(Debug, Clone, Default)]
+pub enum Fields {
+    /// Kept; fields that are gone are owned by nobody.
+    #[default]
+    Untracked,
+    /// The manager of an `Update` (create, update, patch).
+    Update(String),
+    /// The object carries them already (an apply computed them).
+    Given,
+}
+
 /// Which part of an object a write may change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
@@ -102,6 +138,8 @@ pub enum Part {
 
 pub struct Store {
     objects: BTreeMap<Key, Value>,
+    /// Types defined by the stored CustomResourceDefinitions.
+    custom: Vec<&'static ResourceType>,
     revision: u64,
     uids: u64,
     history: VecDeque<Event>,
@@ -114,6 +152,7 @@ impl Store {
         let (events, _) = broadcast::channel(1024);
         Store {
             objects: BTreeMap::new(),
+            custom: Vec::new(),
             revision: 0,
             uids: 0,
             history: VecDeque::new(),
@@ -124,6 +163,37 @@ impl Store {
 
     pub fn revision(&self) -> u64 {
         self.revision
+    }
+
+    /// Every type served now: the built-in ones, then those of stored CRDs.
+    pub fn types(&self) -> Vec<&'static ResourceType> {
+        resources::RESOURCES
+            .iter()
+            .chain(self.custom.iter().copied())
+            .collect()
+    }
+
+    pub fn resource_type(
+        &self,
+        group: &str,
+        version: &str,
+        plural: &str,
+    ) -> Option<&'static ResourceType> {
+        resources::find(group, version, plural).or_else(|| {
+            self.custom
+                .iter()
+                .copied()
+                .find(|rt| rt.group == group && rt.version == version && rt.plural == plural)
+        })
+    }
+
+    fn refresh_custom_types(&mut self) {
+        self.custom = self
+            .objects
+            .iter()
+            .filter(|(key, _)| key.resource == "customresourcedefinitions")
+            .flat_map(|(_, crd)| resources::from_crd(crd))
+            .collect();
     }
 
     pub fn get(
@@ -152,7 +222,17 @@ impl Store {
         &mut self,
         rt: &'static ResourceType,
         namespace: Option<&str>,
+        object: Value,
+    ) -> Result<Value, ApiError> {
+        self.create_with(rt, namespace, object, &Write::internal())
+    }
+
+    pub fn create_with(
+        &mut self,
+        rt: &'static ResourceType,
+        namespace: Option<&str>,
         mut object: Value,
+        write: &Write,
     ) -> Result<Value, ApiError> {
         if !object.is_object() {
             return Err(ApiError::bad_request(
@@ -210,20 +290,31 @@ impl Store {
         meta.insert("uid".into(), json!(uid(self.uids)));
         meta.insert("creationTimestamp".into(), json!(now()));
         meta.insert("generation".into(), json!(1));
-        for server_set in ["resourceVersion", "deletionTimestamp", "managedFields"] {
+        for server_set in ["resourceVersion", "deletionTimestamp"] {
             meta.remove(server_set);
+        }
+        if !matches!(write.fields, Fields::Given) {
+            meta.remove("managedFields");
         }
         object["apiVersion"] = json!(rt.api_version());
         object["kind"] = json!(rt.kind);
         if rt.has_status {
             // Status is the controllers' to write: a create cannot set it.
-            object["status"] = initial_status(rt);
+            object["status"] = initial_status(rt, &object);
         }
         if rt.plural == "jobs" {
             let uid = uid(self.uids);
             super::jobs::default_on_create(&mut object, &uid);
         }
         admit(rt, &mut object);
+        validate(rt, &name, &object)?;
+        match &write.fields {
+            Fields::Update(manager) => managed::record_update(None, &mut object, manager, rt),
+            Fields::Untracked | Fields::Given => {}
+        }
+        if write.dry_run {
+            return Ok(object);
+        }
         Ok(self.commit(rt, key, EventType::Added, None, object))
     }
 
@@ -236,6 +327,18 @@ impl Store {
         name: &str,
         body: Value,
         part: Part,
+    ) -> Result<Value, ApiError> {
+        self.replace_with(rt, namespace, name, body, part, &Write::internal())
+    }
+
+    pub fn replace_with(
+        &mut self,
+        rt: &'static ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        body: Value,
+        part: Part,
+        write: &Write,
     ) -> Result<Value, ApiError> {
         let key = Key::new(rt, namespace, name);
         let current = self
@@ -292,6 +395,14 @@ impl Store {
             }
         };
         admit(rt, &mut next);
+        validate(rt, name, &next)?;
+        match (&write.fields, part) {
+            (Fields::Given, Part::Object) => {}
+            (Fields::Update(manager), Part::Object) => {
+                managed::record_update(Some(&current), &mut next, manager, rt)
+            }
+            _ => managed::forget_removed(Some(&current), &mut next, rt),
+        }
         if spec_of(&next) != spec_of(&current) {
             let generation = current["metadata"]["generation"].as_i64().unwrap_or(1) + 1;
             next["metadata"]["generation"] = json!(generation);
@@ -300,7 +411,66 @@ impl Store {
             // A no-op write changes nothing, not even the resourceVersion, as in Kubernetes.
             return Ok(current);
         }
+        if write.dry_run {
+            return Ok(next);
+        }
         Ok(self.commit(rt, key, EventType::Modified, Some(current), next))
+    }
+
+    /// Server-side apply of `config` by `manager`: creates the object when absent (the bool
+    /// says so), otherwise merges it in; a conflict with another manager's fields is `409`
+    /// unless `force`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn apply(
+        &mut self,
+        rt: &'static ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        config: Value,
+        manager: &str,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<(Value, bool), ApiError> {
+        if !config.is_object() {
+            return Err(ApiError::bad_request(
+                "the body of the request is not a JSON object",
+            ));
+        }
+        let (api_version, kind) = (config["apiVersion"].as_str(), config["kind"].as_str());
+        if api_version != Some(rt.api_version().as_str()) || kind != Some(rt.kind) {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({}) does not match the expected API version ({})",
+                api_version.unwrap_or_default(),
+                rt.api_version()
+            )));
+        }
+        if config["metadata"]["name"].as_str() != Some(name) {
+            return Err(ApiError::bad_request(
+                "the name of the object does not match the name on the URL",
+            ));
+        }
+        let current = self.objects.get(&Key::new(rt, namespace, name)).cloned();
+        let live = current.clone().unwrap_or_else(|| {
+            json!({
+                "apiVersion": rt.api_version(),
+                "kind": rt.kind,
+                "metadata": {"name": name},
+            })
+        });
+        let merged = managed::apply(&live, &config, manager, force, rt)
+            .map_err(|conflicts| ApiError::apply_conflict(&conflicts))?;
+        let write = Write {
+            fields: Fields::Given,
+            dry_run,
+        };
+        match current {
+            None => self
+                .create_with(rt, namespace, merged, &write)
+                .map(|created| (created, true)),
+            Some(_) => self
+                .replace_with(rt, namespace, name, merged, Part::Object, &write)
+                .map(|replaced| (replaced, false)),
+        }
     }
 
     /// A merge patch (RFC 7386) or a JSON patch (RFC 6902), then the same checks as a replace:
@@ -313,6 +483,20 @@ impl Store {
         kind: PatchKind,
         patch: &Value,
         part: Part,
+    ) -> Result<Value, ApiError> {
+        self.patch_with(rt, namespace, name, kind, patch, part, &Write::internal())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn patch_with(
+        &mut self,
+        rt: &'static ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        kind: PatchKind,
+        patch: &Value,
+        part: Part,
+        write: &Write,
     ) -> Result<Value, ApiError> {
         let current = self.get(rt, namespace, name)?;
         let patched = match kind {
@@ -330,7 +514,7 @@ impl Store {
                 details: None,
             })?,
         };
-        self.replace(rt, namespace, name, patched, part)
+        self.replace_with(rt, namespace, name, patched, part, write)
     }
 
     /// Removes an object, then does what the garbage collector does with its dependents.
@@ -341,12 +525,27 @@ impl Store {
         name: &str,
         propagation: Option<Propagation>,
     ) -> Result<Value, ApiError> {
+        self.delete_with(rt, namespace, name, propagation, false)
+    }
+
+    /// A delete; a dry run only checks that there is something to delete.
+    pub fn delete_with(
+        &mut self,
+        rt: &'static ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        propagation: Option<Propagation>,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
         let key = Key::new(rt, namespace, name);
         let object = self
             .objects
             .get(&key)
             .cloned()
             .ok_or_else(|| ApiError::not_found(rt, name))?;
+        if dry_run {
+            return Ok(object);
+        }
         let propagation = propagation.unwrap_or(rt.default_propagation());
         let uid = object["metadata"]["uid"]
             .as_str()
@@ -374,6 +573,22 @@ impl Store {
                 self.remove_key(&key);
             }
         }
+        if rt.plural == "customresourcedefinitions" {
+            // Deleting a CRD deletes every object of the types it defined.
+            let group = deleted["spec"]["group"].as_str().unwrap_or_default();
+            let plural = deleted["spec"]["names"]["plural"]
+                .as_str()
+                .unwrap_or_default();
+            let defined: Vec<Key> = self
+                .objects
+                .keys()
+                .filter(|k| k.group == group && k.resource == plural)
+                .cloned()
+                .collect();
+            for key in defined {
+                self.remove_key(&key);
+            }
+        }
         match propagation {
             Propagation::Orphan => self.orphan_dependents(&uid),
             _ => self.collect_dependents(&uid),
@@ -383,7 +598,7 @@ impl Store {
 
     fn remove_key(&mut self, key: &Key) {
         if let (Some(rt), Some(object)) = (
-            resources::find(key.group, key.version, key.resource),
+            self.resource_type(key.group, key.version, key.resource),
             self.objects.remove(key),
         ) {
             let uid = object["metadata"]["uid"]
@@ -429,7 +644,7 @@ impl Store {
             return;
         }
         for key in self.dependents(owner_uid) {
-            let Some(rt) = resources::find(key.group, key.version, key.resource) else {
+            let Some(rt) = self.resource_type(key.group, key.version, key.resource) else {
                 continue;
             };
             let Some(current) = self.objects.get(&key).cloned() else {
@@ -473,8 +688,12 @@ impl Store {
     ) -> Value {
         self.revision += 1;
         object["metadata"]["resourceVersion"] = json!(self.revision.to_string());
+        let is_crd = key.resource == "customresourcedefinitions";
         if kind != EventType::Deleted {
             self.objects.insert(key, object.clone());
+        }
+        if is_crd {
+            self.refresh_custom_types();
         }
         let event = Event {
             revision: self.revision,
@@ -542,12 +761,54 @@ fn strip_revision(object: &Value) -> Value {
     object
 }
 
-fn initial_status(rt: &ResourceType) -> Value {
+fn initial_status(rt: &ResourceType, object: &Value) -> Value {
     match rt.plural {
         "pods" => json!({"phase": "Pending"}),
         "namespaces" => json!({"phase": "Active"}),
+        "persistentvolumeclaims" => json!({"phase": "Pending"}),
+        // The apiextensions controller accepts the names and serves the CRD at once.
+        "customresourcedefinitions" => {
+            let at = now();
+            let storage = object["spec"]["versions"]
+                .as_array()
+                .and_then(|vs| vs.iter().find(|v| v["storage"].as_bool() == Some(true)))
+                .and_then(|v| v["name"].as_str())
+                .unwrap_or_default();
+            json!({
+                "acceptedNames": object["spec"]["names"],
+                "conditions": [
+                    {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
+                     "message": "no conflicts found", "lastTransitionTime": at},
+                    {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
+                     "message": "the initial names have been accepted", "lastTransitionTime": at},
+                ],
+                "storedVersions": [storage],
+            })
+        }
         _ => json!({}),
     }
+}
+
+/// What the apiserver validates beyond the name: a CRD's name is `<plural>.<group>`.
+fn validate(rt: &ResourceType, name: &str, object: &Value) -> Result<(), ApiError> {
+    if rt.plural == "customresourcedefinitions" {
+        let expected = format!(
+            "{}.{}",
+            object["spec"]["names"]["plural"]
+                .as_str()
+                .unwrap_or_default(),
+            object["spec"]["group"].as_str().unwrap_or_default()
+        );
+        if name != expected {
+            return Err(ApiError::invalid(
+                rt,
+                name,
+                "metadata.name",
+                &format!("Invalid value: \"{name}\": must be spec.names.plural+\".\"+spec.group"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// RFC 7386: objects merge key by key, `null` removes, anything else replaces.

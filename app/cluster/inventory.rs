@@ -1,0 +1,162 @@
+//! Which objects in a cluster belong to one environment of one config repo: the labels slipway
+//! puts on every object it applies, and the selector that finds them again (to prune, to see
+//! drift).
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+/// The exact identity of an environment's objects: a hash of repository and environment.
+pub const INVENTORY_LABEL: &str = "slipway.dev/inventory";
+/// The environment's name, for people (sanitised to a label value).
+pub const ENVIRONMENT_LABEL: &str = "slipway.dev/environment";
+/// The config repository, for people (`owner.name`, sanitised to a label value).
+pub const CONFIG_REPO_LABEL: &str = "slipway.dev/config-repo";
+
+/// The longest label value Kubernetes accepts.
+const LABEL_VALUE_MAX: usize = 63;
+
+/// One environment of one config repo, as the cluster knows its objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inventory {
+    /// The config repo, `owner/name`.
+    pub repository: String,
+    pub environment: String,
+}
+
+impl Inventory {
+    pub fn new(repository: impl Into<String>, environment: impl Into<String>) -> Self {
+        Inventory {
+            repository: repository.into(),
+            environment: environment.into(),
+        }
+    }
+
+    /// Labels put on every applied object. Only `slipway.dev/inventory` identifies the
+    /// environment exactly; the others are its names made valid label values, for people.
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (INVENTORY_LABEL.to_string(), self.id()),
+            (
+                ENVIRONMENT_LABEL.to_string(),
+                label_value(&self.environment),
+            ),
+            (
+                CONFIG_REPO_LABEL.to_string(),
+                label_value(&self.repository.replace('/', ".")),
+            ),
+        ])
+    }
+
+    /// The label selector that finds exactly this environment's objects.
+    pub fn selector(&self) -> String {
+        format!("{INVENTORY_LABEL}={}", self.id())
+    }
+
+    /// Whether an object's labels say it belongs to this environment.
+    pub fn owns(&self, labels: &BTreeMap<String, String>) -> bool {
+        labels.get(INVENTORY_LABEL) == Some(&self.id())
+    }
+
+    /// 32 hex digits of SHA-256 over repository and environment (case-insensitive repository,
+    /// as GitHub's names are).
+    fn id(&self) -> String {
+        let digest = Sha256::new()
+            .chain_update(self.repository.to_lowercase().as_bytes())
+            .chain_update([0u8])
+            .chain_update(self.environment.as_bytes())
+            .finalize();
+        hex::encode(&digest[..16])
+    }
+}
+
+/// `text` as a valid label value: at most 63 characters of `[A-Za-z0-9._-]`, starting and
+/// ending with an alphanumeric. Other characters become `-`; a value that had to change or be
+/// cut keeps a short hash of the original so two names do not collapse into one.
+fn label_value(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let trimmed = cleaned.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    if trimmed == text && text.len() <= LABEL_VALUE_MAX {
+        return text.to_string();
+    }
+    let hash = hex::encode(&Sha256::digest(text.as_bytes())[..4]);
+    let room = LABEL_VALUE_MAX - hash.len() - 1;
+    let head: String = trimmed.chars().take(room).collect();
+    let head = head.trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
+    if head.is_empty() {
+        hash
+    } else {
+        format!("{head}-{hash}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid(value: &str) -> bool {
+        value.len() <= LABEL_VALUE_MAX
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            && value.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && value.ends_with(|c: char| c.is_ascii_alphanumeric())
+    }
+
+    #[test]
+    fn labels_are_valid_values_and_plain_names_stay_readable() {
+        let inventory = Inventory::new("acme/config", "prod-eu");
+        let labels = inventory.labels();
+        assert_eq!(labels[ENVIRONMENT_LABEL], "prod-eu");
+        assert_eq!(labels[CONFIG_REPO_LABEL], "acme.config");
+        assert_eq!(labels[INVENTORY_LABEL].len(), 32);
+        assert!(labels.values().all(|v| valid(v)));
+        assert_eq!(
+            inventory.selector(),
+            format!("slipway.dev/inventory={}", labels[INVENTORY_LABEL])
+        );
+    }
+
+    #[test]
+    fn long_or_odd_names_are_cut_and_hashed_into_valid_values() {
+        let long = "x".repeat(100);
+        let odd = "team/Ünïcode env!";
+        for name in [long.as_str(), odd, "--", "_a_"] {
+            let value = label_value(name);
+            assert!(valid(&value), "{name:?} → {value:?}");
+        }
+        assert_ne!(
+            label_value("a b"),
+            label_value("a!b"),
+            "kept apart by the hash"
+        );
+    }
+
+    #[test]
+    fn each_environment_of_each_repository_has_its_own_inventory() {
+        let dev = Inventory::new("acme/config", "dev");
+        assert_ne!(
+            dev.selector(),
+            Inventory::new("acme/config", "prod").selector()
+        );
+        assert_ne!(
+            dev.selector(),
+            Inventory::new("acme/other", "dev").selector()
+        );
+        assert_eq!(
+            dev.selector(),
+            Inventory::new("Acme/Config", "dev").selector()
+        );
+        assert!(dev.owns(&dev.labels()));
+        assert!(!Inventory::new("acme/config", "prod").owns(&dev.labels()));
+    }
+}
