@@ -50,6 +50,7 @@ pub fn api(namespace: &str, tag: &str) -> String {
 
 pub struct DeployWorld {
     pub work: TestRepo,
+    drift_tick: Option<Duration>,
     _bare_dir: tempfile::TempDir,
     pub bare: PathBuf,
     pub fake: FakeGitHub,
@@ -93,13 +94,14 @@ impl DeployWorld {
             .await;
         let kube = FakeKube::builder().start().await;
         kube.auto_roll_out(true);
-        let server = TestServer::builder()
-            .github(&fake)
-            .kube(&kube)
-            .start()
-            .await;
+        let mut builder = TestServer::builder().github(&fake).kube(&kube);
+        if let Some(tick) = tick {
+            builder = builder.drift_tick(tick);
+        }
+        let server = builder.start().await;
         DeployWorld {
             work,
+            drift_tick: tick,
             _bare_dir: bare_dir,
             bare,
             fake,
@@ -348,12 +350,13 @@ impl DeployWorld {
     /// Stops slipway, keeping its data directory, and starts it again on the same store.
     pub async fn restart(&mut self) {
         let dir = self.server.take().expect("running").shutdown().await;
-        let server = TestServer::builder()
+        let mut builder = TestServer::builder()
             .github(&self.fake)
             .kube(&self.kube)
-            .in_dir(dir)
-            .start()
-            .await;
-        self.server = Some(server);
+            .in_dir(dir);
+        if let Some(tick) = self.drift_tick {
+            builder = builder.drift_tick(tick);
+        }
+        self.server = Some(builder.start().await);
     }
 }

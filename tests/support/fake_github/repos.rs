@@ -849,6 +849,7 @@ pub async fn create_pull(
         body: field("body"),
         state: "open".to_string(),
         merged: false,
+        merge_commit_sha: None,
         draft: body.get("draft").and_then(Value::as_bool).unwrap_or(false),
         user: app_bot_login(),
         head_ref,
