@@ -30,6 +30,7 @@ use crate::github::{BranchMove, GitHubError, RepoRef, TreeEntry};
 use crate::queue::{random_jitter, retry_delay, HandlerError};
 use crate::report::{ReportError, Templates};
 
+use super::bumps::message::link;
 use super::PipelineContext;
 use plan::RollbackTexts;
 
@@ -158,20 +159,17 @@ async fn target(
     let templates = Templates::builtin();
     let (wanted, previous) = match &request.to {
         Some(sha) => (sha.clone(), false),
-        None => {
-            let deployed = context
-                .store
-                .previous_successful_deploy(&request.repo.to_string(), &env.name)
-                .await?
-                .ok_or_else(|| {
-                    replies::rollback_no_history(templates, &env.name).map(UserError::new)
-                });
-            match deployed {
-                Ok(deploy) => (deploy.merge_sha, true),
-                Err(Ok(reply)) => return Err(reply.into()),
-                Err(Err(err)) => return Err(err.into()),
+        None => match context
+            .store
+            .previous_successful_deploy(&request.repo.to_string(), &env.name)
+            .await?
+        {
+            Some(deploy) => (deploy.merge_sha, true),
+            None => {
+                let reply = replies::rollback_no_history(templates, &env.name)?;
+                return Err(UserError::new(reply).into());
             }
-        }
+        },
     };
     let (mirror, head, sha) = (request.mirror.clone(), request.head, wanted.clone());
     let found = git::blocking(move || -> Result<_, HandlerError> {
@@ -467,10 +465,10 @@ fn branch_holds(
             .is_ok_and(|found| found.map(|object| object.id) == entry.sha)
 }
 
-/// `<html_url>/<rest>`, when the repository's page is known.
+/// `<html_url>/<rest>`, when the repository's page is known and a plain http(s) URL.
 fn page(request: &RollbackRequest, rest: &str) -> Option<String> {
     request
         .html_url
         .as_ref()
-        .map(|url| format!("{}/{rest}", url.trim_end_matches('/')))
+        .and_then(|url| link(&format!("{}/{rest}", url.trim_end_matches('/'))))
 }
