@@ -18,8 +18,9 @@
 //! that does not parse, environment that does not render, check-run titles, summary and
 //! annotation titles, superseded and stopped runs); command replies are `replies/*.md.j2`,
 //! one per outcome of a command; an image bump's commit message and rolling pull request are
-//! `bumps/*.j2`, a rollback's `rollback/*.j2`; a deploy's check run (title, summary, the objects applied) and its comment on
-//! the merged pull request are `deploy/*.md.j2`.
+//! `bumps/*.j2`, a rollback's commit message and pull request `rollback/*.j2`; a deploy's
+//! check run (title, summary, the objects applied) and its comment on the merged pull request
+//! are `deploy/*.md.j2`.
 //!
 //! Every slot fed from a manifest, a repository or a user goes through one of the filters
 //! `text`, `code`, `html` or `quote` ([`escape`]), so values from a change or a comment cannot
