@@ -7,7 +7,9 @@ mod git_fixtures;
 mod manifests;
 mod support;
 
-use command_world::{CommentEvent, World, ADMIN, MAINTAINER, PULL, READER, REPO, TRIAGER, WRITER};
+use command_world::{
+    CommentEvent, World, ADMIN, ISSUE, MAINTAINER, PULL, READER, REPO, TRIAGER, WRITER,
+};
 use git_fixtures::assert_golden;
 
 fn strs(items: &[&str]) -> Vec<String> {
@@ -190,8 +192,8 @@ async fn a_typo_gets_the_closest_valid_form_and_nothing_runs() {
         "slipway cannot run these lines, so nothing was run:\n\n\
          - line 3: `/promte prod`: unknown command; did you mean `/promote prod`?\n\
          - line 4: `/unlock stagin`: unknown environment `stagin`; did you mean `/unlock staging`?\n\n\
-         Commands: `/preview`, `/promote <env> [from <env>]`, `/lock <env> [reason…]`, \
-         `/unlock <env>`, `/help`. `/help` explains them.\n"
+         Commands: `/preview`, `/promote <env> [from <env>]`, `/rollback <env> [to <sha>]`, \
+         `/lock <env> [reason…]`, `/unlock <env>`, `/help`. `/help` explains them.\n"
     );
     // The valid line did not run either.
     assert!(world
@@ -316,11 +318,10 @@ async fn what_is_not_a_command_comment_costs_no_request() {
     let event = CommentEvent::new(&world.repo, PULL, &bot);
     world.deliver(&event.payload()).await;
 
-    // A comment on a plain issue.
-    let on_issue = world.fake.user_comments(REPO, 3, WRITER, "/lock prod");
-    let mut event = CommentEvent::new(&world.repo, 3, &on_issue);
-    event.on_pull_request = false;
-    world.deliver(&event.payload()).await;
+    // A comment on a plain issue without a command.
+    world
+        .comment_on_issue(WRITER, ISSUE, "Rolled out fine, closing.\n> /lock prod\n")
+        .await;
 
     // An edited or deleted comment runs nothing.
     let edited = world.fake.user_comments(REPO, PULL, WRITER, "/lock prod");
@@ -341,6 +342,50 @@ async fn what_is_not_a_command_comment_costs_no_request() {
         .await
         .unwrap()
         .is_empty());
+}
+
+#[tokio::test]
+async fn on_a_plain_issue_commands_run_but_preview_needs_a_pull_request() {
+    let world = World::new().await;
+
+    let preview = world
+        .comment_on_issue(WRITER, ISSUE, "/lock prod\n/preview")
+        .await;
+    assert_eq!(world.reactions(&preview), strs(&["eyes", "confused"]));
+    assert_eq!(
+        world.reply_to(&preview),
+        "slipway cannot run this comment, so nothing was run:\n\n\
+         - line 2: `/preview`: `/preview` works on pull requests only, and this is an issue: \
+         write it on the pull request\n\n\
+         Commands: `/preview`, `/promote <env> [from <env>]`, `/rollback <env> [to <sha>]`, \
+         `/lock <env> [reason…]`, `/unlock <env>`, `/help`. `/help` explains them.\n"
+    );
+    assert!(world
+        .server
+        .store()
+        .environment_locks(REPO)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let lock = world.comment_on_issue(WRITER, ISSUE, "/lock prod").await;
+    assert_eq!(world.reactions(&lock), strs(&["eyes", "rocket"]));
+    assert!(world
+        .reply_to(&lock)
+        .starts_with("**`/lock prod`** 🔒 `prod` is locked."));
+    assert_eq!(
+        world
+            .server
+            .store()
+            .environment_locks(REPO)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // There is no pull request to refresh the preview of.
+    assert!(world.check_runs().is_empty());
+    assert!(world.bot_comments(PULL).is_empty());
 }
 
 #[tokio::test]

@@ -3,7 +3,9 @@
 
 use std::time::Instant;
 
-use slipway::commands::parser::{parse, validate, Command, MAX_COMMANDS_PER_COMMENT};
+use slipway::commands::parser::{
+    parse, validate, validate_at, Command, Place, MAX_COMMANDS_PER_COMMENT,
+};
 
 const ENVIRONMENTS: &[&str] = &["dev", "staging", "prod"];
 
@@ -36,6 +38,13 @@ fn lock(env: &str, reason: Option<&str>) -> Command {
 
 fn unlock(env: &str) -> Command {
     Command::Unlock { env: env.into() }
+}
+
+fn rollback(env: &str, to: Option<&str>) -> Command {
+    Command::Rollback {
+        env: env.into(),
+        to: to.map(Into::into),
+    }
 }
 
 fn err(line: usize, text: &str) -> Outcome {
@@ -284,6 +293,123 @@ fn comments_become_commands_or_exact_errors() {
         failures.len(),
         cases.len(),
         failures.join("\n")
+    );
+}
+
+#[test]
+fn rollback_takes_an_environment_and_optionally_a_commit_sha() {
+    const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+    let usage = "usage: `/rollback <env> [to <sha>]`";
+    let cases: Vec<(&str, String, Vec<Outcome>)> = vec![
+        ("the previous deploy", "/rollback prod".into(), vec![Ok((1, rollback("prod", None)))]),
+        (
+            "a short sha",
+            "/rollback dev to abc1234".into(),
+            vec![Ok((1, rollback("dev", Some("abc1234"))))],
+        ),
+        (
+            "a full sha, uppercase kept as hex",
+            format!("/rollback dev to {}", SHA.to_uppercase()),
+            vec![Ok((1, rollback("dev", Some(SHA))))],
+        ),
+        (
+            "no environment",
+            "/rollback".into(),
+            vec![err(1, &format!("`/rollback`: the environment is missing; {usage}"))],
+        ),
+        (
+            "the keyword first",
+            "/rollback to abc1234".into(),
+            vec![err(1, &format!("`/rollback to abc1234`: the environment is missing; {usage}"))],
+        ),
+        (
+            "nothing after the keyword",
+            "/rollback dev to".into(),
+            vec![err(1, &format!("`/rollback dev to`: the commit sha after `to` is missing; {usage}"))],
+        ),
+        (
+            "too short",
+            "/rollback dev to abc123".into(),
+            vec![err(
+                1,
+                &format!("`/rollback dev to abc123`: `abc123` is not a commit sha: write 7 to 40 hexadecimal digits; {usage}"),
+            )],
+        ),
+        (
+            "too long",
+            format!("/rollback dev to {SHA}0"),
+            vec![err(
+                1,
+                &format!("`/rollback dev to {SHA}0`: `{SHA}0` is not a commit sha: write 7 to 40 hexadecimal digits; {usage}"),
+            )],
+        ),
+        (
+            "a ref name is not a sha",
+            "/rollback dev to main~1".into(),
+            vec![err(
+                1,
+                &format!("`/rollback dev to main~1`: `main~1` is not a commit sha: write 7 to 40 hexadecimal digits; {usage}"),
+            )],
+        ),
+        (
+            "the keyword left out",
+            "/rollback dev abc1234".into(),
+            vec![err(1, "`/rollback dev abc1234`: unexpected `abc1234`; did you mean `/rollback dev to abc1234`?")],
+        ),
+        (
+            "another word for the keyword",
+            "/rollback dev too abc1234".into(),
+            vec![err(1, "`/rollback dev too abc1234`: unexpected `too`; did you mean `/rollback dev to abc1234`?")],
+        ),
+        (
+            "words after the sha",
+            "/rollback dev to abc1234 please".into(),
+            vec![err(1, "`/rollback dev to abc1234 please`: unexpected `please`; did you mean `/rollback dev to abc1234`?")],
+        ),
+        (
+            "an unknown environment",
+            "/rollback prd to abc1234".into(),
+            vec![err(1, "`/rollback prd to abc1234`: unknown environment `prd`; did you mean `/rollback prod to abc1234`?")],
+        ),
+        (
+            "a typo of the name",
+            "/rollbak dev".into(),
+            vec![err(1, "`/rollbak dev`: unknown command; did you mean `/rollback dev`?")],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, body, expected) in &cases {
+        let got = run(body);
+        if &got != expected {
+            failures.push(format!(
+                "{name}:\n  body: {body:?}\n  expected: {expected:?}\n  got:      {got:?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn on_a_plain_issue_only_preview_needs_a_pull_request() {
+    let body = "/preview\n/rollback dev\n/lock prod\n/help";
+    let got: Vec<Outcome> = validate_at(parse(body), ENVIRONMENTS, Place::Issue)
+        .into_iter()
+        .map(|result| match result {
+            Ok(line) => Ok((line.line, line.command)),
+            Err(err) => Err((err.line, err.to_string())),
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            err(
+                1,
+                "`/preview`: `/preview` works on pull requests only, and this is an issue: write it on the pull request"
+            ),
+            Ok((2, rollback("dev", None))),
+            Ok((3, lock("prod", None))),
+            Ok((4, Command::Help)),
+        ]
     );
 }
 

@@ -3,7 +3,7 @@
 mod git_fixtures;
 
 use git_fixtures::TestRepo;
-use slipway::git::{GitError, LocalRepo};
+use slipway::git::{EntryMode, GitError, LocalRepo, PathObject, PrefixMatch};
 use slipway::render::{EntryKind, SourceError, TreeEntry, TreeSource};
 
 fn two_commit_repo() -> (TestRepo, String, String) {
@@ -196,4 +196,77 @@ fn a_path_through_a_file_is_simply_not_there() {
         tree.read_file("envs/dev/app.yaml/inner").unwrap_err(),
         SourceError::NotFound { .. }
     ));
+}
+
+#[test]
+fn a_hex_prefix_finds_one_commit_or_says_why_not() {
+    let (repo, first, second) = two_commit_repo();
+    // A branch named like hex is not taken for the commit.
+    repo.git(&["branch", &first[..8], &second]);
+    let local = LocalRepo::open(repo.path()).unwrap();
+    let commit = |hex: &str| match local.commit_by_prefix(hex).unwrap() {
+        PrefixMatch::Commit(id) => Some(id.to_hex()),
+        _ => None,
+    };
+    assert_eq!(commit(&first[..8]), Some(first.clone()));
+    assert_eq!(commit(&second), Some(second.clone()));
+    assert_eq!(commit(&first[..7]), Some(first.clone()));
+
+    let tree = repo.git(&["rev-parse", &format!("{first}^{{tree}}")]);
+    assert_eq!(
+        local.commit_by_prefix(&tree).unwrap(),
+        PrefixMatch::NotACommit
+    );
+
+    // Blobs until two share their first four hex digits.
+    let mut seen = std::collections::HashMap::new();
+    let shared = (0..)
+        .find_map(|n| {
+            let path = format!("blob-{n}");
+            repo.write(&path, &format!("{n}\n"));
+            let blob = repo.git(&["hash-object", "-w", &path]);
+            seen.insert(blob[..4].to_string(), blob.clone())
+                .filter(|other| *other != blob)
+                .map(|_| blob[..4].to_string())
+        })
+        .unwrap();
+    assert_eq!(
+        local.commit_by_prefix(&shared).unwrap(),
+        PrefixMatch::Ambiguous
+    );
+
+    assert!(local
+        .is_ancestor(
+            &local.resolve(&first).unwrap(),
+            &local.resolve(&second).unwrap()
+        )
+        .unwrap());
+    assert!(!local
+        .is_ancestor(
+            &local.resolve(&second).unwrap(),
+            &local.resolve(&first).unwrap()
+        )
+        .unwrap());
+}
+
+#[test]
+fn the_object_at_a_path_is_the_same_exactly_when_its_content_is() {
+    let (repo, first, second) = two_commit_repo();
+    repo.write("envs/prod/app.yaml", "prod: 1\n");
+    let third = repo.commit("third");
+    let local = LocalRepo::open(repo.path()).unwrap();
+    let at = |rev: &str, path: &str| local.tree_at(rev).unwrap().object_at(path).unwrap();
+
+    let dev_first = at(&first, "envs/dev").unwrap();
+    assert_eq!(dev_first.mode, EntryMode::Directory);
+    assert_ne!(Some(dev_first), at(&second, "envs/dev"));
+    assert_eq!(at(&second, "envs/dev"), at(&third, "envs/dev"));
+    assert_eq!(at(&second, "envs/prod"), None);
+    assert_eq!(
+        at(&third, "envs/prod/app.yaml"),
+        Some(PathObject {
+            mode: EntryMode::File,
+            id: repo.git(&["rev-parse", &format!("{third}:envs/prod/app.yaml")]),
+        })
+    );
 }

@@ -6,8 +6,9 @@ mod support;
 
 use git_fixtures::{git_in, TestRepo};
 use slipway::github::{
-    Annotation, CheckConclusion, CheckRunOutput, CheckRunRequest, CheckRunUpdate, CheckStatus,
-    CommitRequest, GitHubError, Reaction, ReactionOutcome, RepoPermission, RepoRef, ReviewState,
+    Annotation, BranchMove, CheckConclusion, CheckRunOutput, CheckRunRequest, CheckRunUpdate,
+    CheckStatus, CommitRequest, GitHubError, Reaction, ReactionOutcome, RepoPermission, RepoRef,
+    ReviewState, TreeEntry, TreeMode,
 };
 use support::fake_github::{app_bot_login, PullSpec};
 use support::FakeGitHub;
@@ -576,4 +577,124 @@ async fn commits_land_in_the_real_repository_and_a_moved_branch_is_not_a_fast_fo
         "the parent's files are kept"
     );
     assert!(git_in(&w.bare, &["for-each-ref", "--points-at", &loose]).is_empty());
+}
+
+#[tokio::test]
+async fn a_directory_is_set_to_an_existing_tree_or_deleted_whole_and_branches_move_as_asked() {
+    let w = world(|b| b).await;
+    let github = support::github_client(&w.fake);
+    let change = git_in(&w.bare, &["rev-parse", "refs/heads/change"]);
+    let changed_dev = git_in(&w.bare, &["rev-parse", &format!("{change}:envs/dev")]);
+
+    // envs/dev of main becomes the tree `change` holds there; envs/prod is that tree too.
+    let restored = github
+        .write_commit_of_entries(
+            INSTALLATION,
+            &repo(),
+            &w.main,
+            "restore",
+            &[
+                TreeEntry {
+                    path: "envs/dev".into(),
+                    mode: TreeMode::Directory,
+                    sha: Some(changed_dev.clone()),
+                },
+                TreeEntry {
+                    path: "envs/prod".into(),
+                    mode: TreeMode::Directory,
+                    sha: Some(changed_dev.clone()),
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        git_in(&w.bare, &["rev-parse", &format!("{restored}:envs/dev")]),
+        changed_dev
+    );
+    assert_eq!(
+        git_in(&w.bare, &["ls-tree", "-r", "--name-only", &restored]),
+        "envs/dev/app.yaml\nenvs/prod/app.yaml"
+    );
+    assert_eq!(w.fake.commit_verified(&restored), Some(true));
+
+    // A deletion takes the directory with everything under it.
+    let removed = github
+        .write_commit_of_entries(
+            INSTALLATION,
+            &repo(),
+            &restored,
+            "remove",
+            &[TreeEntry {
+                path: "envs/prod".into(),
+                mode: TreeMode::Directory,
+                sha: None,
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        git_in(&w.bare, &["ls-tree", "-r", "--name-only", &removed]),
+        "envs/dev/app.yaml"
+    );
+
+    // A tree entry must name a tree, as GitHub checks.
+    let blob = git_in(
+        &w.bare,
+        &["rev-parse", &format!("{}:envs/dev/app.yaml", w.main)],
+    );
+    let refused = github
+        .write_commit_of_entries(
+            INSTALLATION,
+            &repo(),
+            &w.main,
+            "wrong",
+            &[TreeEntry {
+                path: "envs/dev".into(),
+                mode: TreeMode::Directory,
+                sha: Some(blob),
+            }],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status(), Some(422), "{refused}");
+
+    // Branches: created, moved forward, refused when not a fast forward, forced.
+    let branch = "slipway/rollback/dev";
+    github
+        .set_branch(INSTALLATION, &repo(), branch, &restored, BranchMove::Create)
+        .await
+        .unwrap();
+    github
+        .set_branch(
+            INSTALLATION,
+            &repo(),
+            branch,
+            &removed,
+            BranchMove::FastForward,
+        )
+        .await
+        .unwrap();
+    let backwards = github
+        .set_branch(
+            INSTALLATION,
+            &repo(),
+            branch,
+            &w.main,
+            BranchMove::FastForward,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(backwards, GitHubError::NotFastForward { .. }),
+        "{backwards}"
+    );
+    github
+        .set_branch(INSTALLATION, &repo(), branch, &w.main, BranchMove::Force)
+        .await
+        .unwrap();
+    assert_eq!(
+        git_in(&w.bare, &["rev-parse", &format!("refs/heads/{branch}")]),
+        w.main
+    );
 }

@@ -6,7 +6,7 @@
 mod git_fixtures;
 
 use git_fixtures::assert_golden;
-use slipway::commands::replies::{self, PromotedImage, Proposal};
+use slipway::commands::replies::{self, PromotedImage, Proposal, RollbackShown, UnknownCommit};
 use slipway::commands::{help_reply, parse, validate, CommandError, CommandLine, HelpEnvironment};
 use slipway::report::Templates;
 use slipway::store::EnvironmentLock;
@@ -291,6 +291,127 @@ fn promoting_what_already_runs_is_up_to_date() {
 
     assert_golden(
         "reply_promote_up_to_date.md",
+        &posted(&[replies::section(&t, &command, &text).unwrap()]),
+    );
+}
+
+const TARGET: &str = "0123456789abcdef0123456789abcdef01234567";
+const COMMIT: &str = "fedcba9876543210fedcba9876543210fedcba98";
+
+/// A rollback of `environment` (its files under `envs/<environment>`) to [`TARGET`].
+fn rolled_back(environment: &str, previous: bool) -> RollbackShown {
+    RollbackShown {
+        environment: environment.into(),
+        path: format!("envs/{environment}"),
+        branch: "main".into(),
+        target: TARGET.into(),
+        previous,
+    }
+}
+
+#[test]
+fn a_rollback_of_an_ungated_environment_links_its_commit() {
+    let t = Templates::embedded();
+    let command = line("/rollback dev");
+
+    let text = replies::rollback_committed(
+        &t,
+        &rolled_back("dev", true),
+        COMMIT,
+        Some(&format!("https://github.com/acme/config/commit/{COMMIT}")),
+    )
+    .unwrap();
+
+    assert_golden(
+        "reply_rollback_committed.md",
+        &posted(&[replies::section(&t, &command, &text).unwrap()]),
+    );
+}
+
+#[test]
+fn a_rollback_of_a_gated_environment_opens_updates_or_keeps_its_pull_request() {
+    let t = Templates::embedded();
+    let command = line(&format!("/rollback prod to {}", &TARGET[..7]));
+    let shown = rolled_back("prod", false);
+
+    let sections: Vec<String> = [Proposal::Opened, Proposal::Updated, Proposal::Unchanged]
+        .into_iter()
+        .map(|proposal| {
+            let text = replies::rollback_proposed(&t, &shown, proposal, 12, 2).unwrap();
+            replies::section(&t, &command, &text).unwrap()
+        })
+        .collect();
+
+    assert_golden("reply_rollback_proposed.md", &posted(&sections));
+}
+
+#[test]
+fn a_rollback_to_what_main_holds_commits_nothing() {
+    let t = Templates::embedded();
+    let command = line(&format!("/rollback dev to {TARGET}"));
+
+    let text = replies::rollback_unchanged(&t, &rolled_back("dev", false)).unwrap();
+
+    assert_golden(
+        "reply_rollback_unchanged.md",
+        &posted(&[replies::section(&t, &command, &text).unwrap()]),
+    );
+}
+
+#[test]
+fn a_rollback_without_history_says_how_to_name_a_revision() {
+    let t = Templates::embedded();
+    let command = line("/rollback staging");
+
+    let text = replies::rollback_no_history(&t, "staging").unwrap();
+
+    assert_golden(
+        "reply_rollback_no_history.md",
+        &posted(&[replies::section(&t, &command, &text).unwrap()]),
+    );
+}
+
+#[test]
+fn a_rollback_to_a_sha_that_names_no_commit_says_why() {
+    let t = Templates::embedded();
+    let sections: Vec<String> = [
+        ("0000000", UnknownCommit::Missing),
+        ("abcd123", UnknownCommit::Ambiguous),
+        ("4b825dc", UnknownCommit::NotACommit),
+    ]
+    .into_iter()
+    .map(|(sha, problem)| {
+        let command = line(&format!("/rollback dev to {sha}"));
+        let text = replies::rollback_unknown_commit(&t, "dev", sha, problem).unwrap();
+        replies::section(&t, &command, &text).unwrap()
+    })
+    .collect();
+
+    assert_golden("reply_rollback_unknown_commit.md", &posted(&sections));
+}
+
+#[test]
+fn a_rollback_to_a_commit_off_the_default_branch_is_refused() {
+    let t = Templates::embedded();
+    let command = line(&format!("/rollback dev to {TARGET}"));
+
+    let text = replies::rollback_not_on_branch(&t, "dev", TARGET, "main").unwrap();
+
+    assert_golden(
+        "reply_rollback_not_on_branch.md",
+        &posted(&[replies::section(&t, &command, &text).unwrap()]),
+    );
+}
+
+#[test]
+fn rolling_back_a_locked_environment_is_refused() {
+    let t = Templates::embedded();
+    let command = line("/rollback prod");
+
+    let text = replies::rollback_locked(&t, &lock("prod", Some("incident `42` @team"))).unwrap();
+
+    assert_golden(
+        "reply_rollback_locked.md",
         &posted(&[replies::section(&t, &command, &text).unwrap()]),
     );
 }

@@ -11,5 +11,7 @@ pub mod table;
 mod visible_lines;
 
 pub use errors::{CommandFailure, UserError};
-pub use parser::{parse, validate, Command, CommandError, CommandLine, Problem};
+pub use parser::{
+    parse, validate, validate_at, Command, CommandError, CommandLine, Place, Problem,
+};
 pub use table::{help_reply, CommandKind, CommandSpec, HelpEnvironment, COMMANDS};

@@ -19,7 +19,7 @@
 //!
 //! At most [`MAX_COMMANDS_PER_COMMENT`] commands are read from one comment.
 
-use super::table::{self, ArgShape, CommandKind, CommandSpec, FROM_KEYWORD};
+use super::table::{self, ArgShape, CommandKind, CommandSpec, FROM_KEYWORD, TO_KEYWORD};
 use super::visible_lines::visible_lines;
 
 /// Commands one comment may hold; past this, the comment is refused as a whole.
@@ -30,6 +30,9 @@ pub const MAX_REASON_CHARS: usize = 500;
 const MAX_QUOTED_CHARS: usize = crate::report::escape::QUOTE_CHARS;
 /// Words longer than this are never taken for a typo of a command.
 const MAX_WORD_LEN: usize = 32;
+/// The shortest and longest commit sha `/rollback … to <sha>` takes, in hex digits.
+pub const MIN_SHA_LEN: usize = 7;
+pub const MAX_SHA_LEN: usize = 40;
 
 /// A command, with validated shape (its environments are checked by [`validate`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +42,12 @@ pub enum Command {
         target: String,
         /// `None`: the target's `promote_from`.
         source: Option<String>,
+    },
+    Rollback {
+        env: String,
+        /// A commit sha (7 to 40 hex digits, lowercase); `None`: the revision deployed before
+        /// the current one.
+        to: Option<String>,
     },
     Lock {
         env: String,
@@ -55,6 +64,7 @@ impl Command {
         match self {
             Command::Preview => CommandKind::Preview,
             Command::Promote { .. } => CommandKind::Promote,
+            Command::Rollback { .. } => CommandKind::Rollback,
             Command::Lock { .. } => CommandKind::Lock,
             Command::Unlock { .. } => CommandKind::Unlock,
             Command::Help => CommandKind::Help,
@@ -73,7 +83,9 @@ impl Command {
                 envs.extend(source.as_deref());
                 envs
             }
-            Command::Lock { env, .. } | Command::Unlock { env } => vec![env.as_str()],
+            Command::Lock { env, .. } | Command::Unlock { env } | Command::Rollback { env, .. } => {
+                vec![env.as_str()]
+            }
             Command::Preview | Command::Help => vec![],
         }
     }
@@ -97,6 +109,10 @@ impl Command {
                 reason: reason.clone(),
             },
             Command::Unlock { env } => Command::Unlock { env: swap(env) },
+            Command::Rollback { env, to } => Command::Rollback {
+                env: swap(env),
+                to: to.clone(),
+            },
             other => other.clone(),
         }
     }
@@ -120,6 +136,12 @@ impl std::fmt::Display for Command {
                 }
             }
             Command::Unlock { env } => write!(f, " {env}")?,
+            Command::Rollback { env, to } => {
+                write!(f, " {env}")?;
+                if let Some(to) = to {
+                    write!(f, " {TO_KEYWORD} {to}")?;
+                }
+            }
             Command::Preview | Command::Help => {}
         }
         Ok(())
@@ -171,6 +193,24 @@ pub enum Problem {
     SameEnvironment { usage: String },
     #[error("more than {limit} commands in one comment; nothing was run: write at most {limit} per comment")]
     TooManyCommands { limit: usize },
+    #[error(
+        "{} is not a commit sha: write {MIN_SHA_LEN} to {MAX_SHA_LEN} hexadecimal digits; usage: {}",
+        quote(found),
+        quote(usage)
+    )]
+    NotACommitSha { found: String, usage: String },
+    #[error(
+        "{} works on pull requests only, and this is an issue: write it on the pull request",
+        quote(command)
+    )]
+    NeedsPullRequest { command: String },
+}
+
+/// Where a comment was written: some commands act on the pull request they are written on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    PullRequest,
+    Issue,
 }
 
 fn unknown_environment(env: &str, suggestion: Option<&str>, declared: &[String]) -> String {
@@ -231,9 +271,32 @@ pub fn validate(
     parsed: Vec<Result<CommandLine, CommandError>>,
     environments: &[&str],
 ) -> Vec<Result<CommandLine, CommandError>> {
+    validate_at(parsed, environments, Place::PullRequest)
+}
+
+/// [`validate`] for a comment written at `place`: on a plain issue, commands that act on a
+/// pull request are errors too.
+pub fn validate_at(
+    parsed: Vec<Result<CommandLine, CommandError>>,
+    environments: &[&str],
+    place: Place,
+) -> Vec<Result<CommandLine, CommandError>> {
     parsed
         .into_iter()
-        .map(|result| result.and_then(|line| validate_line(line, environments)))
+        .map(|result| {
+            result.and_then(|line| {
+                if place == Place::Issue && line.command.spec().needs_pull_request {
+                    return Err(CommandError {
+                        line: line.line,
+                        problem: Problem::NeedsPullRequest {
+                            command: line.command.to_string(),
+                        },
+                        text: line.text,
+                    });
+                }
+                validate_line(line, environments)
+            })
+        })
         .collect()
 }
 
@@ -402,6 +465,7 @@ fn parse_args(spec: &CommandSpec, text: &str) -> Result<Command, Problem> {
                 })
             }
         },
+        ArgShape::EnvToCommit => parse_rollback(&words, usage()),
         ArgShape::EnvFromEnv => {
             let promote = |target: &str, source: Option<&str>| Command::Promote {
                 target: target.to_string(),
@@ -435,6 +499,64 @@ fn parse_args(spec: &CommandSpec, text: &str) -> Result<Command, Problem> {
             }
         }
     }
+}
+
+/// `/rollback <env> [to <sha>]` from its words.
+fn parse_rollback<'a>(words: &[(&'a str, usize)], usage: String) -> Result<Command, Problem> {
+    let rollback = |env: &str, to: Option<&str>| Command::Rollback {
+        env: env.to_string(),
+        to: to.map(str::to_ascii_lowercase),
+    };
+    let unexpected = |found: &str, suggestion: Command| Problem::UnexpectedArgument {
+        found: found.to_string(),
+        suggestion: suggestion.to_string(),
+    };
+    let sha = |word: &'a str| -> Result<&'a str, Problem> {
+        if is_commit_sha(word) {
+            Ok(word)
+        } else {
+            Err(Problem::NotACommitSha {
+                found: word.to_string(),
+                usage: usage.clone(),
+            })
+        }
+    };
+    match words {
+        [] => Err(Problem::MissingArgument {
+            what: "the environment",
+            usage,
+        }),
+        [(to, _), ..] if *to == TO_KEYWORD => Err(Problem::MissingArgument {
+            what: "the environment",
+            usage,
+        }),
+        [(env, _)] => Ok(rollback(env, None)),
+        [(_, _), (to, _)] if *to == TO_KEYWORD => Err(Problem::MissingArgument {
+            what: "the commit sha after `to`",
+            usage,
+        }),
+        [(env, _), (to, _), (commit, _)] if *to == TO_KEYWORD => {
+            Ok(rollback(env, Some(sha(commit)?)))
+        }
+        [(env, _), (to, _), (commit, _), (extra, _), ..] if *to == TO_KEYWORD => {
+            let commit = sha(commit)?;
+            Err(unexpected(extra, rollback(env, Some(commit))))
+        }
+        // `/rollback prod abc1234`: the keyword is missing.
+        [(env, _), (commit, _)] if is_commit_sha(commit) => {
+            Err(unexpected(commit, rollback(env, Some(commit))))
+        }
+        // `/rollback prod too abc1234`: another word where the keyword goes.
+        [(env, _), (word, _), (commit, _)] if is_commit_sha(commit) => {
+            Err(unexpected(word, rollback(env, Some(commit))))
+        }
+        [(env, _), (extra, _), ..] => Err(unexpected(extra, rollback(env, None))),
+    }
+}
+
+/// 7 to 40 hex digits, either case.
+pub fn is_commit_sha(word: &str) -> bool {
+    (MIN_SHA_LEN..=MAX_SHA_LEN).contains(&word.len()) && word.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Whitespace-separated words (Unicode whitespace), each with the byte offset where it ends.

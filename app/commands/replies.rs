@@ -177,6 +177,131 @@ pub fn promote_proposed(
     templates.render_text(name, context! { source, target, number, images })
 }
 
+/// A rollback as its replies show it: a declared environment, its configured path, the
+/// default branch, and the restored commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackShown {
+    pub environment: String,
+    pub path: String,
+    pub branch: String,
+    /// The restored commit, full sha.
+    pub target: String,
+    /// The target is the revision deployed before the current one (it was not named).
+    pub previous: bool,
+}
+
+impl RollbackShown {
+    fn context(&self) -> Value {
+        context! {
+            environment => self.environment,
+            path => self.path,
+            branch => self.branch,
+            target => self.target,
+            target_short => short_sha(&self.target),
+            previous => self.previous,
+        }
+    }
+}
+
+/// Why a named sha is not a commit to roll back to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownCommit {
+    /// Nothing in the repository starts with it.
+    Missing,
+    /// Several objects start with it.
+    Ambiguous,
+    /// It names a tree, a blob or a tag.
+    NotACommit,
+}
+
+/// `/rollback` committed `commit` on the default branch.
+pub fn rollback_committed(
+    templates: &Templates,
+    rollback: &RollbackShown,
+    commit: &str,
+    commit_url: Option<&str>,
+) -> Result<String, ReportError> {
+    let ctx = context! { commit_short => short_sha(commit), commit_url, ..rollback.context() };
+    templates.render_text(report::REPLY_ROLLBACK_COMMITTED, ctx)
+}
+
+/// `/rollback` of a gated environment proposed pull request `number`.
+pub fn rollback_proposed(
+    templates: &Templates,
+    rollback: &RollbackShown,
+    proposal: Proposal,
+    number: u64,
+    approvals: u32,
+) -> Result<String, ReportError> {
+    let proposal = match proposal {
+        Proposal::Opened => "opened",
+        Proposal::Updated => "updated",
+        Proposal::Unchanged => "unchanged",
+    };
+    let ctx = context! { proposal, number, approvals, ..rollback.context() };
+    templates.render_text(report::REPLY_ROLLBACK_PROPOSED, ctx)
+}
+
+/// `/rollback` to a revision whose files of the environment the default branch holds already.
+pub fn rollback_unchanged(
+    templates: &Templates,
+    rollback: &RollbackShown,
+) -> Result<String, ReportError> {
+    templates.render_text(report::REPLY_ROLLBACK_UNCHANGED, rollback.context())
+}
+
+/// `/rollback <env>` with no earlier successful deploy recorded.
+pub fn rollback_no_history(
+    templates: &Templates,
+    environment: &str,
+) -> Result<String, ReportError> {
+    templates.render_text(report::REPLY_ROLLBACK_NO_HISTORY, context! { environment })
+}
+
+/// `/rollback <env> to <sha>` with a sha that names no single commit.
+pub fn rollback_unknown_commit(
+    templates: &Templates,
+    environment: &str,
+    sha: &str,
+    problem: UnknownCommit,
+) -> Result<String, ReportError> {
+    let problem = match problem {
+        UnknownCommit::Missing => "missing",
+        UnknownCommit::Ambiguous => "ambiguous",
+        UnknownCommit::NotACommit => "not_a_commit",
+    };
+    templates.render_text(
+        report::REPLY_ROLLBACK_UNKNOWN_COMMIT,
+        context! { environment, sha, problem },
+    )
+}
+
+/// `/rollback` to a commit that is not on the default branch.
+pub fn rollback_not_on_branch(
+    templates: &Templates,
+    environment: &str,
+    target: &str,
+    branch: &str,
+) -> Result<String, ReportError> {
+    templates.render_text(
+        report::REPLY_ROLLBACK_NOT_ON_BRANCH,
+        context! { environment, target_short => short_sha(target), branch },
+    )
+}
+
+/// `/rollback` of a locked environment.
+pub fn rollback_locked(
+    templates: &Templates,
+    lock: &EnvironmentLock,
+) -> Result<String, ReportError> {
+    templates.render_text(report::REPLY_ROLLBACK_LOCKED, lock_context(lock))
+}
+
+/// The first seven digits of a sha, as GitHub shows commits.
+pub fn short_sha(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
 /// `2026-11-21 10:00 UTC` for Unix milliseconds.
 pub fn lock_time(millis: i64) -> String {
     let at = time::OffsetDateTime::from_unix_timestamp(millis.div_euclid(1000))

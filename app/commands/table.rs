@@ -9,6 +9,7 @@ use crate::report::{ReportError, Templates};
 pub enum CommandKind {
     Preview,
     Promote,
+    Rollback,
     Lock,
     Unlock,
     Help,
@@ -25,6 +26,8 @@ pub enum ArgShape {
     EnvFromEnv,
     /// An environment, then optionally free text up to the end of the line.
     EnvThenText,
+    /// An environment, then optionally `to` and a commit sha (7 to 40 hex digits).
+    EnvToCommit,
 }
 
 /// One row of the table.
@@ -40,6 +43,9 @@ pub struct CommandSpec {
     pub summary: &'static str,
     /// Whether it needs write (or maintain, or admin) permission on the repository.
     pub requires_write: bool,
+    /// Whether it acts on the pull request it is written on; the others run on plain issues
+    /// of the config repo too (they read only its default branch).
+    pub needs_pull_request: bool,
 }
 
 impl CommandSpec {
@@ -55,6 +61,8 @@ impl CommandSpec {
 
 /// The keyword that introduces the source environment of `/promote`.
 pub const FROM_KEYWORD: &str = "from";
+/// The keyword that introduces the commit `/rollback` restores.
+pub const TO_KEYWORD: &str = "to";
 
 /// Every command slipway understands, in the order `/help` lists them.
 pub const COMMANDS: &[CommandSpec] = &[
@@ -65,6 +73,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         arg_usage: "",
         summary: "Render and diff this pull request again, and update the preview comment and check run.",
         requires_write: true,
+        needs_pull_request: true,
     },
     CommandSpec {
         kind: CommandKind::Promote,
@@ -73,6 +82,16 @@ pub const COMMANDS: &[CommandSpec] = &[
         arg_usage: "<env> [from <env>]",
         summary: "Open (or update) a pull request that sets the images of `<env>` to those running in the source environment (default: its `promote_from`).",
         requires_write: true,
+        needs_pull_request: false,
+    },
+    CommandSpec {
+        kind: CommandKind::Rollback,
+        name: "rollback",
+        args: ArgShape::EnvToCommit,
+        arg_usage: "<env> [to <sha>]",
+        summary: "Restore the files of `<env>` to the revision deployed before the current one (or to commit `<sha>` of the default branch): a commit on the default branch, or a pull request when `<env>` requires approvals.",
+        requires_write: true,
+        needs_pull_request: false,
     },
     CommandSpec {
         kind: CommandKind::Lock,
@@ -81,6 +100,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         arg_usage: "<env> [reason…]",
         summary: "Lock an environment: nothing deploys to it or is bumped in it until it is unlocked.",
         requires_write: true,
+        needs_pull_request: false,
     },
     CommandSpec {
         kind: CommandKind::Unlock,
@@ -89,6 +109,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         arg_usage: "<env>",
         summary: "Remove the lock of an environment.",
         requires_write: true,
+        needs_pull_request: false,
     },
     CommandSpec {
         kind: CommandKind::Help,
@@ -97,6 +118,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         arg_usage: "",
         summary: "Show this help.",
         requires_write: false,
+        needs_pull_request: false,
     },
 ];
 
@@ -148,6 +170,7 @@ mod tests {
         for kind in [
             CommandKind::Preview,
             CommandKind::Promote,
+            CommandKind::Rollback,
             CommandKind::Lock,
             CommandKind::Unlock,
             CommandKind::Help,

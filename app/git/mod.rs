@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 pub use blocking::{blocking, TaskFailed};
 pub use mirror::{Mirrors, Remote, Token, DEFAULT_REFSPECS};
-pub use repo::{GitTree, LocalRepo};
+pub use repo::{EntryMode, GitTree, LocalRepo, PathObject, PrefixMatch};
 
 /// A commit's full object id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

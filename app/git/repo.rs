@@ -135,6 +135,40 @@ impl LocalRepo {
         Ok(self.merge_base(ancestor, descendant)?.as_ref() == Some(ancestor))
     }
 
+    /// The commit whose id starts with `prefix` (at least 4 hex digits), looked up in the
+    /// object database only: a branch or tag that happens to be named like hex is never
+    /// taken for it.
+    pub fn commit_by_prefix(&self, prefix: &str) -> Result<PrefixMatch, GitError> {
+        let bad = |reason: String| GitError::BadObjectId {
+            text: prefix.to_string(),
+            reason,
+        };
+        let repo = self.local();
+        let id = if prefix.len() == repo.object_hash().len_in_hex() {
+            gix::ObjectId::from_hex(prefix.as_bytes()).map_err(|e| bad(e.to_string()))?
+        } else {
+            let wanted = gix::hash::Prefix::from_hex(prefix).map_err(|e| bad(e.to_string()))?;
+            let found = repo
+                .objects
+                .lookup_prefix(wanted, None)
+                .map_err(|e| GitError::Object {
+                    context: format!("objects starting with {prefix}"),
+                    source: Box::new(e),
+                })?;
+            match found {
+                None => return Ok(PrefixMatch::None),
+                Some(Err(())) => return Ok(PrefixMatch::Ambiguous),
+                Some(Ok(id)) => id,
+            }
+        };
+        let kind = repo.find_object(id).map(|object| object.kind);
+        Ok(match kind {
+            Ok(gix::object::Kind::Commit) => PrefixMatch::Commit(CommitId(id)),
+            Ok(_) => PrefixMatch::NotACommit,
+            Err(_) => PrefixMatch::None,
+        })
+    }
+
     /// The bytes of the file at `rev:path`; `None` when there is no such file.
     pub fn read_file(&self, rev: &str, path: &str) -> Result<Option<Vec<u8>>, GitError> {
         let tree = self.tree_at(rev)?;
@@ -176,6 +210,36 @@ fn resolve(repo: &gix::Repository, rev: &str) -> Result<CommitId, GitError> {
     Ok(CommitId(commit.id))
 }
 
+/// What a hex prefix names in a repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrefixMatch {
+    Commit(CommitId),
+    /// An object that is not a commit (a tree, a blob, a tag).
+    NotACommit,
+    /// Several objects start with it.
+    Ambiguous,
+    None,
+}
+
+/// How a tree entry holds its object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryMode {
+    Directory,
+    File,
+    Executable,
+    Symlink,
+    /// A commit of another repository.
+    Submodule,
+}
+
+/// The object a path of a tree names, as the tree entry holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathObject {
+    pub mode: EntryMode,
+    /// The object id, 40 hex digits.
+    pub id: String,
+}
+
 /// One commit's tree, read from the object database. Cheap to create; `Send + Sync`.
 pub struct GitTree {
     rev: String,
@@ -208,6 +272,23 @@ impl GitTree {
     /// The revision this tree was asked for, as given.
     pub fn rev(&self) -> &str {
         &self.rev
+    }
+
+    /// The object at `path` (a directory's tree, a file's blob) and its mode; `None` when the
+    /// tree has no such path. Two trees hold the same content at `path` exactly when these are
+    /// equal.
+    pub fn object_at(&self, path: &str) -> Result<Option<PathObject>, SourceError> {
+        let mut state = self.lock();
+        Ok(self.lookup(&mut state, path)?.map(|(kind, id)| PathObject {
+            mode: match kind {
+                GitKind::Tree => EntryMode::Directory,
+                GitKind::Blob => EntryMode::File,
+                GitKind::BlobExecutable => EntryMode::Executable,
+                GitKind::Link => EntryMode::Symlink,
+                GitKind::Commit => EntryMode::Submodule,
+            },
+            id: id.to_string(),
+        }))
     }
 
     fn backend(&self, context: String) -> impl FnOnce(gix::Error) -> SourceError {

@@ -2,11 +2,7 @@
 //! a given parent, and the branch pointed at it whatever it held before (`force: true`).
 //! Only for branches no person builds on; everything else moves forward with `commit_files`.
 
-use http::Method;
-use serde_json::json;
-
-use super::git_data::ref_path;
-use super::{Auth, CommitRequest, GitHub, GitHubError, RepoRef};
+use super::{BranchMove, CommitRequest, GitHub, GitHubError, RepoRef};
 
 impl GitHub {
     /// Makes one commit of `request.files` on top of `request.parent_sha` and points the
@@ -27,15 +23,12 @@ impl GitHub {
                 &request.files,
             )
             .await?;
-        self.request(
-            Method::PATCH,
-            Auth::Installation(installation_id),
-            &format!(
-                "{}/git/refs/heads/{}",
-                repo.api_path(),
-                ref_path(&request.branch)
-            ),
-            Some(&json!({ "sha": commit, "force": true })),
+        self.set_branch(
+            installation_id,
+            repo,
+            &request.branch,
+            &commit,
+            BranchMove::Force,
         )
         .await?;
         Ok(commit)

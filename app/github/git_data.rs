@@ -24,6 +24,53 @@ pub struct CommitRequest {
     pub create_branch: bool,
 }
 
+/// One path of a new tree, set to an object the repository already holds (a file's blob, a
+/// directory's tree) or deleted (`sha: None`, a whole directory included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeEntry {
+    pub path: String,
+    pub mode: TreeMode,
+    pub sha: Option<String>,
+}
+
+/// The `mode` and `type` of a tree entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TreeMode {
+    File,
+    Executable,
+    Symlink,
+    Directory,
+}
+
+impl TreeMode {
+    fn mode(self) -> &'static str {
+        match self {
+            TreeMode::File => "100644",
+            TreeMode::Executable => "100755",
+            TreeMode::Symlink => "120000",
+            TreeMode::Directory => "040000",
+        }
+    }
+
+    fn object_type(self) -> &'static str {
+        match self {
+            TreeMode::Directory => "tree",
+            _ => "blob",
+        }
+    }
+}
+
+/// How [`GitHub::set_branch`] moves a branch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BranchMove {
+    /// Create it (it must not exist).
+    Create,
+    /// Move it forward; a branch that moved meanwhile is [`GitHubError::NotFastForward`].
+    FastForward,
+    /// Point it at the commit whatever it held (only for branches slipway owns).
+    Force,
+}
+
 #[derive(Deserialize)]
 struct Sha {
     sha: String,
@@ -50,11 +97,28 @@ pub(super) fn ref_path(branch: &str) -> String {
 
 /// The tree entries of `files`: blobs by sha, deletions as `sha: null`.
 fn tree_entries(files: &[(String, Option<Vec<u8>>)], blob_shas: &[Option<String>]) -> Vec<Value> {
-    files
+    let entries: Vec<TreeEntry> = files
         .iter()
         .zip(blob_shas)
-        .map(|((path, _), sha)| {
-            json!({ "path": path, "mode": "100644", "type": "blob", "sha": sha })
+        .map(|((path, _), sha)| TreeEntry {
+            path: path.clone(),
+            mode: TreeMode::File,
+            sha: sha.clone(),
+        })
+        .collect();
+    wire_entries(&entries)
+}
+
+fn wire_entries(entries: &[TreeEntry]) -> Vec<Value> {
+    entries
+        .iter()
+        .map(|entry| {
+            json!({
+                "path": entry.path,
+                "mode": entry.mode.mode(),
+                "type": entry.mode.object_type(),
+                "sha": entry.sha,
+            })
         })
         .collect()
 }
@@ -117,15 +181,64 @@ impl GitHub {
             blob_shas.push(sha);
         }
 
+        self.commit_on_parent(
+            installation_id,
+            repo,
+            parent_sha,
+            &parent.tree.sha,
+            message,
+            tree_entries(files, &blob_shas),
+        )
+        .await
+    }
+
+    /// Writes one commit on top of `parent_sha` whose tree is the parent's with `entries`
+    /// set (objects the repository holds already: a directory's tree, a file's blob) or
+    /// deleted, without moving any branch; returns its sha. Signed by GitHub, as
+    /// [`GitHub::write_commit`]'s.
+    pub async fn write_commit_of_entries(
+        &self,
+        installation_id: i64,
+        repo: &RepoRef,
+        parent_sha: &str,
+        message: &str,
+        entries: &[TreeEntry],
+    ) -> Result<String, GitHubError> {
+        let parent: WireCommit = self
+            .get(
+                Auth::Installation(installation_id),
+                &format!("{}/git/commits/{parent_sha}", repo.api_path()),
+            )
+            .await?;
+        self.commit_on_parent(
+            installation_id,
+            repo,
+            parent_sha,
+            &parent.tree.sha,
+            message,
+            wire_entries(entries),
+        )
+        .await
+    }
+
+    /// The tree (`base_tree` plus `entries`) and the commit of it on `parent_sha`.
+    async fn commit_on_parent(
+        &self,
+        installation_id: i64,
+        repo: &RepoRef,
+        parent_sha: &str,
+        base_tree: &str,
+        message: &str,
+        entries: Vec<Value>,
+    ) -> Result<String, GitHubError> {
+        let auth = Auth::Installation(installation_id);
+        let base = repo.api_path();
         let tree: Sha = self
             .send_json(
                 Method::POST,
                 auth,
                 &format!("{base}/git/trees"),
-                &json!({
-                    "base_tree": parent.tree.sha,
-                    "tree": tree_entries(files, &blob_shas),
-                }),
+                &json!({ "base_tree": base_tree, "tree": entries }),
             )
             .await?;
         let commit: Sha = self
@@ -151,8 +264,6 @@ impl GitHub {
         repo: &RepoRef,
         request: &CommitRequest,
     ) -> Result<String, GitHubError> {
-        let auth = Auth::Installation(installation_id);
-        let base = repo.api_path();
         let commit = self
             .write_commit(
                 installation_id,
@@ -162,25 +273,49 @@ impl GitHub {
                 &request.files,
             )
             .await?;
-        let moved = if request.create_branch {
-            self.request(
-                Method::POST,
-                auth,
-                &format!("{base}/git/refs"),
-                Some(&json!({ "ref": format!("refs/heads/{}", request.branch), "sha": commit })),
-            )
-            .await
+        let how = if request.create_branch {
+            BranchMove::Create
         } else {
-            self.request(
-                Method::PATCH,
-                auth,
-                &format!("{base}/git/refs/heads/{}", ref_path(&request.branch)),
-                Some(&json!({ "sha": commit, "force": false })),
-            )
-            .await
+            BranchMove::FastForward
+        };
+        self.set_branch(installation_id, repo, &request.branch, &commit, how)
+            .await?;
+        Ok(commit)
+    }
+
+    /// Points `branch` at commit `sha`: creates it, moves it forward, or forces it.
+    pub async fn set_branch(
+        &self,
+        installation_id: i64,
+        repo: &RepoRef,
+        branch: &str,
+        sha: &str,
+        how: BranchMove,
+    ) -> Result<(), GitHubError> {
+        let auth = Auth::Installation(installation_id);
+        let base = repo.api_path();
+        let moved = match how {
+            BranchMove::Create => {
+                self.request(
+                    Method::POST,
+                    auth,
+                    &format!("{base}/git/refs"),
+                    Some(&json!({ "ref": format!("refs/heads/{branch}"), "sha": sha })),
+                )
+                .await
+            }
+            BranchMove::FastForward | BranchMove::Force => {
+                self.request(
+                    Method::PATCH,
+                    auth,
+                    &format!("{base}/git/refs/heads/{}", ref_path(branch)),
+                    Some(&json!({ "sha": sha, "force": how == BranchMove::Force })),
+                )
+                .await
+            }
         };
         match moved {
-            Ok(_) => Ok(commit),
+            Ok(_) => Ok(()),
             Err(GitHubError::Status {
                 status: 422,
                 endpoint,

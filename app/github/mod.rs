@@ -33,7 +33,7 @@ pub use deployments::{
 };
 pub use endpoint::endpoint_label;
 pub use error::GitHubError;
-pub use git_data::CommitRequest;
+pub use git_data::{BranchMove, CommitRequest, TreeEntry, TreeMode};
 pub use issues::{Issue, IssueState, IssueUpdate, ISSUE_BODY_LIMIT};
 pub use jwt::app_jwt;
 pub use manifest::ManifestConversion;

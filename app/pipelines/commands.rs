@@ -1,12 +1,14 @@
-//! Comment commands on config-repo pull requests (`issue_comment` `created`).
+//! Comment commands on config-repo pull requests and issues (`issue_comment` `created`).
 //!
-//! 1. Ignored without a trace: comments by bots (slipway's own replies included), comments on
-//!    plain issues, comments with no command line, and repositories whose default branch has
-//!    no `.github/slipway.yml` declaring environments. Edited and deleted comments run nothing.
+//! 1. Ignored without a trace: comments by bots (slipway's own replies included), comments
+//!    with no command line, and repositories whose default branch has no `.github/slipway.yml`
+//!    declaring environments. Edited and deleted comments run nothing.
 //! 2. slipway reacts 👀, reads `.github/slipway.yml` at the default branch (never the pull
 //!    request's copy) and checks every command line against it. Any line it cannot run (a typo,
-//!    a missing argument, an unknown environment) is answered with what was wrong and the
-//!    closest valid form; then nothing in the comment runs.
+//!    a missing argument, an unknown environment, a command that acts on a pull request written
+//!    on a plain issue) is answered with what was wrong and the closest valid form; then
+//!    nothing in the comment runs. On a plain issue, `/preview` is such a line; the other
+//!    commands read only the default branch and run on issues too.
 //! 3. Commands other than `/help` need write, maintain or admin permission (GitHub's
 //!    collaborator permission, cached for a minute). Without it: a polite refusal, nothing runs.
 //! 4. The commands run in order; the first that fails stops the rest. One reply (found again by
@@ -20,11 +22,12 @@ use std::sync::Arc;
 
 use super::preview::run_preview;
 use super::promote::{self, PromoteRequest};
+use super::rollback::{self, RollbackRequest};
 use super::PipelineContext;
 use crate::commands::permissions::PermissionCache;
 use crate::commands::{
     help_reply, parser, replies, Command, CommandError, CommandFailure, CommandLine,
-    HelpEnvironment,
+    HelpEnvironment, Place,
 };
 use crate::config::{self, ConfigRepoConfig, ReadError};
 use crate::git::{self, CommitId, LocalRepo, Remote, Token};
@@ -59,12 +62,35 @@ struct Session {
     installation_id: i64,
     repo: RepoRef,
     default_branch: String,
+    clone_url: String,
+    /// The repository's page, for links.
+    html_url: Option<String>,
+    /// The issue or pull request commented on.
     pull: u64,
+    place: Place,
     comment_id: u64,
     author: String,
     mirror: LocalRepo,
     head: CommitId,
     config: ConfigRepoConfig,
+}
+
+impl Session {
+    /// The command comment's page: `…/pull/7#issuecomment-1` or `…/issues/3#issuecomment-1`.
+    fn comment_url(&self) -> Option<String> {
+        let kind = match self.place {
+            Place::PullRequest => "pull",
+            Place::Issue => "issues",
+        };
+        self.html_url.as_ref().map(|url| {
+            format!(
+                "{}/{kind}/{}#issuecomment-{}",
+                url.trim_end_matches('/'),
+                self.pull,
+                self.comment_id
+            )
+        })
+    }
 }
 
 /// The config repo at its default branch.
@@ -80,7 +106,7 @@ enum Loaded {
 
 impl Commands {
     async fn on_comment(&self, event: &IssueCommentEvent) -> Result<(), HandlerError> {
-        if !event.on_pull_request || event.sender.is_bot() || event.comment.user.is_bot() {
+        if event.sender.is_bot() || event.comment.user.is_bot() {
             return Ok(());
         }
         let parsed = parser::parse(&event.comment.body);
@@ -133,7 +159,14 @@ impl Commands {
             installation_id,
             repo,
             default_branch: event.repository.default_branch.clone(),
+            clone_url: event.repository.clone_url.clone(),
+            html_url: event.repository.html_url.clone(),
             pull: event.number.0,
+            place: if event.on_pull_request {
+                Place::PullRequest
+            } else {
+                Place::Issue
+            },
             comment_id: event.comment.id,
             author: event.comment.user.login.clone(),
             mirror: *mirror,
@@ -161,9 +194,10 @@ impl Commands {
             .keys()
             .map(String::as_str)
             .collect();
-        let (lines, problems): (Vec<_>, Vec<_>) = parser::validate(parsed, &environments)
-            .into_iter()
-            .partition(Result::is_ok);
+        let (lines, problems): (Vec<_>, Vec<_>) =
+            parser::validate_at(parsed, &environments, session.place)
+                .into_iter()
+                .partition(Result::is_ok);
         let lines: Vec<CommandLine> = lines.into_iter().filter_map(Result::ok).collect();
         let problems: Vec<CommandError> = problems.into_iter().filter_map(Result::err).collect();
         if !problems.is_empty() {
@@ -281,6 +315,9 @@ impl Commands {
     /// Re-runs this pull request's preview so its lock lines show the change just made. Best
     /// effort: the lock itself is done, and a later push or `/preview` refreshes it anyway.
     async fn refresh_preview(&self, session: &Session) {
+        if session.place == Place::Issue {
+            return;
+        }
         let refreshed = run_preview(
             &self.context,
             session.installation_id,
@@ -368,6 +405,28 @@ impl Commands {
                         source: source.clone(),
                         requested_by: session.author.clone(),
                         requested_in: session.pull,
+                    },
+                )
+                .await?;
+                Ok(Some(outcome.reply(Templates::builtin())?))
+            }
+            Command::Rollback { env, to } => {
+                let outcome = rollback::rollback(
+                    &self.context,
+                    RollbackRequest {
+                        installation_id: session.installation_id,
+                        repo: session.repo.clone(),
+                        default_branch: session.default_branch.clone(),
+                        clone_url: session.clone_url.clone(),
+                        html_url: session.html_url.clone(),
+                        mirror: session.mirror.clone(),
+                        head: session.head,
+                        config: session.config.clone(),
+                        environment: env.clone(),
+                        to: to.clone(),
+                        requested_by: session.author.clone(),
+                        requested_in: session.pull,
+                        comment_url: session.comment_url(),
                     },
                 )
                 .await?;

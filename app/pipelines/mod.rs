@@ -17,6 +17,7 @@ pub mod installations;
 pub mod missed_deliveries;
 pub mod preview;
 pub mod promote;
+pub mod rollback;
 
 use std::sync::Arc;
 

@@ -18,9 +18,10 @@
 //! that does not parse, environment that does not render, check-run titles, summary and
 //! annotation titles, superseded and stopped runs); command replies are `replies/*.md.j2`,
 //! one per outcome of a command; an image bump's commit message and rolling pull request are
-//! `bumps/*.j2`; a deploy's check run (title, summary, the objects applied) and its comment on
-//! the merged pull request are `deploy/*.md.j2`; the issue of an environment that drifted
-//! (title, body, the comment that closes it) is `drift/*.j2`.
+//! `bumps/*.j2`, a rollback's commit message and pull request `rollback/*.j2`; a deploy's
+//! check run (title, summary, the objects applied) and its comment on the merged pull request
+//! are `deploy/*.md.j2`; the issue of an environment that drifted (title, body, the comment that
+//! closes it) is `drift/*.j2`.
 //!
 //! Every slot fed from a manifest, a repository or a user goes through one of the filters
 //! `text`, `code`, `html` or `quote` ([`escape`]), so values from a change or a comment cannot
@@ -104,9 +105,19 @@ templates! {
     REPLY_PROMOTE_UPDATED => "replies/promote_updated.md.j2" at "replies/promote_updated.md.j2",
     REPLY_PROMOTE_UNCHANGED => "replies/promote_unchanged.md.j2" at "replies/promote_unchanged.md.j2",
     REPLY_PROMOTE_UP_TO_DATE => "replies/promote_up_to_date.md.j2" at "replies/promote_up_to_date.md.j2",
+    REPLY_ROLLBACK_COMMITTED => "replies/rollback_committed.md.j2" at "replies/rollback_committed.md.j2",
+    REPLY_ROLLBACK_PROPOSED => "replies/rollback_proposed.md.j2" at "replies/rollback_proposed.md.j2",
+    REPLY_ROLLBACK_UNCHANGED => "replies/rollback_unchanged.md.j2" at "replies/rollback_unchanged.md.j2",
+    REPLY_ROLLBACK_NO_HISTORY => "replies/rollback_no_history.md.j2" at "replies/rollback_no_history.md.j2",
+    REPLY_ROLLBACK_UNKNOWN_COMMIT => "replies/rollback_unknown_commit.md.j2" at "replies/rollback_unknown_commit.md.j2",
+    REPLY_ROLLBACK_NOT_ON_BRANCH => "replies/rollback_not_on_branch.md.j2" at "replies/rollback_not_on_branch.md.j2",
+    REPLY_ROLLBACK_LOCKED => "replies/rollback_locked.md.j2" at "replies/rollback_locked.md.j2",
     BUMP_COMMIT => "bumps/commit.txt.j2" at "bumps/commit.txt.j2",
     BUMP_PULL_TITLE => "bumps/pull_title.txt.j2" at "bumps/pull_title.txt.j2",
     BUMP_PULL_BODY => "bumps/pull_body.md.j2" at "bumps/pull_body.md.j2",
+    ROLLBACK_COMMIT => "rollback/commit.txt.j2" at "rollback/commit.txt.j2",
+    ROLLBACK_PULL_TITLE => "rollback/pull_title.txt.j2" at "rollback/pull_title.txt.j2",
+    ROLLBACK_PULL_BODY => "rollback/pull_body.md.j2" at "rollback/pull_body.md.j2",
     BUILD_TITLE => "build/title.md.j2" at "build/title.md.j2",
     BUILD_SUMMARY => "build/summary.md.j2" at "build/summary.md.j2",
     BUILD_TEXT => "build/text.md.j2" at "build/text.md.j2",

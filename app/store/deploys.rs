@@ -297,6 +297,30 @@ impl Store {
         .await?;
         Ok(sha.map(|(sha,)| sha))
     }
+
+    /// Where `/rollback <env>` goes: the newest successful deploy of `environment` whose merge
+    /// sha differs from the newest successful one's (the revision deployed before the one that
+    /// runs now); `None` when there is none.
+    pub async fn previous_successful_deploy(
+        &self,
+        repository: &str,
+        environment: &str,
+    ) -> Result<Option<DeployRecord>, StoreError> {
+        let row: Option<Row> = sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM deploys WHERE repository = ?1 AND environment = ?2 AND outcome = ?3 \
+             AND merge_sha <> (SELECT merge_sha FROM deploys WHERE repository = ?1 \
+             AND environment = ?2 AND outcome = ?3 ORDER BY started_at DESC, id DESC LIMIT 1) \
+             ORDER BY started_at DESC, id DESC LIMIT 1"
+        ))
+        .bind(repository)
+        .bind(environment)
+        .bind(DEPLOY_SUCCEEDED)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(DeployRecord::from))
+    }
 }
 
 #[cfg(test)]
@@ -376,10 +400,47 @@ mod tests {
         assert_eq!(dev[1].counts.pruned, 4);
         assert_eq!(dev[1].deployment_id, Some(7));
         assert_eq!(store.recent_deploys(20).await.unwrap().len(), 4);
+        assert_eq!(
+            store
+                .previous_successful_deploy("acme/config", "dev")
+                .await
+                .unwrap()
+                .map(|d| d.merge_sha)
+                .as_deref(),
+            Some("aaa")
+        );
         assert!(store
             .finish_deploy(999, 1, "succeeded", DeployCounts::default())
             .await
             .unwrap()
             .is_none());
+    }
+
+    #[tokio::test]
+    async fn a_rollback_skips_redeploys_of_what_runs_now() {
+        let (store, _dir) = Store::temporary().await;
+        let previous = |store: Store| async move {
+            store
+                .previous_successful_deploy("acme/config", "dev")
+                .await
+                .unwrap()
+                .map(|d| d.merge_sha)
+        };
+        store
+            .record_deploy(&deploy("dev", "aaa", 1_000, DEPLOY_SUCCEEDED))
+            .await
+            .unwrap();
+        assert_eq!(previous(store.clone()).await, None, "only what runs now");
+        for (sha, at, outcome) in [
+            ("bbb", 2_000, DEPLOY_SUCCEEDED),
+            ("ccc", 3_000, "apply_failed"),
+            ("bbb", 4_000, DEPLOY_SUCCEEDED),
+        ] {
+            store
+                .record_deploy(&deploy("dev", sha, at, outcome))
+                .await
+                .unwrap();
+        }
+        assert_eq!(previous(store.clone()).await.as_deref(), Some("aaa"));
     }
 }

@@ -21,6 +21,8 @@ use crate::support::{fixture, FakeGitHub, TestServer};
 pub const REPO: &str = "acme/config";
 /// The pull request the scenarios comment on.
 pub const PULL: u64 = 7;
+/// A plain issue of the config repo.
+pub const ISSUE: u64 = 3;
 pub const WAIT: Duration = Duration::from_secs(60);
 
 pub const CONFIG: &str = "\
@@ -180,7 +182,7 @@ impl World {
             .with_collaborator(REPO, READER, "read")
             .with_collaborator(REPO, TRIAGER, "triage")
             .with_pull(REPO, PullSpec::new(PULL, "change", "main"))
-            .with_issue(REPO, 3)
+            .with_issue(REPO, ISSUE)
             .fail_on_unread_output()
             .start()
             .await;
@@ -200,6 +202,15 @@ impl World {
         let comment = self.fake.user_comments(REPO, PULL, login, body);
         let payload = CommentEvent::new(&self.repo, PULL, &comment).payload();
         self.deliver(&payload).await;
+        self.comment_now(comment.id)
+    }
+
+    /// `login` writes `body` on plain issue `number` (not a pull request), as [`Self::comment`].
+    pub async fn comment_on_issue(&self, login: &str, number: u64, body: &str) -> FakeComment {
+        let comment = self.fake.user_comments(REPO, number, login, body);
+        let mut event = CommentEvent::new(&self.repo, number, &comment);
+        event.on_pull_request = false;
+        self.deliver(&event.payload()).await;
         self.comment_now(comment.id)
     }
 

@@ -92,7 +92,7 @@ fn source_line(source: &SourceCommit) -> String {
 
 /// The URL when it is a plain `http(s)` URL that can stand in a commit message and inside a
 /// markdown link's parentheses.
-fn link(url: &str) -> Option<String> {
+pub(crate) fn link(url: &str) -> Option<String> {
     let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
     let clean = !url
         .chars()
@@ -102,7 +102,7 @@ fn link(url: &str) -> Option<String> {
 
 /// One line of plain text: control characters (line breaks included) become `�`, so no value
 /// can add lines (or trailers) to a commit message.
-fn plain(text: &str) -> String {
+pub(crate) fn plain(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
         .collect()

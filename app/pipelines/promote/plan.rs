@@ -23,7 +23,7 @@ pub fn branch_name(env: &str) -> Result<String, UserError> {
     Ok(format!("slipway/promote/{env}"))
 }
 
-fn is_dns_label(name: &str) -> bool {
+pub(crate) fn is_dns_label(name: &str) -> bool {
     (1..=63).contains(&name.len())
         && name
             .bytes()
@@ -302,7 +302,7 @@ pub fn pull_body_header(
 }
 
 /// A GitHub login: letters, digits and `-` (plus `[bot]`); anything else is not shown.
-fn show_login(login: &str) -> String {
+pub(crate) fn show_login(login: &str) -> String {
     let plain = !login.is_empty()
         && login.len() <= 100
         && login

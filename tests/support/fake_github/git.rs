@@ -74,10 +74,13 @@ pub fn write_blob(bare: &Path, bytes: &[u8]) -> Result<String, String> {
     git(bare, &["hash-object", "-w", "--stdin"], Some(bytes))
 }
 
-/// One entry of `POST …/git/trees`: a path set to a blob, or deleted (`sha: None`).
+/// One entry of `POST …/git/trees`: a path set to a blob or to a tree (a whole directory), or
+/// deleted with whatever it held (`sha: None`).
 pub struct TreeEdit {
     pub path: String,
     pub mode: String,
+    /// `blob` or `tree`.
+    pub kind: String,
     pub sha: Option<String>,
 }
 
@@ -102,7 +105,30 @@ pub fn write_tree(
             None => git_env(bare, &["read-tree", "--empty"], None, &env)?,
         };
         for edit in edits {
+            // What the path held goes first: a file, or every file of a directory.
+            git_env(
+                bare,
+                &[
+                    "rm",
+                    "--cached",
+                    "-r",
+                    "-q",
+                    "--ignore-unmatch",
+                    "--",
+                    &edit.path,
+                ],
+                None,
+                &env,
+            )?;
             match &edit.sha {
+                Some(sha) if edit.kind == "tree" => {
+                    git_env(
+                        bare,
+                        &["read-tree", &format!("--prefix={}/", edit.path), sha],
+                        None,
+                        &env,
+                    )?;
+                }
                 Some(sha) => {
                     git_env(
                         bare,
@@ -116,14 +142,7 @@ pub fn write_tree(
                         &env,
                     )?;
                 }
-                None => {
-                    git_env(
-                        bare,
-                        &["update-index", "--force-remove", &edit.path],
-                        None,
-                        &env,
-                    )?;
-                }
+                None => {}
             }
         }
         git_env(bare, &["write-tree"], None, &env)

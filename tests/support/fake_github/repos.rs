@@ -1123,8 +1123,14 @@ pub async fn create_tree(
                 "tree.path contains a malformed path component: {path:?}"
             ));
         }
-        if !["100644", "100755", "120000"].contains(&mode) || kind != "blob" {
-            // This fake writes blobs only (what slipway sends); trees and submodules are refused.
+        let known = match kind {
+            "blob" => ["100644", "100755", "120000"].contains(&mode),
+            "tree" => mode == "040000",
+            _ => false,
+        };
+        if !known {
+            // Blobs and trees, as GitHub documents them; submodules (`160000` `commit`) are
+            // refused by this fake.
             return unprocessable(&format!(
                 "tree entry {path:?}: mode {mode} type {kind} is not supported"
             ));
@@ -1135,10 +1141,15 @@ pub async fn create_tree(
         ) {
             (Some(Value::Null), _) => None,
             (Some(Value::String(sha)), _) => {
-                if git::object_type(&bare, sha).as_deref() != Some("blob") {
-                    return unprocessable(&format!("tree.sha {sha} is not a valid blob"));
+                if git::object_type(&bare, sha).as_deref() != Some(kind) {
+                    return unprocessable(&format!("tree.sha {sha} is not a valid {kind}"));
                 }
                 Some(sha.clone())
+            }
+            (_, Some(_)) if kind == "tree" => {
+                return unprocessable(&format!(
+                    "tree entry {path:?}: content is for blobs; a tree needs a sha"
+                ))
             }
             (_, Some(content)) => match git::write_blob(&bare, content.as_bytes()) {
                 Ok(sha) => Some(sha),
@@ -1149,6 +1160,7 @@ pub async fn create_tree(
         edits.push(git::TreeEdit {
             path: path.to_string(),
             mode: mode.to_string(),
+            kind: kind.to_string(),
             sha,
         });
     }
