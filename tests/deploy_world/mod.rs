@@ -92,7 +92,12 @@ impl DeployWorld {
             .with_collaborator(REPO, "reader", "read")
             .start()
             .await;
-        let kube = FakeKube::builder().start().await;
+        // The target namespaces exist, as a platform team creates them for slipway.
+        let kube = FakeKube::builder()
+            .namespace(DEV_NS)
+            .namespace(PROD_NS)
+            .start()
+            .await;
         kube.auto_roll_out(true);
         let mut builder = TestServer::builder().github(&fake).kube(&kube);
         if let Some(tick) = tick {
