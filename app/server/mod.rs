@@ -204,7 +204,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
     // Runs start before the handlers, which start runs of their own.
     let (runs, runs_join) =
         runs::start(store.clone(), run_kinds, metrics.clone(), runs_config).await?;
-    let drift = DriftChecks::new(deploys.clone(), runs.clone(), fingerprint_key.clone());
+    let drift = DriftChecks::new(deploys.clone(), runs.clone(), fingerprint_key);
     let context = PipelineContext {
         store: store.clone(),
         github: github.clone(),

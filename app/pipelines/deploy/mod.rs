@@ -51,6 +51,9 @@ pub enum DeployAccess {
     Unavailable(String),
 }
 
+/// The lock one pull request's deploy comment is written under.
+type CommentWriter = Arc<tokio::sync::Mutex<()>>;
+
 /// What deploys share: the handlers' and the run kind's tools. Cheap to clone.
 #[derive(Clone)]
 pub struct Deploys {
@@ -65,7 +68,7 @@ struct Inner {
     templates: &'static Templates,
     /// One writer at a time per pull request's deploy comment: environments finish together,
     /// and two writers that both find no comment would post two.
-    comment_writers: Mutex<HashMap<(String, u64), Arc<tokio::sync::Mutex<()>>>>,
+    comment_writers: Mutex<HashMap<(String, u64), CommentWriter>>,
 }
 
 impl Deploys {
@@ -103,7 +106,7 @@ impl Deploys {
     }
 
     /// The one lock of pull request `pull`'s deploy comment.
-    fn comment_writer(&self, repo: &str, pull: u64) -> Arc<tokio::sync::Mutex<()>> {
+    fn comment_writer(&self, repo: &str, pull: u64) -> CommentWriter {
         let mut writers = self
             .inner
             .comment_writers
