@@ -147,7 +147,10 @@ async fn an_approval_of_an_earlier_head_does_not_count() {
     let check = world.deployed(&merge, "prod").await;
     assert_eq!(check.conclusion.as_deref(), Some("failure"));
     let summary = check.summary.unwrap_or_default();
-    assert!(summary.contains("bob approved an older commit"), "{summary}");
+    assert!(
+        summary.contains("bob approved an older commit"),
+        "{summary}"
+    );
     assert!(world.objects("deployments", PROD_NS).is_empty());
 }
 
@@ -453,5 +456,72 @@ async fn secret_values_never_reach_github() {
     assert!(
         world.object("secrets", DEV_NS, "db").is_some(),
         "the Secret was applied"
+    );
+}
+
+#[tokio::test]
+async fn re_running_a_locked_deploy_after_unlock_deploys_it() {
+    let world = DeployWorld::new().await;
+    let store = world.server().store().clone();
+    store
+        .lock_environment(REPO, "dev", "carol", None)
+        .await
+        .unwrap();
+    world.propose(17, "bump-dev", |w| {
+        w.write("envs/dev/api.yaml", &api(DEV_NS, "1.1"));
+    });
+    let merge = world.merge(17).await;
+    let locked = world.deployed(&merge, "dev").await;
+    assert_eq!(locked.conclusion.as_deref(), Some("neutral"));
+
+    world.rerun(&locked).await;
+    let still = world.deployed(&merge, "dev").await;
+    assert_eq!(still.conclusion.as_deref(), Some("neutral"), "still locked");
+    assert!(world.objects("deployments", DEV_NS).is_empty());
+
+    store.unlock_environment(REPO, "dev").await.unwrap();
+    world.rerun(&still).await;
+    let deployed = world
+        .check_when(&merge, "dev", "a success", |r| {
+            r.conclusion.as_deref() == Some("success")
+        })
+        .await;
+    assert_eq!(deployed.status, "completed");
+    assert_eq!(
+        world.api_image(DEV_NS).as_deref(),
+        Some("registry.example.com/team/api:1.1")
+    );
+    world.deploy_comment(17, "✅ deployed").await;
+}
+
+#[tokio::test]
+async fn a_rollback_command_commits_the_old_directory_and_its_push_deploys_it() {
+    let world = DeployWorld::new().await;
+    for (number, tag) in [(18, "1.1"), (19, "1.2")] {
+        world.propose(number, &format!("tag-{tag}"), |w| {
+            w.write("envs/dev/api.yaml", &api(DEV_NS, tag));
+        });
+        let merge = world.merge(number).await;
+        let check = world.deployed(&merge, "dev").await;
+        assert_eq!(check.conclusion.as_deref(), Some("success"), "{check:#?}");
+        world.deploy_comment(number, "✅ deployed").await;
+    }
+    let before = world.main_head();
+    let reply = world.command_on_issue("alice", "/rollback dev").await;
+    assert!(reply.body.contains("dev"), "{}", reply.body);
+    let after = world.main_head();
+    assert_ne!(
+        before, after,
+        "the rollback is a commit on main: {}",
+        reply.body
+    );
+    world.deliver_push(&before, &after).await;
+
+    let check = world.deployed(&after, "dev").await;
+    assert_eq!(check.conclusion.as_deref(), Some("success"), "{check:#?}");
+    assert_eq!(
+        world.api_image(DEV_NS).as_deref(),
+        Some("registry.example.com/team/api:1.1"),
+        "the previously deployed revision runs again"
     );
 }

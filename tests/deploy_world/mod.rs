@@ -21,6 +21,8 @@ use crate::support::{fake_github::FakeDeployment, FakeGitHub, TestServer};
 pub const REPO: &str = "acme/config";
 pub const WAIT: Duration = Duration::from_secs(30);
 pub const DEV_NS: &str = "team-dev";
+/// A plain issue of the config repo, for commands that need no pull request (`/rollback`).
+pub const ISSUE: u64 = 50;
 pub const PROD_NS: &str = "team-prod";
 
 /// `dev` deploys on every merge and push, prunes, rolls back when unhealthy; `prod` needs one
@@ -90,6 +92,7 @@ impl DeployWorld {
             .with_collaborator(REPO, "alice", "write")
             .with_collaborator(REPO, "bob", "write")
             .with_collaborator(REPO, "reader", "read")
+            .with_issue(REPO, ISSUE)
             .start()
             .await;
         // The target namespaces exist, as a platform team creates them for slipway.
@@ -212,6 +215,57 @@ impl DeployWorld {
             fork: false,
         };
         self.deliver("push", &push.payload()).await
+    }
+
+    /// Someone presses "Re-run" on the check run `run`: GitHub's `check_run` `rerequested`.
+    pub async fn rerun(&self, run: &FakeCheckRun) -> String {
+        let mut event: Value = serde_json::from_slice(&crate::support::fixture(
+            "handled/check_run/07-rerequested.json",
+        ))
+        .expect("the fixture is JSON");
+        let (owner, name) = REPO.split_once('/').unwrap();
+        event["installation"] = serde_json::json!({ "id": INSTALLATION_ID });
+        event["check_run"]["id"] = serde_json::json!(run.id);
+        event["check_run"]["name"] = serde_json::json!(run.name);
+        event["check_run"]["head_sha"] = serde_json::json!(run.head_sha);
+        event["check_run"]["check_suite"]["head_branch"] = serde_json::json!("main");
+        event["check_run"]["check_suite"]["head_sha"] = serde_json::json!(run.head_sha);
+        let repository = &mut event["repository"];
+        repository["name"] = serde_json::json!(name);
+        repository["full_name"] = serde_json::json!(REPO);
+        repository["owner"]["login"] = serde_json::json!(owner);
+        repository["clone_url"] = serde_json::json!(crate::support::file_url(&self.bare));
+        repository["html_url"] = serde_json::json!(format!("https://github.com/{REPO}"));
+        repository["default_branch"] = serde_json::json!("main");
+        repository["fork"] = serde_json::json!(false);
+        let payload = serde_json::to_vec(&event).expect("serialises");
+        self.deliver("check_run", &payload).await
+    }
+
+    /// `login` writes `body` on the plain issue [`ISSUE`] and slipway processes the comment;
+    /// slipway's reply.
+    pub async fn command_on_issue(&self, login: &str, body: &str) -> FakeComment {
+        let comment = self.fake.user_comments(REPO, ISSUE, login, body);
+        let event = crate::command_world::CommentEvent {
+            action: "created".into(),
+            number: ISSUE,
+            on_pull_request: false,
+            comment_id: comment.id,
+            body: comment.body.clone(),
+            login: comment.user_login.clone(),
+            user_type: comment.user_type.clone(),
+            clone_url: crate::support::file_url(&self.bare),
+        };
+        self.deliver("issue_comment", &event.payload()).await;
+        let replies: Vec<FakeComment> = self
+            .fake
+            .peek_comments_on(REPO, ISSUE)
+            .into_iter()
+            .filter(|c| c.user_type == "Bot")
+            .collect();
+        let reply = replies.last().cloned().expect("slipway replied");
+        self.fake.read_comment(&reply);
+        reply
     }
 
     /// Posts a webhook and waits until slipway is done with it; returns the delivery id.
