@@ -52,13 +52,13 @@ async fn the_server_drives_runs_of_its_kinds_and_counts_them() {
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     let mut options = ServerOptions::new(Settings::from_vars(&vars).unwrap());
-    options.run_kinds.register("deploy", 2, WaitForGo);
+    options.run_kinds.register("health-wait", 2, WaitForGo);
     let server = slipway::server::start(options).await.unwrap();
 
     let StartOutcome::Started(run) = server
         .runs
         .start(
-            "deploy",
+            "health-wait",
             "acme/config#12:prod",
             json!({}),
             Duration::from_secs(60),
@@ -71,7 +71,7 @@ async fn the_server_drives_runs_of_its_kinds_and_counts_them() {
     server
         .runs
         .signal(
-            &RunTarget::subject("deploy", "acme/config#12:prod"),
+            &RunTarget::subject("health-wait", "acme/config#12:prod"),
             "go",
             json!({"note": "healthy"}),
         )
@@ -99,7 +99,7 @@ async fn the_server_drives_runs_of_its_kinds_and_counts_them() {
         .await
         .unwrap();
     assert!(
-        metrics.contains("slipway_runs_total{kind=\"deploy\",outcome=\"succeeded\"} 1"),
+        metrics.contains("slipway_runs_total{kind=\"health-wait\",outcome=\"succeeded\"} 1"),
         "{metrics}"
     );
     assert!(

@@ -49,7 +49,8 @@ pub struct ServerOptions {
     pub recovery: RecoveryConfig,
     pub github_retry: RetryPolicy,
     pub extra_handlers: Option<RegisterHandlers>,
-    /// The run kinds the supervisor drives, besides slipway's own (builds).
+    /// The run kinds the supervisor drives, besides slipway's own (`build`, `deploy`), which
+    /// take precedence over a kind of the same name.
     pub run_kinds: RunKinds,
     pub runs: RunsConfig,
     pub scheduler: SchedulerConfig,

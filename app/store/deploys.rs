@@ -286,16 +286,10 @@ impl Store {
         repository: &str,
         environment: &str,
     ) -> Result<Option<String>, StoreError> {
-        let sha: Option<(String,)> = sqlx::query_as(
-            "SELECT merge_sha FROM deploys WHERE repository = ? AND environment = ? \
-             AND outcome = ? ORDER BY started_at DESC, id DESC LIMIT 1",
-        )
-        .bind(repository)
-        .bind(environment)
-        .bind(DEPLOY_SUCCEEDED)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(sha.map(|(sha,)| sha))
+        Ok(self
+            .last_successful_deploy_record(repository, environment)
+            .await?
+            .map(|record| record.merge_sha))
     }
 
     /// Where `/rollback <env>` goes: the newest successful deploy of `environment` whose merge
