@@ -84,7 +84,8 @@ fn service(name: &str) -> String {
 /// `objects` objects for dev: one in twenty a Deployment, one in twenty a Service, the rest
 /// ConfigMaps, a file each.
 fn write_environment(work: &git_fixtures::TestRepo, objects: usize) {
-    work.remove("envs/dev");
+    work.remove("envs/dev/api.yaml");
+    work.remove("envs/dev/settings.yaml");
     for n in 0..objects {
         let name = format!("part-{n:04}");
         let yaml = match n % 20 {

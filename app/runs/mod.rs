@@ -15,9 +15,11 @@
 mod kind;
 mod supervisor;
 mod transition;
+mod trouble;
 
 pub use kind::{
     HookFuture, RunKind, RunKinds, StepContext, StepError, StepFuture, StepOutcome, Verdict,
 };
 pub use supervisor::{start, Runs, RunsConfig, RunsError};
 pub use transition::record_for;
+pub use trouble::{Transience, Trouble};

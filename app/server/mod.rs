@@ -296,7 +296,7 @@ async fn cluster_access(choice: ClusterChoice, namespace: &str) -> ClusterAccess
             Ok(client) => client,
             Err(err) => {
                 let reason = err.to_string();
-                tracing::warn!(reason, "builds cannot run: no cluster");
+                tracing::warn!(reason, "builds and deploys cannot run: no cluster");
                 return ClusterAccess::Unavailable(reason);
             }
         },

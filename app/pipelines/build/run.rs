@@ -18,11 +18,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::cluster::{self, BuildSpec, ClusterError, FailReason, JobState};
+use crate::cluster::{self, BuildSpec, FailReason, JobState};
 use crate::config::format_duration;
-use crate::github::{CheckConclusion, CheckRunUpdate, CheckStatus, GitHubError};
+use crate::github::{CheckConclusion, CheckRunUpdate, CheckStatus};
 use crate::pipelines::bumps::{BumpLanded, BumpOrder, SourceCommit};
-use crate::runs::{HookFuture, RunKind, StepContext, StepError, StepFuture, StepOutcome};
+use crate::runs::{HookFuture, RunKind, StepContext, StepError, StepFuture, StepOutcome, Trouble};
 use crate::store::{now_millis, RunRecord};
 
 use super::progress::{BuildProgress, BuildResult, Phase};
@@ -51,36 +51,6 @@ impl RunKind for BuildRun {
 
     fn on_cancel<'a>(&'a self, run: &'a RunRecord) -> HookFuture<'a> {
         Box::pin(self.builds.finish_stopped(run, Outcome::Cancelled))
-    }
-}
-
-/// Why a step could not go on, before it is decided whether to try again.
-enum Trouble {
-    /// Can pass: try again later.
-    Transient(String),
-    /// Cannot pass: the build fails with this reason.
-    Fatal(String),
-}
-
-impl From<GitHubError> for Trouble {
-    fn from(err: GitHubError) -> Self {
-        let message = crate::failure::chain(&err);
-        if err.is_retryable() {
-            Trouble::Transient(message)
-        } else {
-            Trouble::Fatal(message)
-        }
-    }
-}
-
-impl From<ClusterError> for Trouble {
-    fn from(err: ClusterError) -> Self {
-        let message = crate::failure::chain(&err);
-        if err.is_transient() {
-            Trouble::Transient(message)
-        } else {
-            Trouble::Fatal(message)
-        }
     }
 }
 

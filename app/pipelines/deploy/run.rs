@@ -19,14 +19,14 @@
 
 use std::time::Duration;
 
-use crate::cluster::{ClusterError, Deployer, Inventory};
+use crate::cluster::{Deployer, Inventory};
 use crate::config::{self, Environment, OnFailure};
 use crate::git::{self, CommitId, LocalRepo};
 use crate::github::DeploymentId;
 use crate::policy;
 use crate::queue::HandlerError;
 use crate::render::{self, K8sObject, ObjectKey};
-use crate::runs::{HookFuture, RunKind, StepContext, StepError, StepFuture, StepOutcome};
+use crate::runs::{HookFuture, RunKind, StepContext, StepError, StepFuture, StepOutcome, Trouble};
 use crate::store::{now_millis, NewDeploy, RunRecord};
 
 use super::progress::{DeployProgress, Phase};
@@ -74,48 +74,6 @@ impl RunKind for DeployRun {
             };
             self.deploys.end_stopped(run, result).await
         })
-    }
-}
-
-/// Why a step could not go on.
-enum Trouble {
-    /// Can pass: try again later.
-    Transient(String),
-    /// Cannot pass: the deploy fails with this reason.
-    Fatal(String),
-}
-
-impl From<HandlerError> for Trouble {
-    fn from(err: HandlerError) -> Self {
-        let message = crate::failure::chain(&err);
-        if err.is_transient() {
-            Trouble::Transient(message)
-        } else {
-            Trouble::Fatal(message)
-        }
-    }
-}
-
-impl From<ClusterError> for Trouble {
-    fn from(err: ClusterError) -> Self {
-        let message = crate::failure::chain(&err);
-        if err.is_transient() {
-            Trouble::Transient(message)
-        } else {
-            Trouble::Fatal(message)
-        }
-    }
-}
-
-impl From<crate::git::GitError> for Trouble {
-    fn from(err: crate::git::GitError) -> Self {
-        HandlerError::from(err).into()
-    }
-}
-
-impl From<crate::git::TaskFailed> for Trouble {
-    fn from(err: crate::git::TaskFailed) -> Self {
-        HandlerError::from(err).into()
     }
 }
 
@@ -247,16 +205,14 @@ impl Deploys {
             };
             let id = store
                 .record_deploy(&record)
-                .await
-                .map_err(HandlerError::from)?;
+                .await?;
             progress.record_id = Some(id);
             let outcome = self.outcome(progress, DeployResult::InProgress);
             let detail = serde_json::to_string(&self.stored(progress, outcome))
                 .map_err(|err| Trouble::Fatal(err.to_string()))?;
             store
                 .set_deploy_detail(id, &detail, None, None)
-                .await
-                .map_err(HandlerError::from)?;
+                .await?;
         }
         if let (Some(pull), Some(repo)) = (progress.pull, progress.repo_ref()) {
             self.publish_comment(progress.installation_id, &repo, pull, &progress.sha)
@@ -296,15 +252,19 @@ impl Deploys {
         };
         let report = match deployer.apply(&objects, &inventory).await {
             Ok(report) => report,
-            Err(failed) if failed.error.is_transient() => {
-                return Err(Trouble::Transient(crate::failure::chain(&failed)))
-            }
             Err(failed) => {
-                if !rollback {
-                    progress.objects = failed.done.objects.clone();
-                    progress.conflicts = failed.done.conflicts.clone();
+                // The API server may quote what it refused: no Secret value goes further.
+                let values = secret_values(&objects);
+                let values: Vec<&str> = values.iter().map(String::as_str).collect();
+                let transient = failed.error.is_transient();
+                let message = crate::failure::chain(&failed.error.redacted(&values));
+                if transient {
+                    return Err(Trouble::Transient(message));
                 }
-                let message = crate::failure::chain(&failed.error);
+                if !rollback {
+                    progress.objects = failed.done.objects;
+                    progress.conflicts = failed.done.conflicts;
+                }
                 return self
                     .failed(progress, &env, rollback, failed.object, message)
                     .await;
@@ -336,7 +296,12 @@ impl Deploys {
         let deployer = self.deployer()?;
         let deadline = progress.health_deadline.unwrap_or_else(now_millis);
         let remaining = Duration::from_millis(u64::try_from(deadline - now_millis()).unwrap_or(0));
-        let keys = progress.object_keys();
+        // Other kinds are healthy once applied: only workloads are waited for.
+        let keys: Vec<ObjectKey> = progress
+            .object_keys()
+            .into_iter()
+            .filter(|key| crate::cluster::health::is_workload(&key.group, &key.kind))
+            .collect();
         let report = deployer
             .wait_healthy(&keys, remaining.min(HEALTH_SLICE))
             .await?;
@@ -424,8 +389,7 @@ impl Deploys {
             .inner
             .store
             .last_successful_deploy(&progress.repo, &progress.environment)
-            .await
-            .map_err(HandlerError::from)?;
+            .await?;
         Ok(last.filter(|sha| *sha != progress.sha))
     }
 
@@ -438,8 +402,7 @@ impl Deploys {
             .inner
             .store
             .last_successful_deploy_record(&progress.repo, &progress.environment)
-            .await
-            .map_err(HandlerError::from)?;
+            .await?;
         Ok(last
             .as_ref()
             .and_then(StoredDeploy::of)
@@ -483,8 +446,7 @@ impl Deploys {
             .inner
             .github
             .installation_token(progress.installation_id)
-            .await
-            .map_err(HandlerError::from)?;
+            .await?;
         let mirror = self
             .mirror_of(&progress.clone_url, token.token, &commits)
             .await?;
@@ -525,6 +487,37 @@ async fn render_at(
     })
     .await?;
     Ok(rendered)
+}
+
+/// Every value the Secrets among `objects` hold, as written and (for `data`) decoded: what an
+/// API server's message must not carry on to GitHub or the log.
+fn secret_values(objects: &[K8sObject]) -> Vec<String> {
+    use base64::Engine;
+    let mut values = Vec::new();
+    for object in objects {
+        if object.api_group() != "" || object.kind() != "Secret" {
+            continue;
+        }
+        for field in ["data", "stringData"] {
+            let Some(entries) = object.value[field].as_object() else {
+                continue;
+            };
+            for value in entries.values().filter_map(|v| v.as_str()) {
+                if field == "data" {
+                    if let Some(decoded) = base64::engine::general_purpose::STANDARD
+                        .decode(value)
+                        .ok()
+                        .and_then(|bytes| String::from_utf8(bytes).ok())
+                    {
+                        values.push(decoded);
+                    }
+                }
+                values.push(value.to_string());
+            }
+        }
+    }
+    values.retain(|v| !v.is_empty());
+    values
 }
 
 /// `object: reason; …` for a failure message, the first five.

@@ -217,12 +217,21 @@ impl Deploys {
         let mirror = self
             .mirror(installation_id, repository, &[before, after])
             .await?;
-        let Some(affected) = self
-            .affected(delivery, &repo, mirror, after, before)
-            .await?
-        else {
+        // An app repo's push stops here, before GitHub is asked anything.
+        let reader = mirror.clone();
+        let declares = git::blocking(move || -> Result<bool, HandlerError> {
+            match crate::config::read_at(&reader.tree_at(&before.to_hex())?) {
+                Ok(config) => Ok(config.config_repo.is_some()),
+                Err(ReadError::NotFound { .. }) => Ok(false),
+                // Broken: the deploy decision below says so.
+                Err(_) => Ok(true),
+            }
+        })
+        .await?;
+        if !declares {
             return Ok(());
-        };
+        }
+        // A merge's push is the merge's to deploy: asked before anything is rendered.
         let pulls = self
             .inner
             .github
@@ -235,6 +244,12 @@ impl Deploys {
             tracing::info!(delivery = %delivery.id, repo, pull = merged.number, "push of a merged pull request: its merge deploys it");
             return Ok(());
         }
+        let Some(affected) = self
+            .affected(delivery, &repo, mirror, after, before)
+            .await?
+        else {
+            return Ok(());
+        };
         let origin = Origin::Push {
             branch: &repository.default_branch,
         };
