@@ -16,7 +16,10 @@ async fn health_readiness_and_metrics_answer() {
         server.get("/readyz").await,
         (
             200,
-            format!("ready\nbuilds and deploys cannot run: {}", support::NO_TEST_CLUSTER)
+            format!(
+                "ready\nbuilds and deploys cannot run: {}",
+                support::NO_TEST_CLUSTER
+            )
         )
     );
 

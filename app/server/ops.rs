@@ -29,7 +29,9 @@ pub(super) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     // body says what does not work.
     let mut notes = Vec::new();
     match &state.cluster {
-        ClusterAccess::Unavailable(reason) => notes.push(format!("builds and deploys cannot run: {reason}")),
+        ClusterAccess::Unavailable(reason) => {
+            notes.push(format!("builds and deploys cannot run: {reason}"))
+        }
         ClusterAccess::Ready(cluster) => {
             if let Err(err) = cluster.check_access().await {
                 notes.push(format!(

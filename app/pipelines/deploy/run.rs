@@ -203,16 +203,12 @@ impl Deploys {
                 deployment_id: progress.deployment_id,
                 check_run_id: progress.check_run_id,
             };
-            let id = store
-                .record_deploy(&record)
-                .await?;
+            let id = store.record_deploy(&record).await?;
             progress.record_id = Some(id);
             let outcome = self.outcome(progress, DeployResult::InProgress);
             let detail = serde_json::to_string(&self.stored(progress, outcome))
                 .map_err(|err| Trouble::Fatal(err.to_string()))?;
-            store
-                .set_deploy_detail(id, &detail, None, None)
-                .await?;
+            store.set_deploy_detail(id, &detail, None, None).await?;
         }
         if let (Some(pull), Some(repo)) = (progress.pull, progress.repo_ref()) {
             self.publish_comment(progress.installation_id, &repo, pull, &progress.sha)
