@@ -259,3 +259,23 @@ fn a_failing_template_reports_helm_s_message_with_repository_paths() {
         "temporary paths leak: {text}"
     );
 }
+
+#[test]
+fn a_chart_never_reaches_the_network_for_a_dependency() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let repo = TestRepo::new();
+    repo.write(
+        "envs/dev/Chart.yaml",
+        &format!("apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n- name: redis\n  version: 1.0.0\n  repository: http://127.0.0.1:{port}/charts\n"),
+    )
+    .write("envs/dev/Chart.lock", &format!("dependencies:\n- name: redis\n  repository: http://127.0.0.1:{port}/charts\n  version: 1.0.0\n"));
+    repo.commit("a dependency served locally");
+    let err = render_head(&repo, &env("  dev:\n    path: envs/dev\n", "dev")).unwrap_err();
+    assert_eq!(err.location(), Some(("envs/dev/Chart.yaml", 7, 15)));
+    assert!(
+        matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "nothing may connect to the chart repository"
+    );
+}
