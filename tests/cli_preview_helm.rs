@@ -187,3 +187,32 @@ fn a_dependency_that_needs_a_download_is_refused_at_its_line() {
         &stable(&run.stdout, &repo, &base, &head),
     );
 }
+
+#[test]
+fn the_lookup_note_is_given_only_for_environments_whose_objects_change() {
+    let (repo, _) = chart_repo();
+    repo.write(
+        "chart/templates/configmap.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  CLUSTER_INFO: {{ (lookup \"v1\" \"ConfigMap\" \"kube-public\" \"cluster-info\") | len | quote }}\n",
+    );
+    let base = repo.commit("read the cluster");
+    repo.write(
+        "values/prod.yaml",
+        &format!("replicas: 4\nimage:\n  tag: \"1.0\"\npassword: {PASSWORD_BASE}\n"),
+    );
+    let head = repo.commit("prod: 4 replicas");
+    let run = preview(&repo, &base, &head);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(
+            "The chart of environment `prod` calls `lookup` (`chart/templates/configmap.yaml`)"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("environment `dev` calls"),
+        "{}",
+        run.stdout
+    );
+}

@@ -176,7 +176,15 @@ impl Findings {
                 &failure.error.to_string(),
             )?);
         }
-        for lookup in &self.lookups {
+        // Only where the report shows the chart's objects: an unchanged environment's note
+        // would repeat on every pull request.
+        let changed = |env: &str| {
+            self.outcomes.iter().any(|outcome| {
+                matches!(outcome, EnvironmentOutcome::Compared { diff, .. }
+                    if diff.environment == env && diff.has_changes())
+            })
+        };
+        for lookup in self.lookups.iter().filter(|l| changed(&l.environment)) {
             notes.push(text::lookup_note(
                 templates,
                 &lookup.environment,
