@@ -177,6 +177,17 @@ fn a_file_dependency_outside_the_chart_is_refused() {
         err.to_string().contains("points outside the chart"),
         "{err}"
     );
+    repo.write(
+        "envs/dev/Chart.yaml",
+        "apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n- name: common\n  repository: file:///etc\n",
+    );
+    repo.commit("absolute");
+    let err = render_head(&repo, &env("  dev:\n    path: envs/dev\n", "dev")).unwrap_err();
+    assert_eq!(
+        err.location(),
+        Some(("envs/dev/Chart.yaml", 6, 15)),
+        "{err}"
+    );
 }
 
 #[test]

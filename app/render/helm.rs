@@ -237,9 +237,10 @@ fn check_dependencies(source: &dyn TreeSource, dir: &str, chart: &str) -> Result
         repository.push(Seg::Key("repository".to_string()));
         let name = &dependency.name;
         if let Some(target) = dependency.repository.strip_prefix("file://") {
-            if super::paths::normalize(&join(dir, target))
-                .is_none_or(|p| p != dir && !p.starts_with(&format!("{dir}/")))
-            {
+            let inside = !target.starts_with('/')
+                && super::paths::normalize(&join(dir, target))
+                    .is_some_and(|p| p == dir || p.starts_with(&format!("{dir}/")));
+            if !inside {
                 return Err(at(
                     &repository,
                     format!("dependency `{name}` points outside the chart (`{}`); a chart may only use what it holds", dependency.repository),
