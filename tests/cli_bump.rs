@@ -262,3 +262,91 @@ fn an_unknown_environment_is_an_error() {
     assert!(run.stderr.contains("no environment `qa`"), "{}", run.stderr);
     assert!(run.stderr.contains("declared: dev, prod"));
 }
+
+/// A Helm environment: the chart's defaults and two values files, the last of which sets
+/// the image; its templates mention the image too, but are never edited.
+fn helm_repo() -> TestRepo {
+    let repo = TestRepo::new();
+    repo.write(
+        ".github/slipway.yml",
+        "environments:\n  prod:\n    path: chart\n    helm:\n      values: [values/common.yaml, values/prod.yaml]\n",
+    )
+    .write("chart/Chart.yaml", "apiVersion: v2\nname: api\nversion: 0.1.0\n")
+    .write(
+        "chart/values.yaml",
+        "image:\n  repository: registry.example.com/team/api\n  tag: 1.0.0\n",
+    )
+    .write(
+        "chart/templates/deployment.yaml",
+        "# default image: registry.example.com/team/api\nimage: {{ .Values.image.repository }}:{{ .Values.image.tag }}\n",
+    )
+    .write(
+        "values/common.yaml",
+        "image:\n  repository: registry.example.com/team/api\n  tag: 1.3.0\n",
+    )
+    .write(
+        "values/prod.yaml",
+        "# prod runs what was promoted\nimage:\n  repository: registry.example.com/team/api\n  tag: \"1.4.0\"   # pinned\nreplicas: 3\n",
+    );
+    repo.commit("initial");
+    repo
+}
+
+#[test]
+fn a_bump_of_a_helm_environment_edits_the_last_values_file_that_sets_the_image() {
+    let repo = helm_repo();
+    let run = slipway(&[
+        "bump",
+        "--repo",
+        path(&repo),
+        "--env",
+        "prod",
+        "--image",
+        "registry.example.com/team/api",
+        "--tag",
+        "1.5.0",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "values/prod.yaml:4 registry.example.com/team/api:1.4.0 → registry.example.com/team/api:1.5.0\n"
+    );
+    assert_eq!(
+        repo.read("values/prod.yaml"),
+        "# prod runs what was promoted\nimage:\n  repository: registry.example.com/team/api\n  tag: \"1.5.0\"   # pinned\nreplicas: 3\n"
+    );
+    assert_eq!(
+        repo.read("values/common.yaml"),
+        "image:\n  repository: registry.example.com/team/api\n  tag: 1.3.0\n"
+    );
+    assert_eq!(
+        repo.read("chart/values.yaml"),
+        "image:\n  repository: registry.example.com/team/api\n  tag: 1.0.0\n"
+    );
+}
+
+#[test]
+fn a_bump_of_a_helm_environment_without_values_files_edits_the_chart_values() {
+    let repo = helm_repo();
+    repo.write(
+        ".github/slipway.yml",
+        "environments:\n  prod:\n    path: chart\n",
+    );
+    repo.commit("chart defaults only");
+    let run = slipway(&[
+        "bump",
+        "--repo",
+        path(&repo),
+        "--env",
+        "prod",
+        "--image",
+        "registry.example.com/team/api",
+        "--tag",
+        "1.5.0",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "chart/values.yaml:3 registry.example.com/team/api:1.0.0 → registry.example.com/team/api:1.5.0\n"
+    );
+}

@@ -59,7 +59,7 @@ fn an_invalid_work_tree_file_exits_1_with_the_located_error() {
     assert_eq!(
         stderr(&output),
         "error: .github/slipway.yml:4:5: unknown key `namspace` in environment `dev`; did you mean `namespace`? \
-         allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, required_approvals, promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval\n"
+         allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, required_approvals, promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval, helm\n"
     );
     assert_eq!(stdout(&output), "");
 }
@@ -212,7 +212,7 @@ fn every_error_in_the_file_is_reported_in_file_order() {
     assert_eq!(
         stderr(&output),
         "error: .github/slipway.yml:4:5: unknown key `namspace` in environment `dev`; did you mean `namespace`? \
-         allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, required_approvals, promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval\n\
+         allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, required_approvals, promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval, helm\n\
          error: .github/slipway.yml:5:3: environment name `Prod` is not a DNS label; use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit\n\
          error: .github/slipway.yml:7:21: `health_timeout`: `5 minutes` is not a duration; use whole numbers with units h, m, s, largest first, e.g. `90s`, `5m`, `1h30m`\n\
          error: .github/slipway.yml:8:19: `promote_from` names environment `staging`, which is not declared; declared environments: Prod, dev\n"
@@ -317,5 +317,26 @@ fn missing_paths_are_reported_with_the_files_other_errors() {
         stderr(&output),
         "error: .github/slipway.yml:3:11: `path` `envs/dev` of environment `dev` does not exist in the repository\n\
          error: .github/slipway.yml:4:12: `prune` must be `true` or `false`, found string \"maybe\"\n"
+    );
+}
+
+#[test]
+fn helm_settings_on_a_path_without_a_chart_are_an_error_at_the_helm_key() {
+    let repo = TestRepo::new();
+    repo.write("envs/dev/ns.yaml", "kind: Namespace\n").write(
+        "chart/Chart.yaml",
+        "apiVersion: v2\nname: api\nversion: 0.1.0\n",
+    );
+    repo.write(
+        ".github/slipway.yml",
+        "environments:\n  dev:\n    path: envs/dev\n    helm:\n      release: api\n  prod:\n    path: chart\n    helm:\n      values: [chart/prod.yaml]\n",
+    );
+    repo.commit("helm settings");
+    let output = slipway(&["check-config", "--repo", repo.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        "error: .github/slipway.yml:4:5: environment `dev` declares `helm`, but `envs/dev` holds no `Chart.yaml`; `helm` is for environments whose path is a Helm chart\n\
+         error: .github/slipway.yml:9:16: `helm.values` file `chart/prod.yaml` of environment `prod` is not a file in the repository\n"
     );
 }

@@ -40,7 +40,7 @@ fn unknown_environment_key_names_the_allowed_keys_and_the_closest() {
         err.to_string(),
         ".github/slipway.yml:4:5: unknown key `pth` in environment `dev`; did you mean `path`? \
          allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, required_approvals, \
-         promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval"
+         promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval, helm"
     );
 }
 
@@ -497,7 +497,7 @@ fn every_error_is_reported_sorted_by_position() {
         [
             "3:11: `path` must be relative to the repository root, found absolute path `/abs`",
             "4:25: `required_approvals` must be a non-negative integer, found string \"two\"",
-            "5:5: unknown key `pth` in environment `dev`; did you mean `path`? allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, required_approvals, promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval",
+            "5:5: unknown key `pth` in environment `dev`; did you mean `path`? allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, required_approvals, promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval, helm",
             "6:3: environment name `Prod_EU` is not a DNS label; use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit",
             "8:21: `health_timeout` must be a duration with a unit (h, m, s), e.g. `90s`, `5m`, `1h30m`, found integer `300`",
             "9:19: `promote_from` names environment `staging`, which is not declared; declared environments: Prod_EU, dev, qa",
@@ -587,5 +587,67 @@ fn the_errors_display_one_per_line() {
         errors.to_string(),
         ".github/slipway.yml:2:3: environment `dev` has no `path`; it is required: the repo-relative directory of its manifests\n\
          .github/slipway.yml:3:12: `prune` must be `true` or `false`, found integer `1`"
+    );
+}
+
+#[test]
+fn a_helm_release_that_is_no_release_name_is_refused_at_its_value() {
+    assert_error(
+        "environments:\n  dev:\n    path: chart\n    helm:\n      release: My_Release\n",
+        5,
+        16,
+        "`helm.release` `My_Release` is not a valid release name",
+    );
+}
+
+#[test]
+fn a_helm_values_file_outside_the_repository_is_refused_at_its_item() {
+    assert_error(
+        "environments:\n  dev:\n    path: chart\n    helm:\n      values:\n      - chart/values.yaml\n      - ../secrets.yaml\n",
+        7,
+        9,
+        "`helm.values` item must stay inside the repository",
+    );
+}
+
+#[test]
+fn a_helm_set_key_that_would_inject_another_setting_is_refused_at_the_key() {
+    assert_error(
+        "environments:\n  dev:\n    path: chart\n    helm:\n      set:\n        \"image.tag,replicas\": v2\n",
+        6,
+        9,
+        "`helm.set` key `image.tag,replicas` contains ','",
+    );
+    assert_error(
+        "environments:\n  dev:\n    path: chart\n    helm:\n      set:\n        \"a=b\": v2\n",
+        6,
+        9,
+        "contains '='",
+    );
+}
+
+#[test]
+fn a_helm_kube_version_and_api_versions_are_checked() {
+    assert_error(
+        "environments:\n  dev:\n    path: chart\n    helm:\n      kube_version: latest\n",
+        5,
+        21,
+        "`helm.kube_version` `latest` is not a Kubernetes version",
+    );
+    assert_error(
+        "environments:\n  dev:\n    path: chart\n    helm:\n      api_versions: [\"monitoring.coreos.com/v1\", \"not an api\"]\n",
+        5,
+        50,
+        "`helm.api_versions` item `not an api` is not an API version",
+    );
+}
+
+#[test]
+fn an_unknown_helm_key_names_the_allowed_ones() {
+    assert_error(
+        "environments:\n  dev:\n    path: chart\n    helm:\n      value: [a.yaml]\n",
+        5,
+        7,
+        "unknown key `value` in `helm` of environment `dev`; did you mean `values`? allowed keys: release, values, set, kube_version, api_versions",
     );
 }

@@ -63,6 +63,7 @@ fn the_documented_config_repo_example_parses() {
             production: true,
             self_heal: true,
             drift_interval: Some(Duration::from_secs(300)),
+            helm: None,
         }
     );
     assert_eq!(
@@ -93,6 +94,7 @@ fn omitted_environment_fields_take_their_documented_defaults() {
             production: false,
             self_heal: false,
             drift_interval: Some(Duration::from_secs(600)),
+            helm: None,
         }
     );
     assert!(config.environments["dev"].allows_namespace("anything"));

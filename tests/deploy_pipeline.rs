@@ -17,6 +17,12 @@ use manifests::{config_map_in, secret_in};
 
 const INVENTORY_ENV_LABEL: &str = "slipway.dev/environment";
 
+/// [`deploy_world::CONFIG`] with a health timeout no loaded machine reaches: for scenarios
+/// that hold a deploy in its health wait on purpose.
+fn patient_config() -> String {
+    deploy_world::CONFIG.replace("health_timeout: 2s", "health_timeout: 10m")
+}
+
 #[tokio::test]
 async fn a_merged_pull_request_deploys_the_environment_it_changes() {
     let world = DeployWorld::new().await;
@@ -365,7 +371,7 @@ async fn an_unhealthy_deploy_rolls_back_to_the_last_good_commit() {
 
 #[tokio::test]
 async fn the_newest_of_two_merges_wins_and_the_older_is_superseded() {
-    let world = DeployWorld::new().await;
+    let world = DeployWorld::with_config(&patient_config()).await;
     world.kube.auto_roll_out(false);
     world.propose(13, "first", |w| {
         w.write("envs/dev/api.yaml", &api(DEV_NS, "1.1"));
@@ -389,6 +395,11 @@ async fn the_newest_of_two_merges_wins_and_the_older_is_superseded() {
         Some(format!("Not deployed: superseded by {}", &second[..7]).as_str())
     );
     world.kube.auto_roll_out(true);
+    world
+        .cluster_when("the api Deployment is applied", |w| {
+            w.api_image(DEV_NS).as_deref() == Some("registry.example.com/team/api:1.1")
+        })
+        .await;
     world.kube.roll_out("deployments", DEV_NS, "api");
     let winner = world.deployed(&second, "dev").await;
     assert_eq!(winner.conclusion.as_deref(), Some("success"), "{winner:#?}");
@@ -409,7 +420,7 @@ async fn the_newest_of_two_merges_wins_and_the_older_is_superseded() {
 
 #[tokio::test]
 async fn a_deploy_interrupted_by_a_restart_finishes_after_it() {
-    let mut world = DeployWorld::new().await;
+    let mut world = DeployWorld::with_config(&patient_config()).await;
     world.kube.auto_roll_out(false);
     world.propose(15, "bump-dev", |w| {
         w.write("envs/dev/api.yaml", &api(DEV_NS, "1.1"));
@@ -419,6 +430,12 @@ async fn a_deploy_interrupted_by_a_restart_finishes_after_it() {
         .check_when(&merge, "dev", "in progress", |r| r.status == "in_progress")
         .await;
     world.restart().await;
+    // Applied before the restart or after it: the rollout follows the apply either way.
+    world
+        .cluster_when("the new image is applied", |w| {
+            w.api_image(DEV_NS).as_deref() == Some("registry.example.com/team/api:1.1")
+        })
+        .await;
     world.kube.roll_out("deployments", DEV_NS, "api");
 
     let check = world.deployed(&merge, "dev").await;

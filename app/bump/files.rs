@@ -1,5 +1,7 @@
-//! The files a bump considers: every YAML or JSON file under an environment's directory.
+//! The files a bump considers: every YAML or JSON file under an environment's directory, or
+//! for a Helm environment its values files.
 
+use crate::config::Environment;
 use crate::render::{EntryKind, SourceError, TreeSource};
 
 /// Why an environment's files could not be read.
@@ -9,6 +11,8 @@ pub enum EnvironmentFilesError {
     Symlink(String),
     #[error("path `{0}` is a file, not a directory")]
     NotADirectory(String),
+    #[error("path `{0}` is a directory, not a values file")]
+    NotAFile(String),
     #[error("path `{0}` does not exist")]
     Missing(String),
     #[error("{0} is not UTF-8 text")]
@@ -38,6 +42,31 @@ pub fn environment_files(
         let text = String::from_utf8(bytes)
             .map_err(|_| EnvironmentFilesError::NotText(entry.path.clone()))?;
         files.push((entry.path, text));
+    }
+    Ok(files)
+}
+
+/// The files a bump of `env` edits, as (path, text): for a Helm environment its values files
+/// in `helm.values` order (templates are not YAML and are never edited), otherwise
+/// [`environment_files`] of its directory.
+pub fn files_to_bump(
+    source: &dyn TreeSource,
+    env: &Environment,
+) -> Result<Vec<(String, String)>, EnvironmentFilesError> {
+    if !crate::render::is_helm_environment(source, env) {
+        return environment_files(source, &env.path);
+    }
+    let mut files = Vec::new();
+    for path in crate::render::values_files(source, env) {
+        match source.entry(&path)? {
+            Some(EntryKind::File) => {}
+            Some(EntryKind::Symlink { .. }) => return Err(EnvironmentFilesError::Symlink(path)),
+            Some(EntryKind::Dir) => return Err(EnvironmentFilesError::NotAFile(path)),
+            None => return Err(EnvironmentFilesError::Missing(path)),
+        }
+        let text = String::from_utf8(source.read_file(&path)?)
+            .map_err(|_| EnvironmentFilesError::NotText(path.clone()))?;
+        files.push((path, text));
     }
     Ok(files)
 }

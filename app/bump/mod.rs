@@ -40,7 +40,7 @@ use std::ops::Range;
 use serde::Serialize;
 use serde_yaml_ng::Value;
 
-pub use files::{environment_files, is_manifest_file, EnvironmentFilesError};
+pub use files::{environment_files, files_to_bump, is_manifest_file, EnvironmentFilesError};
 
 use documents::{line_of, Chunk};
 use edits::Planner;
@@ -156,6 +156,49 @@ pub fn plan(
     files: &[(String, String)],
     requests: &[BumpRequest],
 ) -> Result<Vec<Edit>, BumpError> {
+    plan_scoped(env, files, requests, Scope::EveryFile)
+}
+
+/// Like [`plan`] for the values files of a Helm environment (`files` in `helm.values` order):
+/// each image is set in the last file that sets it, the one whose value helm uses.
+pub fn plan_helm_values(
+    env: &str,
+    files: &[(String, String)],
+    requests: &[BumpRequest],
+) -> Result<Vec<Edit>, BumpError> {
+    plan_scoped(env, files, requests, Scope::LastFile)
+}
+
+/// [`plan_helm_values`] when `source` holds a Helm chart at `env`'s path, [`plan`] otherwise;
+/// `files` are [`files_to_bump`] of the same source.
+pub fn plan_for(
+    source: &dyn crate::render::TreeSource,
+    env: &crate::config::Environment,
+    files: &[(String, String)],
+    requests: &[BumpRequest],
+) -> Result<Vec<Edit>, BumpError> {
+    if crate::render::is_helm_environment(source, env) {
+        plan_helm_values(&env.name, files, requests)
+    } else {
+        plan(&env.name, files, requests)
+    }
+}
+
+/// Which references of an image a plan edits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Every reference, in every file.
+    EveryFile,
+    /// The references in the last file that has any (later values files override earlier).
+    LastFile,
+}
+
+fn plan_scoped(
+    env: &str,
+    files: &[(String, String)],
+    requests: &[BumpRequest],
+    scope: Scope,
+) -> Result<Vec<Edit>, BumpError> {
     let requests = validate(requests)?;
     let documents = parse(files);
     let mut planner = Planner {
@@ -178,7 +221,12 @@ pub fn plan(
                 });
             }
         }
-        let references = find(&documents, &request.image);
+        let mut references = find(&documents, &request.image);
+        if scope == Scope::LastFile {
+            if let Some(last) = references.iter().map(|r| documents[r.document].file).max() {
+                references.retain(|r| documents[r.document].file == last);
+            }
+        }
         if references.is_empty() {
             missing.push(request.image.clone());
             continue;

@@ -85,9 +85,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )
     })?;
 
-    let files = bump::environment_files(&work_tree, &env.path)
+    let files = bump::files_to_bump(&work_tree, env)
         .with_context(|| format!("environment `{}` at {}", env.name, args.repo.display()))?;
-    let edits = bump::plan(&env.name, &files, &requests)?;
+    let edits = bump::plan_for(&work_tree, env, &files, &requests)?;
     if edits.is_empty() {
         println!(
             "no change: every image is already at its target in {}",

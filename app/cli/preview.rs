@@ -27,7 +27,7 @@ use crate::diff::compare::{self, EnvironmentOutcome, Untouched};
 use crate::diff::EnvironmentDiff;
 use crate::git::LocalRepo;
 use crate::pipelines::preview::comment::{Input, Report, Shown};
-use crate::pipelines::preview::message::Findings;
+use crate::pipelines::preview::message::{charts_reading_the_cluster, Findings};
 use crate::pipelines::preview::{self, Configs};
 use crate::policy::Violation;
 use crate::render::TreeSource;
@@ -109,6 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         base_config: None,
         head_config,
         outcomes,
+        lookups: charts_reading_the_cluster(&head_tree, &environments),
     };
     let report = Report::new(Input {
         base: &base,

@@ -47,6 +47,11 @@ pub const PRODUCTION_NAMES: &[&str] = &["prod", "production"];
 pub const DEFAULT_SELF_HEAL: bool = false;
 /// Default of [`Environment::drift_interval`] when the key is omitted: ten minutes.
 pub const DEFAULT_DRIFT_INTERVAL: Duration = Duration::from_secs(10 * 60);
+/// Default of [`HelmSettings::kube_version`] when the key is omitted: what `.Capabilities`
+/// report to a chart's templates.
+pub const DEFAULT_HELM_KUBE_VERSION: &str = "1.32.0";
+/// The values file of a Helm environment when `helm.values` is omitted: beside `Chart.yaml`.
+pub const DEFAULT_HELM_VALUES: &str = "values.yaml";
 /// Default of [`Build::dockerfile`] when the key is omitted.
 pub const DEFAULT_DOCKERFILE: &str = "Dockerfile";
 /// Default of [`Build::context`] when the key is omitted: the repository root.
@@ -88,7 +93,8 @@ pub struct Environment {
     /// The environment's name: the key under `environments:`, a DNS label (RFC 1123).
     pub name: String,
     /// Repo-relative directory, normalised (no leading `/`, no `..`, no trailing `/`).
-    /// Required. Holds plain YAML/JSON manifests or a kustomization.
+    /// Required. Holds plain YAML/JSON manifests, a kustomization or a Helm chart
+    /// (`Chart.yaml`).
     pub path: String,
     /// Default namespace for namespaced objects that carry none. Default: none (objects
     /// without a namespace stay without one).
@@ -133,6 +139,29 @@ pub struct Environment {
     /// How often the cluster is compared with the last deployed commit; `None` (`0` in the
     /// file) turns drift checks off. Default: [`DEFAULT_DRIFT_INTERVAL`] (10m).
     pub drift_interval: Option<Duration>,
+    /// `helm:`: how the chart at `path` is templated. Default (`None`): every setting at its
+    /// default (see [`Environment::helm_settings`]). Only a path holding a `Chart.yaml` may
+    /// declare it.
+    pub helm: Option<HelmSettings>,
+}
+
+/// `helm:` of an environment whose path holds a Helm chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HelmSettings {
+    /// The release name templates see as `.Release.Name`. Default: the environment's name.
+    pub release: String,
+    /// Repo-relative values files, normalised, passed in order (later ones win). Default
+    /// (`None`): [`DEFAULT_HELM_VALUES`] beside `Chart.yaml`, when the chart has one.
+    pub values: Option<Vec<String>>,
+    /// `set:`: `--set`-style keys (`image.tag`, `ingress.hosts[0]`) and the string each is set
+    /// to, in file order. Default: none.
+    pub set: Vec<(String, String)>,
+    /// The Kubernetes version `.Capabilities.KubeVersion` reports. Default:
+    /// [`DEFAULT_HELM_KUBE_VERSION`].
+    pub kube_version: String,
+    /// API versions `.Capabilities.APIVersions` reports besides the built-in ones
+    /// (`monitoring.coreos.com/v1`). Default: none.
+    pub api_versions: Vec<String>,
 }
 
 /// `on_failure:` of an environment: what happens after a deploy fails.
@@ -179,6 +208,17 @@ pub fn default_production(name: &str) -> bool {
 }
 
 impl Environment {
+    /// The environment's `helm:` settings, with every omitted one at its default.
+    pub fn helm_settings(&self) -> HelmSettings {
+        self.helm.clone().unwrap_or_else(|| HelmSettings {
+            release: self.name.clone(),
+            values: None,
+            set: Vec::new(),
+            kube_version: DEFAULT_HELM_KUBE_VERSION.to_string(),
+            api_versions: Vec::new(),
+        })
+    }
+
     /// Whether objects of this environment may live in `namespace`: always when
     /// `allowed_namespaces` is empty, otherwise only for the listed ones.
     pub fn allows_namespace(&self, namespace: &str) -> bool {
@@ -312,6 +352,34 @@ pub fn check_repo_config<E>(
             locator.value(&locate::keys(&["environments", name, "path"])),
             format!("`path` `{path}` of environment `{name}` {problem}"),
         ));
+    }
+    // `helm:` only means something for a chart; its values files must be there to be read.
+    for (name, values) in &validated.helm {
+        let Some((_, path)) = validated.paths.iter().find(|(env, _)| env == name) else {
+            continue;
+        };
+        if kind_at(path)? != PathKind::Directory {
+            continue; // reported above
+        }
+        if kind_at(&format!("{path}/Chart.yaml"))? != PathKind::File {
+            errors.push(ConfigError::new(
+                locator.key(&locate::keys(&["environments", name, "helm"])),
+                format!(
+                    "environment `{name}` declares `helm`, but `{path}` holds no `Chart.yaml`; `helm` is for environments whose path is a Helm chart"
+                ),
+            ));
+            continue;
+        }
+        for (i, file) in values.iter().enumerate() {
+            if kind_at(file)? != PathKind::File {
+                let mut at = locate::keys(&["environments", name, "helm", "values"]);
+                at.push(locate::Seg::Index(i));
+                errors.push(ConfigError::new(
+                    locator.value(&at),
+                    format!("`helm.values` file `{file}` of environment `{name}` is not a file in the repository"),
+                ));
+            }
+        }
     }
     Ok(finish(validated.config, errors))
 }

@@ -33,7 +33,10 @@ pub(crate) const ENVIRONMENT_KEYS: &[&str] = &[
     "production",
     "self_heal",
     "drift_interval",
+    "helm",
 ];
+/// Keys allowed under an environment's `helm:`.
+pub(crate) const HELM_KEYS: &[&str] = &["release", "values", "set", "kube_version", "api_versions"];
 /// Keys allowed under `build:`.
 pub(crate) const BUILD_KEYS: &[&str] = &["image", "dockerfile", "context", "branches", "args"];
 /// Keys allowed under `deploy:`.
@@ -72,6 +75,20 @@ pub(crate) struct RawEnvironment {
     pub self_heal: Option<bool>,
     /// A duration's text; an integer `0` is taken as `"0"`.
     pub drift_interval: Option<String>,
+    pub helm: Option<RawHelm>,
+}
+
+/// `helm:` of an environment.
+#[derive(Debug, Default)]
+pub(crate) struct RawHelm {
+    /// Keys whose mistakes are already reported.
+    pub reported: Vec<&'static str>,
+    pub release: Option<String>,
+    pub values: Option<Vec<String>>,
+    /// `set:` in file order; numbers and booleans are taken as their text.
+    pub set: Option<Vec<(String, String)>>,
+    pub kube_version: Option<String>,
+    pub api_versions: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -245,6 +262,7 @@ impl Shape<'_, '_> {
                     "drift_interval" => self
                         .duration_or_zero(value, &p)
                         .map(|v| env.drift_interval = v),
+                    "helm" => self.helm(value, &p, name).map(|v| env.helm = v),
                     _ => unreachable!("entries() only yields allowed keys"),
                 };
                 if checked.is_err() {
@@ -254,6 +272,39 @@ impl Shape<'_, '_> {
             envs.push(env);
         }
         Ok(Some(envs))
+    }
+
+    fn helm(&self, value: &Value, path: &KeyPath, env: &str) -> Checked<RawHelm> {
+        if value.is_null() {
+            return Ok(None);
+        }
+        let map = self.mapping(value, path, "`helm`")?;
+        let mut helm = RawHelm::default();
+        let context = format!("in `helm` of environment `{env}`");
+        for (key, value, p) in self.entries(map, path, HELM_KEYS, &context, &mut helm.reported) {
+            let checked = match key {
+                "release" => self.string(value, &p).map(|v| helm.release = v),
+                "values" => self.string_list(value, &p).map(|v| helm.values = v),
+                "set" => self.scalar_map(value, &p).map(|v| helm.set = v),
+                "kube_version" => self.version(value, &p).map(|v| helm.kube_version = v),
+                "api_versions" => self.string_list(value, &p).map(|v| helm.api_versions = v),
+                _ => unreachable!("entries() only yields allowed keys"),
+            };
+            if checked.is_err() {
+                helm.reported.push(key);
+            }
+        }
+        Ok(Some(helm))
+    }
+
+    /// A version: a string, or a number YAML read from `1.32`.
+    fn version(&self, value: &Value, path: &KeyPath) -> Checked<String> {
+        match value {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s.clone())),
+            Value::Number(n) => Ok(Some(n.to_string())),
+            other => Err(self.wrong_type(other, path, &field(path), "a version, e.g. `1.32.0`")),
+        }
     }
 
     fn build(&self, value: &Value, path: &KeyPath) -> Checked<RawBuild> {

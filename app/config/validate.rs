@@ -5,13 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::error::{ConfigError, Position};
 use super::locate::{keys, Locator, Seg};
-use super::raw::{RawBuild, RawDeploy, RawEnvironment, RawFile};
+use super::raw::{RawBuild, RawDeploy, RawEnvironment, RawFile, RawHelm};
+use super::HelmSettings;
 use super::{
     default_production, parse_duration, parse_duration_or_zero, AppRepoConfig, Build,
     ConfigRepoConfig, Deploy, Environment, OnFailure, RepoConfig, DEFAULT_ALLOW_STALE_APPROVALS,
     DEFAULT_CLUSTER, DEFAULT_CONTEXT, DEFAULT_DOCKERFILE, DEFAULT_DRIFT_INTERVAL,
-    DEFAULT_HEALTH_TIMEOUT, DEFAULT_ON_FAILURE, DEFAULT_PRUNE, DEFAULT_REQUIRED_APPROVALS,
-    DEFAULT_SELF_HEAL,
+    DEFAULT_HEALTH_TIMEOUT, DEFAULT_HELM_KUBE_VERSION, DEFAULT_ON_FAILURE, DEFAULT_PRUNE,
+    DEFAULT_REQUIRED_APPROVALS, DEFAULT_SELF_HEAL,
 };
 
 const DNS_LABEL_HELP: &str =
@@ -24,6 +25,8 @@ pub(crate) struct Validated {
     pub config: RepoConfig,
     /// Environments whose `path` is valid, with that (normalised) path.
     pub paths: Vec<(String, String)>,
+    /// Environments that declare `helm:`, with the valid files of their `helm.values`.
+    pub helm: Vec<(String, Vec<String>)>,
     pub errors: Vec<ConfigError>,
 }
 
@@ -37,6 +40,7 @@ pub(crate) fn repo_config(
         loc,
         errors: shape_errors,
         paths: Vec::new(),
+        helm: Vec::new(),
     };
     let config_repo = raw
         .environments
@@ -75,6 +79,7 @@ pub(crate) fn repo_config(
             app_repo,
         },
         paths: check.paths,
+        helm: check.helm,
         errors: check.errors,
     }
 }
@@ -85,6 +90,7 @@ struct Check<'l, 'a> {
     loc: &'l Locator<'a>,
     errors: Vec<ConfigError>,
     paths: Vec<(String, String)>,
+    helm: Vec<(String, Vec<String>)>,
 }
 
 impl Check<'_, '_> {
@@ -263,6 +269,7 @@ impl Check<'_, '_> {
                 ),
             );
         }
+        let helm = raw.helm.as_ref().map(|h| self.helm(name, h));
         Environment {
             name: name.clone(),
             path,
@@ -281,6 +288,85 @@ impl Check<'_, '_> {
             production: raw.production.unwrap_or_else(|| default_production(name)),
             self_heal,
             drift_interval,
+            helm,
+        }
+    }
+
+    fn helm(&mut self, env: &str, raw: &RawHelm) -> HelmSettings {
+        let loc = self.loc;
+        let at = |field: &str| keys(&["environments", env, "helm", field]);
+        let item = |field: &str, i: usize| {
+            let mut p = at(field);
+            p.push(Seg::Index(i));
+            p
+        };
+        let release = match &raw.release {
+            Some(release) => {
+                if !is_release_name(release) {
+                    self.error(
+                        loc.value(&at("release")),
+                        format!(
+                            "`helm.release` `{release}` is not a valid release name; use at most {MAX_RELEASE_NAME} lowercase letters, digits and `-`, starting and ending with a letter or digit"
+                        ),
+                    );
+                }
+                release.clone()
+            }
+            None => env.to_string(),
+        };
+        let values = raw.values.as_ref().map(|files| {
+            let mut out = Vec::with_capacity(files.len());
+            for (i, file) in files.iter().enumerate() {
+                match repo_path(file, false) {
+                    Ok(path) => out.push(path),
+                    Err(msg) => self.error(
+                        loc.value(&item("values", i)),
+                        format!("`helm.values` item {msg}"),
+                    ),
+                }
+            }
+            out
+        });
+        self.helm
+            .push((env.to_string(), values.clone().unwrap_or_default()));
+        for (key, _) in raw.set.iter().flatten() {
+            if let Err(msg) = check_set_key(key) {
+                let mut p = at("set");
+                p.push(Seg::Key(key.clone()));
+                self.error(loc.key(&p), format!("`helm.set` key `{key}` {msg}"));
+            }
+        }
+        let kube_version = match &raw.kube_version {
+            Some(version) => {
+                if !is_kube_version(version) {
+                    self.error(
+                        loc.value(&at("kube_version")),
+                        format!(
+                            "`helm.kube_version` `{version}` is not a Kubernetes version; write it as `1.32.0` or `v1.32`"
+                        ),
+                    );
+                }
+                version.clone()
+            }
+            None => DEFAULT_HELM_KUBE_VERSION.to_string(),
+        };
+        let api_versions = raw.api_versions.clone().unwrap_or_default();
+        for (i, version) in api_versions.iter().enumerate() {
+            if !is_api_version(version) {
+                self.error(
+                    loc.value(&item("api_versions", i)),
+                    format!(
+                        "`helm.api_versions` item `{version}` is not an API version; write `group/version` (`monitoring.coreos.com/v1`) or `group/version/Kind`"
+                    ),
+                );
+            }
+        }
+        HelmSettings {
+            release,
+            values,
+            set: raw.set.clone().unwrap_or_default(),
+            kube_version,
+            api_versions,
         }
     }
 
@@ -466,6 +552,54 @@ impl Check<'_, '_> {
 fn is_kind_name(s: &str) -> bool {
     s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && s.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// The longest release name Helm accepts.
+const MAX_RELEASE_NAME: usize = 53;
+
+/// A release name Helm accepts: a DNS label of at most 53 characters.
+fn is_release_name(s: &str) -> bool {
+    is_dns_label(s) && s.len() <= MAX_RELEASE_NAME
+}
+
+/// A `--set`-style key: dotted names with optional `[n]` indexes. `,` and `=` would split
+/// one setting into several, `\\` escapes and whitespace have no business in a key.
+fn check_set_key(key: &str) -> Result<(), String> {
+    if key.is_empty() {
+        return Err("is empty".to_string());
+    }
+    match key
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '[' | ']' | '/')))
+    {
+        Some(c) => Err(format!(
+            "contains {c:?}; keys are dotted names with optional `[n]` indexes (`image.tag`, `hosts[0]`)"
+        )),
+        None if key.starts_with('.') || key.ends_with('.') || key.contains("..") => {
+            Err("has an empty name between dots".to_string())
+        }
+        None => Ok(()),
+    }
+}
+
+/// `1.32`, `1.32.0`, `v1.32.0`.
+fn is_kube_version(s: &str) -> bool {
+    let parts: Vec<&str> = s.strip_prefix('v').unwrap_or(s).split('.').collect();
+    (2..=3).contains(&parts.len())
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `v1`, `group/version` or `group/version/Kind`.
+fn is_api_version(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('/').count() <= 3
+        && s.split('/').all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        })
 }
 
 /// RFC 1123 label: 1–63 of `[a-z0-9-]`, starting and ending alphanumeric.

@@ -235,7 +235,8 @@ fn render_side(
 /// A plain environment reads its directory. A kustomize build with the load restrictor on
 /// reads files only inside the directory of each kustomization it loads, and loads other
 /// directories only through `resources`, `bases` and `components`: so the inputs are the
-/// environment's directory and, transitively, every directory those fields name.
+/// environment's directory and, transitively, every directory those fields name. A Helm
+/// chart reads its directory and the environment's `helm.values` files.
 fn inputs(source: &dyn TreeSource, env: &Environment) -> Option<[u8; 32]> {
     use sha2::{Digest, Sha256};
     use std::collections::{BTreeMap, BTreeSet};
@@ -296,6 +297,27 @@ fn inputs(source: &dyn TreeSource, env: &Environment) -> Option<[u8; 32]> {
                     }
                     Some(EntryKind::Symlink { .. }) => return None,
                 }
+            }
+        }
+    }
+    // A Helm environment also reads its values files, which may live anywhere in the
+    // repository.
+    let chart = format!(
+        "{}/{}",
+        crate::render::paths::normalize(&env.path)?,
+        render::CHART_FILE
+    );
+    if matches!(files.get(&chart), Some(Some(_))) {
+        for file in env.helm_settings().values.unwrap_or_default() {
+            match source.entry(&file).ok()? {
+                Some(EntryKind::File) => {
+                    let bytes = source.read_file(&file).ok()?;
+                    files.insert(file, Some(bytes));
+                }
+                None => {
+                    files.insert(file, None);
+                }
+                Some(_) => return None,
             }
         }
     }

@@ -4,7 +4,9 @@
 //! `namespace`) and to the cluster-scoped kinds it allows (`allowed_cluster_scoped`; by
 //! default every kind when the namespaces are not restricted, none when they are). The
 //! preview shows what breaks these rules before merge; deploy refuses the same objects by
-//! calling the same [`check`]. Pure: objects in, violations out.
+//! calling the same [`check`]. Helm hooks (objects annotated `helm.sh/hook`) are refused the
+//! same way: slipway applies manifests and does not run Helm's lifecycle. Pure: objects in,
+//! violations out.
 
 use std::fmt;
 
@@ -37,7 +39,9 @@ pub fn check(env: &Environment, objects: &[K8sObject]) -> Vec<Violation> {
     objects
         .iter()
         .filter_map(|object| {
-            let message = if scopes.is_cluster_scoped(object.api_group(), object.kind()) {
+            let message = if let Some(phases) = crate::render::hook_of(object) {
+                Some(hook(object, phases))
+            } else if scopes.is_cluster_scoped(object.api_group(), object.kind()) {
                 // A namespace on a cluster-scoped object is ignored by the API server, so
                 // it must not let the object pass as namespaced.
                 cluster_scoped(env, object)
@@ -52,6 +56,16 @@ pub fn check(env: &Environment, objects: &[K8sObject]) -> Vec<Violation> {
             })
         })
         .collect()
+}
+
+/// Helm hooks run at a phase of Helm's release lifecycle, which slipway does not have: it
+/// applies manifests. Applied as ordinary objects they would run at the wrong time (or every
+/// deploy), so they are shown in the preview and refused at deploy.
+fn hook(object: &K8sObject, phases: &str) -> String {
+    format!(
+        "{} is a Helm hook ({phases}); slipway applies manifests and does not run Helm's lifecycle, so hooks are refused at deploy",
+        object.key()
+    )
 }
 
 fn namespaced(env: &Environment, object: &K8sObject) -> Option<String> {

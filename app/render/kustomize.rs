@@ -61,7 +61,7 @@ pub fn find_kustomize() -> Option<KustomizeTool> {
         .or_else(|| find("kubectl").map(KustomizeTool::Kubectl))
 }
 
-fn is_executable(path: &Path) -> bool {
+pub(crate) fn is_executable(path: &Path) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -208,12 +208,51 @@ fn run(
         .env("KUSTOMIZE_PLUGIN_HOME", home.join("no-plugins"))
         // kustomize is a Go program that spends a third of a large build collecting garbage;
         // a less eager collector trades some 50 MiB of peak memory for that CPU.
-        .env("GOGC", "400")
+        .env("GOGC", "400");
+    match run_bounded(&mut command, name, kustomization, timeout, max_output)? {
+        Outcome::Done(out) => Ok(Ok(out)),
+        Outcome::Failed { status, stderr } => Ok(Err((status, stderr))),
+        Outcome::TimedOut => Err(RenderError::KustomizeTimeout {
+            tool: name.to_string(),
+            kustomization: kustomization.to_string(),
+            timeout,
+        }),
+        Outcome::Overflowed => Err(RenderError::LimitExceeded {
+            file: kustomization.to_string(),
+            what: format!("the size of `{name}`'s output"),
+            limit: show_bytes(max_output),
+        }),
+    }
+}
+
+/// How a bounded run of a rendering program ended.
+pub(crate) enum Outcome {
+    /// It exited successfully; its standard output.
+    Done(Vec<u8>),
+    /// It exited with an error: its status and (the start of) its standard error.
+    Failed { status: String, stderr: String },
+    /// It ran past the timeout and was killed.
+    TimedOut,
+    /// It wrote more than the output limit and was killed.
+    Overflowed,
+}
+
+/// Spawns `command` (from [`sandboxed_command`], with piped output) and waits for it, killing
+/// its process group when it runs past `timeout` or writes more than `max_output` bytes.
+/// `subject` is what it works on, for messages.
+pub(crate) fn run_bounded(
+    command: &mut Command,
+    name: &str,
+    subject: &str,
+    timeout: Duration,
+    max_output: usize,
+) -> Result<Outcome, RenderError> {
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = command.spawn().map_err(|source| RenderError::Io {
-        context: format!("starting `{name}` for {kustomization}"),
+        context: format!("starting `{name}` for {subject}"),
         source,
     })?;
     let mut stdout = child.stdout.take().expect("stdout is piped");
@@ -233,22 +272,14 @@ fn run(
         if overflowed.load(Ordering::Relaxed) {
             kill_group(&mut child);
             let _ = child.wait();
-            return Err(RenderError::LimitExceeded {
-                file: kustomization.to_string(),
-                what: format!("the size of `{name}`'s output"),
-                limit: show_bytes(max_output),
-            });
+            return Ok(Outcome::Overflowed);
         }
         match child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) if started.elapsed() >= timeout => {
                 kill_group(&mut child);
                 let _ = child.wait();
-                return Err(RenderError::KustomizeTimeout {
-                    tool: name.to_string(),
-                    kustomization: kustomization.to_string(),
-                    timeout,
-                });
+                return Ok(Outcome::TimedOut);
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
             Err(source) => {
@@ -271,19 +302,15 @@ fn run(
     let out = join(out_reader)?;
     let err = join(err_reader)?;
     if overflowed.load(Ordering::Relaxed) {
-        return Err(RenderError::LimitExceeded {
-            file: kustomization.to_string(),
-            what: format!("the size of `{name}`'s output"),
-            limit: show_bytes(max_output),
-        });
+        return Ok(Outcome::Overflowed);
     }
     if status.success() {
-        Ok(Ok(out))
+        Ok(Outcome::Done(out))
     } else {
-        Ok(Err((
-            status.to_string(),
-            String::from_utf8_lossy(&err).trim_end().to_string(),
-        )))
+        Ok(Outcome::Failed {
+            status: status.to_string(),
+            stderr: String::from_utf8_lossy(&err).trim_end().to_string(),
+        })
     }
 }
 
@@ -323,7 +350,7 @@ fn kill_group(child: &mut std::process::Child) {
 /// Makes kustomize's messages readable: paths repo-relative instead of inside the temporary
 /// directory, and kubectl's log prefix (`E0102 03:04:05.678 123 run.go:72] "command failed"
 /// err="…"`) reduced to the error itself.
-fn scrub(stderr: &str, root: &Path) -> String {
+pub(crate) fn scrub(stderr: &str, root: &Path) -> String {
     let mut text = stderr
         .lines()
         .map(strip_klog)

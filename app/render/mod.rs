@@ -1,12 +1,14 @@
 //! An environment directory at a revision becomes an ordered list of Kubernetes objects.
 //!
-//! Two layouts: plain YAML/JSON files (every `*.yaml`, `*.yml`, `*.json` under the
-//! environment's path, recursively) and kustomize (a `kustomization.yaml`, `kustomization.yml`
-//! or `Kustomization` at the path). Files come from a [`TreeSource`]: a git revision
+//! Three layouts: plain YAML/JSON files (every `*.yaml`, `*.yml`, `*.json` under the
+//! environment's path, recursively), kustomize (a `kustomization.yaml`, `kustomization.yml`
+//! or `Kustomization` at the path) and a Helm chart (a `Chart.yaml` at the path, rendered
+//! with `helm template`). Files come from a [`TreeSource`]: a git revision
 //! (`crate::git`) or a directory on disk ([`DirSource`]). Rendering never leaves the
 //! repository: environment paths and symlinks pointing outside it are refused.
 
 mod emit;
+mod helm;
 mod kustomization_check;
 mod kustomize;
 mod limits;
@@ -25,6 +27,10 @@ use std::time::Duration;
 use crate::config::Environment;
 
 pub use emit::to_yaml;
+pub use helm::{
+    charts_using_lookup, find_helm, hook_of, is_helm_environment, values_files, CHART_FILE,
+    HOOK_ANNOTATION,
+};
 pub use kustomize::{find_kustomize, KustomizeTool, KUSTOMIZATION_FILES};
 pub use limits::RenderLimits;
 pub use sandbox::{network_isolated, sandboxed_command};
@@ -160,6 +166,19 @@ pub enum RenderError {
         kustomization: String,
         timeout: Duration,
     },
+    /// A Helm chart but no `helm` to template it.
+    #[error("cannot render {chart}: `helm` was not found on PATH; install it")]
+    HelmMissing { chart: String },
+    /// `helm template` exited with an error; `stderr` is its own explanation.
+    #[error("`helm template` failed for {chart} ({status}):\n{stderr}")]
+    HelmFailed {
+        chart: String,
+        status: String,
+        stderr: String,
+    },
+    /// `helm template` ran past the time limit and was killed.
+    #[error("`helm template` did not finish rendering {chart} within {}s and was stopped", timeout.as_secs())]
+    HelmTimeout { chart: String, timeout: Duration },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -190,7 +209,8 @@ impl RenderError {
 /// Knobs of rendering; [`RenderOptions::default`] is what [`render_environment`] uses.
 #[derive(Debug, Clone)]
 pub struct RenderOptions {
-    /// How long one kustomize build may take before it is killed. Default: 60 s.
+    /// How long one kustomize build or `helm template` may take before it is killed.
+    /// Default: 60 s.
     pub kustomize_timeout: Duration,
     /// Bounds of output size, document count, nesting and alias expansion.
     pub limits: RenderLimits,
@@ -223,12 +243,18 @@ pub fn render_environment_with(
     options: &RenderOptions,
 ) -> Result<Vec<K8sObject>, RenderError> {
     let dir = paths::env_dir(source, env)?;
-    let mut objects = match kustomize::kustomization_in(source, &dir)? {
-        Some(kustomization) => {
+    let chart = helm::chart_in(source, &dir)?;
+    let kustomization = match chart {
+        Some(_) => None,
+        None => kustomize::kustomization_in(source, &dir)?,
+    };
+    let mut objects = match (chart, kustomization) {
+        (Some(chart), _) => helm::render(source, env, &dir, &chart, options)?,
+        (None, Some(kustomization)) => {
             kustomization_check::check_tree(source, &dir, &kustomization, &options.limits)?;
             kustomize::render(source, &dir, &kustomization, options)?
         }
-        None => plain::render(source, &dir, &options.limits)?,
+        (None, None) => plain::render(source, &dir, &options.limits)?,
     };
     if let Some(namespace) = &env.namespace {
         let scopes = scope::Scopes::new(&objects);

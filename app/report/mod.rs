@@ -81,6 +81,7 @@ templates! {
     FORK_NOTE => "preview/fork_note.md.j2" at "preview/fork_note.md.j2",
     CONFIG_NOTE => "preview/config_note.md.j2" at "preview/config_note.md.j2",
     RENDER_NOTE => "preview/render_note.md.j2" at "preview/render_note.md.j2",
+    LOOKUP_NOTE => "preview/lookup_note.md.j2" at "preview/lookup_note.md.j2",
     CHECK_TITLE => "preview/check_title.md.j2" at "preview/check_title.md.j2",
     CHECK_SUMMARY => "preview/check_summary.md.j2" at "preview/check_summary.md.j2",
     ANNOTATION_TITLE => "preview/annotation_title.md.j2" at "preview/annotation_title.md.j2",

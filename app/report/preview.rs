@@ -7,7 +7,7 @@ use minijinja::{context, Value};
 
 use super::{
     fence_for, ReportError, Templates, ANNOTATION_TITLE, CHECK_SUMMARY, CHECK_TITLE, CONFIG_NOTE,
-    FORK_NOTE, INTERRUPTED_TITLE, RENDER_NOTE, STOPPED_SUMMARY, SUPERSEDED_SUMMARY,
+    FORK_NOTE, INTERRUPTED_TITLE, LOOKUP_NOTE, RENDER_NOTE, STOPPED_SUMMARY, SUPERSEDED_SUMMARY,
     SUPERSEDED_TITLE, UNFINISHED_TITLE,
 };
 use crate::diff::compare::Side;
@@ -55,6 +55,15 @@ pub fn render_note(
         RENDER_NOTE,
         context! { environment, side => side.as_str(), commit, error, fence => fence_for(error) },
     )
+}
+
+/// The note on `environment`, a Helm chart whose `templates` call `lookup`.
+pub fn lookup_note(
+    templates: &Templates,
+    environment: &str,
+    files: &[String],
+) -> Result<String, ReportError> {
+    templates.render(LOOKUP_NOTE, context! { environment, files })
 }
 
 /// What a preview's title is about, most important first.

@@ -381,7 +381,7 @@ fn triage(
             let env_files = files
                 .entry(env.name.clone())
                 .or_insert_with(|| {
-                    bump::environment_files(&tree, &env.path)
+                    bump::files_to_bump(&tree, env)
                         .map(Arc::new)
                         .map_err(Arc::new)
                 })
@@ -397,7 +397,7 @@ fn triage(
                 }
             };
             let request = BumpRequest::tag(image.as_str(), tag.as_str());
-            match bump::plan(&env.name, &env_files, &[request]) {
+            match bump::plan_for(&tree, env, &env_files, &[request]) {
                 Err(error) => Triage::Answer(Err(BumpFailure::Bump {
                     repo: repo.clone(),
                     environment: env.name.clone(),

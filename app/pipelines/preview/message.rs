@@ -33,6 +33,35 @@ pub struct Findings {
     /// The change breaks the configuration (environments were still read from the base).
     pub head_config: Option<ConfigProblem>,
     pub outcomes: Vec<EnvironmentOutcome>,
+    /// Helm environments whose chart reads the cluster with `lookup` at the head, which
+    /// renders as empty here ([`charts_reading_the_cluster`]).
+    pub lookups: Vec<ChartLookup>,
+}
+
+/// A Helm environment whose chart calls `lookup`, and the templates that do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChartLookup {
+    pub environment: String,
+    pub templates: Vec<String>,
+}
+
+/// The Helm environments of `environments` whose chart at `head` calls `lookup`: a preview
+/// (like `helm template`) has no cluster to read, so those calls render as empty.
+pub fn charts_reading_the_cluster(
+    head: &dyn crate::render::TreeSource,
+    environments: &[crate::config::Environment],
+) -> Vec<ChartLookup> {
+    environments
+        .iter()
+        .filter(|env| crate::render::is_helm_environment(head, env))
+        .filter_map(|env| {
+            let templates = crate::render::charts_using_lookup(head, &env.path);
+            (!templates.is_empty()).then(|| ChartLookup {
+                environment: env.name.clone(),
+                templates,
+            })
+        })
+        .collect()
 }
 
 impl Findings {
@@ -145,6 +174,21 @@ impl Findings {
                 failure.side,
                 &failure.commit,
                 &failure.error.to_string(),
+            )?);
+        }
+        // Only where the report shows the chart's objects: an unchanged environment's note
+        // would repeat on every pull request.
+        let changed = |env: &str| {
+            self.outcomes.iter().any(|outcome| {
+                matches!(outcome, EnvironmentOutcome::Compared { diff, .. }
+                    if diff.environment == env && diff.has_changes())
+            })
+        };
+        for lookup in self.lookups.iter().filter(|l| changed(&l.environment)) {
+            notes.push(text::lookup_note(
+                templates,
+                &lookup.environment,
+                &lookup.templates,
             )?);
         }
         Ok(notes)

@@ -278,7 +278,11 @@ async fn preview(
             Untouched::Skip,
             &key,
         )?;
-        Ok((from, outcomes))
+        let lookups = message::charts_reading_the_cluster(
+            &mirror.tree_at(&head.to_hex())?,
+            &compared_environments,
+        );
+        Ok((from, outcomes, lookups))
     });
     let started = CheckRunRequest::in_progress(CHECK_NAME, &target.head_sha, None);
     let starting = context
@@ -287,11 +291,12 @@ async fn preview(
     let (check_run, rendered) = tokio::join!(starting, rendering);
     let check_run = check_run?;
     let result = match rendered {
-        Ok((from, outcomes)) => {
+        Ok((from, outcomes, lookups)) => {
             let findings = Findings {
                 base_config,
                 head_config,
                 outcomes,
+                lookups,
             };
             post(
                 context,

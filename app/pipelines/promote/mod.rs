@@ -301,13 +301,13 @@ fn compute(
         .into());
     }
     plan::check_repositories(&changes)?;
-    let files = crate::bump::environment_files(&tree, &target.path).map_err(|err| {
+    let files = crate::bump::files_to_bump(&tree, target).map_err(|err| {
         UserError::new(format!(
             "cannot read the files of `{}` at {at}: {err}",
             target.name
         ))
     })?;
-    let edits = crate::bump::plan(&target.name, &files, &requests).map_err(|err| {
+    let edits = crate::bump::plan_for(&tree, target, &files, &requests).map_err(|err| {
         UserError::new(format!(
             "cannot bump the images of `{}`: {err}",
             target.name
