@@ -10,11 +10,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::kustomize::{is_executable, run_bounded, scrub, Outcome};
+use super::kustomize::{is_executable, rendered_documents, run_bounded, scrub, Outcome};
 use super::limits::{bytes as show_bytes, RenderLimits};
 use super::sandbox::sandboxed_command;
 use super::source::{join, EntryKind, TreeSource};
-use super::yaml::parse_stream_within;
 use super::{objects_from_document, K8sObject, RenderError, RenderOptions};
 use crate::config::locate::{keys, Locator, Seg};
 use crate::config::Environment;
@@ -355,33 +354,9 @@ fn parse_output(
     stdout: &[u8],
     limits: &RenderLimits,
 ) -> Result<Vec<K8sObject>, RenderError> {
-    if stdout.len() > limits.max_rendered_bytes {
-        return Err(RenderError::LimitExceeded {
-            file: chart.to_string(),
-            what: "the size of the rendered manifests".to_string(),
-            limit: show_bytes(limits.max_rendered_bytes),
-        });
-    }
-    let text = String::from_utf8_lossy(stdout);
+    let (text, docs) =
+        rendered_documents("helm's output", "the chart rendered", chart, stdout, limits)?;
     let sources = source_comments(&text);
-    let docs = parse_stream_within(&text, limits).map_err(|e| RenderError::At {
-        file: chart.to_string(),
-        line: 1,
-        column: 1,
-        message: if e.limit {
-            format!(
-                "helm's output (line {}, column {}): {}",
-                e.line, e.column, e.message
-            )
-        } else {
-            format!(
-                "the chart rendered invalid YAML (output line {}, column {}): {}",
-                e.line,
-                e.column,
-                super::mask::yaml_message(&text, e.line, &e.message)
-            )
-        },
-    })?;
     let mut objects = Vec::new();
     for doc in docs {
         let template = sources

@@ -385,37 +385,57 @@ fn strip_klog(line: &str) -> String {
     }
 }
 
-fn parse_output(
-    kustomization: &str,
+/// The YAML documents a renderer printed (`stdout`, with its text), within `limits`; errors are
+/// reported at `file`, naming the output as `output` and its author as `producer` ("kustomize
+/// produced invalid YAML …").
+pub(crate) fn rendered_documents(
+    output: &str,
+    producer: &str,
+    file: &str,
     stdout: &[u8],
     limits: &RenderLimits,
-) -> Result<Vec<K8sObject>, RenderError> {
+) -> Result<(String, Vec<super::yaml::Document>), RenderError> {
     if stdout.len() > limits.max_rendered_bytes {
         return Err(RenderError::LimitExceeded {
-            file: kustomization.to_string(),
+            file: file.to_string(),
             what: "the size of the rendered manifests".to_string(),
             limit: show_bytes(limits.max_rendered_bytes),
         });
     }
-    let text = String::from_utf8_lossy(stdout);
+    let text = String::from_utf8_lossy(stdout).into_owned();
     let docs = parse_stream_within(&text, limits).map_err(|e| RenderError::At {
-        file: kustomization.to_string(),
+        file: file.to_string(),
         line: 1,
         column: 1,
         message: if e.limit {
             format!(
-                "kustomize's output (line {}, column {}): {}",
+                "{output} (line {}, column {}): {}",
                 e.line, e.column, e.message
             )
         } else {
             format!(
-                "kustomize produced invalid YAML (output line {}, column {}): {}",
+                "{producer} invalid YAML (output line {}, column {}): {}",
                 e.line,
                 e.column,
                 super::mask::yaml_message(&text, e.line, &e.message)
             )
         },
     })?;
+    Ok((text, docs))
+}
+
+fn parse_output(
+    kustomization: &str,
+    stdout: &[u8],
+    limits: &RenderLimits,
+) -> Result<Vec<K8sObject>, RenderError> {
+    let (_, docs) = rendered_documents(
+        "kustomize's output",
+        "kustomize produced",
+        kustomization,
+        stdout,
+        limits,
+    )?;
     let mut objects = Vec::new();
     for doc in docs {
         objects_from_document(kustomization, 1, doc.value, &mut objects)?;
