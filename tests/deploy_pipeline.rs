@@ -542,3 +542,21 @@ async fn a_rollback_command_commits_the_old_directory_and_its_push_deploys_it() 
         "the previously deployed revision runs again"
     );
 }
+
+#[tokio::test]
+async fn without_a_cluster_a_merge_is_reported_neutral_and_nothing_runs() {
+    let world = DeployWorld::without_cluster().await;
+    world.propose(20, "bump-dev", |w| {
+        w.write("envs/dev/api.yaml", &api(DEV_NS, "1.1"));
+    });
+    let merge = world.merge(20).await;
+
+    let check = world.deployed(&merge, "dev").await;
+    assert_eq!(check.conclusion.as_deref(), Some("neutral"));
+    assert_eq!(
+        check.title.as_deref(),
+        Some("Not deployed: no cluster configured")
+    );
+    assert!(world.deployments("dev").is_empty(), "no GitHub Deployment");
+    world.deploy_comment(20, "⚪ no cluster").await;
+}

@@ -216,6 +216,17 @@ fn a_superseded_deploy_names_the_merge_that_deploys_instead() {
     assert_golden("deploy_check_superseded.md", &check_run(&outcome));
 }
 
+#[test]
+fn a_deploy_without_a_cluster_is_neutral_and_says_how_to_get_one() {
+    let mut outcome = deploy(DeployResult::NoCluster {
+        reason: "no cluster configured: not running in a pod, and no kubeconfig".into(),
+    });
+    outcome.objects.clear();
+    outcome.pruned.clear();
+    assert_eq!(outcome.result.conclusion(), Some(CheckConclusion::Neutral));
+    assert_golden("deploy_check_no_cluster.md", &check_run(&outcome));
+}
+
 /// Objects named by someone hostile: mentions, backticks, HTML and table pipes stay text,
 /// and a long list folds.
 #[test]

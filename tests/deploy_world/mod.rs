@@ -74,6 +74,15 @@ impl DeployWorld {
 
     /// [`Self::with_config`], the drift job looking for due checks every `tick`.
     pub async fn with_drift_tick(config: &str, tick: Option<Duration>) -> DeployWorld {
+        Self::build(config, tick, true).await
+    }
+
+    /// The world of a slipway set up without a cluster (previews and commands only).
+    pub async fn without_cluster() -> DeployWorld {
+        Self::build(CONFIG, None, false).await
+    }
+
+    async fn build(config: &str, tick: Option<Duration>, cluster: bool) -> DeployWorld {
         let work = TestRepo::new();
         work.write(".github/slipway.yml", config);
         for (env, ns) in [("dev", DEV_NS), ("prod", PROD_NS)] {
@@ -102,7 +111,10 @@ impl DeployWorld {
             .start()
             .await;
         kube.auto_roll_out(true);
-        let mut builder = TestServer::builder().github(&fake).kube(&kube);
+        let mut builder = TestServer::builder().github(&fake);
+        if cluster {
+            builder = builder.kube(&kube);
+        }
         if let Some(tick) = tick {
             builder = builder.drift_tick(tick);
         }

@@ -72,6 +72,10 @@ pub enum DeployResult {
         by_sha: String,
         by_pull: Option<u64>,
     },
+    /// slipway reaches no cluster (previews and commands still work); `reason` says why.
+    NoCluster {
+        reason: String,
+    },
 }
 
 impl DeployResult {
@@ -87,6 +91,7 @@ impl DeployResult {
             DeployResult::RefusedByPolicy { .. } => "refused_by_policy",
             DeployResult::Locked { .. } => "locked",
             DeployResult::Superseded { .. } => "superseded",
+            DeployResult::NoCluster { .. } => "no_cluster",
         }
     }
 
@@ -105,6 +110,8 @@ impl DeployResult {
             // Nothing is wrong with the change; re-run once unlocked.
             DeployResult::Locked { .. } => CheckConclusion::Neutral,
             DeployResult::Superseded { .. } => CheckConclusion::Skipped,
+            // Nothing is wrong with the change: slipway is set up without a cluster.
+            DeployResult::NoCluster { .. } => CheckConclusion::Neutral,
         })
     }
 
@@ -121,6 +128,7 @@ impl DeployResult {
             | DeployResult::RefusedByPolicy { .. }
             | DeployResult::Locked { .. } => DeploymentState::Error,
             DeployResult::Superseded { .. } => DeploymentState::Inactive,
+            DeployResult::NoCluster { .. } => DeploymentState::Error,
         }
     }
 }
@@ -316,6 +324,7 @@ fn facts(outcome: &DeployOutcome, items: usize) -> Facts {
             facts.superseded_by = short(by_sha);
             facts.superseded_by_pull = *by_pull;
         }
+        DeployResult::NoCluster { reason } => facts.reason = reason.clone(),
     }
     facts
 }

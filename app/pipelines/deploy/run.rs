@@ -173,9 +173,8 @@ impl Deploys {
     /// The check run, the Deployment, the history row and the comment of a starting deploy.
     async fn begin(&self, progress: &mut DeployProgress, run_id: i64) -> Result<Next, Trouble> {
         if let DeployAccess::Unavailable(reason) = &self.inner.cluster {
-            return Ok(Next::End(DeployResult::ApplyFailed {
-                object: None,
-                message: format!("not deployed: {reason}"),
+            return Ok(Next::End(DeployResult::NoCluster {
+                reason: reason.clone(),
             }));
         }
         let (_, env) = self.environment_of(progress).await?;

@@ -375,7 +375,7 @@ impl Deploys {
                 self.publish_refusal(&request.progress(), result).await?;
                 true
             }
-            Decision::Deploy => self.start_deploy(runs, request).await?,
+            Decision::Deploy => self.deploy_if_possible(runs, request).await?,
         };
         if let (true, Some(pull)) = (published, pull) {
             self.publish_comment(installation.0, &repository.full_name, pull, &sha)
@@ -407,8 +407,25 @@ impl Deploys {
                 self.publish_refusal(&request.progress(), result).await?;
                 Ok(true)
             }
-            Decision::Deploy => self.start_deploy(runs, request).await,
+            Decision::Deploy => self.deploy_if_possible(runs, request).await,
         }
+    }
+
+    /// Starts `request`'s deploy, or, without a cluster, says so on the commit (neutral: the
+    /// change is not at fault) without starting anything.
+    async fn deploy_if_possible(
+        &self,
+        runs: &Runs,
+        request: DeployRequest,
+    ) -> Result<bool, HandlerError> {
+        if let super::DeployAccess::Unavailable(reason) = &self.inner.cluster {
+            let result = DeployResult::NoCluster {
+                reason: reason.clone(),
+            };
+            self.publish_refusal(&request.progress(), result).await?;
+            return Ok(true);
+        }
+        self.start_deploy(runs, request).await
     }
 
     /// Whether `request`'s commit was decided for its environment already (a webhook
