@@ -10,8 +10,6 @@ mod git_fixtures;
 mod manifests;
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -20,6 +18,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams};
 use manifests::secret_in;
 use serde_json::json;
+use support::logs::{captured_logs, logged};
 
 const DEPLOYED: &str = "MARKER-S3CRET-deployed-value";
 const HAND_EDITED: &str = "MARKER-S3CRET-hand-edited-value";
@@ -46,32 +45,9 @@ fn markers_in(text: &str) -> Vec<&'static str> {
         .collect()
 }
 
-struct LogSink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn a_deployed_and_drifted_secret_shows_its_value_nowhere() {
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let sink = logs.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || LogSink(sink.clone()))
-        .try_init()
-        .expect("this test binary installs the only subscriber");
+    let logs = captured_logs();
 
     let world = DeployWorld::with_drift_tick(CONFIG, Some(Duration::from_millis(200))).await;
     let sha = world
@@ -141,10 +117,7 @@ async fn a_deployed_and_drifted_secret_shows_its_value_nowhere() {
                 world.server().store().recent_deploys(20).await.unwrap()
             ),
         ),
-        (
-            "the logs",
-            String::from_utf8_lossy(&logs.lock().unwrap()).into_owned(),
-        ),
+        ("the logs", logged(&logs)),
     ];
     for (what, text) in &shown {
         let found = markers_in(text);

@@ -10,15 +10,14 @@
 mod git_fixtures;
 mod support;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use base64::Engine as _;
 use git_fixtures::{config_yaml, kustomize_available, TestRepo};
 use support::fake_github::{app_bot_login, PullSpec};
+use support::logs::{captured_logs, logged};
 use support::payloads::{PullEvent, INSTALLATION_ID};
 use support::{FakeGitHub, TestServer};
 
@@ -318,39 +317,6 @@ fn show_secrets_shows_them() {
     );
 }
 
-/// Everything logged in this process, at every level.
-fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let sink = logs.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || LogSink(sink.clone()))
-            .try_init()
-            .expect("this test binary installs the only subscriber");
-        logs
-    })
-    .clone()
-}
-
-struct LogSink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_server_preview_shows_no_secret_value_anywhere() {
     if !kustomize_available("the_server_preview_shows_no_secret_value_anywhere") {
@@ -383,7 +349,7 @@ async fn the_server_preview_shows_no_secret_value_anywhere() {
     let check_runs = fake.check_runs(REPO);
     let requests = fake.requests();
     let deliveries = server.deliveries().await;
-    let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let logged = logged(&logs);
     let shown = [
         ("the comments", format!("{comments:#?}")),
         ("the check runs", format!("{check_runs:#?}")),

@@ -230,10 +230,9 @@ impl BuildWorld {
 
     /// Posts a webhook under delivery id `id` and waits until slipway is done with it.
     pub async fn deliver_as(&self, event: &str, id: &str, payload: &[u8]) {
-        let (status, body) = self.server().deliver(event, id, payload).await;
-        assert_eq!(status, 202, "{body}");
-        let done = self.server().wait_for_state(id, "done", WAIT).await;
-        assert_eq!(done.last_error, None, "delivery {id}");
+        self.server()
+            .deliver_and_finish(event, id, payload, WAIT)
+            .await;
     }
 
     /// Pushes a commit to `branch` of the app repo and delivers the webhook; returns the sha.

@@ -291,10 +291,9 @@ impl DeployWorld {
     }
 
     pub async fn deliver_as(&self, event: &str, id: &str, payload: &[u8]) {
-        let (status, body) = self.server().deliver(event, id, payload).await;
-        assert_eq!(status, 202, "{body}");
-        let done = self.server().wait_for_state(id, "done", WAIT).await;
-        assert_eq!(done.last_error, None, "delivery {id}");
+        self.server()
+            .deliver_and_finish(event, id, payload, WAIT)
+            .await;
     }
 
     /// The `slipway/deploy/<env>` check runs on `sha`, oldest first.

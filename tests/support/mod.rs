@@ -5,6 +5,7 @@
 
 pub mod fake_github;
 pub mod fake_kube;
+pub mod logs;
 pub mod payloads;
 
 use std::collections::HashMap;
@@ -273,6 +274,21 @@ impl TestServer {
 
     pub async fn delivery(&self, id: &str) -> Option<DeliverySummary> {
         self.deliveries().await.into_iter().find(|d| d.id == id)
+    }
+
+    /// Posts a webhook under delivery id `id`, expects it accepted, and waits until slipway
+    /// finished it without an error.
+    pub async fn deliver_and_finish(
+        &self,
+        event: &str,
+        id: &str,
+        payload: &[u8],
+        timeout: Duration,
+    ) {
+        let (status, body) = self.deliver(event, id, payload).await;
+        assert_eq!(status, 202, "{body}");
+        let done = self.wait_for_state(id, "done", timeout).await;
+        assert_eq!(done.last_error, None, "delivery {id}");
     }
 
     /// Waits until delivery `id` reaches `state`; panics with what it saw after `timeout`.
