@@ -233,6 +233,7 @@ impl World {
             environment: env.to_string(),
             image: image(name),
             tag: commit.clone(),
+            digest: None,
             source: SourceCommit {
                 repo: RepoRef::new("acme", name),
                 url: format!("https://github.com/acme/{name}/commit/{commit}"),

@@ -248,6 +248,7 @@ impl Builds {
             environment: deploy.environment.clone(),
             image: progress.recipe.image.clone(),
             tag: progress.sha.clone(),
+            digest: None,
             source: SourceCommit {
                 repo: source_repo,
                 sha: progress.sha.clone(),

@@ -100,6 +100,7 @@ mod tests {
             environment: "dev".into(),
             image: image.into(),
             tag: "abc".into(),
+            digest: None,
             source: SourceCommit {
                 repo: RepoRef::new("acme", "app"),
                 sha: "abc".into(),

@@ -70,6 +70,9 @@ pub struct BumpOrder {
     pub image: String,
     /// The new tag (the built commit's full sha).
     pub tag: String,
+    /// The pushed image's digest (`sha256:…`), as the build reported it: what the bump pins, so
+    /// that the tag being pushed again can never change what runs.
+    pub digest: Option<String>,
     pub source: SourceCommit,
 }
 
