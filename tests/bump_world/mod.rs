@@ -239,6 +239,7 @@ impl World {
                 url: format!("https://github.com/acme/{name}/commit/{commit}"),
                 sha: commit,
             },
+            requested_by: None,
         }
     }
 }

@@ -254,6 +254,7 @@ impl Builds {
                 sha: progress.sha.clone(),
                 url: progress.commit_url(),
             },
+            requested_by: None,
         };
         let landed = match self.inner.bumper.land(order).await {
             Ok(landed) => landed,

@@ -106,6 +106,7 @@ mod tests {
                 sha: "abc".into(),
                 url: "https://github.com/acme/app/commit/abc".into(),
             },
+            requested_by: None,
         };
         (
             Waiter {

@@ -74,6 +74,9 @@ pub struct BumpOrder {
     /// that the tag being pushed again can never change what runs.
     pub digest: Option<String>,
     pub source: SourceCommit,
+    /// Who caused the build (the pusher, or whoever pressed Re-run): their approval of a bump
+    /// pull request does not count.
+    pub requested_by: Option<String>,
 }
 
 /// Where a bump landed.
