@@ -260,3 +260,205 @@ fn a_json_manifest_is_edited_in_place() {
 
     assert_eq!(after[0], before.replace("team/api:1.0", "team/api:1.1"));
 }
+
+const OLD_DIGEST: &str = "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
+
+#[test]
+fn a_pinned_tag_replaces_a_container_image_and_its_old_pin() {
+    let before = "\
+kind: Deployment
+spec:
+  template:
+    spec:
+      initContainers:
+        - name: migrate
+          image: registry.example.com/team/api:1.4.0   # runs the migrations
+      containers:
+        - name: api
+          image: \"registry.example.com/team/api:1.4.0@sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210\"
+";
+    let (edits, after) = bump(
+        &[("envs/dev/api.yaml", before)],
+        &[BumpRequest::pinned(
+            "registry.example.com/team/api",
+            "1.5.0",
+            DIGEST,
+        )],
+    )
+    .unwrap();
+
+    assert_eq!(
+        after[0],
+        before
+            .replace("api:1.4.0   #", &format!("api:1.5.0@{DIGEST}   #"))
+            .replace(
+                &format!("api:1.4.0@{OLD_DIGEST}"),
+                &format!("api:1.5.0@{DIGEST}")
+            )
+    );
+    assert_eq!(edits.len(), 2);
+    assert_eq!(
+        edits[1].to_string(),
+        format!("envs/dev/api.yaml:10 registry.example.com/team/api:1.4.0@{OLD_DIGEST} → registry.example.com/team/api:1.5.0@{DIGEST}")
+    );
+}
+
+#[test]
+fn the_same_tag_pinned_to_another_digest_is_a_change_and_the_same_pin_is_none() {
+    let before = format!("kind: Pod\nspec:\n  containers:\n    - name: api\n      image: team/api:1.0@{OLD_DIGEST} # pinned\n");
+    let (edits, after) = bump(
+        &[("pod.yaml", &before)],
+        &[BumpRequest::pinned("team/api", "1.0", DIGEST)],
+    )
+    .unwrap();
+    assert_eq!(after[0], before.replace(OLD_DIGEST, DIGEST));
+    assert_eq!(edits.len(), 1);
+
+    let (edits, _) = bump(
+        &[("pod.yaml", &after[0])],
+        &[BumpRequest::pinned("team/api", "1.0", DIGEST)],
+    )
+    .unwrap();
+    assert!(edits.is_empty(), "already pinned: {edits:?}");
+}
+
+#[test]
+fn a_pinned_tag_sets_new_tag_and_digest_of_a_kustomization_entry() {
+    let before = "\
+resources:
+  - ../../base
+images:
+  - name: registry.example.com/team/api
+    newTag: \"1.4.0\"   # bumped by slipway
+  - name: registry.example.com/team/web
+    newTag: 2.0.0
+";
+    let (edits, after) = bump(
+        &[("envs/dev/kustomization.yaml", before)],
+        &[BumpRequest::pinned(
+            "registry.example.com/team/api",
+            "1.5.0",
+            DIGEST,
+        )],
+    )
+    .unwrap();
+
+    assert_eq!(
+        after[0],
+        format!(
+            "\
+resources:
+  - ../../base
+images:
+  - name: registry.example.com/team/api
+    newTag: \"1.5.0\"   # bumped by slipway
+    digest: {DIGEST}
+  - name: registry.example.com/team/web
+    newTag: 2.0.0
+"
+        )
+    );
+    assert_eq!(edits.len(), 2);
+    assert!(edits
+        .iter()
+        .all(|e| e.new == format!("registry.example.com/team/api:1.5.0@{DIGEST}")));
+}
+
+#[test]
+fn a_kustomization_entry_without_tag_or_digest_gets_both_keys_in_one_insertion() {
+    let before = "images:\n  - name: team/api\n    newName: registry.example.com/team/api\nresources:\n  - ../../base\n";
+    let (edits, after) = bump(
+        &[("kustomization.yaml", before)],
+        &[BumpRequest::pinned(
+            "registry.example.com/team/api",
+            "2.0.0",
+            DIGEST,
+        )],
+    )
+    .unwrap();
+
+    assert_eq!(
+        after[0],
+        format!("images:\n  - name: team/api\n    newName: registry.example.com/team/api\n    newTag: 2.0.0\n    digest: {DIGEST}\nresources:\n  - ../../base\n")
+    );
+    assert_eq!(edits.len(), 1);
+}
+
+#[test]
+fn a_pinned_kustomization_entry_whose_digest_alone_changes_changes_one_line() {
+    let before =
+        format!("images:\n  - name: team/api\n    newTag: '1.0'\n    digest: {OLD_DIGEST}\n");
+    let (edits, after) = bump(
+        &[("kustomization.yaml", &before)],
+        &[BumpRequest::pinned("team/api", "1.0", DIGEST)],
+    )
+    .unwrap();
+
+    assert_eq!(after[0], before.replace(OLD_DIGEST, DIGEST));
+    assert_eq!(edits.len(), 1);
+}
+
+fn helm_bump(values: &str, request: BumpRequest) -> String {
+    let files = vec![("chart/values.yaml".to_string(), values.to_string())];
+    let edits = slipway::bump::plan_helm_values("dev", &files, &[request]).unwrap();
+    slipway::bump::apply("chart/values.yaml", values, &edits)
+}
+
+#[test]
+fn helm_values_with_a_digest_key_get_tag_and_digest_side_by_side() {
+    let before = "\
+image:
+  repository: registry.example.com/team/api
+  tag: \"1.4.0\"  # the chart writes repository:tag@digest when digest is set
+  digest: \"\"
+replicas: 2
+";
+    let after = helm_bump(
+        before,
+        BumpRequest::pinned("registry.example.com/team/api", "1.5.0", DIGEST),
+    );
+
+    assert_eq!(
+        after,
+        before
+            .replace("tag: \"1.4.0\"", "tag: \"1.5.0\"")
+            .replace("digest: \"\"", &format!("digest: \"{DIGEST}\""))
+    );
+}
+
+#[test]
+fn helm_values_without_a_digest_key_carry_the_digest_in_the_tag() {
+    let before = "\
+image:
+  repository: registry.example.com/team/api
+  tag: 1.4.0   # rendered as repository:tag
+";
+    let after = helm_bump(
+        before,
+        BumpRequest::pinned("registry.example.com/team/api", "1.5.0", DIGEST),
+    );
+
+    assert_eq!(
+        after,
+        before.replace("tag: 1.4.0", &format!("tag: 1.5.0@{DIGEST}"))
+    );
+}
+
+#[test]
+fn a_pinned_tag_with_a_digest_that_is_not_one_is_refused() {
+    let refused = bump(
+        &[(
+            "pod.yaml",
+            "kind: Pod\nspec:\n  containers:\n    - image: team/api:1.0\n",
+        )],
+        &[BumpRequest::pinned("team/api", "1.1", "sha256:abc")],
+    )
+    .unwrap_err();
+
+    assert!(
+        refused
+            .to_string()
+            .contains("invalid digest \"sha256:abc\""),
+        "{refused}"
+    );
+}

@@ -224,7 +224,58 @@ fn tags_and_images_that_do_not_pair_up_are_a_usage_error() {
 }
 
 #[test]
-fn a_tag_and_a_digest_together_are_a_usage_error() {
+fn a_tag_and_a_digest_together_pin_the_tag_in_an_image_field_and_a_kustomization() {
+    let repo = repo();
+    let digest = format!("sha256:{}", "c0ffee00".repeat(8));
+
+    let dev = slipway(&[
+        "bump",
+        "--repo",
+        path(&repo),
+        "--env",
+        "dev",
+        "--image",
+        "registry.example.com/team/api",
+        "--tag",
+        "1.5.0",
+        "--digest",
+        &digest,
+    ]);
+    let prod = slipway(&[
+        "bump",
+        "--repo",
+        path(&repo),
+        "--env",
+        "prod",
+        "--image",
+        "registry.example.com/team/api",
+        "--tag",
+        "1.5.0",
+        "--digest",
+        &digest,
+    ]);
+
+    assert_eq!(dev.code, 0, "{}", dev.stderr);
+    assert_eq!(
+        dev.stdout,
+        format!("envs/dev/deployment.yaml:11 registry.example.com/team/api:1.4.0 → registry.example.com/team/api:1.5.0@{digest}\n")
+    );
+    assert_eq!(
+        repo.read("envs/dev/deployment.yaml"),
+        DEPLOYMENT.replace("api:1.4.0", &format!("api:1.5.0@{digest}"))
+    );
+    assert_eq!(prod.code, 0, "{}", prod.stderr);
+    assert_eq!(
+        repo.read("envs/prod/kustomization.yaml"),
+        KUSTOMIZATION.replace(
+            "    newTag: 1.4.0\n",
+            &format!("    newTag: 1.5.0\n    digest: {digest}\n")
+        )
+    );
+}
+
+#[test]
+fn a_digest_count_that_does_not_match_the_images_is_a_usage_error() {
     let run = slipway(&[
         "bump",
         "--repo",
@@ -233,13 +284,22 @@ fn a_tag_and_a_digest_together_are_a_usage_error() {
         "dev",
         "--image",
         "x/y",
+        "--image",
+        "x/z",
         "--tag",
         "1",
+        "--tag",
+        "2",
         "--digest",
         "sha256:00",
     ]);
 
     assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("2 --image but 1 --digest"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -307,24 +307,25 @@ impl Planner<'_> {
         )
     }
 
+    /// The edits that set one reference to the request's target: none when it already holds
+    /// it, two for a pinned tag in a mapping that keeps tag and digest apart.
     pub(super) fn edit(
         &mut self,
         reference: &Reference,
         request: &BumpRequest,
-    ) -> Result<Option<Edit>, BumpError> {
+    ) -> Result<Vec<Edit>, BumpError> {
         let document = reference.document;
         let image = request.image.as_str();
         let file = self.files[self.documents[document].file].0.clone();
-        let made = |(span, replacement, line): (Range<usize>, String, usize),
-                    old: String,
-                    new: String| Edit {
-            file: file.clone(),
-            line,
-            old,
-            new,
-            span,
-            replacement,
-        };
+        let made =
+            |(span, replacement, line): (Range<usize>, String, usize), old: &str, new: &str| Edit {
+                file: file.clone(),
+                line,
+                old: old.to_owned(),
+                new: new.to_owned(),
+                span,
+                replacement,
+            };
         match &reference.kind {
             ReferenceKind::ContainerImage { path } => {
                 let Slot::Scalar { span, value, style } = self.slot(document, path, image)? else {
@@ -339,30 +340,33 @@ impl Planner<'_> {
                 let new = match &request.target {
                     Target::Tag(tag) => parsed.with_tag(tag),
                     Target::Digest(digest) => parsed.with_digest(digest),
+                    Target::Pinned { tag, digest } => parsed.with_pinned_tag(tag, digest),
                 };
                 if new == value {
-                    return Ok(None);
+                    return Ok(Vec::new());
                 }
                 let offset = self.documents[document].chunk.offset;
                 let line = line_of(
                     &self.files[self.documents[document].file].1,
                     offset + span.start,
                 );
-                Ok(Some(made(
+                Ok(vec![made(
                     (
                         offset + span.start..offset + span.end,
                         style.write(&new),
                         line,
                     ),
-                    value,
-                    new,
-                )))
+                    &value,
+                    &new,
+                )])
             }
             ReferenceKind::KustomizeEntry { path, repository }
             | ReferenceKind::HelmImage { path, repository } => {
-                let (tag_key, style_key) = match &reference.kind {
-                    ReferenceKind::KustomizeEntry { .. } => ("newTag", "name"),
-                    _ => ("tag", "repository"),
+                let kustomize = matches!(reference.kind, ReferenceKind::KustomizeEntry { .. });
+                let (tag_key, style_key) = if kustomize {
+                    ("newTag", "name")
+                } else {
+                    ("tag", "repository")
                 };
                 let tag = self.current(document, path, tag_key, image)?;
                 let digest = self.current(document, path, "digest", image)?;
@@ -380,7 +384,8 @@ impl Planner<'_> {
                 };
                 let old = show(tag.as_deref(), digest.as_deref());
                 let style = self.style_of(document, path, style_key, image);
-                let (key, value, new) = match &request.target {
+                // (key, value) pairs to set, in the order they are added when missing.
+                let (sets, new): (Vec<(&str, String)>, String) = match &request.target {
                     Target::Tag(new_tag) => {
                         if digest.is_some() {
                             let digest_path = child(path, Step::Key("digest".into()));
@@ -395,15 +400,49 @@ impl Planner<'_> {
                                 image: image.to_owned(),
                             });
                         }
-                        (tag_key, new_tag, show(Some(new_tag), None))
+                        (vec![(tag_key, new_tag.clone())], show(Some(new_tag), None))
                     }
-                    Target::Digest(new_digest) => {
-                        ("digest", new_digest, show(tag.as_deref(), Some(new_digest)))
+                    Target::Digest(new_digest) => (
+                        vec![("digest", new_digest.clone())],
+                        show(tag.as_deref(), Some(new_digest)),
+                    ),
+                    Target::Pinned {
+                        tag: new_tag,
+                        digest: new_digest,
+                    } => {
+                        let digest_path = child(path, Step::Key("digest".into()));
+                        let has_digest_key =
+                            !matches!(self.slot(document, &digest_path, image)?, Slot::Missing);
+                        if kustomize || has_digest_key {
+                            (
+                                vec![(tag_key, new_tag.clone()), ("digest", new_digest.clone())],
+                                show(Some(new_tag), Some(new_digest)),
+                            )
+                        } else {
+                            // A chart without a digest value: the tag carries the digest.
+                            let pinned = format!("{new_tag}@{new_digest}");
+                            (vec![(tag_key, pinned.clone())], show(Some(&pinned), None))
+                        }
                     }
                 };
-                Ok(self
-                    .set_key(document, path, key, value, style, image)?
-                    .map(|change| made(change, old, new)))
+                let mut changes: Vec<(Range<usize>, String, usize)> = Vec::new();
+                for (key, value) in &sets {
+                    let Some(change) = self.set_key(document, path, key, value, style, image)?
+                    else {
+                        continue;
+                    };
+                    // Two keys added to one mapping go in at the same place: one insertion.
+                    match changes.last_mut() {
+                        Some(last) if last.0.is_empty() && last.0 == change.0 => {
+                            last.1.push_str(&change.1)
+                        }
+                        _ => changes.push(change),
+                    }
+                }
+                Ok(changes
+                    .into_iter()
+                    .map(|change| made(change, &old, &new))
+                    .collect())
             }
         }
     }

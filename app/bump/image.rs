@@ -37,6 +37,11 @@ impl<'a> ImageRef<'a> {
         format!("{}:{tag}", self.repository)
     }
 
+    /// The reference with a tag pinned to a digest (any previous digest dropped).
+    pub fn with_pinned_tag(&self, tag: &str, digest: &str) -> String {
+        format!("{}:{tag}@{digest}", self.repository)
+    }
+
     /// The reference pinned to a digest (any tag dropped: the digest alone decides).
     pub fn with_digest(&self, digest: &str) -> String {
         format!("{}@{digest}", self.repository)

@@ -10,13 +10,18 @@
 //! Where an image is referenced, in order of precedence (the first kind that references the
 //! image is the one edited, because it is the one that decides what runs):
 //! 1. a kustomization's `images:` entry whose `name` (or `newName`) is the image: its
-//!    `newTag`, or its `digest` for a digest bump, is set (and added if missing);
+//!    `newTag`, or its `digest` for a digest bump, or both for a pinned tag, is set (and added
+//!    if missing); kustomize then renders `name:tag@digest`;
 //! 2. the `image:` of containers and initContainers in Pods and the pod templates of
 //!    Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs whose repository
-//!    is the image: the reference becomes `repository:tag` or `repository@digest` (a
-//!    previous digest or tag is dropped, as it would otherwise pin the old image);
+//!    is the image: the reference becomes `repository:tag`, `repository@digest` or, pinned,
+//!    `repository:tag@digest` (a previous digest or tag is dropped, as it would otherwise pin
+//!    the old image);
 //! 3. Helm-values style `image:` mappings with a `repository` (optionally after a
 //!    `registry`) that is the image: their `tag`, or `digest`, is set (and added if missing).
+//!    A pinned tag sets `tag` and `digest` when the mapping has a `digest` key; otherwise
+//!    `tag` becomes `tag@digest`, which a chart that writes `{{ repository }}:{{ tag }}`
+//!    renders as the pinned reference.
 //!
 //! Repositories match as a container runtime resolves them: `nginx` and
 //! `docker.io/library/nginx` are the same image, `host:5000/x` is not `host/x`.
@@ -54,6 +59,12 @@ pub enum Target {
     Tag(String),
     /// `sha256:…` (without `@`).
     Digest(String),
+    /// A tag pinned to the digest it was pushed as: the tag says which build it is, the digest
+    /// decides what runs, so pushing the tag again changes nothing.
+    Pinned {
+        tag: String,
+        digest: String,
+    },
 }
 
 impl fmt::Display for Target {
@@ -61,6 +72,7 @@ impl fmt::Display for Target {
         match self {
             Target::Tag(tag) => write!(f, "tag {tag}"),
             Target::Digest(digest) => write!(f, "digest {digest}"),
+            Target::Pinned { tag, digest } => write!(f, "tag {tag} pinned to digest {digest}"),
         }
     }
 }
@@ -84,6 +96,20 @@ impl BumpRequest {
         BumpRequest {
             image: image.into(),
             target: Target::Digest(digest.into()),
+        }
+    }
+
+    pub fn pinned(
+        image: impl Into<String>,
+        tag: impl Into<String>,
+        digest: impl Into<String>,
+    ) -> BumpRequest {
+        BumpRequest {
+            image: image.into(),
+            target: Target::Pinned {
+                tag: tag.into(),
+                digest: digest.into(),
+            },
         }
     }
 }
@@ -232,21 +258,20 @@ fn plan_scoped(
             continue;
         }
         for reference in &references {
-            let Some(edit) = planner.edit(reference, request)? else {
-                continue;
-            };
-            let file_index = documents[reference.document].file;
-            let key = (file_index, edit.span.start, edit.span.end);
-            match edits.get(&key) {
-                Some(existing) if existing.replacement != edit.replacement => {
-                    return Err(BumpError::Conflict {
-                        file: edit.file,
-                        line: edit.line,
-                    })
-                }
-                Some(_) => {}
-                None => {
-                    edits.insert(key, edit);
+            for edit in planner.edit(reference, request)? {
+                let file_index = documents[reference.document].file;
+                let key = (file_index, edit.span.start, edit.span.end);
+                match edits.get(&key) {
+                    Some(existing) if existing.replacement != edit.replacement => {
+                        return Err(BumpError::Conflict {
+                            file: edit.file,
+                            line: edit.line,
+                        })
+                    }
+                    Some(_) => {}
+                    None => {
+                        edits.insert(key, edit);
+                    }
                 }
             }
         }
@@ -304,6 +329,15 @@ fn validate(requests: &[BumpRequest]) -> Result<Vec<BumpRequest>, BumpError> {
                 image::normalise_digest(digest)
                     .map_err(|r| invalid(format!("invalid digest {digest:?}: {r}")))?,
             ),
+            Target::Pinned { tag, digest } => {
+                image::validate_tag(tag)
+                    .map_err(|r| invalid(format!("invalid tag {tag:?}: {r}")))?;
+                Target::Pinned {
+                    tag: tag.clone(),
+                    digest: image::normalise_digest(digest)
+                        .map_err(|r| invalid(format!("invalid digest {digest:?}: {r}")))?,
+                }
+            }
         };
         if valid
             .iter()

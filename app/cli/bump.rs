@@ -1,4 +1,4 @@
-//! `slipway bump`: set images to a new tag or digest inside one environment of a config
+//! `slipway bump`: set images to a new tag, digest, or tag pinned to a digest, inside one environment of a config
 //! repo's work tree, changing nothing but the image references.
 //!
 //! Every YAML or JSON file under the environment's path is considered (symlinks are not
@@ -24,47 +24,39 @@ pub struct Args {
     #[arg(long, value_name = "NAME")]
     pub env: String,
     /// The image repository, without tag or digest. Repeat it, each with its own `--tag`
-    /// (or `--digest`, in the same order), to bump several images at once.
+    /// and/or `--digest`, in the same order, to bump several images at once.
     #[arg(long, value_name = "IMAGE", required = true)]
     pub image: Vec<String>,
     /// The new tag, one per `--image`.
-    #[arg(
-        long,
-        value_name = "TAG",
-        required_unless_present = "digest",
-        conflicts_with = "digest"
-    )]
+    #[arg(long, value_name = "TAG", required_unless_present = "digest")]
     pub tag: Vec<String>,
-    /// The new digest (`sha256:…`), one per `--image`.
+    /// The new digest (`sha256:…`), one per `--image`. With `--tag` too, each image is pinned:
+    /// `image:tag@digest`, so pushing the tag again cannot change what runs.
     #[arg(long, value_name = "DIGEST")]
     pub digest: Vec<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let targets = if args.tag.is_empty() {
-        &args.digest
-    } else {
-        &args.tag
-    };
-    if targets.len() != args.image.len() {
-        eprintln!(
-            "error: {} --image but {} --{}; give one per image, in the same order\n\nFor more information, try '--help'.",
-            args.image.len(),
-            targets.len(),
-            if args.tag.is_empty() { "digest" } else { "tag" },
-        );
-        return Ok(ExitCode::from(2));
+    for (given, flag) in [(&args.tag, "tag"), (&args.digest, "digest")] {
+        if !given.is_empty() && given.len() != args.image.len() {
+            eprintln!(
+                "error: {} --image but {} --{flag}; give one per image, in the same order\n\nFor more information, try '--help'.",
+                args.image.len(),
+                given.len(),
+            );
+            return Ok(ExitCode::from(2));
+        }
     }
     let requests: Vec<BumpRequest> = args
         .image
         .iter()
-        .zip(targets)
-        .map(|(image, target)| {
-            if args.tag.is_empty() {
-                BumpRequest::digest(image, target)
-            } else {
-                BumpRequest::tag(image, target)
-            }
+        .enumerate()
+        .map(|(i, image)| match (args.tag.get(i), args.digest.get(i)) {
+            (Some(tag), Some(digest)) => BumpRequest::pinned(image, tag, digest),
+            (Some(tag), None) => BumpRequest::tag(image, tag),
+            (None, Some(digest)) => BumpRequest::digest(image, digest),
+            // Clap requires `--tag` or `--digest`, and each count matches `--image`.
+            (None, None) => BumpRequest::tag(image, ""),
         })
         .collect();
 

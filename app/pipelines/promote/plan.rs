@@ -48,6 +48,7 @@ impl RunningImage {
         match &self.version {
             Some(Target::Tag(tag)) => tag.clone(),
             Some(Target::Digest(digest)) => digest.clone(),
+            Some(Target::Pinned { tag, digest }) => format!("{tag}@{digest}"),
             None => "latest (implicit)".to_string(),
         }
     }
@@ -114,9 +115,14 @@ pub fn running_images(env: &str, objects: &[K8sObject]) -> Result<Vec<RunningIma
 
 fn parse_running(reference: &str) -> RunningImage {
     let parsed = ImageRef::parse(reference);
-    // A digest decides what runs even when a tag is written next to it.
+    // A digest decides what runs; a tag written next to it says which build that is, and is
+    // copied along with it.
     let version = match (parsed.digest, parsed.tag) {
-        (Some(digest), _) => Some(Target::Digest(digest.to_string())),
+        (Some(digest), Some(tag)) => Some(Target::Pinned {
+            tag: tag.to_string(),
+            digest: digest.to_string(),
+        }),
+        (Some(digest), None) => Some(Target::Digest(digest.to_string())),
         (None, Some(tag)) => Some(Target::Tag(tag.to_string())),
         (None, None) => None,
     };
@@ -250,10 +256,15 @@ pub fn commit_message(source: &str, target: &str, changes: &[Promotion]) -> Stri
 }
 
 pub(crate) fn show_version(version: &str) -> String {
-    let valid = validate_tag(version).is_ok()
-        || version
-            .strip_prefix("sha256:")
+    let is_digest = |text: &str| {
+        text.strip_prefix("sha256:")
             .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    let valid = validate_tag(version).is_ok()
+        || is_digest(version)
+        || version
+            .split_once('@')
+            .is_some_and(|(tag, digest)| validate_tag(tag).is_ok() && is_digest(digest))
         || version == "latest (implicit)";
     if valid {
         version.to_string()
@@ -431,6 +442,36 @@ mod tests {
                 to: "2".into()
             }]
         );
+    }
+
+    #[test]
+    fn a_pinned_tag_is_promoted_tag_and_digest_together() {
+        let digest = format!("sha256:{}", "b".repeat(64));
+        let old = format!("sha256:{}", "a".repeat(64));
+        let source = running_images(
+            "staging",
+            &[deployment(&[&format!("reg/api:abc123@{digest}")], &[])],
+        )
+        .unwrap();
+        // The same tag, pushed again as another image: a change.
+        let target = running_images(
+            "prod",
+            &[deployment(&[&format!("reg/api:abc123@{old}")], &[])],
+        )
+        .unwrap();
+        let (requests, changes) = promotions(&source, &target);
+        assert_eq!(
+            requests,
+            [BumpRequest::pinned("reg/api", "abc123", digest.clone())]
+        );
+        assert_eq!(changes[0].to, format!("abc123@{digest}"));
+        assert_eq!(
+            commit_message("staging", "prod", &changes),
+            format!("Promote staging to prod\n\n- reg/api: abc123@{old} -> abc123@{digest}\n")
+        );
+        // The same tag and digest: nothing to promote.
+        let (requests, _) = promotions(&source, &source);
+        assert!(requests.is_empty());
     }
 
     #[test]
