@@ -40,7 +40,57 @@ fn unknown_environment_key_names_the_allowed_keys_and_the_closest() {
         err.to_string(),
         ".github/slipway.yml:4:5: unknown key `pth` in environment `dev`; did you mean `path`? \
          allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, required_approvals, \
-         promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval, helm"
+         promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval, helm, bumped_by"
+    );
+}
+
+#[test]
+fn bumped_by_repo_that_is_not_owner_slash_name_is_refused_at_the_item() {
+    assert_error(
+        "environments:\n  dev:\n    path: envs/dev\n    bumped_by:\n      registry.example.com/team/api: [acme/api, evil]\n",
+        5,
+        47,
+        "`bumped_by` of `registry.example.com/team/api`: `evil` is not `owner/name`, e.g. `acme/api`",
+    );
+}
+
+#[test]
+fn bumped_by_repo_listed_twice_is_refused_at_the_second() {
+    assert_error(
+        "environments:\n  dev:\n    path: envs/dev\n    bumped_by:\n      registry.example.com/team/api:\n        - acme/api\n        - Acme/API\n",
+        7,
+        11,
+        "`bumped_by` of `registry.example.com/team/api` lists `Acme/API` twice; list it once",
+    );
+}
+
+#[test]
+fn bumped_by_image_named_twice_by_two_spellings_is_refused() {
+    assert_error(
+        "environments:\n  dev:\n    path: envs/dev\n    bumped_by:\n      nginx: [acme/web]\n      docker.io/library/nginx: [acme/api]\n",
+        6,
+        7,
+        "`bumped_by` names image `docker.io/library/nginx` twice (it is `nginx` too); list its repositories once",
+    );
+}
+
+#[test]
+fn bumped_by_key_with_a_tag_is_not_an_image_repository() {
+    assert_error(
+        "environments:\n  dev:\n    path: envs/dev\n    bumped_by:\n      registry.example.com/team/api:1.0: [acme/api]\n",
+        5,
+        7,
+        "`bumped_by` key `registry.example.com/team/api:1.0` is not an image repository",
+    );
+}
+
+#[test]
+fn bumped_by_must_map_images_to_lists() {
+    assert_error(
+        "environments:\n  dev:\n    path: envs/dev\n    bumped_by:\n      registry.example.com/team/api: acme/api\n",
+        5,
+        38,
+        "must be a list of strings",
     );
 }
 

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use slipway::config::{
-    parse_app_repo, parse_config_repo, parse_repo_config, Build, Deploy, Environment, OnFailure,
-    DEFAULT_DRIFT_INTERVAL,
+    parse_app_repo, parse_config_repo, parse_repo_config, Build, BumpSource, Deploy, Environment,
+    OnFailure, DEFAULT_DRIFT_INTERVAL,
 };
 
 const CONFIG_REPO: &str = r#"
@@ -15,6 +15,8 @@ environments:
     namespace: team-dev         # default namespace for objects without one
     allowed_namespaces: [team-dev]
     cluster: default            # a cluster named in the server settings
+    bumped_by:                  # whose builds may set which image here
+      registry.example.com/team/api: [acme/api]
   prod:
     path: envs/prod
     namespace: team-prod
@@ -64,8 +66,23 @@ fn the_documented_config_repo_example_parses() {
             self_heal: true,
             drift_interval: Some(Duration::from_secs(300)),
             helm: None,
+            bumped_by: vec![],
         }
     );
+    let dev = &config.environments["dev"];
+    assert_eq!(
+        dev.bumped_by,
+        [BumpSource {
+            image: "registry.example.com/team/api".into(),
+            repos: vec!["acme/api".into()],
+        }]
+    );
+    assert!(dev.allows_bump("registry.example.com/team/api", "acme/api"));
+    assert!(dev.allows_bump("registry.example.com/team/api", "ACME/Api"));
+    assert!(!dev.allows_bump("registry.example.com/team/api", "acme/evil"));
+    assert!(!dev.allows_bump("registry.example.com/team/web", "acme/api"));
+    // Deny by default: an environment without `bumped_by` takes no build's bump.
+    assert!(!config.environments["prod"].allows_bump("registry.example.com/team/api", "acme/api"));
     assert_eq!(
         config.environments.keys().collect::<Vec<_>>(),
         ["dev", "prod"]
@@ -95,6 +112,7 @@ fn omitted_environment_fields_take_their_documented_defaults() {
             self_heal: false,
             drift_interval: Some(Duration::from_secs(600)),
             helm: None,
+            bumped_by: vec![],
         }
     );
     assert!(config.environments["dev"].allows_namespace("anything"));

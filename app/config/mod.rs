@@ -143,6 +143,19 @@ pub struct Environment {
     /// default (see [`Environment::helm_settings`]). Only a path holding a `Chart.yaml` may
     /// declare it.
     pub helm: Option<HelmSettings>,
+    /// `bumped_by:`: for each image (a repository, no tag), the app repositories (`owner/name`)
+    /// whose builds may bump it here. Default: none, so no build bumps this environment; the
+    /// config repo decides whose builds may change what it runs, not the app repos.
+    pub bumped_by: Vec<BumpSource>,
+}
+
+/// One entry of an environment's `bumped_by:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BumpSource {
+    /// The image repository, as written (`registry.example.com/team/api`).
+    pub image: String,
+    /// The app repositories, `owner/name`, whose builds may set it.
+    pub repos: Vec<String>,
 }
 
 /// `helm:` of an environment whose path holds a Helm chart.
@@ -208,6 +221,22 @@ pub fn default_production(name: &str) -> bool {
 }
 
 impl Environment {
+    /// The repositories whose builds may bump `image` here (`bumped_by:`), or `None` when the
+    /// environment names no such image. Images match as a container runtime resolves them.
+    pub fn bump_sources(&self, image: &str) -> Option<&[String]> {
+        self.bumped_by
+            .iter()
+            .find(|source| crate::bump::image::same_repository(&source.image, image))
+            .map(|source| source.repos.as_slice())
+    }
+
+    /// Whether builds of `repo` (`owner/name`) may bump `image` here. GitHub names are
+    /// case-insensitive.
+    pub fn allows_bump(&self, image: &str, repo: &str) -> bool {
+        self.bump_sources(image)
+            .is_some_and(|repos| repos.iter().any(|r| r.eq_ignore_ascii_case(repo)))
+    }
+
     /// The environment's `helm:` settings, with every omitted one at its default.
     pub fn helm_settings(&self) -> HelmSettings {
         self.helm.clone().unwrap_or_else(|| HelmSettings {

@@ -34,6 +34,7 @@ pub(crate) const ENVIRONMENT_KEYS: &[&str] = &[
     "self_heal",
     "drift_interval",
     "helm",
+    "bumped_by",
 ];
 /// Keys allowed under an environment's `helm:`.
 pub(crate) const HELM_KEYS: &[&str] = &["release", "values", "set", "kube_version", "api_versions"];
@@ -76,6 +77,8 @@ pub(crate) struct RawEnvironment {
     /// A duration's text; an integer `0` is taken as `"0"`.
     pub drift_interval: Option<String>,
     pub helm: Option<RawHelm>,
+    /// `bumped_by:` in file order: each image with the app repos whose builds may bump it.
+    pub bumped_by: Option<Vec<(String, Vec<String>)>>,
 }
 
 /// `helm:` of an environment.
@@ -263,6 +266,7 @@ impl Shape<'_, '_> {
                         .duration_or_zero(value, &p)
                         .map(|v| env.drift_interval = v),
                     "helm" => self.helm(value, &p, name).map(|v| env.helm = v),
+                    "bumped_by" => self.list_map(value, &p).map(|v| env.bumped_by = v),
                     _ => unreachable!("entries() only yields allowed keys"),
                 };
                 if checked.is_err() {
@@ -458,6 +462,31 @@ impl Shape<'_, '_> {
                 }
             };
             out.push((key.to_string(), text));
+        }
+        if refused {
+            Err(Refused)
+        } else {
+            Ok(Some(out))
+        }
+    }
+
+    /// A mapping of string keys to lists of strings, in file order.
+    fn list_map(&self, value: &Value, path: &KeyPath) -> Checked<Vec<(String, Vec<String>)>> {
+        if value.is_null() {
+            return Ok(None);
+        }
+        let map = self.mapping(value, path, &field(path))?;
+        let mut out = Vec::with_capacity(map.len());
+        let mut refused = false;
+        for (key, value) in map {
+            let Ok(key) = self.key_str(key, path) else {
+                refused = true;
+                continue;
+            };
+            match self.string_list(value, &child(path, key)) {
+                Ok(list) => out.push((key.to_string(), list.unwrap_or_default())),
+                Err(Refused) => refused = true,
+            }
         }
         if refused {
             Err(Refused)

@@ -8,7 +8,7 @@ use super::locate::{keys, Locator, Seg};
 use super::raw::{RawBuild, RawDeploy, RawEnvironment, RawFile, RawHelm};
 use super::HelmSettings;
 use super::{
-    default_production, parse_duration, parse_duration_or_zero, AppRepoConfig, Build,
+    default_production, parse_duration, parse_duration_or_zero, AppRepoConfig, Build, BumpSource,
     ConfigRepoConfig, Deploy, Environment, OnFailure, RepoConfig, DEFAULT_ALLOW_STALE_APPROVALS,
     DEFAULT_CLUSTER, DEFAULT_CONTEXT, DEFAULT_DOCKERFILE, DEFAULT_DRIFT_INTERVAL,
     DEFAULT_HEALTH_TIMEOUT, DEFAULT_HELM_KUBE_VERSION, DEFAULT_ON_FAILURE, DEFAULT_PRUNE,
@@ -270,6 +270,11 @@ impl Check<'_, '_> {
             );
         }
         let helm = raw.helm.as_ref().map(|h| self.helm(name, h));
+        let bumped_by = raw
+            .bumped_by
+            .as_ref()
+            .map(|entries| self.bumped_by(name, entries))
+            .unwrap_or_default();
         Environment {
             name: name.clone(),
             path,
@@ -289,7 +294,64 @@ impl Check<'_, '_> {
             self_heal,
             drift_interval,
             helm,
+            bumped_by,
         }
+    }
+
+    /// `bumped_by:`: image repositories (each once), each with distinct `owner/name` repos.
+    fn bumped_by(&mut self, env: &str, entries: &[(String, Vec<String>)]) -> Vec<BumpSource> {
+        let loc = self.loc;
+        let mut out: Vec<BumpSource> = Vec::with_capacity(entries.len());
+        for (image, repos) in entries {
+            let at = keys(&["environments", env, "bumped_by", image]);
+            if let Err(reason) = crate::bump::image::validate_repository(image) {
+                self.error(
+                    loc.key(&at),
+                    format!(
+                        "`bumped_by` key `{image}` is not an image repository: it {reason}; write the repository as `build.image` names it, e.g. `registry.example.com/team/api`"
+                    ),
+                );
+                continue;
+            }
+            if let Some(earlier) = out
+                .iter()
+                .find(|s| crate::bump::image::same_repository(&s.image, image))
+            {
+                self.error(
+                    loc.key(&at),
+                    format!(
+                        "`bumped_by` names image `{image}` twice (it is `{}` too); list its repositories once",
+                        earlier.image
+                    ),
+                );
+                continue;
+            }
+            let mut listed: Vec<String> = Vec::with_capacity(repos.len());
+            for (i, repo) in repos.iter().enumerate() {
+                let mut item = at.clone();
+                item.push(Seg::Index(i));
+                if !is_owner_slash_name(repo) {
+                    self.error(
+                        loc.value(&item),
+                        format!(
+                            "`bumped_by` of `{image}`: `{repo}` is not `owner/name`, e.g. `acme/api`"
+                        ),
+                    );
+                } else if listed.iter().any(|r| r.eq_ignore_ascii_case(repo)) {
+                    self.error(
+                        loc.value(&item),
+                        format!("`bumped_by` of `{image}` lists `{repo}` twice; list it once"),
+                    );
+                } else {
+                    listed.push(repo.clone());
+                }
+            }
+            out.push(BumpSource {
+                image: image.clone(),
+                repos: listed,
+            });
+        }
+        out
     }
 
     fn helm(&mut self, env: &str, raw: &RawHelm) -> HelmSettings {
