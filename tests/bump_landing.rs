@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bump_world::{another_writer_pushes, image, sha, ConfigRepo, World, REPO};
 use manifests::deployment;
 use slipway::bump::BumpError;
-use slipway::pipelines::bumps::{BumpFailure, BumpLanded, MovedImage};
+use slipway::pipelines::bumps::{BumpFailure, BumpLanded, BumpOrder, MovedImage};
 use support::FakeGitHub;
 
 fn committed(landed: &BumpLanded) -> (&str, &[MovedImage]) {
@@ -327,7 +327,8 @@ async fn a_locked_environment_gets_no_bump() {
 
 #[tokio::test]
 async fn orders_that_wait_for_a_commit_go_into_the_next_one_together_and_a_bad_one_fails_alone() {
-    let world = World::new(ConfigRepo::with_services(&["api", "web", "worker"])).await;
+    // ghost may be bumped in dev, but dev runs no ghost.
+    let world = World::new(ConfigRepo::allowing(&["api", "web", "worker"], &["ghost"])).await;
     let before = world.repo.main();
     // The first commit's ref update is slow, so the next orders arrive while it is made.
     world.fake.delay_next(
@@ -497,4 +498,334 @@ async fn an_unknown_environment_or_a_repo_without_the_app_is_a_clear_failure() {
         "the GitHub App is not installed on config repo acme/elsewhere"
     );
     assert!(!failure.is_transient());
+}
+
+/// The order of a build of `attacker_repo` whose `build.image` names service `name`'s image.
+fn order_from(world: &World, env: &str, name: &str, attacker_repo: &str) -> BumpOrder {
+    let mut order = world.order(env, name, "evil-1");
+    order.source.repo = attacker_repo.parse().expect("owner/name");
+    order.source.url = format!("https://github.com/{attacker_repo}/commit/{}", order.tag);
+    order
+}
+
+#[tokio::test]
+async fn a_build_of_a_repo_the_environment_does_not_list_for_the_image_is_refused() {
+    // acme/evil's `.github/slipway.yml` builds registry.example.com/team/api and deploys to
+    // acme/config's dev; acme/config lists only acme/api for that image.
+    let world = World::new(ConfigRepo::with_services(&["api"])).await;
+    let main = world.repo.main();
+
+    let landed = world
+        .bumper
+        .land(order_from(&world, "dev", "api", "acme/evil"))
+        .await
+        .expect("answered");
+
+    assert_eq!(
+        landed,
+        BumpLanded::NotAllowed {
+            environment: "dev".into(),
+            image: image("api"),
+            source: "acme/evil".parse().unwrap(),
+        }
+    );
+    assert_eq!(world.repo.main(), main, "nothing committed");
+    assert!(world.repo.head("slipway/bump/dev/api").is_none());
+    assert!(world
+        .fake
+        .requests_to("POST /repos/acme/config/git")
+        .is_empty());
+    // Not in a gated environment either: no branch, no pull request.
+    let gated = world
+        .bumper
+        .land(order_from(&world, "prod", "api", "acme/evil"))
+        .await
+        .expect("answered");
+    assert!(matches!(gated, BumpLanded::NotAllowed { .. }), "{gated:?}");
+    assert!(world.fake.pulls(REPO).is_empty());
+}
+
+#[tokio::test]
+async fn an_environment_without_bumped_by_takes_no_builds_bump() {
+    // dev runs api, and its `.github/slipway.yml` lists nobody.
+    let repo = ConfigRepo::with_services(&[]);
+    another_writer_pushes(&repo.bare, "envs/dev/api.yaml", &deployment("api", "1.0.0"));
+    let world = World::new(repo).await;
+    let main = world.repo.main();
+
+    let landed = world
+        .bumper
+        .land(world.order("dev", "api", "api-1"))
+        .await
+        .expect("answered");
+
+    assert!(
+        matches!(landed, BumpLanded::NotAllowed { .. }),
+        "{landed:?}"
+    );
+    assert_eq!(world.repo.main(), main);
+}
+
+#[tokio::test]
+async fn a_refused_order_in_a_batch_lands_the_others_in_one_commit() {
+    let world = World::new(ConfigRepo::with_services(&["api", "web", "worker"])).await;
+    let before = world.repo.main();
+    world.fake.delay_next(
+        "PATCH /repos/acme/config/git/refs/heads/main",
+        Duration::from_millis(500),
+        1,
+    );
+    let bumper = world.bumper.clone();
+    let api = world.order("dev", "api", "api-1");
+    let first = tokio::spawn(async move { bumper.land(api).await });
+    while world
+        .fake
+        .requests_to("PATCH /repos/acme/config/git/refs/heads/main")
+        .is_empty()
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    let (web, evil, worker) = tokio::join!(
+        world
+            .bumper
+            .land(world.pinned_order("dev", "web", "web-1", "web-image-1")),
+        world
+            .bumper
+            .land(order_from(&world, "dev", "api", "acme/evil")),
+        world.bumper.land(world.order("dev", "worker", "worker-1")),
+    );
+    let first = first.await.expect("the task ran").expect("lands");
+
+    assert!(
+        matches!(evil.expect("answered"), BumpLanded::NotAllowed { .. }),
+        "the foreign build is refused"
+    );
+    let (web, worker) = (web.expect("lands"), worker.expect("lands"));
+    assert_eq!(web, worker, "one commit, the same answer");
+    let (second_sha, _) = committed(&web);
+    assert_eq!(
+        world.repo.commits(&format!("{before}..main")),
+        [committed(&first).0, second_sha]
+    );
+    assert_eq!(
+        world.repo.show(second_sha, "envs/dev/api.yaml"),
+        deployment("api", &sha("api-1")),
+        "api's own build, not the foreign one"
+    );
+    assert_eq!(
+        world.repo.changed_paths(committed(&first).0, second_sha),
+        ["envs/dev/web.yaml", "envs/dev/worker.yaml"]
+    );
+    assert_eq!(
+        world.repo.show(second_sha, "envs/dev/web.yaml"),
+        deployment(
+            "web",
+            &format!("{}@{}", sha("web-1"), bump_world::digest("web-image-1"))
+        ),
+    );
+}
+
+#[tokio::test]
+async fn a_build_with_a_digest_pins_it_and_an_overwritten_tag_is_a_change() {
+    let world = World::new(ConfigRepo::with_services(&["api"])).await;
+    let before = world.repo.main();
+    let order = world.pinned_order("dev", "api", "api-1", "image-1");
+    let pinned = format!("{}@{}", order.tag, bump_world::digest("image-1"));
+
+    let landed = world.bumper.land(order.clone()).await.expect("lands");
+
+    let (first, images) = committed(&landed);
+    assert_eq!(images[0].from, "1.0.0");
+    assert_eq!(images[0].to, pinned);
+    assert_eq!(
+        world.repo.changed_lines(&before, first),
+        [
+            "-          image: registry.example.com/team/api:1.0.0".to_string(),
+            format!("+          image: registry.example.com/team/api:{pinned}"),
+        ]
+    );
+    assert_eq!(
+        world.repo.message(first).lines().next().unwrap(),
+        format!("slipway: bump registry.example.com/team/api 1.0.0 → {pinned} in dev")
+    );
+    // The same tag and digest again: nothing to do.
+    assert_eq!(
+        world.bumper.land(order.clone()).await.expect("answered"),
+        BumpLanded::AlreadyCurrent
+    );
+    // The same tag pushed again as another image: what runs changes, so it is bumped.
+    let overwritten = world.pinned_order("dev", "api", "api-1", "image-2");
+    let landed = world.bumper.land(overwritten).await.expect("lands");
+    let (second, images) = committed(&landed);
+    assert_eq!(images[0].from, pinned);
+    assert_eq!(
+        images[0].to,
+        format!("{}@{}", order.tag, bump_world::digest("image-2"))
+    );
+    assert_eq!(world.repo.parents(second), vec![first.to_string()]);
+}
+
+#[tokio::test]
+async fn a_digest_that_is_not_one_is_refused_before_anything_is_read() {
+    let world = World::new(ConfigRepo::with_services(&["api"])).await;
+    let mut order = world.order("dev", "api", "api-1");
+    order.digest = Some("sha256:not-hex".into());
+
+    let failure = world.bumper.land(order).await.expect_err("refused");
+
+    assert!(
+        matches!(failure, BumpFailure::InvalidOrder { .. }),
+        "{failure:?}"
+    );
+    assert!(world.fake.requests_to("GET /repos/acme/config").is_empty());
+}
+
+#[tokio::test]
+async fn a_gated_environment_s_rolling_pull_request_pins_the_digest() {
+    let world = World::new(ConfigRepo::with_services(&["api"])).await;
+    let order = world.pinned_order("prod", "api", "api-1", "image-1");
+    let pinned = format!("{}@{}", order.tag, bump_world::digest("image-1"));
+
+    let landed = world.bumper.land(order).await.expect("proposed");
+
+    let BumpLanded::Proposed { number, .. } = landed else {
+        panic!("not proposed: {landed:?}")
+    };
+    let head = world
+        .repo
+        .head("slipway/bump/prod/api")
+        .expect("the bump branch");
+    assert_eq!(
+        world.repo.show(&head, "envs/prod/api.yaml"),
+        deployment("api", &pinned)
+    );
+    let pull = world.fake.pull(REPO, number).expect("the pull request");
+    assert!(
+        pull.body.unwrap_or_default().contains(&format!(
+            "| `registry.example.com/team/api` | `1.0.0` | `{pinned}` |"
+        )),
+        "the table shows the pinned reference"
+    );
+}
+
+/// An app repo `acme/api` whose `main` holds `commits` (oldest first) as real commits; the
+/// config repo of `repo`; and a world where both are behind the fake. Returns the world, the
+/// commits' shas, and the app repo's bare directory (kept alive by the first value).
+async fn world_with_app(
+    repo: ConfigRepo,
+    commits: &[&str],
+) -> (World, Vec<String>, (tempfile::TempDir, std::path::PathBuf)) {
+    let app = git_fixtures::TestRepo::new();
+    let shas: Vec<String> = commits
+        .iter()
+        .map(|message| {
+            app.write("src/main.rs", &format!("// {message}\n"));
+            app.commit(message)
+        })
+        .collect();
+    let bare = app.bare_clone();
+    let fake = FakeGitHub::builder()
+        .with_installation_on(REPO, support::payloads::INSTALLATION_ID)
+        .with_repo(REPO, &repo.bare)
+        .with_repo("acme/api", &bare.1)
+        .with_installation_on("acme/api", support::payloads::INSTALLATION_ID)
+        .start()
+        .await;
+    (World::with_fake(repo, fake).await, shas, bare)
+}
+
+/// The order of `acme/api`'s build of `commit`.
+fn build_of(world: &World, env: &str, commit: &str) -> BumpOrder {
+    let mut order = world.order(env, "api", "unused");
+    order.tag = commit.to_string();
+    order.source.sha = commit.to_string();
+    order.source.url = format!("https://github.com/acme/api/commit/{commit}");
+    order
+}
+
+#[tokio::test]
+async fn an_older_build_does_not_replace_a_newer_one_in_a_direct_or_a_gated_environment() {
+    let repo = ConfigRepo::with_services(&["api"]);
+    let (world, shas, _app) = world_with_app(repo, &["a", "b"]).await;
+    let (a, b) = (&shas[0], &shas[1]);
+    for env in ["dev", "prod"] {
+        another_writer_pushes(
+            &world.repo.bare,
+            &format!("envs/{env}/api.yaml"),
+            &deployment("api", b),
+        );
+    }
+    let main = world.repo.main();
+
+    for env in ["dev", "prod"] {
+        let landed = world
+            .bumper
+            .land(build_of(&world, env, a))
+            .await
+            .expect("answered");
+        assert_eq!(
+            landed,
+            BumpLanded::Newer {
+                environment: env.into(),
+                running: b.clone(),
+            }
+        );
+    }
+    assert_eq!(world.repo.main(), main, "nothing committed");
+    assert!(world.fake.pulls(REPO).is_empty(), "nothing proposed");
+    // Forward is fine.
+    another_writer_pushes(&world.repo.bare, "envs/dev/api.yaml", &deployment("api", a));
+    let landed = world
+        .bumper
+        .land(build_of(&world, "dev", b))
+        .await
+        .expect("lands");
+    assert_eq!(committed(&landed).1[0].from, *a);
+}
+
+#[tokio::test]
+async fn a_running_tag_that_is_no_commit_of_the_source_repo_is_replaced() {
+    let repo = ConfigRepo::with_services(&["api"]);
+    let stranger = sha("a release someone named like a commit");
+    another_writer_pushes(
+        &repo.bare,
+        "envs/dev/api.yaml",
+        &deployment("api", &stranger),
+    );
+    let (world, shas, _app) = world_with_app(repo, &["a"]).await;
+
+    let landed = world
+        .bumper
+        .land(build_of(&world, "dev", &shas[0]))
+        .await
+        .expect("lands");
+
+    let (_, images) = committed(&landed);
+    assert_eq!(
+        (images[0].from.as_str(), images[0].to.as_str()),
+        (stranger.as_str(), shas[0].as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_build_of_a_commit_the_source_repo_does_not_have_fails_without_writing() {
+    let repo = ConfigRepo::with_services(&["api"]);
+    let (world, shas, _app) = world_with_app(repo, &["a"]).await;
+    another_writer_pushes(
+        &world.repo.bare,
+        "envs/dev/api.yaml",
+        &deployment("api", &shas[0]),
+    );
+    let main = world.repo.main();
+
+    // A commit that is not (or no longer) in acme/api: whether it is older cannot be told.
+    let failure = world
+        .bumper
+        .land(build_of(&world, "dev", &sha("force-pushed away")))
+        .await
+        .expect_err("not landed");
+
+    assert!(failure.to_string().contains("is not in"), "{failure}");
+    assert_eq!(world.repo.main(), main);
 }

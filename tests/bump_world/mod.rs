@@ -32,6 +32,24 @@ environments:
     required_approvals: 2
 ";
 
+/// [`CONFIG`] where the builds of `acme/NAME` may bump the image of each service `NAME`, in
+/// `dev` and in `prod`.
+pub fn config_bumped_by(services: &[&str]) -> String {
+    let mut bumped_by = String::from("    bumped_by:\n");
+    for name in services {
+        bumped_by.push_str(&format!("      {}: [acme/{name}]\n", image(name)));
+    }
+    CONFIG
+        .replace(
+            "    namespace: team-dev\n",
+            &format!("    namespace: team-dev\n{bumped_by}"),
+        )
+        .replace(
+            "    required_approvals: 2\n",
+            &format!("    required_approvals: 2\n{bumped_by}"),
+        )
+}
+
 /// `registry.example.com/team/NAME`, the image of service `name`.
 pub fn image(name: &str) -> String {
     format!("registry.example.com/team/{name}")
@@ -50,10 +68,18 @@ pub struct ConfigRepo {
 }
 
 impl ConfigRepo {
-    /// Every service of `services` runs `1.0.0` in `dev` (`envs/dev/NAME.yaml`) and in `prod`.
+    /// Every service of `services` runs `1.0.0` in `dev` (`envs/dev/NAME.yaml`) and in `prod`,
+    /// and builds of `acme/NAME` may bump it there.
     pub fn with_services(services: &[&str]) -> Self {
+        Self::allowing(services, &[])
+    }
+
+    /// [`ConfigRepo::with_services`] where builds of `acme/NAME` may also bump the images of
+    /// `also_allowed`, which the environments do not run.
+    pub fn allowing(services: &[&str], also_allowed: &[&str]) -> Self {
         let work = TestRepo::new();
-        work.write(".github/slipway.yml", CONFIG);
+        let allowed: Vec<&str> = services.iter().chain(also_allowed).copied().collect();
+        work.write(".github/slipway.yml", &config_bumped_by(&allowed));
         for name in services {
             for env in ["dev", "prod"] {
                 work.write(
@@ -242,4 +268,21 @@ impl World {
             requested_by: None,
         }
     }
+
+    /// [`World::order`] for a build that pushed the image as `digest` (`sha256:` + 64 hex digits
+    /// made from `digest_seed`).
+    pub fn pinned_order(&self, env: &str, name: &str, seed: &str, digest_seed: &str) -> BumpOrder {
+        BumpOrder {
+            digest: Some(digest(digest_seed)),
+            ..self.order(env, name, seed)
+        }
+    }
+}
+
+/// A digest `sha256:…`, the same for the same seed.
+pub fn digest(seed: &str) -> String {
+    format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(seed.as_bytes()))
+    )
 }

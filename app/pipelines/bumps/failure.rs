@@ -79,6 +79,14 @@ pub enum BumpFailure {
         #[source]
         error: Arc<ReportError>,
     },
+    /// The order's source (app) repository could not be read, so whether the bump would
+    /// replace a newer build cannot be told: nothing is written.
+    #[error("app repo {repo}: {reason}")]
+    Source {
+        repo: RepoRef,
+        reason: String,
+        kind: FailureKind,
+    },
     /// The work stopped before it answered (a panic, the runtime shutting down).
     #[error("config repo {repo}: the bump stopped before it finished: {reason}")]
     Interrupted { repo: RepoRef, reason: String },
@@ -102,6 +110,7 @@ impl BumpFailure {
             BumpFailure::GitHub { error, .. } => error.kind(),
             BumpFailure::Git { error, .. } => error.kind(),
             BumpFailure::Store { error, .. } => error.kind(),
+            BumpFailure::Source { kind, .. } => *kind,
             BumpFailure::Interrupted { .. } => FailureKind::Panic,
         }
     }
@@ -116,6 +125,15 @@ impl BumpFailure {
             repo: repo.clone(),
             action,
             error: Arc::new(error),
+        }
+    }
+
+    /// A failure to read the source repository `repo`.
+    pub(super) fn source(repo: &RepoRef, reason: impl Into<String>, kind: FailureKind) -> Self {
+        BumpFailure::Source {
+            repo: repo.clone(),
+            reason: reason.into(),
+            kind,
         }
     }
 

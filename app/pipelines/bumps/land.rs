@@ -5,8 +5,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use crate::bump::image::ImageRef;
 use crate::bump::{self, BumpRequest, Edit, EnvironmentFilesError};
 use crate::config::{self, ConfigRepoConfig};
+use crate::failure::FailureKind;
 use crate::git::{self, CommitId, GitError, LocalRepo, Mirrors, Remote, Token};
 use crate::github::{CommitRequest, GitHubError, InstallationToken, RepoRef, Repository};
 use crate::queue::{random_jitter, retry_delay};
@@ -15,7 +17,9 @@ use crate::store::EnvironmentLock;
 
 use super::lane::{Lane, Waiter};
 use super::MAX_BATCH;
-use super::{batch, message, propose, BumpFailure, BumpLanded, BumpRetry, MovedImage, Shared};
+use super::{
+    batch, message, propose, BumpFailure, BumpLanded, BumpOrder, BumpRetry, MovedImage, Shared,
+};
 
 /// Lands the lane's orders, batch after batch, until none waits.
 pub(super) async fn lead(shared: Arc<Shared>, lane: Arc<Lane>, retry: BumpRetry) {
@@ -85,16 +89,7 @@ async fn land_batch(shared: Arc<Shared>, lane: Arc<Lane>, retry: BumpRetry, batc
             }
         };
         let triaged = {
-            let orders: Vec<(String, String, String)> = waiting
-                .iter()
-                .map(|w| {
-                    (
-                        w.order.environment.clone(),
-                        w.order.image.clone(),
-                        w.order.tag.clone(),
-                    )
-                })
-                .collect();
+            let orders: Vec<BumpOrder> = waiting.iter().map(|w| w.order.clone()).collect();
             let (mirror, commit, config, repo) = (
                 head.mirror.clone(),
                 head.commit,
@@ -110,6 +105,23 @@ async fn land_batch(shared: Arc<Shared>, lane: Arc<Lane>, retry: BumpRetry, batc
             Ok(triaged) => triaged,
             Err(err) => return fail_all(waiting, &BumpFailure::interrupted(&repo, err)),
         };
+        let mut sorted = Vec::with_capacity(triaged.len());
+        for (waiter, triage) in waiting.iter().zip(triaged) {
+            sorted.push(match triage {
+                Triage::Plan(planned) => {
+                    match newer_running(&shared, &waiter.order, &planned).await {
+                        Ok(None) => Triage::Plan(planned),
+                        Ok(Some(running)) => Triage::Answer(Ok(BumpLanded::Newer {
+                            environment: planned.environment.clone(),
+                            running,
+                        })),
+                        Err(failure) => Triage::Answer(Err(failure)),
+                    }
+                }
+                answered => answered,
+            });
+        }
+        let triaged = sorted;
 
         let mut direct: Vec<(Waiter, Planned)> = Vec::new();
         for (waiter, sorted) in waiting.into_iter().zip(triaged) {
@@ -340,15 +352,15 @@ fn read_mirror(
 /// An environment's files as read once for a batch, or why they could not be.
 type EnvironmentFiles = Result<Arc<Vec<(String, String)>>, Arc<EnvironmentFilesError>>;
 
-/// Sorts each order (environment, image, tag) against the tree at `commit`: no such
-/// environment, locked, not referenced, already current, or its planned edits.
+/// Sorts each order against the tree at `commit`: no such environment, not allowed by its
+/// `bumped_by:`, locked, not referenced, already current, or its planned edits.
 fn triage(
     repo: &RepoRef,
     mirror: &LocalRepo,
     commit: &CommitId,
     config: &ConfigRepoConfig,
     locks: &[EnvironmentLock],
-    orders: &[(String, String, String)],
+    orders: &[BumpOrder],
 ) -> Vec<Triage> {
     let tree = match mirror.tree_at(&commit.to_hex()) {
         Ok(tree) => tree,
@@ -364,14 +376,29 @@ fn triage(
     let mut files: HashMap<String, EnvironmentFiles> = HashMap::new();
     orders
         .iter()
-        .map(|(environment, image, tag)| {
-            let Some(env) = config.environment(environment) else {
+        .map(|order| {
+            let Some(env) = config.environment(&order.environment) else {
                 return Triage::Answer(Err(BumpFailure::NoEnvironment {
                     repo: repo.clone(),
-                    environment: environment.clone(),
+                    environment: order.environment.clone(),
                     declared: config.declared_names(),
                 }));
             };
+            // Read from the config repo's default branch: an app repo cannot name itself.
+            if !env.allows_bump(&order.image, &order.source.repo.to_string()) {
+                tracing::warn!(
+                    repo = %repo,
+                    environment = %env.name,
+                    image = %order.image,
+                    source = %order.source.repo,
+                    "bump refused: the source repository is not in bumped_by"
+                );
+                return Triage::Answer(Ok(BumpLanded::NotAllowed {
+                    environment: env.name.clone(),
+                    image: order.image.clone(),
+                    source: order.source.repo.clone(),
+                }));
+            }
             if let Some(lock) = locks.iter().find(|l| l.environment == env.name) {
                 return Triage::Answer(Ok(BumpLanded::Locked {
                     by: lock.locked_by.clone(),
@@ -396,7 +423,10 @@ fn triage(
                     }))
                 }
             };
-            let request = BumpRequest::tag(image.as_str(), tag.as_str());
+            let request = match &order.digest {
+                Some(digest) => BumpRequest::pinned(&order.image, &order.tag, digest),
+                None => BumpRequest::tag(&order.image, &order.tag),
+            };
             match bump::plan_for(&tree, env, &env_files, &[request]) {
                 Err(error) => Triage::Answer(Err(BumpFailure::Bump {
                     repo: repo.clone(),
@@ -413,4 +443,92 @@ fn triage(
             }
         })
         .collect()
+}
+
+/// The commit the environment runs the order's image from, when that is a commit of the
+/// order's source repository that descends from the order's commit: bumping would replace a
+/// newer build with an older one. `None` when the running tag is not such a commit (a release
+/// name, a commit the source repository does not have, or the order's own commit).
+async fn newer_running(
+    shared: &Shared,
+    order: &BumpOrder,
+    planned: &Planned,
+) -> Result<Option<String>, BumpFailure> {
+    let running: Vec<CommitId> = planned
+        .edits
+        .iter()
+        .filter_map(|edit| ImageRef::parse(&edit.old).tag.map(str::to_owned))
+        .filter(|tag| tag != &order.tag && looks_like_commit(tag))
+        .filter_map(|tag| tag.parse().ok())
+        .collect();
+    if running.is_empty() {
+        return Ok(None);
+    }
+    let source = &order.source.repo;
+    let ordered: CommitId = order.source.sha.parse().map_err(|err: GitError| {
+        BumpFailure::source(source, err.to_string(), FailureKind::Internal)
+    })?;
+    let installation = shared.installation(source).await.map_err(|err| match err {
+        BumpFailure::NotInstalled { .. } => BumpFailure::source(
+            source,
+            "the GitHub App is not installed on it",
+            FailureKind::NotFound,
+        ),
+        other => BumpFailure::source(source, other.to_string(), other.kind()),
+    })?;
+    let github_failure = |action: &str, err: GitHubError| {
+        BumpFailure::source(source, format!("{action}: {err}"), err.kind())
+    };
+    let repository = shared
+        .github
+        .get_repository(installation, source)
+        .await
+        .map_err(|err| github_failure("reading the repository", err))?;
+    let token = shared
+        .github
+        .installation_token(installation)
+        .await
+        .map_err(|err| github_failure("getting an installation token", err))?;
+    let mirrors = shared.mirrors.clone();
+    let found = git::blocking(move || -> Result<_, git::TaskFailed> {
+        Ok(descendant_of(
+            &mirrors,
+            &repository.clone_url,
+            token,
+            &ordered,
+            &running,
+        ))
+    })
+    .await
+    .map_err(|err| BumpFailure::source(source, err.to_string(), FailureKind::Panic))?
+    .map_err(|err| BumpFailure::source(source, err.to_string(), err.kind()))?;
+    Ok(found.map(|commit| commit.to_hex()))
+}
+
+/// The first of `running` that the source repository has and that descends from `ordered`.
+/// The mirror is fetched when it lacks the ordered commit, and once more when it lacks a
+/// running one (built after the mirror was last fetched).
+fn descendant_of(
+    mirrors: &Mirrors,
+    url: &str,
+    token: InstallationToken,
+    ordered: &CommitId,
+    running: &[CommitId],
+) -> Result<Option<CommitId>, GitError> {
+    let remote = Remote::new(url).with_token(Token::new(token.token));
+    let mut mirror = mirrors.holding(&remote, &[(ordered, "the built commit")])?;
+    if running.iter().any(|commit| !mirror.has_commit(commit)) {
+        mirror = mirrors.fetch(&remote)?;
+    }
+    for commit in running {
+        if mirror.has_commit(commit) && mirror.is_ancestor(ordered, commit)? {
+            return Ok(Some(*commit));
+        }
+    }
+    Ok(None)
+}
+
+/// A full commit id in hex (what builds tag their images with).
+fn looks_like_commit(tag: &str) -> bool {
+    matches!(tag.len(), 40 | 64) && tag.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }

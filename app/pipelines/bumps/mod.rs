@@ -6,10 +6,15 @@
 //! 1. It finds the App's installation on the config repo (cached), its default branch and
 //!    clone URL, and reads the branch's head into the repo's bare mirror (fetched only when the
 //!    mirror lacks that commit). `.github/slipway.yml` at that head names the environment.
-//! 2. A locked environment (`/lock`) is [`BumpLanded::Locked`]: nothing is written.
+//! 2. An environment whose `bumped_by:` does not list the order's source repository for its
+//!    image is [`BumpLanded::NotAllowed`], and a locked environment (`/lock`) is
+//!    [`BumpLanded::Locked`]: nothing is written.
 //! 3. The bump code plans the edit against that head: an image the environment does not
 //!    reference fails, naming what was looked for; one already at the tag is
-//!    [`BumpLanded::AlreadyCurrent`].
+//!    [`BumpLanded::AlreadyCurrent`]. An order with a digest pins it (`image:tag@digest`).
+//!    When the environment runs a tag that is a commit of the order's source repository and
+//!    descends from the order's commit (read in the app repo's mirror), the bump would go
+//!    back: [`BumpLanded::Newer`], nothing written.
 //! 4. An environment that requires approvals gets a rolling pull request instead
 //!    (`propose.rs`): branch `slipway/bump/<env>/<image-name>` holds one commit on the current
 //!    default head, replaced by each later bump of that image; the open pull request of that
@@ -95,10 +100,24 @@ pub enum BumpLanded {
         url: String,
         opened: bool,
     },
-    /// The environment already runs image:tag; nothing committed.
+    /// The environment already runs image:tag (pinned to the same digest); nothing committed.
     AlreadyCurrent,
     /// The environment is locked (`/lock`): no bump.
     Locked { by: String, reason: Option<String> },
+    /// The environment's `bumped_by:` does not list the order's source repository for its
+    /// image: the config repo decides whose builds may change what it runs. Nothing written.
+    NotAllowed {
+        environment: String,
+        image: String,
+        source: RepoRef,
+    },
+    /// The environment runs the image built from `running`, a commit of the same repository
+    /// that descends from the order's: bumping would go back (an old build's Re-run). Going
+    /// back is `/rollback`, a reviewed change. Nothing written.
+    Newer {
+        environment: String,
+        running: String,
+    },
 }
 
 /// One image a commit moved, with its versions as the manifests wrote them.
@@ -204,8 +223,14 @@ impl Bumper {
 
     /// The App's installation on `repo`, from the cache or from GitHub.
     async fn installation(&self, repo: &RepoRef) -> Result<i64, BumpFailure> {
+        self.shared.installation(repo).await
+    }
+}
+
+impl Shared {
+    /// The App's installation on `repo`, from the cache or from GitHub.
+    async fn installation(&self, repo: &RepoRef) -> Result<i64, BumpFailure> {
         let cached = self
-            .shared
             .installations
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -215,22 +240,18 @@ impl Bumper {
             return Ok(id);
         }
         let found = self
-            .shared
             .github
             .repo_installation(repo)
             .await
             .map_err(|err| BumpFailure::github(repo, "finding the App's installation", err))?
             .ok_or_else(|| BumpFailure::NotInstalled { repo: repo.clone() })?;
-        self.shared
-            .installations
+        self.installations
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(repo.clone(), found);
         Ok(found)
     }
-}
 
-impl Shared {
     /// Forgets the cached installation of `repo` (GitHub no longer accepts it).
     fn forget_installation(&self, repo: &RepoRef) {
         self.installations
@@ -259,6 +280,16 @@ fn check_order(order: &BumpOrder) -> Result<(), BumpFailure> {
                 order.source.repo
             ),
         });
+    }
+    if let Some(digest) = &order.digest {
+        crate::bump::image::normalise_digest(digest).map_err(|reason| {
+            BumpFailure::InvalidOrder {
+                reason: format!(
+                    "the digest of the build of {} is not a digest: {reason}",
+                    order.source.repo
+                ),
+            }
+        })?;
     }
     Ok(())
 }
