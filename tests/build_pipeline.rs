@@ -536,3 +536,125 @@ async fn a_broken_app_config_on_the_default_branch_fails_the_check_at_the_line()
     assert_eq!(done.annotations[0]["start_line"], json!(3));
     assert!(world.jobs().is_empty());
 }
+
+#[tokio::test]
+async fn a_build_of_another_repo_that_names_this_image_is_not_bumped_and_says_who_decides() {
+    // acme/evil, also on the App's installation, builds acme/api's image and deploys it to
+    // acme/config's dev, which lists only acme/api for that image.
+    let world = BuildWorld::with_app_named(
+        "acme/evil",
+        AppRepo::new(),
+        command_world::ConfigRepo::new(),
+    )
+    .await;
+    let before = world.config_head();
+    let sha = world.push("main", "run our api in dev").await;
+    let (job, _) = world.running(&sha).await;
+    world
+        .kube
+        .finish_job(NAMESPACE, &job, JobOutcome::Succeeded);
+
+    let done = world.completed(&sha).await;
+    assert_eq!(
+        done.conclusion.as_deref(),
+        Some("success"),
+        "the build itself is fine"
+    );
+    assert_eq!(
+        done.title.as_deref(),
+        Some("Built; not bumped: acme/config does not allow it")
+    );
+    let summary = done.summary.unwrap();
+    assert!(
+        summary.contains(
+            "Not bumped: acme/config's dev does not allow builds of acme/evil to set \
+             `registry.example.com/team/api`; its `.github/slipway.yml` lists who may \
+             (`bumped_by:`)."
+        ),
+        "{summary}"
+    );
+    assert_eq!(world.config_head(), before, "nothing committed");
+    assert!(world.fake.pulls(CONFIG_REPO).is_empty(), "nothing proposed");
+    assert_eq!(
+        world
+            .config
+            .git(&["for-each-ref", "--format=%(refname)", "refs/heads/"]),
+        "refs/heads/change\nrefs/heads/main",
+        "no branch made"
+    );
+}
+
+/// Builds `message` on `main` to the end; returns its sha and completed check run.
+async fn build_main(
+    world: &BuildWorld,
+    message: &str,
+) -> (String, support::fake_github::FakeCheckRun) {
+    let sha = world.push("main", message).await;
+    let (job, _) = world.running(&sha).await;
+    world
+        .kube
+        .finish_job(NAMESPACE, &job, JobOutcome::Succeeded);
+    let done = world.completed(&sha).await;
+    (sha, done)
+}
+
+#[tokio::test]
+async fn a_re_run_of_an_older_build_does_not_roll_the_environment_back() {
+    let world = BuildWorld::new().await;
+    let (a, built_a) = build_main(&world, "a").await;
+    assert_eq!(built_a.title.as_deref(), Some("Built and bumped in dev"));
+    let (b, built_b) = build_main(&world, "b").await;
+    assert_eq!(built_b.title.as_deref(), Some("Built and bumped in dev"));
+    let after_b = world.config_head();
+    assert!(world
+        .config
+        .show(&after_b, "envs/dev/api.yaml")
+        .contains(&format!("{IMAGE}:{b}")));
+
+    // Someone presses Re-run on A's (green) check run.
+    world.rerun(&built_a).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let rebuild = loop {
+        let again = world
+            .kube
+            .objects("jobs", NAMESPACE)
+            .into_iter()
+            .find(|job| {
+                job["metadata"]["labels"]["slipway.dev/sha"] == json!(a)
+                    && job["status"]["succeeded"].is_null()
+            });
+        if let Some(job) = again {
+            break job_name(&job);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "A was not built again"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    run_pod(&world, &rebuild);
+    world
+        .kube
+        .finish_job(NAMESPACE, &rebuild, JobOutcome::Succeeded);
+    let done = world
+        .check_run_when(&a, "the re-run completed", |run| {
+            run.id != built_a.id && run.status == "completed"
+        })
+        .await;
+
+    assert_eq!(done.conclusion.as_deref(), Some("success"));
+    assert_eq!(
+        done.title.as_deref(),
+        Some("Built; not bumped: dev runs a newer commit")
+    );
+    let summary = done.summary.unwrap();
+    assert!(
+        summary.contains(&format!(
+            "Not bumped: dev runs `{}`, built from a newer commit; going back is `/rollback`, \
+             a reviewed change.",
+            &b[..7]
+        )),
+        "{summary}"
+    );
+    assert_eq!(world.config_head(), after_b, "dev still runs B");
+}

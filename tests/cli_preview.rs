@@ -537,3 +537,48 @@ fn a_base_without_the_configuration_is_an_error_naming_the_revision() {
     );
     assert_eq!(run.stdout, "");
 }
+
+#[test]
+fn a_bump_that_only_changes_the_digest_shows_the_digest_change() {
+    // The same tag pushed again as another image: the pinned reference is all that changes.
+    let tag = "0123456789abcdef0123456789abcdef01234567";
+    let old = format!("{tag}@sha256:{}", "a".repeat(64));
+    let new = format!("{tag}@sha256:{}", "b".repeat(64));
+    let (repo, _) = config_repo();
+    repo.write(
+        "envs/dev/api.yaml",
+        &app("dev", &old, "info", PASSWORD_BASE),
+    );
+    let base = repo.commit("dev pinned");
+    repo.write(
+        "envs/dev/api.yaml",
+        &app("dev", &new, "info", PASSWORD_BASE),
+    );
+    let head = repo.commit("the tag was pushed again");
+
+    let run = slipway(&[
+        "preview",
+        "--repo",
+        path(&repo),
+        "--base",
+        &base,
+        "--head",
+        &head,
+    ]);
+
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(&format!(
+            "-        image: registry.example.com/team/api:{old}\n+        image: registry.example.com/team/api:{new}\n"
+        )),
+        "{}",
+        run.stdout
+    );
+    let shown = run
+        .stdout
+        .replace(&base, "<base>")
+        .replace(&head, "<head>")
+        .replace(&base[..7], "<base>")
+        .replace(&head[..7], "<head>");
+    git_fixtures::assert_golden("preview_digest_only.md", &shown);
+}

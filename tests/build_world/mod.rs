@@ -154,10 +154,20 @@ impl Push {
 
 /// A `check_run` `rerequested` webhook for `check_run` (GitHub's example, these fields set).
 pub fn rerequest_payload(app: &AppRepo, run: &FakeCheckRun, branch: &str) -> Vec<u8> {
+    rerequest_payload_in(APP, app, run, branch)
+}
+
+/// [`rerequest_payload`] for the app repo named `full_name`.
+pub fn rerequest_payload_in(
+    full_name: &str,
+    app: &AppRepo,
+    run: &FakeCheckRun,
+    branch: &str,
+) -> Vec<u8> {
     let mut event: Value =
         serde_json::from_slice(&fixture("handled/check_run/07-rerequested.json"))
             .expect("the fixture is JSON");
-    let (owner, name) = APP.split_once('/').unwrap();
+    let (owner, name) = full_name.split_once('/').unwrap();
     event["installation"] = json!({ "id": INSTALLATION_ID });
     event["check_run"]["id"] = json!(run.id);
     event["check_run"]["name"] = json!(run.name);
@@ -166,16 +176,18 @@ pub fn rerequest_payload(app: &AppRepo, run: &FakeCheckRun, branch: &str) -> Vec
     event["check_run"]["check_suite"]["head_sha"] = json!(run.head_sha);
     let repository = &mut event["repository"];
     repository["name"] = json!(name);
-    repository["full_name"] = json!(APP);
+    repository["full_name"] = json!(full_name);
     repository["owner"]["login"] = json!(owner);
     repository["clone_url"] = json!(app.clone_url());
-    repository["html_url"] = json!(format!("https://github.com/{APP}"));
+    repository["html_url"] = json!(format!("https://github.com/{full_name}"));
     repository["default_branch"] = json!("main");
     repository["fork"] = json!(false);
     serde_json::to_vec(&event).expect("serialises")
 }
 
 pub struct BuildWorld {
+    /// The app repo's `owner/name` (`acme/api` unless made with [`BuildWorld::with_app_named`]).
+    pub app_name: String,
     pub app: AppRepo,
     pub config: ConfigRepo,
     pub fake: FakeGitHub,
@@ -190,11 +202,16 @@ impl BuildWorld {
     }
 
     pub async fn with(app: AppRepo, config: ConfigRepo) -> BuildWorld {
+        Self::with_app_named(APP, app, config).await
+    }
+
+    /// A world whose app repo is called `app_name` (`owner/name`).
+    pub async fn with_app_named(app_name: &str, app: AppRepo, config: ConfigRepo) -> BuildWorld {
         let fake = FakeGitHub::builder()
             .with_installation(INSTALLATION_ID)
-            .with_repo(APP, &app.bare)
+            .with_repo(app_name, &app.bare)
             .with_repo(CONFIG_REPO, &config.bare)
-            .with_installation_on(APP, INSTALLATION_ID)
+            .with_installation_on(app_name, INSTALLATION_ID)
             .with_installation_on(CONFIG_REPO, INSTALLATION_ID)
             .start()
             .await;
@@ -205,6 +222,7 @@ impl BuildWorld {
             .start()
             .await;
         BuildWorld {
+            app_name: app_name.to_string(),
             app,
             config,
             fake,
@@ -241,6 +259,7 @@ impl BuildWorld {
             w.write("src/main.rs", &format!("// {message}\nfn main() {{}}\n"));
         });
         let mut push = Push::branch(&self.app, branch, &sha);
+        push.repository = self.app_name.clone();
         push.message = message.to_string();
         self.deliver("push", &push.payload()).await;
         sha
@@ -289,7 +308,7 @@ impl BuildWorld {
     /// The check runs on `sha` of the app repo, all read.
     pub fn check_runs_on(&self, sha: &str) -> Vec<FakeCheckRun> {
         self.fake
-            .check_runs(APP)
+            .check_runs(&self.app_name)
             .into_iter()
             .filter(|run| run.head_sha == sha)
             .collect()
@@ -325,6 +344,12 @@ impl BuildWorld {
     pub async fn completed(&self, sha: &str) -> FakeCheckRun {
         self.check_run_when(sha, "completed", |run| run.status == "completed")
             .await
+    }
+
+    /// Presses Re-run on `run` (a check run on `main` of the app repo) and delivers it.
+    pub async fn rerun(&self, run: &FakeCheckRun) {
+        let payload = rerequest_payload_in(&self.app_name, &self.app, run, "main");
+        self.deliver("check_run", &payload).await;
     }
 
     /// The config repo's `main` head.

@@ -30,6 +30,8 @@ environments:
   dev:
     path: envs/dev
     namespace: team-dev
+    bumped_by:
+      registry.example.com/team/api: [acme/api]
   staging:
     path: envs/staging
     namespace: team-staging

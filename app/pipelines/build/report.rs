@@ -28,8 +28,8 @@ pub enum Outcome {
 /// What became of the bump, for the summary.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct BumpNote {
-    /// `committed`, `proposed`, `already_current`, `locked`, `not_default_branch`, `failed`;
-    /// empty when the app repo deploys nowhere.
+    /// `committed`, `proposed`, `already_current`, `locked`, `not_allowed`, `newer_running`,
+    /// `not_default_branch`, `failed`; empty when the app repo deploys nowhere.
     pub kind: &'static str,
     pub config_repo: String,
     pub environment: String,
@@ -41,6 +41,11 @@ pub struct BumpNote {
     pub lock_reason: Option<String>,
     pub reason: String,
     pub images: Vec<MovedImageNote>,
+    /// `not_allowed`: the image and the repository whose build the config repo refused.
+    pub image: String,
+    pub source: String,
+    /// `newer_running`: the short sha of the newer commit the environment runs.
+    pub running: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -297,6 +297,24 @@ impl Builds {
                 note.by = by.clone();
                 note.lock_reason = reason.clone();
             }
+            BumpLanded::NotAllowed {
+                environment,
+                image,
+                source,
+            } => {
+                note.kind = "not_allowed";
+                note.environment = environment.clone();
+                note.image = image.clone();
+                note.source = source.to_string();
+            }
+            BumpLanded::Newer {
+                environment,
+                running,
+            } => {
+                note.kind = "newer_running";
+                note.environment = environment.clone();
+                note.running = running.chars().take(7).collect();
+            }
         }
         let mut facts = self.finished_facts(progress, Outcome::Succeeded);
         facts.bump = note;
