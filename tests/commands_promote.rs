@@ -354,3 +354,58 @@ async fn a_promotion_interrupted_after_its_commit_finishes_without_a_second_comm
     assert_eq!(world.pulls_from(BRANCH).len(), 1);
     assert_eq!(world.bot_comments(PULL).len(), 1, "one reply");
 }
+
+#[tokio::test]
+async fn promote_copies_a_pinned_tag_and_digest_together() {
+    let world = World::new().await;
+    let tag = "0123456789abcdef0123456789abcdef01234567";
+    let digest = format!("sha256:{}", "b".repeat(64));
+    let old_digest = format!("sha256:{}", "a".repeat(64));
+    let pinned = format!("{tag}@{digest}");
+    // staging runs the build pinned; prod runs the same tag as another image (the tag was
+    // pushed again): what runs differs only in the digest.
+    world.repo.push_main(|w| {
+        w.write(
+            "envs/staging/api.yaml",
+            &api_deployment(&pinned, "1.3.0", "v1.30.1"),
+        );
+        w.write(
+            "envs/prod/api.yaml",
+            &api_deployment(&format!("{tag}@{old_digest}"), "1.3.0", "v1.30.1"),
+        );
+    });
+    let main = world.repo.resolve("main").unwrap();
+
+    let comment = world.comment(WRITER, "/promote prod").await;
+
+    assert_eq!(world.reactions(&comment), strs(&["eyes", "rocket"]));
+    let branch_head = world
+        .repo
+        .resolve(&format!("refs/heads/{BRANCH}"))
+        .expect("the promotion branch exists");
+    assert_eq!(
+        world.repo.show(&branch_head, "envs/prod/api.yaml"),
+        api_deployment(&pinned, "1.3.0", "v1.30.1"),
+        "tag and digest copied together, every other byte kept"
+    );
+    assert_eq!(
+        world.repo.changed_paths(&main, &branch_head),
+        ["envs/prod/api.yaml"]
+    );
+    assert_eq!(
+        world.repo.git(&["log", "-1", "--format=%B", &branch_head]),
+        format!(
+            "Promote staging to prod\n\n\
+             - registry.example.com/team/api: {tag}@{old_digest} -> {pinned}"
+        )
+    );
+    let pulls = world.pulls_from(BRANCH);
+    let body = pulls[0].body.clone().unwrap_or_default();
+    assert!(
+        body.contains(&format!(
+            "| `registry.example.com/team/api` | `{tag}@{old_digest}` | `{pinned}` |"
+        )),
+        "{body}"
+    );
+    world.reply_to(&comment);
+}
