@@ -829,3 +829,24 @@ async fn a_build_of_a_commit_the_source_repo_does_not_have_fails_without_writing
     assert!(failure.to_string().contains("is not in"), "{failure}");
     assert_eq!(world.repo.main(), main);
 }
+
+#[tokio::test]
+async fn a_foreign_build_naming_an_environment_that_does_not_exist_learns_no_environment_names() {
+    let world = World::new(ConfigRepo::with_services(&["api"])).await;
+
+    let landed = world
+        .bumper
+        .land(order_from(&world, "staging", "api", "acme/evil"))
+        .await
+        .expect("answered");
+
+    // Not "declares no environment `staging`; declared: dev, prod".
+    assert_eq!(
+        landed,
+        BumpLanded::NotAllowed {
+            environment: "staging".into(),
+            image: image("api"),
+            source: "acme/evil".parse().unwrap(),
+        }
+    );
+}

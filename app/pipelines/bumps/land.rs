@@ -377,7 +377,20 @@ fn triage(
     orders
         .iter()
         .map(|order| {
+            let source = order.source.repo.to_string();
             let Some(env) = config.environment(&order.environment) else {
+                // The names of a config repo's environments are for those it lets bump it.
+                let listed = config
+                    .environments
+                    .values()
+                    .any(|env| env.allows_bump(&order.image, &source));
+                if !listed {
+                    return Triage::Answer(Ok(BumpLanded::NotAllowed {
+                        environment: order.environment.clone(),
+                        image: order.image.clone(),
+                        source: order.source.repo.clone(),
+                    }));
+                }
                 return Triage::Answer(Err(BumpFailure::NoEnvironment {
                     repo: repo.clone(),
                     environment: order.environment.clone(),
@@ -385,7 +398,7 @@ fn triage(
                 }));
             };
             // Read from the config repo's default branch: an app repo cannot name itself.
-            if !env.allows_bump(&order.image, &order.source.repo.to_string()) {
+            if !env.allows_bump(&order.image, &source) {
                 tracing::warn!(
                     repo = %repo,
                     environment = %env.name,
