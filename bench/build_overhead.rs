@@ -144,9 +144,13 @@ async fn fan_in(builds: usize) {
     let app_name = |n: usize| format!("app-{n:02}");
     let image = |n: usize| format!("registry.example.com/team/{}", app_name(n));
     let config = TestRepo::new();
+    // Each app repo's builds may bump its own image.
+    let bumped_by: String = (0..builds)
+        .map(|n| format!("      {}: [acme/{}]\n", image(n), app_name(n)))
+        .collect();
     config.write(
         ".github/slipway.yml",
-        "environments:\n  dev:\n    path: envs/dev\n",
+        &format!("environments:\n  dev:\n    path: envs/dev\n    bumped_by:\n{bumped_by}"),
     );
     for n in 0..builds {
         config.write(
