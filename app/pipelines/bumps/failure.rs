@@ -19,7 +19,10 @@ pub enum BumpFailure {
     InvalidOrder { reason: String },
     #[error("the GitHub App is not installed on config repo {repo}")]
     NotInstalled { repo: RepoRef },
-    #[error("config repo {repo}: {error}")]
+    /// The config repo's `.github/slipway.yml` could not be read. Its mistakes are not
+    /// repeated here: this text reaches the check run of whichever repository named the config
+    /// repo, allowed to bump it or not (they are logged, and shown on the config repo itself).
+    #[error("config repo {repo}: {}", config_summary(error))]
     Config {
         repo: RepoRef,
         #[source]
@@ -90,6 +93,17 @@ pub enum BumpFailure {
     /// The work stopped before it answered (a panic, the runtime shutting down).
     #[error("config repo {repo}: the bump stopped before it finished: {reason}")]
     Interrupted { repo: RepoRef, reason: String },
+}
+
+fn config_summary(error: &ReadError) -> String {
+    match error {
+        ReadError::Invalid { errors, .. } => format!(
+            "its .github/slipway.yml on the default branch has {} mistake{}; `slipway check-config` there, or its pull requests' checks, show where",
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" }
+        ),
+        other => other.to_string(),
+    }
 }
 
 impl BumpFailure {
@@ -204,6 +218,25 @@ mod tests {
                 .contains("envs/dev/api.yaml:4: cannot parse YAML"),
             "{failure}"
         );
+    }
+
+    #[test]
+    fn a_broken_config_repo_file_is_counted_not_quoted() {
+        let text = "environments:\n  dev:\n    path: envs/dev\n    namespace: s3cret-team\n    pth: x\n    prune: maybe\n";
+        let errors = crate::config::parse_config_repo(text).expect_err("two mistakes");
+        let failure = BumpFailure::Config {
+            repo: repo(),
+            error: Arc::new(ReadError::Invalid {
+                at: "main".into(),
+                errors,
+            }),
+        };
+        assert_eq!(
+            failure.to_string(),
+            "config repo acme/config: its .github/slipway.yml on the default branch has 2 \
+             mistakes; `slipway check-config` there, or its pull requests' checks, show where"
+        );
+        assert!(!failure.is_transient());
     }
 
     #[test]

@@ -342,9 +342,12 @@ fn read_mirror(
         .holding(&remote, &[(commit, &format!("the head of {branch}"))])
         .map_err(git_failure)?;
     let tree = mirror.tree_at(&commit.to_hex()).map_err(git_failure)?;
-    let config = config::read_config_repo_at(&tree).map_err(|err| BumpFailure::Config {
-        repo: repo.clone(),
-        error: Arc::new(err),
+    let config = config::read_config_repo_at(&tree).map_err(|err| {
+        tracing::warn!(repo = %repo, error = %err, "the config repo's .github/slipway.yml cannot be read; no bump lands");
+        BumpFailure::Config {
+            repo: repo.clone(),
+            error: Arc::new(err),
+        }
     })?;
     Ok((mirror, config))
 }
