@@ -59,7 +59,7 @@ fn an_invalid_work_tree_file_exits_1_with_the_located_error() {
     assert_eq!(
         stderr(&output),
         "error: .github/slipway.yml:4:5: unknown key `namspace` in environment `dev`; did you mean `namespace`? \
-         allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, required_approvals, promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval, helm\n"
+         allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, required_approvals, promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval, helm, bumped_by\n"
     );
     assert_eq!(stdout(&output), "");
 }
@@ -212,7 +212,7 @@ fn every_error_in_the_file_is_reported_in_file_order() {
     assert_eq!(
         stderr(&output),
         "error: .github/slipway.yml:4:5: unknown key `namspace` in environment `dev`; did you mean `namespace`? \
-         allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, required_approvals, promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval, helm\n\
+         allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, required_approvals, promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval, helm, bumped_by\n\
          error: .github/slipway.yml:5:3: environment name `Prod` is not a DNS label; use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit\n\
          error: .github/slipway.yml:7:21: `health_timeout`: `5 minutes` is not a duration; use whole numbers with units h, m, s, largest first, e.g. `90s`, `5m`, `1h30m`\n\
          error: .github/slipway.yml:8:19: `promote_from` names environment `staging`, which is not declared; declared environments: Prod, dev\n"

@@ -49,7 +49,7 @@ fn bumped_by_repo_that_is_not_owner_slash_name_is_refused_at_the_item() {
     assert_error(
         "environments:\n  dev:\n    path: envs/dev\n    bumped_by:\n      registry.example.com/team/api: [acme/api, evil]\n",
         5,
-        47,
+        49,
         "`bumped_by` of `registry.example.com/team/api`: `evil` is not `owner/name`, e.g. `acme/api`",
     );
 }
@@ -547,7 +547,7 @@ fn every_error_is_reported_sorted_by_position() {
         [
             "3:11: `path` must be relative to the repository root, found absolute path `/abs`",
             "4:25: `required_approvals` must be a non-negative integer, found string \"two\"",
-            "5:5: unknown key `pth` in environment `dev`; did you mean `path`? allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, required_approvals, promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval, helm",
+            "5:5: unknown key `pth` in environment `dev`; did you mean `path`? allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, required_approvals, promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval, helm, bumped_by",
             "6:3: environment name `Prod_EU` is not a DNS label; use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit",
             "8:21: `health_timeout` must be a duration with a unit (h, m, s), e.g. `90s`, `5m`, `1h30m`, found integer `300`",
             "9:19: `promote_from` names environment `staging`, which is not declared; declared environments: Prod_EU, dev, qa",
