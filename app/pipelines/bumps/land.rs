@@ -548,3 +548,24 @@ fn descendant_of(
 fn looks_like_commit(tag: &str) -> bool {
     matches!(tag.len(), 40 | 64) && tag.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_commit;
+
+    #[test]
+    fn only_full_lowercase_commit_ids_are_taken_for_commits() {
+        assert!(looks_like_commit(
+            "0123456789abcdef0123456789abcdef01234567"
+        ));
+        assert!(looks_like_commit(&"ab".repeat(32)));
+        assert!(!looks_like_commit("0123456"), "a short sha is ambiguous");
+        assert!(!looks_like_commit(
+            "0123456789ABCDEF0123456789ABCDEF01234567"
+        ));
+        assert!(!looks_like_commit("1.4.0"));
+        assert!(!looks_like_commit(
+            "v0123456789abcdef0123456789abcdef0123456"
+        ));
+    }
+}
