@@ -164,6 +164,7 @@ fn hostile_kinds_names_namespaces_paths_branches_and_lock_reasons_stay_text() {
     }];
     let statuses = [slipway::report::EnvironmentStatus {
         environment: "dev".to_string(),
+        compared_with: slipway::report::ComparedWith::Unknown,
         lock: slipway::report::Lock::Locked(slipway::report::LockStatus {
             by: "mallory`s @team".to_string(),
             since: "2026-11-21 10:00 UTC".to_string(),
