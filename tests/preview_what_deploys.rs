@@ -53,6 +53,15 @@ fn create_namespace(world: &DeployWorld, namespace: &str) {
     );
 }
 
+/// The work tree's `main` at GitHub's, which merges moved: a later commit on it builds on
+/// the merges instead of replacing them.
+fn sync_main(world: &DeployWorld) {
+    let work = &world.work;
+    work.git(&["fetch", "--quiet", world.bare.to_str().unwrap(), "main"]);
+    work.git(&["checkout", "--quiet", "main"]);
+    work.git(&["reset", "--quiet", "--hard", "FETCH_HEAD"]);
+}
+
 /// Delivers `opened` for pull request `number` (head `head` on `branch`), as GitHub does when
 /// it is opened, and returns slipway's preview comment.
 async fn preview(world: &DeployWorld, number: u64, branch: &str, head: &str) -> FakeComment {
@@ -189,7 +198,9 @@ async fn a_preview_shows_what_reached_main_since_the_last_deploy_without_being_d
     let deployed = world.merge(1).await;
     let check = world.deployed(&deployed, "prod").await;
     assert_eq!(check.conclusion.as_deref(), Some("success"), "{check:#?}");
-    // Then someone pushes straight to main: prod's gate refuses it, nothing is deployed.
+    // Then someone pushes straight to main (on top of the merge): prod's gate refuses it,
+    // nothing is deployed.
+    sync_main(&world);
     let pushed = world
         .push_to_main("prod: quietly", |w| {
             w.write("envs/prod/api.yaml", &deploy_world::api(PROD_NS, "6.6.6"));
