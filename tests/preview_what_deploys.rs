@@ -239,3 +239,60 @@ async fn a_preview_shows_what_reached_main_since_the_last_deploy_without_being_d
         "dev does not change"
     );
 }
+
+#[tokio::test]
+async fn after_a_namespace_move_drift_is_judged_against_the_new_namespace() {
+    let config = two_namespaces().replace(
+        "    on_failure: rollback\n",
+        "    on_failure: rollback\n    drift_interval: 1s\n",
+    );
+    let world = DeployWorld::with_drift_tick(
+        &config,
+        Some(std::time::Duration::from_millis(200)),
+    )
+    .await;
+    dev_without_namespaces(&world).await;
+    create_namespace(&world, BLUE_NS);
+    world.propose(5, "dev-to-blue", |w| {
+        w.write(
+            ".github/slipway.yml",
+            &config.replace("    namespace: team-dev\n", "    namespace: team-blue\n"),
+        );
+    });
+    let merge = world.merge(5).await;
+    let check = world.deployed(&merge, "dev").await;
+    assert_eq!(check.conclusion.as_deref(), Some("success"), "{check:#?}");
+
+    // Someone edits the moved ConfigMap by hand.
+    world.kube.write_as(
+        "kubectl-edit",
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "settings", "namespace": BLUE_NS},
+            "data": {"mode": "hand-edited"},
+        }),
+    );
+
+    let deadline = std::time::Instant::now() + deploy_world::WAIT;
+    let issue = loop {
+        let found = world
+            .fake
+            .issues(REPO)
+            .into_iter()
+            .find(|i| i.labels.iter().any(|l| l == "slipway:drift"));
+        if let Some(issue) = found {
+            break issue;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no drift issue was opened"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let body = issue.body.unwrap_or_default();
+    assert!(body.contains("ConfigMap team-blue/settings"), "{body}");
+    assert!(
+        !body.contains("team-dev/"),
+        "the deployed commit renders into team-blue, as its deploy did: {body}"
+    );
+}
