@@ -359,3 +359,55 @@ fn a_change_whose_configuration_does_not_parse_deploys_nothing_and_says_where() 
         );
     }
 }
+
+const HELM_CONFIG: &str = "\
+environments:
+  dev:
+    path: chart
+    namespace: team-dev
+    helm:
+      values: [values/dev.yaml]
+";
+
+#[test]
+fn a_change_to_the_helm_values_files_list_deploys_what_the_new_list_renders() {
+    assert!(
+        slipway::render::find_helm().is_some(),
+        "`helm` is not on PATH: run the tests with tests/run, which installs it"
+    );
+    let work = TestRepo::new();
+    work.write(".github/slipway.yml", HELM_CONFIG)
+        .write("chart/Chart.yaml", "apiVersion: v2\nname: api\nversion: 0.1.0\n")
+        .write("chart/values.yaml", "replicas: 1\n")
+        .write(
+            "chart/templates/deployment.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  replicas: {{ .Values.replicas }}\n",
+        )
+        .write("values/dev.yaml", "replicas: 2\n")
+        .write("values/busy.yaml", "replicas: 5\n");
+    work.commit("first");
+
+    // Only the list changes: no file the chart reads does.
+    let affected = merge(&work, |w| {
+        w.write(
+            ".github/slipway.yml",
+            &HELM_CONFIG.replace(
+                "values: [values/dev.yaml]",
+                "values: [values/dev.yaml, values/busy.yaml]",
+            ),
+        );
+    });
+    assert_eq!(affected.names(), ["dev"]);
+    let objects = affected.environments[0].render.as_ref().expect("it renders");
+    assert_eq!(objects.len(), 1);
+    assert_eq!(objects[0].value["spec"]["replicas"], 5, "the later values file wins");
+    assert_eq!(
+        affected.environments[0]
+            .environment
+            .helm_settings()
+            .values
+            .unwrap_or_default(),
+        ["values/dev.yaml"],
+        "the environment in force is the first parent's"
+    );
+}

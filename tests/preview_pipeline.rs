@@ -904,3 +904,46 @@ async fn an_image_bump_with_a_pinned_digest_shows_the_tag_and_digest_change() {
         Some("success")
     );
 }
+
+#[tokio::test]
+async fn a_change_to_the_helm_values_files_list_previews_what_it_renders() {
+    assert!(
+        slipway::render::find_helm().is_some(),
+        "`helm` is not on PATH: run the tests with tests/run, which installs it"
+    );
+    let config = "environments:\n  dev:\n    path: chart\n    namespace: team-dev\n    helm:\n      values: [values/dev.yaml]\n";
+    let repo = ConfigRepo::with_config(Some(config));
+    repo.push("main", |w| {
+        w.write("chart/Chart.yaml", "apiVersion: v2\nname: api\nversion: 0.1.0\n")
+            .write("chart/values.yaml", "replicas: 1\n")
+            .write(
+                "chart/templates/deployment.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  replicas: {{ .Values.replicas }}\n",
+            )
+            .write("values/dev.yaml", "replicas: 2\n")
+            .write("values/busy.yaml", "replicas: 5\n");
+    });
+    let base = repo.work.git(&["rev-parse", "main"]);
+    let head = repo.push("change", |w| {
+        w.write(
+            ".github/slipway.yml",
+            &config.replace("[values/dev.yaml]", "[values/dev.yaml, values/busy.yaml]"),
+        );
+    });
+    let (fake, server) = world(&repo).await;
+    let event = PullEvent::new("opened", REPO, &repo.bare, 7)
+        .base("main", &base)
+        .head("change", &head);
+    deliver(&server, "helm-values-1", &event).await;
+
+    let body = only(bot_comments(&fake, 7)).body;
+    assert!(
+        body.contains("<b>changed</b> Deployment <code>team-dev/api</code>"),
+        "{body}"
+    );
+    assert!(body.contains("-  replicas: 2\n+  replicas: 5\n"), "{body}");
+    assert_eq!(
+        only(fake.check_runs(REPO)).conclusion.as_deref(),
+        Some("success")
+    );
+}
