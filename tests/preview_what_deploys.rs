@@ -296,3 +296,38 @@ async fn after_a_namespace_move_drift_is_judged_against_the_new_namespace() {
         "the deployed commit renders into team-blue, as its deploy did: {body}"
     );
 }
+
+#[tokio::test]
+async fn a_branch_without_the_last_deployed_commit_is_compared_with_its_merge_base_and_says_so() {
+    let world = DeployWorld::new().await;
+    let start = world.main_head();
+    let head = world.propose(6, "dev-settings", |w| {
+        w.write(
+            "envs/dev/settings.yaml",
+            &manifests::config_map_in(DEV_NS, "settings", "mode", "busy"),
+        );
+    });
+    // dev is deployed from main after the branch was made.
+    let deployed = world
+        .push_to_main("dev: api 1.1", |w| {
+            w.write("envs/dev/api.yaml", &deploy_world::api(DEV_NS, "1.1"));
+        })
+        .await;
+    let check = world.deployed(&deployed, "dev").await;
+    assert_eq!(check.conclusion.as_deref(), Some("success"), "{check:#?}");
+
+    let comment = preview(&world, 6, "dev-settings", &head).await;
+    let dev = section(&comment.body, "dev");
+    assert!(
+        dev.contains(&format!(
+            "- Compared with the merge base `{}`: this branch does not hold `{}`, the last commit deployed here (",
+            &start[..7],
+            &deployed[..7]
+        )),
+        "{dev}"
+    );
+    assert!(
+        !dev.contains("api:1.1"),
+        "what the branch does not hold is not shown as reverted: {dev}"
+    );
+}
