@@ -269,10 +269,7 @@ fn a_namespace_change_alone_deploys_the_environment_into_the_new_namespace() {
     assert_eq!(affected.names(), ["dev"], "a settings change is a change");
     assert_eq!(
         placed(&affected, "dev"),
-        [
-            "Deployment team-blue/api",
-            "ConfigMap team-dev/settings",
-        ],
+        ["Deployment team-blue/api", "ConfigMap team-dev/settings",],
         "objects without a namespace go to the change's namespace; named ones stay"
     );
     assert!(affected.environments[0].violations.is_empty());
@@ -348,7 +345,11 @@ fn a_change_whose_configuration_does_not_parse_deploys_nothing_and_says_where() 
         );
         w.write("envs/dev/api.yaml", &deployment("api", "v2"));
     });
-    assert_eq!(affected.names(), ["dev", "prod"], "each says it does not deploy");
+    assert_eq!(
+        affected.names(),
+        ["dev", "prod"],
+        "each says it does not deploy"
+    );
     for env in &affected.environments {
         let failure = env.render.as_ref().expect_err("nothing renders");
         assert_eq!(failure.side, Side::Head);
@@ -398,9 +399,15 @@ fn a_change_to_the_helm_values_files_list_deploys_what_the_new_list_renders() {
         );
     });
     assert_eq!(affected.names(), ["dev"]);
-    let objects = affected.environments[0].render.as_ref().expect("it renders");
+    let objects = affected.environments[0]
+        .render
+        .as_ref()
+        .expect("it renders");
     assert_eq!(objects.len(), 1);
-    assert_eq!(objects[0].value["spec"]["replicas"], 5, "the later values file wins");
+    assert_eq!(
+        objects[0].value["spec"]["replicas"], 5,
+        "the later values file wins"
+    );
     assert_eq!(
         affected.environments[0]
             .environment

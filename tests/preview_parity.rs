@@ -155,7 +155,10 @@ async fn a_change_prints_what_the_comment_says() {
     assert_eq!(posted.len(), 1, "{posted:#?}");
     assert!(posted[0].starts_with("<!-- slipway:preview part=1 -->\n"));
     assert_eq!(printed.code, 0, "{}", printed.stderr);
-    assert_eq!(printed.stdout, without_store_lines(&posted, &change.base, 2));
+    assert_eq!(
+        printed.stdout,
+        without_store_lines(&posted, &change.base, 2)
+    );
     assert!(
         printed.stdout.contains("<secret hmac:"),
         "{}",
@@ -181,7 +184,10 @@ async fn a_report_of_several_parts_prints_every_part_with_its_marker() {
     }
     assert_eq!(printed.code, 0, "{}", printed.stderr);
     // The environment's status is under its heading in the first part only.
-    assert_eq!(printed.stdout, without_store_lines(&posted, &change.base, 1));
+    assert_eq!(
+        printed.stdout,
+        without_store_lines(&posted, &change.base, 1)
+    );
 }
 
 #[tokio::test]
@@ -203,7 +209,10 @@ async fn a_head_that_does_not_render_prints_the_same_note_and_fails() {
         "{}",
         posted[0]
     );
-    assert_eq!(printed.stdout, without_store_lines(&posted, &change.base, 1));
+    assert_eq!(
+        printed.stdout,
+        without_store_lines(&posted, &change.base, 1)
+    );
     assert_eq!(printed.code, 1, "a change that does not render fails");
     let commit = &change.head[..12];
     assert!(
@@ -234,7 +243,10 @@ async fn a_head_whose_configuration_does_not_parse_prints_the_same_note_and_fail
         "{}",
         posted[0]
     );
-    assert_eq!(printed.stdout, without_store_lines(&posted, &change.base, 1));
+    assert_eq!(
+        printed.stdout,
+        without_store_lines(&posted, &change.base, 1)
+    );
     assert_eq!(printed.code, 1);
     assert!(
         printed.stderr.starts_with(
@@ -266,8 +278,14 @@ async fn a_configuration_change_prints_what_the_comment_says() {
         "{}",
         posted[0]
     );
-    assert_eq!(printed.stdout, without_store_lines(&posted, &change.base, 1));
-    assert_eq!(printed.code, 1, "the moved objects are outside dev's policy");
+    assert_eq!(
+        printed.stdout,
+        without_store_lines(&posted, &change.base, 1)
+    );
+    assert_eq!(
+        printed.code, 1,
+        "the moved objects are outside dev's policy"
+    );
     assert!(
         printed
             .stderr

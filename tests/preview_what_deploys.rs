@@ -38,7 +38,10 @@ async fn dev_without_namespaces(world: &DeployWorld) {
     let pushed = world
         .push_to_main("dev: objects take the environment's namespace", |w| {
             w.write("envs/dev/api.yaml", &api("1.1"));
-            w.write("envs/dev/settings.yaml", &config_map("settings", "mode", "dev"));
+            w.write(
+                "envs/dev/settings.yaml",
+                &config_map("settings", "mode", "dev"),
+            );
         })
         .await;
     let check = world.deployed(&pushed, "dev").await;
@@ -153,7 +156,9 @@ async fn a_move_into_a_namespace_only_the_change_allows_is_refused_and_previewed
     let comment = preview(&world, 4, "dev-to-blue", &head).await;
     let dev = section(&comment.body, "dev");
     assert!(
-        dev.contains("- ⛔ **2 objects refused** by this environment's policy: they would not deploy."),
+        dev.contains(
+            "- ⛔ **2 objects refused** by this environment's policy: they would not deploy."
+        ),
         "{dev}"
     );
     assert!(
@@ -246,11 +251,8 @@ async fn after_a_namespace_move_drift_is_judged_against_the_new_namespace() {
         "    on_failure: rollback\n",
         "    on_failure: rollback\n    drift_interval: 1s\n",
     );
-    let world = DeployWorld::with_drift_tick(
-        &config,
-        Some(std::time::Duration::from_millis(200)),
-    )
-    .await;
+    let world =
+        DeployWorld::with_drift_tick(&config, Some(std::time::Duration::from_millis(200))).await;
     dev_without_namespaces(&world).await;
     create_namespace(&world, BLUE_NS);
     world.propose(5, "dev-to-blue", |w| {

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use minijinja::context;
 
 use super::{
-    ComparedWith, EnvironmentStatus, Extras, Limits, Lock, Preview, ReportError, ReportParts, Templates,
-    ENV_SECTION, NO_CHANGES, OBJECT_DETAILS, OVERFLOW_SUMMARY,
+    ComparedWith, EnvironmentStatus, Extras, Limits, Lock, Preview, ReportError, ReportParts,
+    Templates, ENV_SECTION, NO_CHANGES, OBJECT_DETAILS, OVERFLOW_SUMMARY,
 };
 use crate::diff::{Change, EnvironmentDiff, ObjectDiff};
 
@@ -17,6 +17,9 @@ const SAFETY: usize = 64;
 /// At most this many refused objects are listed under an environment's heading, so that a
 /// section always fits one comment; the check run annotates every one.
 const LISTED_VIOLATIONS: usize = 50;
+/// At most this many re-pinned images are listed under an environment's heading, for the
+/// same reason; each one's diff still shows it.
+const LISTED_IMAGES: usize = 50;
 /// A part must leave at least this much room for a diff piece.
 const MIN_PIECE: usize = 1_024;
 
@@ -336,8 +339,11 @@ fn section(
         .collect();
     let unchanged: usize = env.summary.iter().map(|k| k.unchanged).sum();
     let status = status.map(status_context);
-    let images: Vec<_> = super::images::digest_changes(env)
+    let changes = super::images::digest_changes(env);
+    let images_unlisted = changes.len().saturating_sub(LISTED_IMAGES);
+    let images: Vec<_> = changes
         .iter()
+        .take(LISTED_IMAGES)
         .map(|change| {
             context! {
                 repository => change.from.repository,
@@ -348,7 +354,10 @@ fn section(
         .collect();
     templates.render(
         ENV_SECTION,
-        context! { environment => env.environment, continued, rows, unchanged, status, images },
+        context! {
+            environment => env.environment, continued, rows, unchanged, status, images,
+            images_unlisted,
+        },
     )
 }
 

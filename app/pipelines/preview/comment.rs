@@ -9,7 +9,8 @@ use crate::config::Environment;
 use crate::diff::EnvironmentDiff;
 use crate::git::CommitId;
 use crate::report::{
-    ComparedWith, EnvironmentStatus, Extras, Limits, Lock, LockStatus, Preview, ReportError, Templates,
+    ComparedWith, EnvironmentStatus, Extras, Limits, Lock, LockStatus, Preview, ReportError,
+    Templates,
 };
 use crate::store::EnvironmentLock;
 

@@ -482,7 +482,9 @@ fn compared_with(planned: &plan::Planned) -> Vec<(String, ComparedWith)> {
                 },
                 Start::MergeBase { deployed } => ComparedWith::MergeBase {
                     commit: short(&env.from),
-                    deployed: deployed.as_ref().map(|last| (short(&last.commit), at(last))),
+                    deployed: deployed
+                        .as_ref()
+                        .map(|last| (short(&last.commit), at(last))),
                 },
             };
             (env.policy.name.clone(), said)

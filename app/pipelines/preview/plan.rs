@@ -162,7 +162,9 @@ pub fn plan(
             },
         };
         let (from, start) = match deployed.get(&policy.name) {
-            Some(last) if repo.has_commit(&last.commit) && repo.is_ancestor(&last.commit, head)? => {
+            Some(last)
+                if repo.has_commit(&last.commit) && repo.is_ancestor(&last.commit, head)? =>
+            {
                 (last.commit, Start::Deployed(last.clone()))
             }
             Some(last) => (
