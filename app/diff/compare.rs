@@ -385,3 +385,32 @@ fn inputs(source: &dyn TreeSource, env: &Environment) -> Option<[u8; 32]> {
     }
     Some(hash.finalize().into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(text: &str) -> Environment {
+        crate::config::parse_config_repo(text)
+            .unwrap()
+            .environments
+            .remove("dev")
+            .unwrap()
+    }
+
+    const DEV: &str = "environments:\n  dev:\n    path: envs/dev\n    namespace: team-dev\n";
+
+    #[test]
+    fn settings_rendering_reads_make_a_difference_and_the_bar_does_not() {
+        let base = env(DEV);
+        assert!(same_rendering(&base, &env(&format!("{DEV}    required_approvals: 3\n    allowed_namespaces: [team-dev, kube-system]\n    prune: true\n"))));
+        assert!(!same_rendering(
+            &base,
+            &env(&DEV.replace("team-dev", "team-blue"))
+        ));
+        assert!(!same_rendering(
+            &base,
+            &env(&DEV.replace("envs/dev", "envs/dev2"))
+        ));
+    }
+}

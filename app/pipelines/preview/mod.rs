@@ -6,11 +6,12 @@
 //!
 //! 1. The config repo is fetched into its bare mirror (only when a commit is missing); a
 //!    fork's head is fetched from the base repository as `refs/pull/N/head`.
-//! 2. `.github/slipway.yml` is read at the base commit: policy never comes from the change
-//!    itself. Without environments there, nothing happens at all.
-//! 3. Every environment is rendered at the merge base and at the head, concurrently, and
-//!    diffed ([`crate::diff::compare`]); environments the change does not touch are not
-//!    rendered. Meanwhile the check run starts (`in_progress`).
+//! 2. `.github/slipway.yml` is read at the base commit: policy and approvals never come from
+//!    the change itself. Without environments there, nothing happens at all.
+//! 3. Every environment is rendered at its last successfully deployed commit (when the head
+//!    holds it; otherwise at the merge base) and at the head, concurrently, each side with its
+//!    own settings of it, and diffed ([`plan`], [`crate::diff::compare`]); environments the
+//!    change does not touch are not rendered. Meanwhile the check run starts (`in_progress`).
 //! 4. The report (environments whose render differs; "no changes" when none does) becomes
 //!    one comment per part ([`comment`], which `slipway preview` prints too), each found
 //!    again by its hidden marker and edited in place ([`sticky`]); parts no longer needed
