@@ -418,3 +418,24 @@ fn a_change_to_the_helm_values_files_list_deploys_what_the_new_list_renders() {
         "the environment in force is the first parent's"
     );
 }
+
+#[test]
+fn an_environment_added_earlier_deploys_at_the_next_change_to_it() {
+    let work = config_repo();
+    merge(&work, |w| {
+        w.write(
+            ".github/slipway.yml",
+            &format!("{CONFIG}  staging:\n    path: envs/staging\n    namespace: team-staging\n"),
+        );
+        w.write("envs/staging/api.yaml", &deployment("api", "v1"));
+    });
+    work.git(&["branch", "--quiet", "-D", "change"]);
+    let affected = merge(&work, |w| {
+        w.write("envs/staging/api.yaml", &deployment("api", "v2"));
+    });
+    assert_eq!(affected.names(), ["staging"]);
+    assert_eq!(
+        placed(&affected, "staging"),
+        ["Deployment team-staging/api"]
+    );
+}
