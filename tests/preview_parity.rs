@@ -1,9 +1,11 @@
 //! `slipway preview` prints what the server posts: the same repository and change go through
 //! the server's preview (a real `pull_request` webhook, the fake GitHub) and through the
 //! command, and the posted comment bodies, hidden part markers included, are what the command
-//! prints, byte for byte. The one thing the command cannot say is whether an environment is
-//! locked (locks live in the server's store), so the server's "Not locked." lines are the
-//! only difference, and the scenarios hold no lock.
+//! prints, byte for byte. The command has no store: it cannot say whether an environment is
+//! locked, nor compare an environment with its last deployed commit, so it compares with the
+//! base it is given and says nothing about either. The server's "Not locked." and "Compared
+//! with the merge base …: no deploy here is on record." lines are the only difference, and
+//! the scenarios hold no lock and no deploy.
 
 mod git_fixtures;
 mod manifests;
@@ -117,16 +119,22 @@ impl Change {
     }
 }
 
-/// What the server posted, less the lock lines only its store can write: one per environment
-/// shown, each saying it is not locked.
-fn without_lock_lines(posted: &[String], environments_shown: usize) -> String {
+/// What the server posted, less the lines only its store can write: two per environment
+/// shown, one saying it is not locked and one that no deploy of it is on record, so it is
+/// compared with the merge base (the base the command was given).
+fn without_store_lines(posted: &[String], base: &str, environments_shown: usize) -> String {
     let all = posted.concat();
     assert_eq!(
         all.matches("- Not locked.\n").count(),
         environments_shown,
         "{all}"
     );
-    all.replace("- Not locked.\n", "")
+    let compared = format!(
+        "- Compared with the merge base `{}`: no deploy here is on record.\n",
+        &base[..7]
+    );
+    assert_eq!(all.matches(&compared).count(), environments_shown, "{all}");
+    all.replace("- Not locked.\n", "").replace(&compared, "")
 }
 
 #[tokio::test]
@@ -147,7 +155,10 @@ async fn a_change_prints_what_the_comment_says() {
     assert_eq!(posted.len(), 1, "{posted:#?}");
     assert!(posted[0].starts_with("<!-- slipway:preview part=1 -->\n"));
     assert_eq!(printed.code, 0, "{}", printed.stderr);
-    assert_eq!(printed.stdout, without_lock_lines(&posted, 2));
+    assert_eq!(
+        printed.stdout,
+        without_store_lines(&posted, &change.base, 2)
+    );
     assert!(
         printed.stdout.contains("<secret hmac:"),
         "{}",
@@ -173,7 +184,10 @@ async fn a_report_of_several_parts_prints_every_part_with_its_marker() {
     }
     assert_eq!(printed.code, 0, "{}", printed.stderr);
     // The environment's status is under its heading in the first part only.
-    assert_eq!(printed.stdout, without_lock_lines(&posted, 1));
+    assert_eq!(
+        printed.stdout,
+        without_store_lines(&posted, &change.base, 1)
+    );
 }
 
 #[tokio::test]
@@ -195,7 +209,10 @@ async fn a_head_that_does_not_render_prints_the_same_note_and_fails() {
         "{}",
         posted[0]
     );
-    assert_eq!(printed.stdout, without_lock_lines(&posted, 1));
+    assert_eq!(
+        printed.stdout,
+        without_store_lines(&posted, &change.base, 1)
+    );
     assert_eq!(printed.code, 1, "a change that does not render fails");
     let commit = &change.head[..12];
     assert!(
@@ -226,12 +243,53 @@ async fn a_head_whose_configuration_does_not_parse_prints_the_same_note_and_fail
         "{}",
         posted[0]
     );
-    assert_eq!(printed.stdout, without_lock_lines(&posted, 1));
+    assert_eq!(
+        printed.stdout,
+        without_store_lines(&posted, &change.base, 1)
+    );
     assert_eq!(printed.code, 1);
     assert!(
         printed.stderr.starts_with(
             "error: .github/slipway.yml:4:5: unknown key `namspace` in environment `dev`"
         ),
+        "{}",
+        printed.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_configuration_change_prints_what_the_comment_says() {
+    let change = Change::new(|w| {
+        w.write(
+            ".github/slipway.yml",
+            &CONFIG.replace(
+                "    namespace: team-dev\n",
+                "    namespace: team-blue\n    allowed_namespaces: [team-blue]\n",
+            ),
+        );
+    });
+
+    let posted = change.posted().await;
+    let printed = change.printed();
+
+    assert_eq!(posted.len(), 1, "{posted:#?}");
+    assert!(
+        posted[0].contains("<b>added</b> Deployment <code>team-blue/api</code>"),
+        "{}",
+        posted[0]
+    );
+    assert_eq!(
+        printed.stdout,
+        without_store_lines(&posted, &change.base, 1)
+    );
+    assert_eq!(
+        printed.code, 1,
+        "the moved objects are outside dev's policy"
+    );
+    assert!(
+        printed
+            .stderr
+            .contains("Deployment.apps team-blue/api is in namespace team-blue, outside the namespaces dev may use (team-dev)"),
         "{}",
         printed.stderr
     );

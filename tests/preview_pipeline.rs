@@ -779,3 +779,171 @@ async fn an_object_outside_the_allowed_namespaces_fails_the_check_run_at_its_lin
         &normalised(&comments[0].body, &[(&repo.main, "BASE"), (&head, "HEAD")]),
     );
 }
+
+/// [`config`] with dev allowed to use `team-blue` too.
+fn two_namespaces() -> String {
+    config().replace(
+        "    namespace: team-dev\n",
+        "    namespace: team-dev\n    allowed_namespaces: [team-dev, team-blue]\n",
+    )
+}
+
+#[tokio::test]
+async fn a_namespace_change_previews_as_a_move_of_every_object_it_places() {
+    let repo = ConfigRepo::with_config(Some(&two_namespaces()));
+    let head = repo.push("change", |w| {
+        w.write(
+            ".github/slipway.yml",
+            &two_namespaces().replace("    namespace: team-dev\n", "    namespace: team-blue\n"),
+        );
+    });
+    let (fake, server) = world(&repo).await;
+    deliver(&server, "ns-1", &repo.event("opened", 7, "change", &head)).await;
+
+    let comments = bot_comments(&fake, 7);
+    assert_eq!(comments.len(), 1);
+    assert_golden(
+        "preview_namespace_move.md",
+        &normalised(&comments[0].body, &[(&repo.main, "BASE"), (&head, "HEAD")]),
+    );
+    let run = &only(fake.check_runs(REPO));
+    assert_eq!(run.conclusion.as_deref(), Some("success"));
+    assert_eq!(run.title.as_deref(), Some("1 environment changes"));
+    let summary = run.summary.as_deref().unwrap();
+    assert!(summary.contains("- `dev`: 2 added, 2 removed"), "{summary}");
+}
+
+#[tokio::test]
+async fn a_move_into_a_namespace_only_the_change_allows_fails_the_check_run() {
+    let repo = ConfigRepo::new();
+    let head = repo.push("change", |w| {
+        w.write(
+            ".github/slipway.yml",
+            &config().replace(
+                "    namespace: team-dev\n",
+                "    namespace: team-blue\n    allowed_namespaces: [team-dev, team-blue]\n",
+            ),
+        );
+    });
+    let (fake, server) = world(&repo).await;
+    deliver(&server, "ns-2", &repo.event("opened", 7, "change", &head)).await;
+
+    let run = &only(fake.check_runs(REPO));
+    assert_eq!(run.conclusion.as_deref(), Some("failure"));
+    assert_eq!(
+        run.title.as_deref(),
+        Some("2 objects refused by environment policy")
+    );
+    let comments = bot_comments(&fake, 7);
+    let body = &only(comments).body;
+    assert!(
+        body.contains(
+            "- ⛔ `envs/dev/api.yaml:1`: Deployment.apps team-blue/api is in namespace team-blue, outside the namespaces dev may use (team-dev)"
+        ),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn an_environment_the_change_adds_or_removes_is_said_so() {
+    let repo = ConfigRepo::new();
+    let head = repo.push("change", |w| {
+        w.write(
+            ".github/slipway.yml",
+            "environments:\n  dev:\n    path: envs/dev\n    namespace: team-dev\n  staging:\n    path: envs/staging\n    namespace: team-staging\n",
+        )
+        .write("envs/staging/api.yaml", &deployment("api", "1.5.0"));
+    });
+    let (fake, server) = world(&repo).await;
+    deliver(&server, "m-1", &repo.event("opened", 7, "change", &head)).await;
+
+    let comments = bot_comments(&fake, 7);
+    assert_eq!(comments.len(), 1);
+    assert_golden(
+        "preview_environments_added_removed.md",
+        &normalised(&comments[0].body, &[(&repo.main, "BASE"), (&head, "HEAD")]),
+    );
+    let run = &only(fake.check_runs(REPO));
+    assert_eq!(run.conclusion.as_deref(), Some("success"));
+}
+
+const DIGEST_BASE: &str = "sha256:3f1c9a4e5b6d7c8e9f0a1b2c3d4e5f60718293a4b5c6d7e8f9012345678abcde";
+const DIGEST_HEAD: &str = "sha256:9b8a7c6d5e4f30211029384756afbecd0123456789abcdef0123456789abcdef";
+
+#[tokio::test]
+async fn an_image_bump_with_a_pinned_digest_shows_the_tag_and_digest_change() {
+    let repo = ConfigRepo::new();
+    repo.push("main", |w| {
+        w.write(
+            "envs/dev/api.yaml",
+            &deployment("api", &format!("1.4.0@{DIGEST_BASE}")),
+        );
+    });
+    repo.work.git(&["checkout", "--quiet", "main"]);
+    let base = repo.work.git(&["rev-parse", "main"]);
+    let head = repo.push("change", |w| {
+        w.write(
+            "envs/dev/api.yaml",
+            &deployment("api", &format!("1.5.0@{DIGEST_HEAD}")),
+        );
+    });
+    let (fake, server) = world(&repo).await;
+    let event = PullEvent::new("opened", REPO, &repo.bare, 7)
+        .base("main", &base)
+        .head("change", &head);
+    deliver(&server, "digest-1", &event).await;
+
+    let comments = bot_comments(&fake, 7);
+    assert_eq!(comments.len(), 1);
+    assert_golden(
+        "preview_image_digest.md",
+        &normalised(&comments[0].body, &[(&base, "BASE"), (&head, "HEAD")]),
+    );
+    assert_eq!(
+        only(fake.check_runs(REPO)).conclusion.as_deref(),
+        Some("success")
+    );
+}
+
+#[tokio::test]
+async fn a_change_to_the_helm_values_files_list_previews_what_it_renders() {
+    assert!(
+        slipway::render::find_helm().is_some(),
+        "`helm` is not on PATH: run the tests with tests/run, which installs it"
+    );
+    let config = "environments:\n  dev:\n    path: chart\n    namespace: team-dev\n    helm:\n      values: [values/dev.yaml]\n";
+    let repo = ConfigRepo::with_config(Some(config));
+    repo.push("main", |w| {
+        w.write("chart/Chart.yaml", "apiVersion: v2\nname: api\nversion: 0.1.0\n")
+            .write("chart/values.yaml", "replicas: 1\n")
+            .write(
+                "chart/templates/deployment.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  replicas: {{ .Values.replicas }}\n",
+            )
+            .write("values/dev.yaml", "replicas: 2\n")
+            .write("values/busy.yaml", "replicas: 5\n");
+    });
+    let base = repo.work.git(&["rev-parse", "main"]);
+    let head = repo.push("change", |w| {
+        w.write(
+            ".github/slipway.yml",
+            &config.replace("[values/dev.yaml]", "[values/dev.yaml, values/busy.yaml]"),
+        );
+    });
+    let (fake, server) = world(&repo).await;
+    let event = PullEvent::new("opened", REPO, &repo.bare, 7)
+        .base("main", &base)
+        .head("change", &head);
+    deliver(&server, "helm-values-1", &event).await;
+
+    let body = only(bot_comments(&fake, 7)).body;
+    assert!(
+        body.contains("<b>changed</b> Deployment <code>team-dev/api</code>"),
+        "{body}"
+    );
+    assert!(body.contains("-  replicas: 2\n+  replicas: 5\n"), "{body}");
+    assert_eq!(
+        only(fake.check_runs(REPO)).conclusion.as_deref(),
+        Some("success")
+    );
+}

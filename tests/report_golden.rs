@@ -164,6 +164,7 @@ fn hostile_kinds_names_namespaces_paths_branches_and_lock_reasons_stay_text() {
     }];
     let statuses = [slipway::report::EnvironmentStatus {
         environment: "dev".to_string(),
+        compared_with: slipway::report::ComparedWith::Unknown,
         lock: slipway::report::Lock::Locked(slipway::report::LockStatus {
             by: "mallory`s @team".to_string(),
             since: "2026-11-21 10:00 UTC".to_string(),
@@ -545,4 +546,63 @@ mod preview_texts {
             ),
         );
     }
+}
+
+#[test]
+fn each_environment_says_what_it_is_compared_with_and_which_pinned_images_it_re_points() {
+    const OLD: &str = "sha256:3f1c9a4e5b6d7c8e9f0a1b2c3d4e5f60718293a4b5c6d7e8f9012345678abcde";
+    const NEW: &str = "sha256:9b8a7c6d5e4f30211029384756afbecd0123456789abcdef0123456789abcdef";
+    let image = |tag: &str, digest: &str| format!("registry.example.com/team/api:{tag}@{digest}");
+    // dev: the same tag now names another image; prod: a tag pinned for the first time.
+    let dev = diff_environment(
+        "dev",
+        &[deployment("team-dev", "api", &image("1.5.0", OLD), 2)],
+        &[deployment("team-dev", "api", &image("1.5.0", NEW), 2)],
+        &FINGERPRINT_KEY,
+    );
+    let prod = diff_environment(
+        "prod",
+        &[deployment(
+            "team-prod",
+            "api",
+            "registry.example.com/team/api:1.4.0",
+            3,
+        )],
+        &[deployment("team-prod", "api", &image("1.5.0", NEW), 3)],
+        &FINGERPRINT_KEY,
+    );
+    let statuses = [
+        slipway::report::EnvironmentStatus {
+            compared_with: slipway::report::ComparedWith::Deployed {
+                commit: "12854ea".to_string(),
+                at: Some("2026-11-21 10:00 UTC".to_string()),
+            },
+            ..slipway::report::EnvironmentStatus::without_lock("dev", 0)
+        },
+        slipway::report::EnvironmentStatus {
+            compared_with: slipway::report::ComparedWith::MergeBase {
+                commit: "3f2a1b0".to_string(),
+                deployed: Some(("77aa0c1".to_string(), None)),
+            },
+            ..slipway::report::EnvironmentStatus::without_lock("prod", 2)
+        },
+    ];
+    let environments = [dev, prod];
+    let preview = Preview {
+        base: "3f2a1b0",
+        head: "9c8d7e6",
+        environments: &environments,
+        full_command: "slipway preview --repo . --base 3f2a1b0 --head 9c8d7e6",
+    };
+    let extras = Extras {
+        notes: &[],
+        statuses: &statuses,
+    };
+
+    let report = Templates::embedded()
+        .comment_report(&preview, &extras, &Limits::default())
+        .unwrap();
+
+    assert_eq!(report.parts.len(), 1);
+    assert_golden("report_compared_and_pinned.md", &report.parts[0]);
 }

@@ -293,6 +293,7 @@ fn notes_open_the_first_part_only_and_statuses_sit_under_their_heading() {
     let notes = ["> **From a fork.** A note.\n".to_string()];
     let statuses = [slipway::report::EnvironmentStatus {
         environment: "dev".to_string(),
+        compared_with: slipway::report::ComparedWith::Unknown,
         lock: slipway::report::Lock::Unlocked,
         required_approvals: 1,
         violations: Vec::new(),

@@ -1,14 +1,18 @@
 //! `slipway preview`: what the pull request comment would say for a change between two
 //! revisions of a config repo.
 //!
-//! The environments come from `.github/slipway.yml` at the base revision. Base and head are
-//! rendered concurrently, one thread per environment and side, straight from git objects;
-//! an environment whose inputs did not change between the two is rendered only once.
+//! The environments, their approvals and their policy come from `.github/slipway.yml` at the
+//! base revision; each side renders an environment with its own settings of it (`path`,
+//! `namespace`, `helm`), as the server does. Base and head are rendered concurrently, one
+//! thread per environment and side, straight from git objects; an environment whose inputs
+//! and settings did not change between the two is rendered only once.
 //!
 //! Markdown output is byte for byte the comments the server posts, in order, each starting
 //! with its hidden marker line `<!-- slipway:preview part=I -->` (an HTML comment, invisible
 //! when rendered), so a script can split the stream back into the comments GitHub would get.
-//! The one difference: the command line has no store, so it says nothing about locks.
+//! The differences: the command line has no store, so it says nothing about locks, and it
+//! compares every environment with `--base` where the server compares an environment with
+//! its last deployed commit (and says so) when the pull request's head holds it.
 //! `--format json` prints the object-level diff instead: `{"base", "head", "environments": [...]}`.
 //!
 //! What the server reports as failing is printed in the report as the server shows it (an
@@ -16,6 +20,7 @@
 //! environment's policy refuses) and said again on stderr, one `error:` line each; the exit
 //! status is then 1.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -28,7 +33,7 @@ use crate::diff::EnvironmentDiff;
 use crate::git::LocalRepo;
 use crate::pipelines::preview::comment::{Input, Report, Shown};
 use crate::pipelines::preview::message::{charts_reading_the_cluster, Findings};
-use crate::pipelines::preview::{self, Configs};
+use crate::pipelines::preview::{self, plan, Configs};
 use crate::policy::Violation;
 use crate::render::TreeSource;
 use crate::report::{self, Limits, Templates};
@@ -94,27 +99,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         // The base is the policy: without its environments there is nothing to compare.
         _ => return Err(base_unusable(&repo.tree_at(&args.base)?)),
     };
-    let environments = named(&declared, &args.envs, &repo.tree_at(&args.base)?)?;
+    check_named(&declared, &args.envs, &repo.tree_at(&args.base)?)?;
 
     let key = args.key.resolve()?;
-    let outcomes = compare::compare(
-        &repo,
-        &base.to_hex(),
-        &head.to_hex(),
-        &environments,
-        Untouched::RenderOnce,
-        &key,
-    )?;
+    let mut planned = plan::plan(&repo, &declared, &base, &head, &BTreeMap::new(), true)?;
+    if !args.envs.is_empty() {
+        planned.retain(|name| args.envs.iter().any(|n| n == name));
+    }
+    let outcomes = compare::compare(&repo, &planned.plans(), Untouched::RenderOnce, &key)?;
     let findings = Findings {
         base_config: None,
         head_config,
         outcomes,
-        lookups: charts_reading_the_cluster(&head_tree, &environments),
+        lookups: charts_reading_the_cluster(&head_tree, &planned.head_environments()),
+        membership: planned.membership.clone(),
     };
+    let environments: Vec<Environment> = planned
+        .environments
+        .iter()
+        .map(|env| env.policy.clone())
+        .collect();
     let report = Report::new(Input {
         base: &base,
         head: &head,
         environments: &environments,
+        compared_with: Vec::new(),
         findings: &findings,
         shown: if args.envs.is_empty() {
             Shown::Changed
@@ -202,32 +211,23 @@ fn fail_with(lines: &[String]) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// The environments to compare: every one declared, or the ones in `names`.
-fn named(
+/// Every name in `names` is declared.
+fn check_named(
     declared: &[Environment],
     names: &[String],
     base: &dyn TreeSource,
-) -> anyhow::Result<Vec<Environment>> {
-    if names.is_empty() {
-        return Ok(declared.to_vec());
+) -> anyhow::Result<()> {
+    for name in names {
+        if !declared.iter().any(|env| &env.name == name) {
+            let list: Vec<&str> = declared.iter().map(|env| env.name.as_str()).collect();
+            return Err(anyhow!(
+                "no environment `{name}` in {CONFIG_PATH} at {}; declared: {}",
+                base.describe(),
+                list.join(", ")
+            ));
+        }
     }
-    names
-        .iter()
-        .map(|name| {
-            declared
-                .iter()
-                .find(|env| &env.name == name)
-                .cloned()
-                .ok_or_else(|| {
-                    let list: Vec<&str> = declared.iter().map(|env| env.name.as_str()).collect();
-                    anyhow!(
-                        "no environment `{name}` in {CONFIG_PATH} at {}; declared: {}",
-                        base.describe(),
-                        list.join(", ")
-                    )
-                })
-        })
-        .collect()
+    Ok(())
 }
 
 /// The command that shows the whole diff, with no part limit.

@@ -1,9 +1,14 @@
 //! Rendering every environment at two commits, concurrently, and diffing each: the core that
 //! `slipway preview` and the pull-request preview share.
 //!
-//! One thread per environment, and within it one per side. An environment whose inputs are
-//! byte-identical at both commits (see [`inputs`]) cannot render differently: it is rendered
-//! once, or not at all, as the caller asks. A render error is an outcome of its environment,
+//! Each side is rendered with the environment as that side's own `.github/slipway.yml`
+//! declares it (its `path`, `namespace`, `helm` settings): a change to those is a change of
+//! what renders, shown like any other. The head's objects are checked against the policy the
+//! caller gives, which is the configuration before the change, never the change's own.
+//!
+//! One thread per environment, and within it one per side. An environment declared alike at
+//! both sides whose inputs are byte-identical at both commits (see [`inputs`]) cannot render
+//! differently: it is rendered once, or not at all, as the caller asks. A render error is an outcome of its environment,
 //! not a failure of the whole comparison: the others are still compared and reported.
 
 use crate::config::Environment;
@@ -57,7 +62,7 @@ impl RenderFailure {
 /// The result of comparing one environment.
 #[derive(Debug)]
 pub enum EnvironmentOutcome {
-    /// Its inputs are the same at both commits; not rendered.
+    /// Its inputs and settings are the same at both commits; not rendered.
     Untouched {
         environment: String,
     },
@@ -80,26 +85,48 @@ impl EnvironmentOutcome {
     }
 }
 
+/// One side of a comparison: a commit and the environment as that commit's own
+/// `.github/slipway.yml` declares it (`None`: not declared there, so no objects).
+#[derive(Debug, Clone, Copy)]
+pub struct At<'a> {
+    pub rev: &'a str,
+    pub env: Option<&'a Environment>,
+}
+
+/// What comparing one environment needs: each side with its own configuration, and the
+/// policy the head's objects are checked against (the configuration before the change,
+/// never the change's own).
+#[derive(Debug, Clone, Copy)]
+pub struct Plan<'a> {
+    pub base: At<'a>,
+    pub head: At<'a>,
+    pub policy: &'a Environment,
+}
+
+impl Plan<'_> {
+    fn name(&self) -> &str {
+        &self.policy.name
+    }
+}
+
 enum SideError {
     Git(GitError),
     Render(Box<RenderFailure>),
 }
 
-/// Renders every environment at `base` and `head` concurrently and diffs each; outcomes in
-/// the order of `environments`. Only reading the repository itself fails the whole call.
-/// Secret values are fingerprinted with `key`.
+/// Compares every planned environment concurrently; outcomes in the order of `plans`. Only
+/// reading the repository itself fails the whole call. Secret values are fingerprinted
+/// with `key`.
 pub fn compare(
     repo: &LocalRepo,
-    base: &str,
-    head: &str,
-    environments: &[Environment],
+    plans: &[Plan<'_>],
     untouched: Untouched,
     key: &FingerprintKey,
 ) -> Result<Vec<EnvironmentOutcome>, GitError> {
     std::thread::scope(|scope| {
-        let handles: Vec<_> = environments
+        let handles: Vec<_> = plans
             .iter()
-            .map(|env| scope.spawn(move || compare_one(repo, base, head, env, untouched, key)))
+            .map(|plan| scope.spawn(move || compare_one(repo, plan, untouched, key)))
             .collect();
         handles
             .into_iter()
@@ -117,28 +144,28 @@ pub fn compare(
 
 fn compare_one(
     repo: &LocalRepo,
-    base: &str,
-    head: &str,
-    env: &Environment,
+    plan: &Plan<'_>,
     untouched: Untouched,
     key: &FingerprintKey,
 ) -> Result<EnvironmentOutcome, GitError> {
-    let Some(sides) = render_both(repo, base, head, env)? else {
+    let Some(sides) = render_both(repo, plan.base, plan.head)? else {
         return match untouched {
             Untouched::Skip => Ok(EnvironmentOutcome::Untouched {
-                environment: env.name.clone(),
+                environment: plan.name().to_owned(),
             }),
-            Untouched::RenderOnce => Ok(match settle(render_side(repo, head, Side::Head, env))? {
-                Ok(objects) => compared(env, &objects, &objects, key),
-                Err(failure) => EnvironmentOutcome::Failed(failure),
-            }),
+            Untouched::RenderOnce => Ok(
+                match settle(render_side(repo, plan.head, Side::Head, plan.name()))? {
+                    Ok(objects) => compared(plan.policy, &objects, &objects, key),
+                    Err(failure) => EnvironmentOutcome::Failed(failure),
+                },
+            ),
         };
     };
     // A head that does not render is the change's own problem: report it first.
     Ok(match (sides.base, sides.head) {
         (_, Err(head_error)) => EnvironmentOutcome::Failed(head_error),
         (Err(base_error), Ok(_)) => EnvironmentOutcome::Failed(base_error),
-        (Ok(before), Ok(after)) => compared(env, &before, &after, key),
+        (Ok(before), Ok(after)) => compared(plan.policy, &before, &after, key),
     })
 }
 
@@ -150,23 +177,32 @@ pub struct BothSides {
     pub head: Result<Vec<K8sObject>, RenderFailure>,
 }
 
-/// Renders `env` at `base` and at `head` (concurrently), as [`compare`] does; `None`, without
-/// rendering, when its inputs are byte-identical at both and so cannot render differently.
-/// Only reading the repository itself is an error.
+/// Renders an environment at `base` and at `head` (concurrently), each side with its own
+/// configuration, as [`compare`] does; `None`, without rendering, when both sides declare it
+/// with the same render settings ([`same_rendering`]) and its inputs are byte-identical at
+/// both, so it cannot render differently. Only reading the repository itself is an error.
 pub fn render_both(
     repo: &LocalRepo,
-    base: &str,
-    head: &str,
-    env: &Environment,
+    base: At<'_>,
+    head: At<'_>,
 ) -> Result<Option<BothSides>, GitError> {
-    let base_inputs = inputs(&repo.tree_at(base)?, env);
-    let head_inputs = inputs(&repo.tree_at(head)?, env);
-    if base_inputs.is_some() && base_inputs == head_inputs {
-        return Ok(None);
+    if let (Some(base_env), Some(head_env)) = (base.env, head.env) {
+        if same_rendering(base_env, head_env) {
+            let base_inputs = inputs(&repo.tree_at(base.rev)?, base_env);
+            let head_inputs = inputs(&repo.tree_at(head.rev)?, head_env);
+            if base_inputs.is_some() && base_inputs == head_inputs {
+                return Ok(None);
+            }
+        }
     }
+    let name = head
+        .env
+        .or(base.env)
+        .map(|env| env.name.clone())
+        .unwrap_or_default();
     std::thread::scope(|scope| {
-        let head_render = scope.spawn(|| render_side(repo, head, Side::Head, env));
-        let before = render_side(repo, base, Side::Base, env);
+        let head_render = scope.spawn(|| render_side(repo, head, Side::Head, &name));
+        let before = render_side(repo, base, Side::Base, &name);
         let after = head_render.join().unwrap_or_else(|_| {
             Err(SideError::Git(GitError::Object {
                 context: "a render thread".to_string(),
@@ -180,6 +216,15 @@ pub fn render_both(
     })
 }
 
+/// Whether `a` and `b` render the same files the same way: the settings rendering reads
+/// (`path`, `namespace`, `helm`), not the gate, the policy or how a deploy goes.
+pub fn same_rendering(a: &Environment, b: &Environment) -> bool {
+    a.name == b.name
+        && a.path == b.path
+        && a.namespace == b.namespace
+        && a.helm_settings() == b.helm_settings()
+}
+
 /// A side's render, or its render failure; a repository that cannot be read is the error.
 fn settle(
     side: Result<Vec<K8sObject>, SideError>,
@@ -191,32 +236,36 @@ fn settle(
     }
 }
 
-/// The diff of `env` and what its policy refuses of the head's objects (what would deploy).
+/// The diff, and what `policy` refuses of the head's objects (what would deploy).
 fn compared(
-    env: &Environment,
+    policy: &Environment,
     before: &[K8sObject],
     after: &[K8sObject],
     key: &FingerprintKey,
 ) -> EnvironmentOutcome {
     EnvironmentOutcome::Compared {
-        diff: diff::diff_environment(&env.name, before, after, key),
-        violations: policy::check(env, after),
+        diff: diff::diff_environment(&policy.name, before, after, key),
+        violations: policy::check(policy, after),
     }
 }
 
-/// One environment at one commit; an environment whose directory does not exist there
-/// (created or deleted by the change) has no objects.
+/// One environment at one commit, with that commit's own settings of it; an environment
+/// the commit does not declare, or whose directory does not exist there (created or deleted
+/// by the change), has no objects.
 fn render_side(
     repo: &LocalRepo,
-    rev: &str,
-    side: Side,
-    env: &Environment,
+    side: At<'_>,
+    which: Side,
+    name: &str,
 ) -> Result<Vec<K8sObject>, SideError> {
-    let tree = repo.tree_at(rev).map_err(SideError::Git)?;
+    let Some(env) = side.env else {
+        return Ok(Vec::new());
+    };
+    let tree = repo.tree_at(side.rev).map_err(SideError::Git)?;
     let failure = |error: RenderError| {
         SideError::Render(Box::new(RenderFailure {
-            environment: env.name.clone(),
-            side,
+            environment: name.to_owned(),
+            side: which,
             commit: tree.describe(),
             error,
         }))
@@ -335,4 +384,33 @@ fn inputs(source: &dyn TreeSource, env: &Environment) -> Option<[u8; 32]> {
         }
     }
     Some(hash.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(text: &str) -> Environment {
+        crate::config::parse_config_repo(text)
+            .unwrap()
+            .environments
+            .remove("dev")
+            .unwrap()
+    }
+
+    const DEV: &str = "environments:\n  dev:\n    path: envs/dev\n    namespace: team-dev\n";
+
+    #[test]
+    fn settings_rendering_reads_make_a_difference_and_the_bar_does_not() {
+        let base = env(DEV);
+        assert!(same_rendering(&base, &env(&format!("{DEV}    required_approvals: 3\n    allowed_namespaces: [team-dev, kube-system]\n    prune: true\n"))));
+        assert!(!same_rendering(
+            &base,
+            &env(&DEV.replace("team-dev", "team-blue"))
+        ));
+        assert!(!same_rendering(
+            &base,
+            &env(&DEV.replace("envs/dev", "envs/dev2"))
+        ));
+    }
 }

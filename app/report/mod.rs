@@ -36,6 +36,7 @@
 //! Pure: the only I/O is reading override templates, in [`Templates::with_overrides`].
 
 pub mod escape;
+pub mod images;
 pub mod preview;
 mod split;
 
@@ -82,6 +83,7 @@ templates! {
     CONFIG_NOTE => "preview/config_note.md.j2" at "preview/config_note.md.j2",
     RENDER_NOTE => "preview/render_note.md.j2" at "preview/render_note.md.j2",
     LOOKUP_NOTE => "preview/lookup_note.md.j2" at "preview/lookup_note.md.j2",
+    MEMBERSHIP_NOTE => "preview/membership_note.md.j2" at "preview/membership_note.md.j2",
     CHECK_TITLE => "preview/check_title.md.j2" at "preview/check_title.md.j2",
     CHECK_SUMMARY => "preview/check_summary.md.j2" at "preview/check_summary.md.j2",
     ANNOTATION_TITLE => "preview/annotation_title.md.j2" at "preview/annotation_title.md.j2",
@@ -164,6 +166,8 @@ pub struct Preview<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvironmentStatus {
     pub environment: String,
+    /// Which commit the environment's diff starts from.
+    pub compared_with: ComparedWith,
     pub lock: Lock,
     pub required_approvals: u32,
     /// The head's objects this environment may not hold ([`crate::policy::check`]).
@@ -176,11 +180,28 @@ impl EnvironmentStatus {
     pub fn without_lock(environment: &str, required_approvals: u32) -> Self {
         EnvironmentStatus {
             environment: environment.to_owned(),
+            compared_with: ComparedWith::Unknown,
             lock: Lock::Unknown,
             required_approvals,
             violations: Vec::new(),
         }
     }
+}
+
+/// Which commit an environment's diff starts from, as far as the report's writer knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ComparedWith {
+    /// Not known (the command line has no store and compares with the base it is given):
+    /// nothing is said.
+    Unknown,
+    /// The last commit deployed to the environment (shown short), and when it finished.
+    Deployed { commit: String, at: Option<String> },
+    /// The merge base (shown short); `deployed` is the environment's last deployed commit and
+    /// when, when there is one but the branch does not hold it.
+    MergeBase {
+        commit: String,
+        deployed: Option<(String, Option<String>)>,
+    },
 }
 
 /// Whether an environment is locked, as far as the report's writer knows.

@@ -7,8 +7,8 @@ use minijinja::{context, Value};
 
 use super::{
     fence_for, ReportError, Templates, ANNOTATION_TITLE, CHECK_SUMMARY, CHECK_TITLE, CONFIG_NOTE,
-    FORK_NOTE, INTERRUPTED_TITLE, LOOKUP_NOTE, RENDER_NOTE, STOPPED_SUMMARY, SUPERSEDED_SUMMARY,
-    SUPERSEDED_TITLE, UNFINISHED_TITLE,
+    FORK_NOTE, INTERRUPTED_TITLE, LOOKUP_NOTE, MEMBERSHIP_NOTE, RENDER_NOTE, STOPPED_SUMMARY,
+    SUPERSEDED_SUMMARY, SUPERSEDED_TITLE, UNFINISHED_TITLE,
 };
 use crate::diff::compare::Side;
 
@@ -64,6 +64,26 @@ pub fn lookup_note(
     files: &[String],
 ) -> Result<String, ReportError> {
     templates.render(LOOKUP_NOTE, context! { environment, files })
+}
+
+/// Whether a change adds an environment to `.github/slipway.yml` or removes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Membership {
+    Added,
+    Removed,
+}
+
+/// The note on `environment`, which the change adds or removes.
+pub fn membership_note(
+    templates: &Templates,
+    environment: &str,
+    membership: Membership,
+) -> Result<String, ReportError> {
+    let kind = match membership {
+        Membership::Added => "added",
+        Membership::Removed => "removed",
+    };
+    templates.render(MEMBERSHIP_NOTE, context! { environment, kind })
 }
 
 /// What a preview's title is about, most important first.

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use minijinja::context;
 
 use super::{
-    EnvironmentStatus, Extras, Limits, Lock, Preview, ReportError, ReportParts, Templates,
-    ENV_SECTION, NO_CHANGES, OBJECT_DETAILS, OVERFLOW_SUMMARY,
+    ComparedWith, EnvironmentStatus, Extras, Limits, Lock, Preview, ReportError, ReportParts,
+    Templates, ENV_SECTION, NO_CHANGES, OBJECT_DETAILS, OVERFLOW_SUMMARY,
 };
 use crate::diff::{Change, EnvironmentDiff, ObjectDiff};
 
@@ -17,6 +17,9 @@ const SAFETY: usize = 64;
 /// At most this many refused objects are listed under an environment's heading, so that a
 /// section always fits one comment; the check run annotates every one.
 const LISTED_VIOLATIONS: usize = 50;
+/// At most this many re-pinned images are listed under an environment's heading, for the
+/// same reason; each one's diff still shows it.
+const LISTED_IMAGES: usize = 50;
 /// A part must leave at least this much room for a diff piece.
 const MIN_PIECE: usize = 1_024;
 
@@ -336,10 +339,50 @@ fn section(
         .collect();
     let unchanged: usize = env.summary.iter().map(|k| k.unchanged).sum();
     let status = status.map(status_context);
+    let changes = super::images::digest_changes(env);
+    let images_unlisted = changes.len().saturating_sub(LISTED_IMAGES);
+    let images: Vec<_> = changes
+        .iter()
+        .take(LISTED_IMAGES)
+        .map(|change| {
+            context! {
+                repository => change.from.repository,
+                from => image_context(&change.from),
+                to => image_context(&change.to),
+            }
+        })
+        .collect();
     templates.render(
         ENV_SECTION,
-        context! { environment => env.environment, continued, rows, unchanged, status },
+        context! {
+            environment => env.environment, continued, rows, unchanged, status, images,
+            images_unlisted,
+        },
     )
+}
+
+/// How many hex digits of a digest a reader is shown, as a short commit id is.
+const DIGEST_SHOWN: usize = 12;
+
+/// A reference's tag and digest as the templates show them: `digest` shortened to
+/// [`DIGEST_SHOWN`] hex digits after its algorithm, `digest_cut` whether it was.
+fn image_context(image: &super::images::ImageRef) -> minijinja::Value {
+    let digest = image.digest.as_deref().map(|digest| {
+        let (algorithm, hex) = digest.split_once(':').unwrap_or(("", digest));
+        let shown: String = hex.chars().take(DIGEST_SHOWN).collect();
+        let cut = shown.len() < hex.len();
+        let text = if algorithm.is_empty() {
+            shown
+        } else {
+            format!("{algorithm}:{shown}")
+        };
+        (text, cut)
+    });
+    context! {
+        tag => image.tag,
+        digest => digest.as_ref().map(|(text, _)| text),
+        digest_cut => digest.as_ref().is_some_and(|(_, cut)| *cut),
+    }
 }
 
 /// An environment's status as the templates see it: `lock` is `unknown`, `unlocked` or
@@ -361,7 +404,20 @@ fn status_context(status: &EnvironmentStatus) -> minijinja::Value {
             }
         })
         .collect();
+    let compared = match &status.compared_with {
+        ComparedWith::Unknown => None,
+        ComparedWith::Deployed { commit, at } => Some(context! {
+            kind => "deployed", commit, at,
+        }),
+        ComparedWith::MergeBase { commit, deployed } => Some(context! {
+            kind => "merge_base",
+            commit,
+            deployed => deployed.as_ref().map(|(commit, _)| commit),
+            at => deployed.as_ref().and_then(|(_, at)| at.as_ref()),
+        }),
+    };
     context! {
+        compared,
         lock,
         locked,
         required_approvals => status.required_approvals,

@@ -166,8 +166,11 @@ impl DriftChecks {
         if !now && !due {
             return Ok(None);
         }
-        let (render_env, hex) = (env.clone(), sha.to_hex());
+        // Rendered as its deploy rendered it: with the deployed commit's own settings.
+        let (name, hex) = (env.name.clone(), sha.to_hex());
         let objects = git::blocking(move || -> Result<_, HandlerError> {
+            let render_env = super::affected::environment_at(&mirror, &hex, &name)
+                .map_err(HandlerError::permanent)?;
             let tree = mirror.tree_at(&hex)?;
             Ok(render::render_environment(&tree, &render_env))
         })

@@ -5,8 +5,9 @@
 //! apply is server-side and so safe to repeat):
 //! 1. `start`: the check run (found again after a crash by its external id), the GitHub
 //!    Deployment in progress, the history row, the pull request's comment.
-//! 2. `apply`: render the commit with the configuration from before the change, check the
-//!    policy, server-side apply in dependency order, prune what the last deploy had and this
+//! 2. `apply`: render the commit with its own settings of the environment (`path`,
+//!    `namespace`, `helm`), check the policy of the configuration from before the change
+//!    against what renders, server-side apply in dependency order, prune what the last deploy had and this
 //!    one does not (when `prune: true`).
 //! 3. `health`: wait, by watch and in slices, until the workloads are rolled out, up to the
 //!    environment's `health_timeout`.
@@ -226,7 +227,7 @@ impl Deploys {
             (Some(to), true) => to.clone(),
             _ => progress.sha.clone(),
         };
-        let objects = match render_at(mirror, &env, &sha).await? {
+        let objects = match render_at(mirror, &env.name, &sha).await? {
             Ok(objects) => objects,
             Err(message) => return self.failed(progress, &env, rollback, None, message).await,
         };
@@ -462,14 +463,19 @@ impl Deploys {
     }
 }
 
-/// `env` rendered at `sha`, or why it does not render.
+/// Environment `name` rendered at `sha` with that commit's own settings of it
+/// ([`super::affected::environment_at`]), or why it does not render.
 async fn render_at(
     mirror: LocalRepo,
-    env: &Environment,
+    name: &str,
     sha: &str,
 ) -> Result<Result<Vec<K8sObject>, String>, Trouble> {
-    let (env, sha) = (env.clone(), sha.to_string());
+    let (name, sha) = (name.to_string(), sha.to_string());
     let rendered = git::blocking(move || -> Result<_, HandlerError> {
+        let env = match super::affected::environment_at(&mirror, &sha, &name) {
+            Ok(env) => env,
+            Err(message) => return Ok(Err(message)),
+        };
         let tree = mirror.tree_at(&sha)?;
         Ok(render::render_environment(&tree, &env).map_err(|err| {
             format!(

@@ -9,7 +9,8 @@ use crate::config::Environment;
 use crate::diff::EnvironmentDiff;
 use crate::git::CommitId;
 use crate::report::{
-    EnvironmentStatus, Extras, Limits, Lock, LockStatus, Preview, ReportError, Templates,
+    ComparedWith, EnvironmentStatus, Extras, Limits, Lock, LockStatus, Preview, ReportError,
+    Templates,
 };
 use crate::store::EnvironmentLock;
 
@@ -56,6 +57,8 @@ pub struct Input<'a> {
     pub head: &'a CommitId,
     /// The environments as the base declares them (their approvals are shown).
     pub environments: &'a [Environment],
+    /// Which commit each environment's diff starts from; one not listed is not said.
+    pub compared_with: Vec<(String, ComparedWith)>,
     pub findings: &'a Findings,
     pub shown: Shown,
     /// The config repo's locks; `None` when they are not known (the command line has no
@@ -167,8 +170,14 @@ fn status(environment: &str, input: &Input<'_>) -> EnvironmentStatus {
                 })
             }),
     };
+    let compared_with = input
+        .compared_with
+        .iter()
+        .find(|(name, _)| name == environment)
+        .map_or(ComparedWith::Unknown, |(_, said)| said.clone());
     EnvironmentStatus {
         environment: environment.to_string(),
+        compared_with,
         lock,
         required_approvals,
         violations: input.findings.violations_of(environment),
@@ -176,7 +185,7 @@ fn status(environment: &str, input: &Input<'_>) -> EnvironmentStatus {
 }
 
 /// `2026-11-21 10:00 UTC`.
-fn format_millis(millis: i64) -> String {
+pub(crate) fn format_millis(millis: i64) -> String {
     let at = time::OffsetDateTime::from_unix_timestamp(millis / 1000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let text = at.format(&Rfc3339).unwrap_or_default();

@@ -9,7 +9,7 @@ use crate::github::{Annotation, CheckConclusion, CheckRunOutput};
 use crate::policy::Violation;
 use crate::render::RenderError;
 use crate::report::preview::{
-    self as text, AnnotationProblem, Summary, SummaryLine, SummaryState, TitleCounts,
+    self as text, AnnotationProblem, Membership, Summary, SummaryLine, SummaryState, TitleCounts,
 };
 use crate::report::{ReportError, Templates};
 
@@ -36,6 +36,8 @@ pub struct Findings {
     /// Helm environments whose chart reads the cluster with `lookup` at the head, which
     /// renders as empty here ([`charts_reading_the_cluster`]).
     pub lookups: Vec<ChartLookup>,
+    /// Environments the change adds to or removes from `.github/slipway.yml`, in name order.
+    pub membership: Vec<(String, Membership)>,
 }
 
 /// A Helm environment whose chart calls `lookup`, and the templates that do.
@@ -166,6 +168,9 @@ impl Findings {
                 &problem.commit,
                 &problem.error.to_string(),
             )?);
+        }
+        for (environment, membership) in &self.membership {
+            notes.push(text::membership_note(templates, environment, *membership)?);
         }
         for failure in self.failures() {
             notes.push(text::render_note(

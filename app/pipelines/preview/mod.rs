@@ -6,11 +6,12 @@
 //!
 //! 1. The config repo is fetched into its bare mirror (only when a commit is missing); a
 //!    fork's head is fetched from the base repository as `refs/pull/N/head`.
-//! 2. `.github/slipway.yml` is read at the base commit: policy never comes from the change
-//!    itself. Without environments there, nothing happens at all.
-//! 3. Every environment is rendered at the merge base and at the head, concurrently, and
-//!    diffed ([`crate::diff::compare`]); environments the change does not touch are not
-//!    rendered. Meanwhile the check run starts (`in_progress`).
+//! 2. `.github/slipway.yml` is read at the base commit: policy and approvals never come from
+//!    the change itself. Without environments there, nothing happens at all.
+//! 3. Every environment is rendered at its last successfully deployed commit (when the head
+//!    holds it; otherwise at the merge base) and at the head, concurrently, each side with its
+//!    own settings of it, and diffed ([`plan`], [`crate::diff::compare`]); environments the
+//!    change does not touch are not rendered. Meanwhile the check run starts (`in_progress`).
 //! 4. The report (environments whose render differs; "no changes" when none does) becomes
 //!    one comment per part ([`comment`], which `slipway preview` prints too), each found
 //!    again by its hidden marker and edited in place ([`sticky`]); parts no longer needed
@@ -29,12 +30,15 @@
 
 pub mod comment;
 pub mod message;
+pub mod plan;
 pub mod sticky;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use self::comment::{Input, Report, Shown};
 use self::message::{ConfigProblem, Findings};
+use self::plan::{LastDeploy, Start};
 use super::PipelineContext;
 use crate::config::{self, ConfigErrors, ReadError};
 use crate::diff::compare::{self, Side, Untouched};
@@ -46,7 +50,7 @@ use crate::github::{
 use crate::queue::{Delivery, HandlerError, HandlerRegistry};
 use crate::render::TreeSource;
 use crate::report::preview::CheckText;
-use crate::report::{self, Limits, Templates};
+use crate::report::{self, ComparedWith, Limits, Templates};
 use crate::webhook::PullRequestEvent;
 
 /// The check run's name.
@@ -262,27 +266,23 @@ async fn preview(
     };
 
     let repo = &target.repo;
+    let deployed = last_deploys(context, &repo.to_string(), &environments).await?;
     // Rendering and the check run's creation overlap: a round trip to GitHub costs as much
     // as rendering a thousand objects.
     let key = context.fingerprint_key;
-    let compared_environments = environments.clone();
+    let declared = environments.clone();
     let rendering = git::blocking(move || -> Result<_, HandlerError> {
-        // Compare with where the change started, as GitHub's "Files changed" does: commits
-        // that reached the base branch since are not part of this change.
+        // Without a deploy on record, compare with where the change started, as GitHub's
+        // "Files changed" does: commits that reached the base branch since are not part of
+        // this change.
         let from = mirror.merge_base(&base, &head)?.unwrap_or(base);
-        let outcomes = compare::compare(
-            &mirror,
-            &from.to_hex(),
-            &head.to_hex(),
-            &compared_environments,
-            Untouched::Skip,
-            &key,
-        )?;
+        let planned = plan::plan(&mirror, &declared, &from, &head, &deployed, false)?;
+        let outcomes = compare::compare(&mirror, &planned.plans(), Untouched::Skip, &key)?;
         let lookups = message::charts_reading_the_cluster(
             &mirror.tree_at(&head.to_hex())?,
-            &compared_environments,
+            &planned.head_environments(),
         );
-        Ok((from, outcomes, lookups))
+        Ok((from, planned, outcomes, lookups))
     });
     let started = CheckRunRequest::in_progress(CHECK_NAME, &target.head_sha, None);
     let starting = context
@@ -291,12 +291,13 @@ async fn preview(
     let (check_run, rendered) = tokio::join!(starting, rendering);
     let check_run = check_run?;
     let result = match rendered {
-        Ok((from, outcomes, lookups)) => {
+        Ok((from, planned, outcomes, lookups)) => {
             let findings = Findings {
                 base_config,
                 head_config,
                 outcomes,
                 lookups,
+                membership: planned.membership.clone(),
             };
             post(
                 context,
@@ -305,7 +306,7 @@ async fn preview(
                 check_run,
                 (from, head),
                 findings,
-                &environments,
+                &planned,
             )
             .await
         }
@@ -354,7 +355,7 @@ async fn post(
     check_run: CheckRunId,
     (from, head): (CommitId, CommitId),
     findings: Findings,
-    environments: &[config::Environment],
+    planned: &plan::Planned,
 ) -> Result<PreviewOutcome, HandlerError> {
     let repo = &target.repo;
     if superseded(context, supersession).await? {
@@ -380,7 +381,12 @@ async fn post(
     let report = Report::new(Input {
         base: &from,
         head: &head,
-        environments,
+        environments: &planned
+            .environments
+            .iter()
+            .map(|env| env.policy.clone())
+            .collect::<Vec<_>>(),
+        compared_with: compared_with(planned),
         findings: &findings,
         shown: Shown::Changed,
         locks: Some(&locks),
@@ -425,6 +431,66 @@ async fn post(
         check_run,
         conclusion,
     })
+}
+
+/// Each environment's last successful deploy, from the deploy history.
+async fn last_deploys(
+    context: &PipelineContext,
+    repo: &str,
+    environments: &[config::Environment],
+) -> Result<BTreeMap<String, LastDeploy>, HandlerError> {
+    let mut found = BTreeMap::new();
+    for env in environments {
+        let Some(record) = context
+            .store
+            .last_successful_deploy_record(repo, &env.name)
+            .await?
+        else {
+            continue;
+        };
+        // A record whose commit cannot be read is left out: the merge base is compared.
+        match record.merge_sha.parse::<CommitId>() {
+            Ok(commit) => {
+                found.insert(
+                    env.name.clone(),
+                    LastDeploy {
+                        commit,
+                        finished_at: record.finished_at,
+                    },
+                );
+            }
+            Err(err) => {
+                tracing::warn!(repo, environment = %env.name, error = %err, "a deploy record names no commit");
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// What each environment's diff starts from, as the report says it.
+fn compared_with(planned: &plan::Planned) -> Vec<(String, ComparedWith)> {
+    let short = |commit: &CommitId| commit.short(7);
+    let at = |last: &LastDeploy| last.finished_at.map(comment::format_millis);
+    planned
+        .environments
+        .iter()
+        .map(|env| {
+            let said = match &env.start {
+                Start::Given => ComparedWith::Unknown,
+                Start::Deployed(last) => ComparedWith::Deployed {
+                    commit: short(&last.commit),
+                    at: at(last),
+                },
+                Start::MergeBase { deployed } => ComparedWith::MergeBase {
+                    commit: short(&env.from),
+                    deployed: deployed
+                        .as_ref()
+                        .map(|last| (short(&last.commit), at(last))),
+                },
+            };
+            (env.policy.name.clone(), said)
+        })
+        .collect()
 }
 
 /// The command that shows the whole diff from a clone of the repository.
