@@ -1,16 +1,18 @@
 //! Pruning: deleting what an environment no longer renders. Only objects that carry the
-//! environment's inventory label are ever deleted, in reverse dependency order.
+//! environment's inventory label, applied by slipway's own field manager, are ever deleted, in
+//! reverse dependency order.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use kube::api::{DeleteParams, DynamicObject, ListParams};
-use tracing::info;
+use tracing::{debug, info};
 
-use super::deployer::{bounded, Deployer};
+use super::deployer::{bounded, Deployer, FIELD_MANAGER};
 use super::error::ClusterError;
 use super::inventory::Inventory;
 use super::kinds::ServedKind;
 use super::order;
+use super::ownership;
 use crate::render::{K8sObject, ObjectKey};
 
 /// The kinds to look through and the namespaces to look in.
@@ -169,8 +171,12 @@ impl Deployer {
                     )
                 })?;
                 for object in listed.items {
-                    // The selector said so; the labels must say so too before anything goes.
-                    if !inventory.owns(&object.metadata.labels.clone().unwrap_or_default()) {
+                    // The selector said so; the labels must say so too, and slipway must have
+                    // applied the label itself: a copy (a pod template's labels on the pods
+                    // it makes, `kubectl label`) makes nothing this environment's.
+                    let value = serde_json::to_value(&object).unwrap_or_default();
+                    if !ownership::applied_by(&value, inventory, FIELD_MANAGER) {
+                        debug!(object = ?object.metadata.name, "carries the inventory label, but slipway did not apply it: left alone");
                         continue;
                     }
                     let key = ObjectKey {
