@@ -942,3 +942,55 @@ async fn an_inventory_label_slipway_did_not_apply_prunes_nothing() {
     assert!(pruned.is_empty(), "{pruned:?}");
     assert_eq!(kube.names("configmaps", NS), ["settings", "theirs"]);
 }
+
+#[tokio::test]
+async fn a_namespace_that_holds_another_environments_objects_is_not_pruned() {
+    let (kube, deployer) = cluster().await;
+    let prod = Inventory::new("acme/config", "prod");
+    // dev made the namespace; prod keeps its objects in it too.
+    deployer
+        .apply(
+            &[
+                namespace("shared"),
+                config_map("shared", "dev-settings", json!({})),
+            ],
+            &dev(),
+        )
+        .await
+        .expect("dev applied");
+    deployer
+        .apply(&[config_map("shared", "prod-settings", json!({}))], &prod)
+        .await
+        .expect("prod applied");
+    // dev stops rendering the namespace (and its object in it).
+    let previous = [
+        key("", "Namespace", None, "shared"),
+        key("", "ConfigMap", Some("shared"), "dev-settings"),
+    ];
+    let pruned = deployer
+        .prune(&dev(), &[], &previous)
+        .await
+        .expect("pruned");
+    assert_eq!(
+        pruned,
+        [key("", "ConfigMap", Some("shared"), "dev-settings")],
+        "dev's own object goes, the namespace with prod's in it stays"
+    );
+    assert!(kube.object("namespaces", "", "shared").is_some());
+    assert_eq!(kube.names("configmaps", "shared"), ["prod-settings"]);
+
+    // Once prod has left, the namespace is dev's alone to prune.
+    deployer
+        .prune(
+            &prod,
+            &[],
+            &[key("", "ConfigMap", Some("shared"), "prod-settings")],
+        )
+        .await
+        .expect("prod pruned");
+    let pruned = deployer
+        .prune(&dev(), &[], &previous)
+        .await
+        .expect("pruned");
+    assert_eq!(pruned, [key("", "Namespace", None, "shared")]);
+}

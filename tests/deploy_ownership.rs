@@ -183,7 +183,10 @@ async fn a_cluster_scoped_custom_kind_written_with_a_namespace_is_refused_at_dep
     let check = world.deployed(&merge, "dev").await;
     assert_eq!(check.conclusion.as_deref(), Some("failure"), "{check:#?}");
     let summary = check.summary.clone().unwrap_or_default();
-    assert!(summary.contains("Gate.example.com team-dev/open"), "{summary}");
+    assert!(
+        summary.contains("Gate.example.com team-dev/open"),
+        "{summary}"
+    );
     assert!(summary.contains("is cluster-scoped"), "{summary}");
     assert!(summary.contains("envs/dev/gate.yaml"), "{summary}");
     world.deploy_comment(5, "⛔ refused by policy").await;
