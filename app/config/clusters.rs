@@ -54,4 +54,22 @@ mod tests {
             Some("unknown cluster `prod-eu`: this slipway knows `default`")
         );
     }
+
+    #[test]
+    fn the_preview_and_check_config_refuse_an_unknown_cluster_and_the_deploy_reads_it_to_refuse() {
+        let text = "environments:\n  dev:\n    path: envs/dev\n    cluster: prod-eu\n  prod:\n    path: envs/prod\n";
+        let errors = super::super::parse_repo_config(text).unwrap_err();
+        assert_eq!(
+            errors.to_string(),
+            ".github/slipway.yml:4:14: `cluster`: unknown cluster `prod-eu`: this slipway knows `default`; omit `cluster` or name a known one"
+        );
+        let read = super::super::parse_config_repo(text).expect("read for the deploy");
+        assert_eq!(read.environments["dev"].cluster, "prod-eu");
+        assert!(KnownClusters::default()
+            .refusal(&read.environments["dev"].cluster)
+            .is_some());
+        assert!(KnownClusters::default()
+            .refusal(&read.environments["prod"].cluster)
+            .is_none());
+    }
 }
