@@ -12,7 +12,8 @@
 //! bookmarks, `Expired` once the history is gone). Failures are `Status` objects with the
 //! apiserver's codes, reasons and messages. A test sets the world up through [`FakeKube`]:
 //! Job and Pod status, workload rollouts, log lines, RBAC refusals and injected server errors,
-//! and reads back what was created and how often each verb was used.
+//! and reads back what was created and how often each verb was used (or waits until a verb
+//! was used, [`FakeKube::await_requests`]).
 //!
 //! Server-side apply (`PATCH` with `application/apply-patch+yaml`) needs `fieldManager` (422
 //! otherwise, as the apiserver validates `PatchOptions`), creates the object when absent (201)
