@@ -59,7 +59,7 @@ fn an_invalid_work_tree_file_exits_1_with_the_located_error() {
     assert_eq!(
         stderr(&output),
         "error: .github/slipway.yml:4:5: unknown key `namspace` in environment `dev`; did you mean `namespace`? \
-         allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, required_approvals, promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval, helm, bumped_by\n"
+         allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, adopt, required_approvals, promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval, helm, bumped_by\n"
     );
     assert_eq!(stdout(&output), "");
 }
@@ -212,7 +212,7 @@ fn every_error_in_the_file_is_reported_in_file_order() {
     assert_eq!(
         stderr(&output),
         "error: .github/slipway.yml:4:5: unknown key `namspace` in environment `dev`; did you mean `namespace`? \
-         allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, required_approvals, promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval, helm, bumped_by\n\
+         allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, adopt, required_approvals, promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval, helm, bumped_by\n\
          error: .github/slipway.yml:5:3: environment name `Prod` is not a DNS label; use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit\n\
          error: .github/slipway.yml:7:21: `health_timeout`: `5 minutes` is not a duration; use whole numbers with units h, m, s, largest first, e.g. `90s`, `5m`, `1h30m`\n\
          error: .github/slipway.yml:8:19: `promote_from` names environment `staging`, which is not declared; declared environments: Prod, dev\n"
@@ -338,5 +338,37 @@ fn helm_settings_on_a_path_without_a_chart_are_an_error_at_the_helm_key() {
         stderr(&output),
         "error: .github/slipway.yml:4:5: environment `dev` declares `helm`, but `envs/dev` holds no `Chart.yaml`; `helm` is for environments whose path is a Helm chart\n\
          error: .github/slipway.yml:9:16: `helm.values` file `chart/prod.yaml` of environment `prod` is not a file in the repository\n"
+    );
+}
+
+#[test]
+fn a_cluster_slipway_does_not_know_is_a_located_error_naming_the_known_ones() {
+    let repo = valid_repo();
+    repo.write(
+        ".github/slipway.yml",
+        "environments:\n  dev:\n    path: envs/dev\n    cluster: prod-eu\n",
+    );
+    let output = slipway(&["check-config", "--repo", repo.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        "error: .github/slipway.yml:4:14: `cluster`: unknown cluster `prod-eu`: this slipway knows `default`; omit `cluster` or name a known one\n"
+    );
+    assert_eq!(stdout(&output), "");
+}
+
+#[test]
+fn adopt_takes_kinds_or_kind_slash_name_and_refuses_anything_else_where_it_is() {
+    let repo = valid_repo();
+    repo.write(
+        ".github/slipway.yml",
+        "environments:\n  dev:\n    path: envs/dev\n    adopt: [ConfigMap, Deployment/api, Deploy-ent/x, ConfigMap/Not_A_Name]\n",
+    );
+    let output = slipway(&["check-config", "--repo", repo.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        "error: .github/slipway.yml:4:40: `adopt` item `Deploy-ent/x` is neither a kind nor `Kind/name`; e.g. `ConfigMap` (every ConfigMap) or `Deployment/api` (one object)\n\
+         error: .github/slipway.yml:4:54: `adopt` item `ConfigMap/Not_A_Name` is neither a kind nor `Kind/name`; e.g. `ConfigMap` (every ConfigMap) or `Deployment/api` (one object)\n"
     );
 }

@@ -585,6 +585,43 @@ async fn a_rollout_past_its_progress_deadline_fails_at_once() {
 }
 
 #[tokio::test]
+async fn a_fix_after_a_rollout_past_its_deadline_is_judged_on_its_own_rollout() {
+    let (kube, deployer) = cluster().await;
+    deployer
+        .apply(&[namespace(NS), deployment("web", 2, "web:broken")], &dev())
+        .await
+        .expect("applied");
+    kube.fail_rollout("Deployment", NS, "web", "ProgressDeadlineExceeded");
+    let report = deployer
+        .apply(&[namespace(NS), deployment("web", 2, "web:fixed")], &dev())
+        .await
+        .expect("the fix applied");
+    let stored = kube.object("deployments", NS, "web").expect("stored");
+    assert_eq!(
+        stored["metadata"]["generation"], 2,
+        "a new spec, a new generation"
+    );
+    assert_eq!(
+        stored["status"]["observedGeneration"], 1,
+        "the controller has not acted on it yet"
+    );
+    let keys: Vec<ObjectKey> = report.objects.iter().map(|o| o.object.clone()).collect();
+    let waiting = {
+        let (deployer, keys) = (deployer.clone(), keys.clone());
+        tokio::spawn(async move { deployer.wait_healthy(&keys, Duration::from_secs(30)).await })
+    };
+    // The old verdict must not end the wait: only the controller's answer to the fix may.
+    kube.await_requests("watch", "deployments", 1).await;
+    assert!(
+        !waiting.is_finished(),
+        "judged on the old rollout's condition"
+    );
+    kube.roll_out("Deployment", NS, "web");
+    let health = waiting.await.expect("joined").expect("health");
+    assert!(health.is_healthy(), "{health:?}");
+}
+
+#[tokio::test]
 async fn a_failed_job_fails_the_health_check() {
     let (kube, deployer) = cluster().await;
     let job = object(json!({
@@ -666,4 +703,294 @@ async fn applying_a_thousand_objects_measured() {
         "{} objects: created in {created:?}, applied unchanged in {unchanged:?}, healthy in {healthy:?}",
         objects.len()
     );
+}
+
+// Ownership: slipway applies and prunes only what it applied for the environment it deploys.
+
+fn labelled_config_map(namespace: &str, name: &str, labels: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": name, "namespace": namespace, "labels": labels}, "data": {"owner": "them"}})
+}
+
+async fn shop() -> (FakeKube, Deployer) {
+    let kube = FakeKube::builder().namespace(NS).start().await;
+    let deployer = Deployer::new(kube.client());
+    (kube, deployer)
+}
+
+fn refused_objects(failed: &slipway::cluster::ApplyFailed) -> Vec<(String, String)> {
+    match &failed.error {
+        ClusterError::NotOwned { objects } => objects
+            .iter()
+            .map(|o| (o.object.to_string(), o.owner.clone()))
+            .collect(),
+        other => panic!("expected NotOwned, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_object_of_another_environment_is_refused_before_anything_is_applied() {
+    let (kube, deployer) = shop().await;
+    let prod = Inventory::new("acme/config", "prod");
+    deployer
+        .apply(&[config_map(NS, "shared", json!({"owner": "prod"}))], &prod)
+        .await
+        .expect("prod applied");
+    // dev's author renders prod's object under its own name, next to dev's own.
+    let failed = deployer
+        .apply(
+            &[
+                config_map(NS, "dev-only", json!({})),
+                config_map(NS, "shared", json!({"owner": "dev"})),
+            ],
+            &dev(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        failed.object,
+        Some(key("", "ConfigMap", Some(NS), "shared"))
+    );
+    assert_eq!(
+        refused_objects(&failed),
+        [(
+            "ConfigMap shop/shared".to_string(),
+            "environment `prod` of the config repo `acme/config`".to_string()
+        )]
+    );
+    assert!(
+        failed.to_string().contains("nothing was applied"),
+        "{failed}"
+    );
+    assert!(failed.done.objects.is_empty());
+    assert_eq!(
+        kube.names("configmaps", NS),
+        ["shared"],
+        "not even dev's own"
+    );
+    let shared = kube.object("configmaps", NS, "shared").expect("kept");
+    assert_eq!(shared["data"]["owner"], "prod");
+    assert!(prod.owns(&labels(&shared)));
+    assert_eq!(kube.requests("apply", "configmaps"), 1, "prod's apply only");
+}
+
+#[tokio::test]
+async fn the_same_environment_name_in_another_config_repo_is_another_owner() {
+    let (kube, deployer) = shop().await;
+    let theirs = Inventory::new("mallory/config", "dev");
+    deployer
+        .apply(
+            &[config_map(NS, "settings", json!({"owner": "acme"}))],
+            &dev(),
+        )
+        .await
+        .expect("acme's dev applied");
+    let failed = deployer
+        .apply(
+            &[config_map(NS, "settings", json!({"owner": "mallory"}))],
+            &theirs,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused_objects(&failed),
+        [(
+            "ConfigMap shop/settings".to_string(),
+            "environment `dev` of the config repo `acme/config`".to_string()
+        )]
+    );
+    let settings = kube.object("configmaps", NS, "settings").expect("kept");
+    assert_eq!(settings["data"]["owner"], "acme");
+}
+
+#[tokio::test]
+async fn an_object_made_by_hand_is_refused_unless_the_environment_adopts_it() {
+    let (kube, deployer) = shop().await;
+    kube.write_as(
+        "kubectl-create",
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "settings", "namespace": NS}, "data": {"mode": "manual"}}),
+    );
+    let objects = [config_map(NS, "settings", json!({"mode": "fast"}))];
+    let failed = deployer.apply(&objects, &dev()).await.unwrap_err();
+    assert_eq!(
+        refused_objects(&failed),
+        [(
+            "ConfigMap shop/settings".to_string(),
+            "no slipway environment (it carries no slipway labels; written by kubectl-create)"
+                .to_string()
+        )]
+    );
+    assert_eq!(
+        kube.object("configmaps", NS, "settings").expect("kept")["data"]["mode"],
+        "manual"
+    );
+
+    // Listed in `adopt` (here: by kind and name), it is taken over and labelled as dev's.
+    let adopt = |kind: &str, name: &str| kind == "ConfigMap" && name == "settings";
+    let report = deployer
+        .apply_adopting(&objects, &dev(), &adopt)
+        .await
+        .expect("adopted");
+    assert_eq!(report.objects[0].action, Action::Configured);
+    let adopted = kube.object("configmaps", NS, "settings").expect("stored");
+    assert_eq!(adopted["data"]["mode"], "fast");
+    assert!(dev().owns(&labels(&adopted)));
+}
+
+#[tokio::test]
+async fn adopt_never_takes_another_environments_object() {
+    let (kube, deployer) = shop().await;
+    let prod = Inventory::new("acme/config", "prod");
+    deployer
+        .apply(&[config_map(NS, "shared", json!({"owner": "prod"}))], &prod)
+        .await
+        .expect("prod applied");
+    let everything = |_: &str, _: &str| true;
+    let failed = deployer
+        .apply_adopting(
+            &[config_map(NS, "shared", json!({"owner": "dev"}))],
+            &dev(),
+            &everything,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused_objects(&failed).len(), 1);
+    assert!(prod.owns(&labels(
+        &kube.object("configmaps", NS, "shared").expect("kept")
+    )));
+}
+
+#[tokio::test]
+async fn an_object_refused_and_then_no_longer_rendered_is_not_pruned() {
+    let (kube, deployer) = shop().await;
+    let prod = Inventory::new("acme/config", "prod");
+    deployer
+        .apply(&[config_map(NS, "shared", json!({}))], &prod)
+        .await
+        .expect("prod applied");
+    deployer
+        .apply(&[config_map(NS, "mine", json!({}))], &dev())
+        .await
+        .expect("dev applied");
+    deployer
+        .apply(
+            &[
+                config_map(NS, "mine", json!({})),
+                config_map(NS, "shared", json!({})),
+            ],
+            &dev(),
+        )
+        .await
+        .expect_err("prod's object is not dev's to take");
+    // dev drops it again; its last deploy is remembered as having had it.
+    let previous = [
+        key("", "ConfigMap", Some(NS), "mine"),
+        key("", "ConfigMap", Some(NS), "shared"),
+    ];
+    let pruned = deployer
+        .prune(&dev(), &[config_map(NS, "mine", json!({}))], &previous)
+        .await
+        .expect("pruned");
+    assert!(pruned.is_empty(), "{pruned:?}");
+    assert_eq!(kube.names("configmaps", NS), ["mine", "shared"]);
+}
+
+#[tokio::test]
+async fn a_forged_inventory_label_in_a_render_is_replaced_by_its_own_environments() {
+    let (kube, deployer) = shop().await;
+    deployer
+        .apply(&[config_map(NS, "settings", json!({}))], &dev())
+        .await
+        .expect("dev applied");
+    // prod's author copies dev's labels onto prod's object, hoping dev prunes it for them.
+    let prod = Inventory::new("acme/config", "prod");
+    let forged = object(labelled_config_map(NS, "bait", json!(dev().labels())));
+    deployer
+        .apply(&[forged], &prod)
+        .await
+        .expect("prod applied");
+    let bait = kube.object("configmaps", NS, "bait").expect("stored");
+    assert!(
+        prod.owns(&labels(&bait)),
+        "slipway wrote prod's label over it"
+    );
+    let pruned = deployer
+        .prune(&dev(), &[config_map(NS, "settings", json!({}))], &[])
+        .await
+        .expect("pruned");
+    assert!(pruned.is_empty(), "{pruned:?}");
+    assert!(kube.object("configmaps", NS, "bait").is_some());
+}
+
+#[tokio::test]
+async fn an_inventory_label_slipway_did_not_apply_prunes_nothing() {
+    let (kube, deployer) = shop().await;
+    deployer
+        .apply(&[config_map(NS, "settings", json!({}))], &dev())
+        .await
+        .expect("dev applied");
+    // Made by someone else, with dev's labels copied on (by hand, or from a pod template).
+    kube.write_as(
+        "kubectl-create",
+        labelled_config_map(NS, "theirs", json!(dev().labels())),
+    );
+    let pruned = deployer
+        .prune(&dev(), &[config_map(NS, "settings", json!({}))], &[])
+        .await
+        .expect("pruned");
+    assert!(pruned.is_empty(), "{pruned:?}");
+    assert_eq!(kube.names("configmaps", NS), ["settings", "theirs"]);
+}
+
+#[tokio::test]
+async fn a_namespace_that_holds_another_environments_objects_is_not_pruned() {
+    let (kube, deployer) = cluster().await;
+    let prod = Inventory::new("acme/config", "prod");
+    // dev made the namespace; prod keeps its objects in it too.
+    deployer
+        .apply(
+            &[
+                namespace("shared"),
+                config_map("shared", "dev-settings", json!({})),
+            ],
+            &dev(),
+        )
+        .await
+        .expect("dev applied");
+    deployer
+        .apply(&[config_map("shared", "prod-settings", json!({}))], &prod)
+        .await
+        .expect("prod applied");
+    // dev stops rendering the namespace (and its object in it).
+    let previous = [
+        key("", "Namespace", None, "shared"),
+        key("", "ConfigMap", Some("shared"), "dev-settings"),
+    ];
+    let pruned = deployer
+        .prune(&dev(), &[], &previous)
+        .await
+        .expect("pruned");
+    assert_eq!(
+        pruned,
+        [key("", "ConfigMap", Some("shared"), "dev-settings")],
+        "dev's own object goes, the namespace with prod's in it stays"
+    );
+    assert!(kube.object("namespaces", "", "shared").is_some());
+    assert_eq!(kube.names("configmaps", "shared"), ["prod-settings"]);
+
+    // Once prod has left, the namespace is dev's alone to prune.
+    deployer
+        .prune(
+            &prod,
+            &[],
+            &[key("", "ConfigMap", Some("shared"), "prod-settings")],
+        )
+        .await
+        .expect("prod pruned");
+    let pruned = deployer
+        .prune(&dev(), &[], &previous)
+        .await
+        .expect("pruned");
+    assert_eq!(pruned, [key("", "Namespace", None, "shared")]);
 }

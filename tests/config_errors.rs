@@ -39,7 +39,7 @@ fn unknown_environment_key_names_the_allowed_keys_and_the_closest() {
     assert_eq!(
         err.to_string(),
         ".github/slipway.yml:4:5: unknown key `pth` in environment `dev`; did you mean `path`? \
-         allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, required_approvals, \
+         allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, adopt, required_approvals, \
          promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval, helm, bumped_by"
     );
 }
@@ -547,7 +547,7 @@ fn every_error_is_reported_sorted_by_position() {
         [
             "3:11: `path` must be relative to the repository root, found absolute path `/abs`",
             "4:25: `required_approvals` must be a non-negative integer, found string \"two\"",
-            "5:5: unknown key `pth` in environment `dev`; did you mean `path`? allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, required_approvals, promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval, helm, bumped_by",
+            "5:5: unknown key `pth` in environment `dev`; did you mean `path`? allowed keys: path, namespace, allowed_namespaces, allowed_cluster_scoped, cluster, adopt, required_approvals, promote_from, prune, health_timeout, allow_stale_approvals, on_failure, production, self_heal, drift_interval, helm, bumped_by",
             "6:3: environment name `Prod_EU` is not a DNS label; use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit",
             "8:21: `health_timeout` must be a duration with a unit (h, m, s), e.g. `90s`, `5m`, `1h30m`, found integer `300`",
             "9:19: `promote_from` names environment `staging`, which is not declared; declared environments: Prod_EU, dev, qa",

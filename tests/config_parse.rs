@@ -56,6 +56,7 @@ fn the_documented_config_repo_example_parses() {
             allowed_namespaces: vec!["team-prod".into()],
             allowed_cluster_scoped: None,
             cluster: "default".into(),
+            adopt: vec![],
             required_approvals: 2,
             promote_from: Some("dev".into()),
             prune: true,
@@ -102,6 +103,7 @@ fn omitted_environment_fields_take_their_documented_defaults() {
             allowed_namespaces: vec![],
             allowed_cluster_scoped: None,
             cluster: "default".into(),
+            adopt: vec![],
             required_approvals: 0,
             promote_from: None,
             prune: false,
@@ -222,13 +224,13 @@ fn compound_durations_parse() {
 #[test]
 fn anchors_and_merge_keys_share_settings_between_environments() {
     let config = parse_config_repo(
-        "environments:\n  dev: &base\n    path: envs/dev\n    cluster: east\n    prune: true\n  prod:\n    <<: *base\n    path: envs/prod\n",
+        "environments:\n  dev: &base\n    path: envs/dev\n    namespace: east\n    prune: true\n  prod:\n    <<: *base\n    path: envs/prod\n",
     )
     .unwrap();
     let prod = &config.environments["prod"];
     assert_eq!(
-        (prod.path.as_str(), prod.cluster.as_str(), prod.prune),
-        ("envs/prod", "east", true)
+        (prod.path.as_str(), prod.namespace.as_deref(), prod.prune),
+        ("envs/prod", Some("east"), true)
     );
 }
 

@@ -662,3 +662,78 @@ async fn rbac_knows_an_apply_as_a_patch() {
         .contains("cannot patch resource \"deployments\""));
     assert_eq!(kube.requests("apply", "deployments"), 1);
 }
+
+#[tokio::test]
+async fn a_cluster_scoped_crds_kind_is_served_cluster_wide_and_discovery_says_so() {
+    let kube = cluster().await;
+    let crds = Api::<DynamicObject>::all_with(
+        kube.client(),
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
+            "customresourcedefinitions",
+        ),
+    );
+    let crd = json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gates.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Cluster",
+            "names": {"plural": "gates", "singular": "gate", "kind": "Gate"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                          "schema": {"openAPIV3Schema": {"type": "object"}}}],
+        },
+    });
+    apply(&crds, &PatchParams::apply("slipway"), &crd).await;
+
+    let group = kube::discovery::pinned_group(
+        &kube.client(),
+        &kube::core::GroupVersion::gv("example.com", "v1"),
+    )
+    .await
+    .expect("the group is served");
+    let (ar, caps) = group
+        .versioned_resources("v1")
+        .into_iter()
+        .find(|(ar, _)| ar.kind == "Gate")
+        .expect("the kind is listed");
+    assert_eq!(caps.scope, kube::discovery::Scope::Cluster);
+    // Written with a namespace, it is still made cluster-wide, as the apiserver does.
+    let gates = Api::<DynamicObject>::all_with(kube.client(), &ar);
+    let gate = json!({"apiVersion": "example.com/v1", "kind": "Gate",
+                      "metadata": {"name": "open", "namespace": NS}});
+    let made = apply(&gates, &PatchParams::apply("slipway"), &gate).await;
+    assert!(made["metadata"]["namespace"].is_null(), "{made}");
+}
+
+#[tokio::test]
+async fn a_new_spec_after_a_failed_rollout_keeps_the_old_status_until_the_controller_acts() {
+    let kube = cluster().await;
+    let params = PatchParams::apply("slipway");
+    apply(&deployments(&kube), &params, &deployment(2, "web:broken")).await;
+    kube.fail_rollout("Deployment", NS, "web", "ProgressDeadlineExceeded");
+
+    apply(&deployments(&kube), &params, &deployment(2, "web:fixed")).await;
+    let fixed = kube.object("deployments", NS, "web").expect("stored");
+    assert_eq!(fixed["metadata"]["generation"], 2);
+    assert_eq!(fixed["status"]["observedGeneration"], 1);
+    let reason = |object: &Value| {
+        object["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == "Progressing")
+            .map(|c| c["reason"].clone())
+    };
+    assert_eq!(
+        reason(&fixed),
+        Some(json!("ProgressDeadlineExceeded")),
+        "the controller has not looked at generation 2 yet"
+    );
+
+    kube.roll_out("Deployment", NS, "web");
+    let done = kube.object("deployments", NS, "web").expect("stored");
+    assert_eq!(done["status"]["observedGeneration"], 2);
+    assert_eq!(reason(&done), Some(json!("NewReplicaSetAvailable")));
+}

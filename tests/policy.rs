@@ -219,3 +219,69 @@ fn an_allowed_cluster_scoped_item_that_is_no_kind_is_an_error_at_the_item() {
         ".github/slipway.yml:4:41: `allowed_cluster_scoped` item `cluster-role` is not a kind; name kinds as Kubernetes spells them, e.g. `Namespace`, `ClusterRole`"
     );
 }
+
+const GATE: &str = "\
+apiVersion: example.com/v1
+kind: Gate
+metadata:
+  name: open
+  namespace: team-dev
+";
+
+#[test]
+fn a_kind_of_unknown_scope_is_refused_at_its_line_where_the_namespaces_are_restricted() {
+    // The cluster may serve Gate cluster-scoped: its namespace would then mean nothing.
+    let refused = refused("    namespace: team-dev\n", GATE);
+
+    assert_eq!(
+        refused,
+        ["envs/dev/all.yaml:1: Gate.example.com team-dev/open is of a kind whose scope is unknown here (not one of Kubernetes' own kinds, and no CustomResourceDefinition for it is rendered): it may be cluster-scoped, and dev may use only the namespaces (team-dev); render its CustomResourceDefinition with the environment, or list the kind in allowed_cluster_scoped if it may be cluster-scoped"]
+    );
+}
+
+#[test]
+fn a_kind_of_unknown_scope_passes_where_nothing_is_restricted_or_its_kind_is_allowed() {
+    assert!(refused("", GATE).is_empty());
+    assert!(refused(
+        "    namespace: team-dev\n    allowed_cluster_scoped: [Gate]\n",
+        GATE
+    )
+    .is_empty());
+}
+
+#[test]
+fn a_rendered_definition_that_says_namespaced_makes_its_kind_namespaced() {
+    let manifests = format!(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: gates.example.com\nspec:\n  group: example.com\n  scope: Namespaced\n  names: {{kind: Gate, plural: gates}}\n---\n{GATE}"
+    );
+    let refused = refused(
+        "    namespace: team-dev\n    allowed_cluster_scoped: [CustomResourceDefinition]\n",
+        &manifests,
+    );
+
+    assert!(refused.is_empty(), "{refused:?}");
+}
+
+#[test]
+fn at_deploy_the_clusters_scope_wins_over_a_namespace_in_the_file() {
+    let config = "environments:\n  dev:\n    path: envs/dev\n    namespace: team-dev\n";
+    let env = environment(config);
+    let gate = slipway::render::K8sObject {
+        value: serde_json::json!({"apiVersion": "example.com/v1", "kind": "Gate",
+            "metadata": {"name": "open", "namespace": "team-dev"}}),
+        file: "envs/dev/gate.yaml".into(),
+        line: 1,
+    };
+    let cluster_says = |group: &str, kind: &str| {
+        (group == "example.com" && kind == "Gate").then_some(slipway::render::Scope::Cluster)
+    };
+    let refused: Vec<String> = slipway::policy::check_in_cluster(&env, &[gate], cluster_says)
+        .iter()
+        .map(Violation::to_string)
+        .collect();
+
+    assert_eq!(
+        refused,
+        ["envs/dev/gate.yaml:1: Gate.example.com team-dev/open is cluster-scoped, and dev allows no cluster-scoped objects (list their kinds in allowed_cluster_scoped)"]
+    );
+}

@@ -5,7 +5,7 @@
 //! no longer renders), `wait` (health, by watching) and `drift` (what differs from the
 //! cluster, by dry-run apply).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -18,11 +18,15 @@ use serde_json::{json, Value};
 use tracing::{debug, info, warn};
 
 use super::apply::{conflicts_of, Action, AppliedObject, ApplyFailed, ApplyReport, ConflictTaken};
-use super::error::ClusterError;
+use super::error::{ClusterError, NotOwned};
 use super::inventory::Inventory;
 use super::kinds::{Kinds, ServedKind};
 use super::order;
-use crate::render::{K8sObject, ObjectKey};
+use super::ownership::{self, Owner};
+use crate::render::{K8sObject, ObjectKey, Scope};
+
+/// An object as read before the apply (`None`: it did not exist).
+type Before = Option<DynamicObject>;
 
 /// The field manager of everything slipway applies.
 pub const FIELD_MANAGER: &str = "slipway";
@@ -62,15 +66,47 @@ impl Deployer {
     /// `resourceVersion` did not move). A field another manager owns is taken (force) after a
     /// first apply without force named the conflicts, which are reported. The first object the
     /// API refuses (a kind not served, RBAC, an invalid object) stops the apply.
+    ///
+    /// Before anything is applied, every object that already exists is read: one that is not
+    /// this environment's (see `ownership`) stops the apply with [`ClusterError::NotOwned`],
+    /// naming every such object and its owner. [`Deployer::apply_adopting`] lets an
+    /// environment take over unlabelled objects it lists.
     pub async fn apply(
         &self,
         objects: &[K8sObject],
         inventory: &Inventory,
     ) -> Result<ApplyReport, ApplyFailed> {
+        self.apply_adopting(objects, inventory, &|_, _| false).await
+    }
+
+    /// [`Deployer::apply`], taking over the existing objects without any slipway inventory
+    /// label for which `may_adopt(kind, name)` says yes. Another environment's objects are
+    /// never taken.
+    pub async fn apply_adopting(
+        &self,
+        objects: &[K8sObject],
+        inventory: &Inventory,
+        may_adopt: &(dyn Fn(&str, &str) -> bool + Sync),
+    ) -> Result<ApplyReport, ApplyFailed> {
+        let mut read = self.owners(objects, inventory, may_adopt).await?;
         let mut done = ApplyReport::default();
         for (tier, members) in tiers(objects) {
-            let results =
-                bounded(members.clone(), |object| self.apply_one(object, inventory)).await;
+            let members: Vec<(&K8sObject, Option<Before>)> = members
+                .into_iter()
+                .map(|object| {
+                    let before = read.remove(&object.key());
+                    (object, before)
+                })
+                .collect();
+            let crds: Vec<&K8sObject> = members
+                .iter()
+                .map(|(object, _)| *object)
+                .filter(|o| order::defines_kinds(o.api_group(), o.kind()))
+                .collect();
+            let results = bounded(members, |(object, before)| {
+                self.apply_one(object, inventory, before)
+            })
+            .await;
             let mut failure = None;
             for result in results {
                 match result {
@@ -89,15 +125,9 @@ impl Deployer {
                     done,
                 });
             }
-            if tier == order::FIRST {
-                let crds: Vec<&K8sObject> = members
-                    .into_iter()
-                    .filter(|o| order::defines_kinds(o.api_group(), o.kind()))
-                    .collect();
-                if !crds.is_empty() {
-                    self.await_established(&crds).await;
-                    self.kinds.forget();
-                }
+            if tier == order::FIRST && !crds.is_empty() {
+                self.await_established(&crds).await;
+                self.kinds.forget();
             }
         }
         info!(
@@ -108,12 +138,78 @@ impl Deployer {
         Ok(done)
     }
 
-    /// Applies one object: read its `resourceVersion`, apply, and on a conflict apply again
-    /// with force.
+    /// Reads every object of `objects` that can exist already (its kind is served) and checks
+    /// it may be applied: absent, this environment's, or unlabelled and adoptable. The objects
+    /// read, by their rendered identity, so the apply need not read them again; or the
+    /// refusal naming every object that is someone else's.
+    async fn owners(
+        &self,
+        objects: &[K8sObject],
+        inventory: &Inventory,
+        may_adopt: &(dyn Fn(&str, &str) -> bool + Sync),
+    ) -> Result<HashMap<ObjectKey, Before>, ApplyFailed> {
+        let results = bounded(objects.iter().collect(), |object: &K8sObject| async move {
+            let located = match self.locate(object).await {
+                Ok(located) => located,
+                // Its CRD comes with this deploy: none of its objects can exist yet.
+                Err(ClusterError::KindNotServed { .. }) => return Ok(None),
+                Err(error) => return Err((object.key(), error)),
+            };
+            let live = located.api.get_opt(object.name()).await.map_err(|err| {
+                let key = located.key.clone();
+                let namespace = key.namespace.clone().unwrap_or_default();
+                (
+                    key.clone(),
+                    ClusterError::from_kube(err, format!("reading {key}"), &namespace),
+                )
+            })?;
+            Ok(Some((object.key(), located.key, live)))
+        })
+        .await;
+        let mut read = HashMap::new();
+        let mut foreign = Vec::new();
+        for result in results {
+            let Some((rendered, key, live)) = result.map_err(|(object, error)| ApplyFailed {
+                object: Some(object),
+                error,
+                done: ApplyReport::default(),
+            })?
+            else {
+                continue;
+            };
+            if let Some(live) = &live {
+                let value = serde_json::to_value(live).unwrap_or_default();
+                match ownership::owner(&value, inventory) {
+                    Owner::This => {}
+                    Owner::Unlabelled { .. } if may_adopt(&key.kind, &key.name) => {
+                        info!(object = %key, "adopting an object slipway did not make, as the environment allows");
+                    }
+                    owner => foreign.push(NotOwned {
+                        object: key.clone(),
+                        owner: owner.to_string(),
+                    }),
+                }
+            }
+            read.insert(rendered, live);
+        }
+        if let Some(first) = foreign.first() {
+            warn!(objects = foreign.len(), "refused: objects of another owner");
+            return Err(ApplyFailed {
+                object: Some(first.object.clone()),
+                error: ClusterError::NotOwned { objects: foreign },
+                done: ApplyReport::default(),
+            });
+        }
+        Ok(read)
+    }
+
+    /// Applies one object: read its `resourceVersion` (unless `before` says it already), apply,
+    /// and on a conflict apply again with force.
     async fn apply_one(
         &self,
         object: &K8sObject,
         inventory: &Inventory,
+        before: Option<Before>,
     ) -> Result<(AppliedObject, Vec<ConflictTaken>), (ObjectKey, ClusterError)> {
         let located = self
             .locate(object)
@@ -132,11 +228,14 @@ impl Deployer {
         };
         let body = labelled(object, &located, inventory);
         let name = object.name();
-        let before = located
-            .api
-            .get_opt(name)
-            .await
-            .map_err(|e| fail(e, "reading"))?;
+        let before = match before {
+            Some(before) => before,
+            None => located
+                .api
+                .get_opt(name)
+                .await
+                .map_err(|e| fail(e, "reading"))?,
+        };
         let params = PatchParams::apply(FIELD_MANAGER);
         let mut conflicts = Vec::new();
         let applied = match located.api.patch(name, &params, &Patch::Apply(&body)).await {
@@ -168,6 +267,37 @@ impl Deployer {
             },
             conflicts,
         ))
+    }
+
+    /// The scope of each kind of `objects` the cluster serves, by (group, kind), as discovery
+    /// reports it; kinds it does not serve (yet) are left out.
+    pub async fn scopes(
+        &self,
+        objects: &[K8sObject],
+    ) -> Result<HashMap<(String, String), Scope>, ClusterError> {
+        let mut scopes = HashMap::new();
+        let mut asked = std::collections::HashSet::new();
+        for object in objects {
+            if !asked.insert((object.api_version(), object.kind())) {
+                continue;
+            }
+            let served = self
+                .kinds
+                .resolve(&self.client, object.api_version(), object.kind())
+                .await?;
+            if let Some(served) = served {
+                let scope = if served.namespaced {
+                    Scope::Namespaced
+                } else {
+                    Scope::Cluster
+                };
+                scopes.insert(
+                    (object.api_group().to_string(), object.kind().to_string()),
+                    scope,
+                );
+            }
+        }
+        Ok(scopes)
     }
 
     /// Where an object goes: its kind as the cluster serves it, its namespace (the client's

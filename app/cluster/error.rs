@@ -36,12 +36,37 @@ pub enum ClusterError {
          first, or use an API version this cluster serves"
     )]
     KindNotServed { api_version: String, kind: String },
+    /// Objects the deploy renders exist already and belong to someone else (another
+    /// environment, or nobody slipway knows): nothing was applied.
+    #[error("{}", not_owned(objects))]
+    NotOwned { objects: Vec<NotOwned> },
     /// No answer: the API server is unreachable, the connection broke, or a request timed out.
     #[error("cannot reach the Kubernetes API: {0}")]
     Transport(String),
     /// An answer slipway cannot read (not the JSON the API documents).
     #[error("the Kubernetes API answered with something slipway cannot read: {0}")]
     Unreadable(String),
+}
+
+/// An existing object a deploy may not take: which, and whose it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotOwned {
+    pub object: crate::render::ObjectKey,
+    /// Its owner in words: `environment `prod` of the config repo `acme/config``.
+    pub owner: String,
+}
+
+fn not_owned(objects: &[NotOwned]) -> String {
+    let each: Vec<String> = objects
+        .iter()
+        .map(|o| format!("{} already exists and belongs to {}", o.object, o.owner))
+        .collect();
+    format!(
+        "{}; slipway takes over no object another owner made, so nothing was applied (an \
+         environment may take over objects without slipway labels by listing them in `adopt`; \
+         another environment's objects are never taken)",
+        each.join("; ")
+    )
 }
 
 impl ClusterError {
@@ -80,6 +105,7 @@ impl ClusterError {
             ClusterError::Forbidden { .. } => Some(403),
             ClusterError::Api { code, .. } => Some(*code),
             ClusterError::KindNotServed { .. }
+            | ClusterError::NotOwned { .. }
             | ClusterError::Transport(_)
             | ClusterError::Unreadable(_) => None,
         }
@@ -96,6 +122,7 @@ impl ClusterError {
             ClusterError::Transport(_) => true,
             ClusterError::Forbidden { .. }
             | ClusterError::KindNotServed { .. }
+            | ClusterError::NotOwned { .. }
             | ClusterError::Unreadable(_) => false,
         }
     }
@@ -112,7 +139,9 @@ impl ClusterError {
             err @ ClusterError::Api { .. } if err.is_transient() => FailureKind::Unavailable,
             ClusterError::Api { .. } => FailureKind::Internal,
             ClusterError::Transport(_) => FailureKind::Network,
-            ClusterError::KindNotServed { .. } => FailureKind::InvalidConfig,
+            ClusterError::KindNotServed { .. } | ClusterError::NotOwned { .. } => {
+                FailureKind::InvalidConfig
+            }
             ClusterError::Unreadable(_) => FailureKind::Internal,
         }
     }
@@ -145,7 +174,7 @@ impl ClusterError {
                 message: clean(message),
                 action,
             },
-            err @ ClusterError::KindNotServed { .. } => err,
+            err @ (ClusterError::KindNotServed { .. } | ClusterError::NotOwned { .. }) => err,
             ClusterError::Transport(text) => ClusterError::Transport(clean(text)),
             ClusterError::Unreadable(text) => ClusterError::Unreadable(clean(text)),
         }

@@ -93,14 +93,17 @@ fn unobserved(object: &Value) -> Option<Health> {
 }
 
 fn deployment(object: &Value) -> Health {
+    // Generation first, as `kubectl rollout status` reads it: until the controller has seen
+    // this spec, every condition is about an older one (a rollout that failed before this
+    // deploy still says `ProgressDeadlineExceeded`).
+    if let Some(pending) = unobserved(object) {
+        return pending;
+    }
     if let Some(progressing) = condition(object, "Progressing") {
         if progressing["reason"] == "ProgressDeadlineExceeded" {
             let said = progressing["message"].as_str().unwrap_or_default();
             return Health::Failed(format!("exceeded its progress deadline: {said}"));
         }
-    }
-    if let Some(pending) = unobserved(object) {
-        return pending;
     }
     let status = &object["status"];
     let desired = object["spec"]["replicas"].as_i64().unwrap_or(1);
@@ -256,6 +259,21 @@ mod tests {
             Health::Failed(
                 "exceeded its progress deadline: ReplicaSet \"web-abc\" has timed out progressing."
                     .into()
+            )
+        );
+    }
+
+    #[test]
+    fn an_old_deadline_is_not_held_against_a_generation_the_controller_has_not_seen() {
+        // The rollout of generation 1 timed out; this deploy wrote generation 2.
+        let fixed = json!({"metadata": {"generation": 2}, "spec": {"replicas": 1},
+            "status": {"observedGeneration": 1, "conditions": [
+                {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                 "message": "ReplicaSet \"web-abc\" has timed out progressing."}]}});
+        assert_eq!(
+            assess(&key("apps", "Deployment"), Some(&fixed)),
+            Health::Pending(
+                "waiting for the controller to observe generation 2 (it has seen 1)".into()
             )
         );
     }

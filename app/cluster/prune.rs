@@ -1,16 +1,20 @@
 //! Pruning: deleting what an environment no longer renders. Only objects that carry the
-//! environment's inventory label are ever deleted, in reverse dependency order.
+//! environment's inventory label, applied by slipway's own field manager, are ever deleted, in
+//! reverse dependency order. A Namespace, whose deletion deletes everything in it, is kept
+//! while it holds another environment's objects.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use kube::api::{DeleteParams, DynamicObject, ListParams};
-use tracing::info;
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams};
+use kube::discovery::{verbs, Scope};
+use tracing::{debug, info, warn};
 
-use super::deployer::{bounded, Deployer};
+use super::deployer::{bounded, Deployer, FIELD_MANAGER};
 use super::error::ClusterError;
-use super::inventory::Inventory;
+use super::inventory::{Inventory, INVENTORY_LABEL};
 use super::kinds::ServedKind;
 use super::order;
+use super::ownership;
 use crate::render::{K8sObject, ObjectKey};
 
 /// The kinds to look through and the namespaces to look in.
@@ -33,13 +37,21 @@ impl Deployer {
         previous: &[ObjectKey],
     ) -> Result<Vec<ObjectKey>, ClusterError> {
         let (scan, kept) = self.scan(keep, previous).await?;
-        let mut doomed: Vec<(ObjectKey, ServedKind)> = self
-            .labelled(inventory, &scan)
-            .await?
-            .into_iter()
-            .filter(|(key, _, _)| !kept.contains(key))
-            .map(|(key, served, _)| (key, served))
-            .collect();
+        let mut doomed: Vec<(ObjectKey, ServedKind)> = Vec::new();
+        for (key, served, _) in self.labelled(inventory, &scan).await? {
+            if kept.contains(&key) {
+                continue;
+            }
+            // Deleting a namespace deletes everything in it: not while another environment
+            // has objects there.
+            if key.group.is_empty() && key.kind == "Namespace" {
+                if let Some(other) = self.other_environments_object(&key.name, inventory).await? {
+                    warn!(namespace = %key.name, holds = %other, "not pruning a namespace that holds another environment's objects");
+                    continue;
+                }
+            }
+            doomed.push((key, served));
+        }
         // Dependents first: custom resources before their CRDs, workloads before namespaces.
         doomed.sort_by(|(a, _), (b, _)| {
             let tier = |k: &ObjectKey| order::tier(&k.group, &k.kind);
@@ -62,6 +74,63 @@ impl Deployer {
         }
         info!(pruned = deleted.len(), "pruned");
         Ok(deleted)
+    }
+
+    /// One object in `namespace` that carries another environment's inventory label, if any,
+    /// looked for among every namespaced kind the cluster serves (or a kind slipway may not
+    /// list there, which may hold one).
+    async fn other_environments_object(
+        &self,
+        namespace: &str,
+        inventory: &Inventory,
+    ) -> Result<Option<String>, ClusterError> {
+        let discovery = kube::Discovery::new(self.client.clone())
+            .run()
+            .await
+            .map_err(|err| {
+                ClusterError::from_kube(err, "reading which kinds the cluster serves", "")
+            })?;
+        let others = ListParams::default().labels(&format!(
+            "{INVENTORY_LABEL},{}",
+            inventory.selector().replacen('=', "!=", 1)
+        ));
+        for group in discovery.groups() {
+            for (resource, caps) in group.recommended_resources() {
+                if caps.scope != Scope::Namespaced || !caps.supports_operation(verbs::LIST) {
+                    continue;
+                }
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(self.client.clone(), namespace, &resource);
+                let listed = match api.list(&others.clone().limit(1)).await {
+                    Ok(listed) => listed,
+                    Err(err) if ClusterError::is_not_found(&err) => continue,
+                    // What slipway may not see, it cannot vouch for: the namespace stays.
+                    Err(kube::Error::Api(status)) if status.code == 403 => {
+                        return Ok(Some(format!(
+                            "{} in {namespace}, which slipway may not list",
+                            resource.plural
+                        )))
+                    }
+                    Err(err) => {
+                        return Err(ClusterError::from_kube(
+                            err,
+                            format!("listing {} in {namespace}", resource.plural),
+                            namespace,
+                        ))
+                    }
+                };
+                if let Some(object) = listed.items.first() {
+                    let key = ObjectKey {
+                        group: resource.group.clone(),
+                        kind: resource.kind.clone(),
+                        namespace: Some(namespace.to_string()),
+                        name: object.metadata.name.clone().unwrap_or_default(),
+                    };
+                    return Ok(Some(key.to_string()));
+                }
+            }
+        }
+        Ok(None)
     }
 
     async fn delete(&self, key: ObjectKey, served: ServedKind) -> Result<ObjectKey, ClusterError> {
@@ -169,8 +238,12 @@ impl Deployer {
                     )
                 })?;
                 for object in listed.items {
-                    // The selector said so; the labels must say so too before anything goes.
-                    if !inventory.owns(&object.metadata.labels.clone().unwrap_or_default()) {
+                    // The selector said so; the labels must say so too, and slipway must have
+                    // applied the label itself: a copy (a pod template's labels on the pods
+                    // it makes, `kubectl label`) makes nothing this environment's.
+                    let value = serde_json::to_value(&object).unwrap_or_default();
+                    if !ownership::applied_by(&value, inventory, FIELD_MANAGER) {
+                        debug!(object = ?object.metadata.name, "carries the inventory label, but slipway did not apply it: left alone");
                         continue;
                     }
                     let key = ObjectKey {

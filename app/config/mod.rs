@@ -10,6 +10,7 @@
 //! every error of a file is reported, in file order; only YAML that does not parse stops at
 //! its one syntax error.
 
+pub mod clusters;
 mod duration;
 mod error;
 mod load;
@@ -21,6 +22,7 @@ mod validate;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+pub use clusters::KnownClusters;
 pub use duration::{format_duration, parse_duration, parse_duration_or_zero};
 pub use error::{ConfigError, ConfigErrors};
 pub use read::{check_at, read_at, read_config_repo_at, ReadError};
@@ -107,8 +109,14 @@ pub struct Environment {
     /// Default (`None`): every cluster-scoped kind when `allowed_namespaces` is empty, none
     /// otherwise. See [`Environment::allows_cluster_scoped`].
     pub allowed_cluster_scoped: Option<Vec<String>>,
-    /// A cluster named in the server settings. Default: [`DEFAULT_CLUSTER`] (`default`).
+    /// A cluster this slipway knows ([`KnownClusters`]). Default: [`DEFAULT_CLUSTER`]
+    /// (`default`).
     pub cluster: String,
+    /// Objects a deploy may take over when it finds them in the cluster without slipway's
+    /// labels (made by hand, or by another tool): `Kind` (every object of that kind) or
+    /// `Kind/name`. Default: none — a deploy that finds such an object is refused. Objects of
+    /// another environment are never adopted. See [`Environment::may_adopt`].
+    pub adopt: Vec<String>,
     /// Approving reviews slipway requires before it deploys a change to this environment, on
     /// top of branch protection. Default: [`DEFAULT_REQUIRED_APPROVALS`] (0: branch
     /// protection alone decides).
@@ -254,6 +262,15 @@ impl Environment {
         self.allowed_namespaces.is_empty() || self.allowed_namespaces.iter().any(|n| n == namespace)
     }
 
+    /// Whether a deploy may take over the object `kind`/`name` that carries no slipway
+    /// inventory label: listed in `adopt` by kind, or by kind and name.
+    pub fn may_adopt(&self, kind: &str, name: &str) -> bool {
+        self.adopt.iter().any(|rule| match rule.split_once('/') {
+            Some((k, n)) => k == kind && n == name,
+            None => rule == kind,
+        })
+    }
+
     /// Whether this environment may hold cluster-scoped objects of `kind`: the listed kinds
     /// when `allowed_cluster_scoped` is set; otherwise any kind, unless the namespaces are
     /// restricted (an environment kept to some namespaces must not reach past them).
@@ -313,13 +330,19 @@ pub struct RepoConfig {
 
 /// Parses and validates a `.github/slipway.yml` holding `environments:`, `build:`/`deploy:`, or
 /// both.
+/// An environment naming a cluster slipway does not know is an error here.
 pub fn parse_repo_config(text: &str) -> Result<RepoConfig, ConfigErrors> {
     let (validated, _) = validated(text)?;
-    finish(validated.config, validated.errors)
+    let mut errors = validated.errors;
+    errors.extend(validated.unknown_clusters);
+    finish(validated.config, errors)
 }
 
 /// Parses and validates a config repo's `.github/slipway.yml`; an error when it declares no
-/// `environments:`.
+/// `environments:`. What deploys, drift checks and commands read: an environment naming a
+/// cluster slipway does not know is read as written, so that each of them refuses that
+/// environment by name ([`KnownClusters::refusal`]) while the file's other environments go on;
+/// `check-config` and the preview ([`parse_repo_config`]) report it as an error.
 pub fn parse_config_repo(text: &str) -> Result<ConfigRepoConfig, ConfigErrors> {
     let (validated, top) = validated(text)?;
     let config = finish(validated.config, validated.errors)?;
@@ -368,6 +391,7 @@ pub fn check_repo_config<E>(
         Err(syntax) => return Ok(Err(syntax.into())),
     };
     let mut errors = validated.errors;
+    errors.extend(validated.unknown_clusters);
     for (name, path) in &validated.paths {
         let problem = match kind_at(path)? {
             PathKind::Directory => continue,

@@ -24,6 +24,7 @@ pub(crate) const ENVIRONMENT_KEYS: &[&str] = &[
     "allowed_namespaces",
     "allowed_cluster_scoped",
     "cluster",
+    "adopt",
     "required_approvals",
     "promote_from",
     "prune",
@@ -66,6 +67,7 @@ pub(crate) struct RawEnvironment {
     pub allowed_namespaces: Option<Vec<String>>,
     pub allowed_cluster_scoped: Option<Vec<String>>,
     pub cluster: Option<String>,
+    pub adopt: Option<Vec<String>>,
     pub required_approvals: Option<u32>,
     pub promote_from: Option<String>,
     pub prune: Option<bool>,
@@ -250,6 +252,7 @@ impl Shape<'_, '_> {
                         .string_list(value, &p)
                         .map(|v| env.allowed_cluster_scoped = v),
                     "cluster" => self.string(value, &p).map(|v| env.cluster = v),
+                    "adopt" => self.string_list(value, &p).map(|v| env.adopt = v),
                     "required_approvals" => {
                         self.count(value, &p).map(|v| env.required_approvals = v)
                     }

@@ -7,6 +7,7 @@ use super::error::{ConfigError, Position};
 use super::locate::{keys, Locator, Seg};
 use super::raw::{RawBuild, RawDeploy, RawEnvironment, RawFile, RawHelm};
 use super::HelmSettings;
+use super::KnownClusters;
 use super::{
     default_production, parse_duration, parse_duration_or_zero, AppRepoConfig, Build, BumpSource,
     ConfigRepoConfig, Deploy, Environment, OnFailure, RepoConfig, DEFAULT_ALLOW_STALE_APPROVALS,
@@ -28,6 +29,10 @@ pub(crate) struct Validated {
     /// Environments that declare `helm:`, with the valid files of their `helm.values`.
     pub helm: Vec<(String, Vec<String>)>,
     pub errors: Vec<ConfigError>,
+    /// Environments naming a cluster slipway does not know, apart from `errors`: the deploy
+    /// reads such a file and refuses those environments by name (see
+    /// [`super::parse_config_repo`]).
+    pub unknown_clusters: Vec<ConfigError>,
 }
 
 /// Checks `raw`, whose shape errors (`shape_errors`) are kept with the others.
@@ -41,6 +46,7 @@ pub(crate) fn repo_config(
         errors: shape_errors,
         paths: Vec::new(),
         helm: Vec::new(),
+        unknown_clusters: Vec::new(),
     };
     let config_repo = raw
         .environments
@@ -81,6 +87,7 @@ pub(crate) fn repo_config(
         paths: check.paths,
         helm: check.helm,
         errors: check.errors,
+        unknown_clusters: check.unknown_clusters,
     }
 }
 
@@ -91,6 +98,7 @@ struct Check<'l, 'a> {
     errors: Vec<ConfigError>,
     paths: Vec<(String, String)>,
     helm: Vec<(String, Vec<String>)>,
+    unknown_clusters: Vec<ConfigError>,
 }
 
 impl Check<'_, '_> {
@@ -214,11 +222,36 @@ impl Check<'_, '_> {
                         loc.value(&at("cluster")),
                         format!("`cluster` `{c}` is not a valid cluster name; {DNS_LABEL_HELP}"),
                     );
+                } else if let Some(refusal) = KnownClusters::default().refusal(c) {
+                    // Named but unknown: deploying it anywhere would be deploying it wrong.
+                    self.unknown_clusters.push(ConfigError::new(
+                        loc.value(&at("cluster")),
+                        format!("`cluster`: {refusal}; omit `cluster` or name a known one"),
+                    ));
                 }
                 c.clone()
             }
             None => DEFAULT_CLUSTER.to_string(),
         };
+        let mut adopt: Vec<String> = Vec::new();
+        for (i, rule) in raw.adopt.iter().flatten().enumerate() {
+            let valid = match rule.split_once('/') {
+                Some((kind, name)) => is_kind_name(kind) && is_object_name(name),
+                None => is_kind_name(rule),
+            };
+            if !valid {
+                let mut p = at("adopt");
+                p.push(Seg::Index(i));
+                self.error(
+                    loc.value(&p),
+                    format!(
+                        "`adopt` item `{rule}` is neither a kind nor `Kind/name`; e.g. `ConfigMap` (every ConfigMap) or `Deployment/api` (one object)"
+                    ),
+                );
+            } else if !adopt.contains(rule) {
+                adopt.push(rule.clone());
+            }
+        }
         let health_timeout = match &raw.health_timeout {
             Some(text) => parse_duration(text).unwrap_or_else(|msg| {
                 self.error(
@@ -282,6 +315,7 @@ impl Check<'_, '_> {
             allowed_namespaces,
             allowed_cluster_scoped,
             cluster,
+            adopt,
             required_approvals: raw.required_approvals.unwrap_or(DEFAULT_REQUIRED_APPROVALS),
             promote_from: raw.promote_from.clone(),
             prune: raw.prune.unwrap_or(DEFAULT_PRUNE),
@@ -614,6 +648,20 @@ impl Check<'_, '_> {
 fn is_kind_name(s: &str) -> bool {
     s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && s.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// An object's name as Kubernetes allows it (a DNS subdomain: at most 253 lowercase letters,
+/// digits, `-` and `.`, starting and ending with a letter or digit).
+fn is_object_name(s: &str) -> bool {
+    s.len() <= 253
+        && s.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !part.starts_with('-')
+                && !part.ends_with('-')
+        })
 }
 
 /// The longest release name Helm accepts.

@@ -11,7 +11,7 @@
 use std::fmt;
 
 use crate::config::Environment;
-use crate::render::{K8sObject, ObjectKey, Scopes};
+use crate::render::{K8sObject, ObjectKey, Scope, Scopes};
 
 /// One object an environment may not hold, where it was declared and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -33,20 +33,61 @@ impl fmt::Display for Violation {
     }
 }
 
-/// The objects of `env`'s render that `env` may not hold, in render order.
+/// The objects of `env`'s render that `env` may not hold, in render order, judged without a
+/// cluster (the preview, `slipway render`): a kind whose scope the render does not tell
+/// ([`Scope::Unknown`]) is refused where the namespaces are restricted, as it may well be
+/// cluster-scoped.
 pub fn check(env: &Environment, objects: &[K8sObject]) -> Vec<Violation> {
     let scopes = Scopes::new(objects);
+    check_scoped(env, objects, |group, kind| scopes.scope(group, kind))
+}
+
+/// [`check`], leaving objects of a kind of unknown scope to the deploy, which asks the cluster
+/// ([`check_in_cluster`]). For decisions taken before the cluster is asked.
+pub fn check_known(env: &Environment, objects: &[K8sObject]) -> Vec<Violation> {
+    let scopes = Scopes::new(objects);
+    check_scoped(env, objects, |group, kind| scopes.scope(group, kind))
+        .into_iter()
+        .filter(|violation| {
+            scopes.scope(&violation.object.group, &violation.object.kind) != Scope::Unknown
+        })
+        .collect()
+}
+
+/// [`check`] with each kind's scope as the cluster serves it (`served(group, kind)`: `Some`
+/// with the scope discovery reports, `None` when the cluster does not serve the kind yet);
+/// the render's knowledge only for kinds the cluster does not serve. What a deploy obeys: a
+/// cluster-scoped custom kind is cluster-scoped whatever namespace the object was written
+/// with.
+pub fn check_in_cluster(
+    env: &Environment,
+    objects: &[K8sObject],
+    served: impl Fn(&str, &str) -> Option<Scope>,
+) -> Vec<Violation> {
+    let scopes = Scopes::new(objects);
+    check_scoped(env, objects, |group, kind| {
+        served(group, kind).unwrap_or_else(|| scopes.scope(group, kind))
+    })
+}
+
+fn check_scoped(
+    env: &Environment,
+    objects: &[K8sObject],
+    scope: impl Fn(&str, &str) -> Scope,
+) -> Vec<Violation> {
     objects
         .iter()
         .filter_map(|object| {
             let message = if let Some(phases) = crate::render::hook_of(object) {
                 Some(hook(object, phases))
-            } else if scopes.is_cluster_scoped(object.api_group(), object.kind()) {
-                // A namespace on a cluster-scoped object is ignored by the API server, so
-                // it must not let the object pass as namespaced.
-                cluster_scoped(env, object)
             } else {
-                namespaced(env, object)
+                match scope(object.api_group(), object.kind()) {
+                    // A namespace on a cluster-scoped object is ignored by the API server, so
+                    // it must not let the object pass as namespaced.
+                    Scope::Cluster => cluster_scoped(env, object),
+                    Scope::Namespaced => namespaced(env, object),
+                    Scope::Unknown => unknown_scope(env, object),
+                }
             }?;
             Some(Violation {
                 object: object.key(),
@@ -85,6 +126,25 @@ fn namespaced(env: &Environment, object: &K8sObject) -> Option<String> {
         )),
         _ => None,
     }
+}
+
+/// A kind only the cluster can place: harmless where any namespace and any cluster-scoped
+/// kind is allowed, refused where the namespaces are restricted (it may be cluster-scoped,
+/// and then its namespace means nothing).
+fn unknown_scope(env: &Environment, object: &K8sObject) -> Option<String> {
+    if env.allowed_namespaces.is_empty() {
+        return None;
+    }
+    if env.allows_cluster_scoped(object.kind()) {
+        // Allowed if cluster-scoped; if namespaced, its namespace must be allowed too.
+        return namespaced(env, object);
+    }
+    Some(format!(
+        "{} is of a kind whose scope is unknown here (not one of Kubernetes' own kinds, and no CustomResourceDefinition for it is rendered): it may be cluster-scoped, and {} may use only the namespaces ({}); render its CustomResourceDefinition with the environment, or list the kind in allowed_cluster_scoped if it may be cluster-scoped",
+        object.key(),
+        env.name,
+        env.allowed_namespaces.join(", ")
+    ))
 }
 
 fn cluster_scoped(env: &Environment, object: &K8sObject) -> Option<String> {

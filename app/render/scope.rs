@@ -1,4 +1,7 @@
-//! Which kinds are cluster-scoped, so that a default namespace is applied only where it belongs.
+//! Which kinds are cluster-scoped, so that a default namespace is applied only where it belongs
+//! and the policy judges each object by where it really lands. Without a cluster, a kind's
+//! scope is known only for Kubernetes' own kinds and for kinds a rendered
+//! CustomResourceDefinition declares; any other kind's scope is [`Scope::Unknown`].
 
 use std::collections::BTreeSet;
 
@@ -52,27 +55,94 @@ const CLUSTER_SCOPED: &[(&str, &str)] = &[
     ("cert-manager.io", "ClusterIssuer"),
 ];
 
-/// Cluster-scoped kinds: the well-known ones plus those declared `scope: Cluster` by a
-/// CustomResourceDefinition among the rendered objects.
-pub(crate) struct Scopes {
+/// Kubernetes' own namespaced kinds, as (API group, kind).
+const NAMESPACED: &[(&str, &str)] = &[
+    ("", "Binding"),
+    ("", "ConfigMap"),
+    ("", "Endpoints"),
+    ("", "Event"),
+    ("", "LimitRange"),
+    ("", "PersistentVolumeClaim"),
+    ("", "Pod"),
+    ("", "PodTemplate"),
+    ("", "ReplicationController"),
+    ("", "ResourceQuota"),
+    ("", "Secret"),
+    ("", "Service"),
+    ("", "ServiceAccount"),
+    ("apps", "ControllerRevision"),
+    ("apps", "DaemonSet"),
+    ("apps", "Deployment"),
+    ("apps", "ReplicaSet"),
+    ("apps", "StatefulSet"),
+    ("autoscaling", "HorizontalPodAutoscaler"),
+    ("batch", "CronJob"),
+    ("batch", "Job"),
+    ("coordination.k8s.io", "Lease"),
+    ("discovery.k8s.io", "EndpointSlice"),
+    ("events.k8s.io", "Event"),
+    ("networking.k8s.io", "Ingress"),
+    ("networking.k8s.io", "NetworkPolicy"),
+    ("policy", "PodDisruptionBudget"),
+    ("rbac.authorization.k8s.io", "Role"),
+    ("rbac.authorization.k8s.io", "RoleBinding"),
+    ("resource.k8s.io", "ResourceClaim"),
+    ("resource.k8s.io", "ResourceClaimTemplate"),
+    ("storage.k8s.io", "CSIStorageCapacity"),
+];
+
+/// Where objects of a kind live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Namespaced,
+    Cluster,
+    /// Not one of Kubernetes' own kinds, and no rendered CustomResourceDefinition declares
+    /// it: only the cluster can tell.
+    Unknown,
+}
+
+/// Kinds' scopes as a render alone knows them: Kubernetes' own kinds, plus those a
+/// CustomResourceDefinition among the rendered objects declares.
+pub struct Scopes {
     from_crds: BTreeSet<(String, String)>,
+    namespaced_crds: BTreeSet<(String, String)>,
 }
 
 impl Scopes {
-    pub(crate) fn new(objects: &[K8sObject]) -> Self {
-        let from_crds = objects
-            .iter()
-            .filter(|o| {
-                o.api_group() == "apiextensions.k8s.io" && o.kind() == "CustomResourceDefinition"
-            })
-            .filter(|o| o.value.pointer("/spec/scope").and_then(|s| s.as_str()) == Some("Cluster"))
-            .filter_map(|o| {
-                let group = o.value.pointer("/spec/group")?.as_str()?;
-                let kind = o.value.pointer("/spec/names/kind")?.as_str()?;
-                Some((group.to_string(), kind.to_string()))
-            })
-            .collect();
-        Scopes { from_crds }
+    pub fn new(objects: &[K8sObject]) -> Self {
+        let declared = |scope: &str| -> BTreeSet<(String, String)> {
+            objects
+                .iter()
+                .filter(|o| {
+                    o.api_group() == "apiextensions.k8s.io"
+                        && o.kind() == "CustomResourceDefinition"
+                })
+                .filter(|o| o.value.pointer("/spec/scope").and_then(|s| s.as_str()) == Some(scope))
+                .filter_map(|o| {
+                    let group = o.value.pointer("/spec/group")?.as_str()?;
+                    let kind = o.value.pointer("/spec/names/kind")?.as_str()?;
+                    Some((group.to_string(), kind.to_string()))
+                })
+                .collect()
+        };
+        Scopes {
+            from_crds: declared("Cluster"),
+            namespaced_crds: declared("Namespaced"),
+        }
+    }
+
+    /// The scope of (group, kind) as far as the render tells.
+    pub fn scope(&self, group: &str, kind: &str) -> Scope {
+        let key = (group.to_string(), kind.to_string());
+        if self.is_cluster_scoped(group, kind) {
+            Scope::Cluster
+        } else if NAMESPACED.iter().any(|(g, k)| *g == group && *k == kind)
+            || self.namespaced_crds.contains(&key)
+        {
+            Scope::Namespaced
+        } else {
+            Scope::Unknown
+        }
     }
 
     pub(crate) fn is_cluster_scoped(&self, group: &str, kind: &str) -> bool {
@@ -88,4 +158,31 @@ pub fn is_well_known_cluster_scoped(group: &str, kind: &str) -> bool {
     CLUSTER_SCOPED
         .iter()
         .any(|(g, k)| *g == group && *k == kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn crd(kind: &str, scope: &str) -> K8sObject {
+        K8sObject {
+            value: json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                "metadata": {"name": "x"},
+                "spec": {"group": "example.com", "scope": scope, "names": {"kind": kind}}}),
+            file: "crd.yaml".into(),
+            line: 1,
+        }
+    }
+
+    #[test]
+    fn own_kinds_and_rendered_crds_have_a_scope_and_any_other_kind_is_unknown() {
+        let scopes = Scopes::new(&[crd("Widget", "Namespaced"), crd("Gadget", "Cluster")]);
+        assert_eq!(scopes.scope("apps", "Deployment"), Scope::Namespaced);
+        assert_eq!(scopes.scope("", "Namespace"), Scope::Cluster);
+        assert_eq!(scopes.scope("example.com", "Widget"), Scope::Namespaced);
+        assert_eq!(scopes.scope("example.com", "Gadget"), Scope::Cluster);
+        assert_eq!(scopes.scope("example.com", "Thing"), Scope::Unknown);
+        assert_eq!(scopes.scope("other.io", "Widget"), Scope::Unknown);
+    }
 }

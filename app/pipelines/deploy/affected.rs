@@ -234,7 +234,8 @@ fn affected(
         }
     };
     let violations = match &render {
-        Ok(objects) => policy::check(env, objects),
+        // Kinds of unknown scope are judged by the deploy, with the cluster's discovery.
+        Ok(objects) => policy::check_known(env, objects),
         Err(_) => Vec::new(),
     };
     Some(AffectedEnvironment {

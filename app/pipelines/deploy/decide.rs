@@ -40,6 +40,13 @@ pub fn decide(
     origin: Origin<'_>,
 ) -> Decision {
     let env = &affected.environment;
+    // Before anything else: a deploy to a cluster slipway does not know goes nowhere.
+    if let Some(message) = crate::config::KnownClusters::default().refusal(&env.cluster) {
+        return Decision::Refuse(DeployResult::ApplyFailed {
+            object: None,
+            message,
+        });
+    }
     if let Some(sentence) = refused_origin(env, origin) {
         return Decision::Refuse(DeployResult::RefusedByGate { sentence });
     }
@@ -197,5 +204,24 @@ mod tests {
             decide(&affected(1), None, origin),
             Decision::Refuse(DeployResult::RefusedByGate { .. })
         ));
+    }
+
+    #[test]
+    fn an_environment_naming_a_cluster_slipway_does_not_know_never_deploys() {
+        // Parsing refuses such a file; an environment that reaches a deploy anyway (a cluster
+        // dropped from the known ones since) is refused all the same.
+        let mut elsewhere = affected(0);
+        elsewhere.environment.cluster = "prod-eu".into();
+        let origin = Origin::Merge {
+            fork: None,
+            reviews: None,
+        };
+        assert_eq!(
+            decide(&elsewhere, None, origin),
+            Decision::Refuse(DeployResult::ApplyFailed {
+                object: None,
+                message: "unknown cluster `prod-eu`: this slipway knows `default`".into()
+            })
+        );
     }
 }

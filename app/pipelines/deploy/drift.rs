@@ -147,6 +147,12 @@ impl DriftChecks {
         let Some(env) = env else {
             return Ok(None);
         };
+        // The cluster slipway has is not the one an unknown name means: comparing with it
+        // would report (and heal) drift against the wrong cluster.
+        if let Some(refusal) = crate::config::KnownClusters::default().refusal(&env.cluster) {
+            tracing::warn!(repo, environment, refusal, "no drift check");
+            return Ok(None);
+        }
         let Some(interval) = env.drift_interval else {
             return Ok(None);
         };

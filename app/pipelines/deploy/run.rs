@@ -223,6 +223,14 @@ impl Deploys {
     async fn apply(&self, progress: &mut DeployProgress, rollback: bool) -> Result<Next, Trouble> {
         let deployer = self.deployer()?;
         let (mirror, env) = self.environment_of(progress).await?;
+        // Never another cluster: an environment naming one this slipway does not know is
+        // applied nowhere (the cluster slipway has is not it).
+        if let Some(refusal) = config::KnownClusters::default().refusal(&env.cluster) {
+            return Ok(Next::End(DeployResult::ApplyFailed {
+                object: None,
+                message: refusal,
+            }));
+        }
         let sha = match (&progress.rollback_to, rollback) {
             (Some(to), true) => to.clone(),
             _ => progress.sha.clone(),
@@ -231,7 +239,11 @@ impl Deploys {
             Ok(objects) => objects,
             Err(message) => return self.failed(progress, &env, rollback, None, message).await,
         };
-        let violations = policy::check(&env, &objects);
+        // Each kind where the cluster puts it: discovery's scope, not the render's guess.
+        let served = deployer.scopes(&objects).await?;
+        let violations = policy::check_in_cluster(&env, &objects, |group, kind| {
+            served.get(&(group.to_string(), kind.to_string())).copied()
+        });
         if !violations.is_empty() {
             if rollback {
                 let message = format!(
@@ -246,7 +258,11 @@ impl Deploys {
             repository: progress.repo.clone(),
             environment: progress.environment.clone(),
         };
-        let report = match deployer.apply(&objects, &inventory).await {
+        let may_adopt = |kind: &str, name: &str| env.may_adopt(kind, name);
+        let report = match deployer
+            .apply_adopting(&objects, &inventory, &may_adopt)
+            .await
+        {
             Ok(report) => report,
             Err(failed) => {
                 // The API server may quote what it refused: no Secret value goes further.

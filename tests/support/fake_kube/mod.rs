@@ -12,7 +12,8 @@
 //! bookmarks, `Expired` once the history is gone). Failures are `Status` objects with the
 //! apiserver's codes, reasons and messages. A test sets the world up through [`FakeKube`]:
 //! Job and Pod status, workload rollouts, log lines, RBAC refusals and injected server errors,
-//! and reads back what was created and how often each verb was used.
+//! and reads back what was created and how often each verb was used (or waits until a verb
+//! was used, [`FakeKube::await_requests`]).
 //!
 //! Server-side apply (`PATCH` with `application/apply-patch+yaml`) needs `fieldManager` (422
 //! otherwise, as the apiserver validates `PatchOptions`), creates the object when absent (201)
@@ -138,6 +139,8 @@ pub struct Shared {
     addr: Arc<Mutex<Option<SocketAddr>>>,
     /// Ends every open watch stream when sent to, as an apiserver restart does.
     severed: tokio::sync::broadcast::Sender<()>,
+    /// Told of every request, for tests that wait until slipway asked for something.
+    requested: Arc<tokio::sync::Notify>,
 }
 
 impl Shared {
@@ -173,7 +176,7 @@ impl Shared {
         name: Option<&str>,
         subresource: Option<&str>,
     ) -> Option<ApiError> {
-        self.with(|state| {
+        let answer = self.with(|state| {
             *state
                 .requests
                 .entry((counted.to_string(), resource.to_string()))
@@ -187,7 +190,9 @@ impl Shared {
             let due = state.failures.iter().position(|(v, r, _)| matches(v, r))?;
             let (_, _, code) = state.failures.remove(due);
             Some(ApiError::server_error(code))
-        })
+        });
+        self.requested.notify_waiters();
+        answer
     }
 }
 
@@ -238,6 +243,7 @@ impl FakeKubeBuilder {
             })),
             addr: Arc::new(Mutex::new(None)),
             severed: tokio::sync::broadcast::channel(1).0,
+            requested: Arc::new(tokio::sync::Notify::new()),
         };
         let app = Router::new()
             .fallback(server::handle)
@@ -546,6 +552,25 @@ impl FakeKube {
                 .failures
                 .push((verb.to_string(), resource.to_string(), code))
         });
+    }
+
+    /// Waits until `verb` on `resource` (named as [`FakeKube::requests`] names them) has been
+    /// asked for at least `count` times in all; panics after 30 seconds.
+    pub async fn await_requests(&self, verb: &str, resource: &str, count: usize) {
+        let wait = async {
+            loop {
+                let told = self.shared.requested.notified();
+                tokio::pin!(told);
+                told.as_mut().enable();
+                if self.requests(verb, resource) >= count {
+                    return;
+                }
+                told.await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), wait)
+            .await
+            .unwrap_or_else(|_| panic!("{verb} of {resource} never came {count} times"));
     }
 
     /// How many requests `verb` on `resource` received so far. A server-side apply counts as
