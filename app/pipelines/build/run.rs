@@ -202,7 +202,7 @@ impl Builds {
                 let digest = match cluster.pushed_digest(&job).await? {
                     Some(ReportedDigest::Valid(digest)) => Ok(digest),
                     Some(ReportedDigest::Malformed(message)) => Err(format!(
-                        "the build reported {message:?} as the pushed image's digest, which is not `sha256:` and 64 hex digits."
+                        "the build reported {message:?} as the pushed image's digest, which is not sha256: followed by 64 hex digits."
                     )),
                     Some(ReportedDigest::Missing) | None => Err(
                         "the build reported no digest of the pushed image (the push step's termination message is empty)."
