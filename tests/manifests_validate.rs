@@ -590,15 +590,15 @@ fn the_build_namespace_is_fenced_by_pod_security_and_network_policies() {
         .filter(|p: &NetworkPolicy| p.metadata.namespace.as_deref() == Some(BUILD_NAMESPACE))
         .collect();
     let selects_all = |p: &NetworkPolicy| {
+        // An empty (or absent) pod selector selects every pod of the namespace.
         p.spec.as_ref().is_some_and(|s| {
-            s.pod_selector
-                .match_labels
-                .as_ref()
-                .is_none_or(|l| l.is_empty())
-                && s.pod_selector
-                    .match_expressions
-                    .as_ref()
-                    .is_none_or(|e| e.is_empty())
+            s.pod_selector.as_ref().is_none_or(|selector| {
+                selector.match_labels.as_ref().is_none_or(|l| l.is_empty())
+                    && selector
+                        .match_expressions
+                        .as_ref()
+                        .is_none_or(|e| e.is_empty())
+            })
         })
     };
     let types = |p: &NetworkPolicy| {
