@@ -1166,28 +1166,42 @@ async fn revoke_token(State(state): State<Arc<Mutex<FakeState>>>, headers: Heade
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// Why git over HTTPS is refused, as GitHub answers it.
+enum GitRefused {
+    /// No live installation token in the Basic credential: 401 with a Basic challenge.
+    Unauthorized,
+    NotFound,
+}
+
+impl IntoResponse for GitRefused {
+    fn into_response(self) -> Response {
+        match self {
+            GitRefused::Unauthorized => {
+                let mut response = (
+                    StatusCode::UNAUTHORIZED,
+                    "Invalid username or token. Password authentication is not supported for Git operations.\n",
+                )
+                    .into_response();
+                response.headers_mut().insert(
+                    "www-authenticate",
+                    axum::http::HeaderValue::from_static("Basic realm=\"GitHub\""),
+                );
+                response
+            }
+            GitRefused::NotFound => error(StatusCode::NOT_FOUND, "Repository not found."),
+        }
+    }
+}
+
 /// The bare repository a git URL path (`/{owner}/{repo}.git/…`) serves, when the request's
-/// Basic credential is a live installation token (`x-access-token:<token>`); otherwise
-/// GitHub's answer for git over HTTPS: 401 with a Basic challenge.
+/// Basic credential is a live installation token (`x-access-token:<token>`).
 fn git_repository(
     state: &Arc<Mutex<FakeState>>,
     owner: &str,
     repo: &str,
     headers: &HeaderMap,
-) -> Result<std::path::PathBuf, Response> {
+) -> Result<std::path::PathBuf, GitRefused> {
     use base64::Engine;
-    let challenge = || {
-        let mut response = (
-            StatusCode::UNAUTHORIZED,
-            "Invalid username or token. Password authentication is not supported for Git operations.\n",
-        )
-            .into_response();
-        response.headers_mut().insert(
-            "www-authenticate",
-            axum::http::HeaderValue::from_static("Basic realm=\"GitHub\""),
-        );
-        response
-    };
     let state = state.lock().unwrap_or_else(|p| p.into_inner());
     let password = headers
         .get("authorization")
@@ -1201,17 +1215,14 @@ fn git_repository(
         .and_then(|p| state.tokens.get(p))
         .is_some_and(|issued| !issued.revoked && issued.expires_at > OffsetDateTime::now_utc());
     if !live {
-        return Err(challenge());
+        return Err(GitRefused::Unauthorized);
     }
     let name = repo.strip_suffix(".git").unwrap_or(repo);
-    match state
+    state
         .repos
         .get(&format!("{owner}/{name}"))
         .and_then(|r| r.bare.clone())
-    {
-        Some(bare) => Ok(bare),
-        None => Err(error(StatusCode::NOT_FOUND, "Repository not found.")),
-    }
+        .ok_or(GitRefused::NotFound)
 }
 
 fn run_upload_pack(bare: &FsPath, advertise: bool, input: &[u8]) -> Result<Vec<u8>, String> {
@@ -1250,7 +1261,7 @@ async fn git_info_refs(
 ) -> Response {
     let bare = match git_repository(&state, &owner, &repo, &headers) {
         Ok(bare) => bare,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     match run_upload_pack(&bare, true, &[]) {
         Ok(refs) => {
@@ -1278,7 +1289,7 @@ async fn git_upload_pack(
 ) -> Response {
     let bare = match git_repository(&state, &owner, &repo, &headers) {
         Ok(bare) => bare,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     match run_upload_pack(&bare, false, &body) {
         Ok(pack) => (
