@@ -363,7 +363,7 @@ fn revocations(world: &BuildWorld, token: &str) -> usize {
 /// exit status and stderr. git runs on a blocking thread: the fake answers on this runtime.
 async fn ls_remote(world: &BuildWorld, token: &str) -> (bool, String) {
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"));
-    let url = format!("http://{}/{APP}.git", world.fake.addr);
+    let url = format!("http://{}/git/{APP}.git", world.fake.addr);
     tokio::task::spawn_blocking(move || {
         let output = std::process::Command::new("git")
             .args([
@@ -428,7 +428,7 @@ async fn the_source_token_is_revoked_once_fetched_and_its_secret_deleted_when_th
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"));
     let refs = reqwest::Client::new()
         .get(format!(
-            "http://{}/{APP}.git/info/refs?service=git-upload-pack",
+            "http://{}/git/{APP}.git/info/refs?service=git-upload-pack",
             world.fake.addr
         ))
         .header("authorization", format!("Basic {basic}"))

@@ -494,8 +494,9 @@ impl FakeGitHubBuilder {
         let app = Router::new()
             .route("/app/installations/{id}/access_tokens", post(create_token))
             .route("/installation/token", delete(revoke_token))
-            .route("/{owner}/{repo}/info/refs", get(git_info_refs))
-            .route("/{owner}/{repo}/git-upload-pack", post(git_upload_pack))
+            // Git over HTTPS lives on GitHub's web host; the fake serves it under `/git/`.
+            .route("/git/{owner}/{repo}/info/refs", get(git_info_refs))
+            .route("/git/{owner}/{repo}/git-upload-pack", post(git_upload_pack))
             .route("/app/hook/deliveries", get(list_deliveries))
             .route("/app/hook/deliveries/{id}/attempts", post(redeliver))
             .route("/app-manifests/{code}/conversions", post(convert_manifest))
@@ -1193,7 +1194,7 @@ impl IntoResponse for GitRefused {
     }
 }
 
-/// The bare repository a git URL path (`/{owner}/{repo}.git/…`) serves, when the request's
+/// The bare repository a git URL path (`/git/{owner}/{repo}.git/…`) serves, when the request's
 /// Basic credential is a live installation token (`x-access-token:<token>`).
 fn git_repository(
     state: &Arc<Mutex<FakeState>>,
@@ -1253,7 +1254,7 @@ fn run_upload_pack(bare: &FsPath, advertise: bool, input: &[u8]) -> Result<Vec<u
     }
 }
 
-/// `GET /{owner}/{repo}.git/info/refs?service=git-upload-pack`: smart HTTP ref advertisement.
+/// `GET /git/{owner}/{repo}.git/info/refs?service=git-upload-pack`: smart HTTP ref advertisement.
 async fn git_info_refs(
     State(state): State<Arc<Mutex<FakeState>>>,
     Path((owner, repo)): Path<(String, String)>,
@@ -1280,7 +1281,7 @@ async fn git_info_refs(
     }
 }
 
-/// `POST /{owner}/{repo}.git/git-upload-pack`: the fetch itself.
+/// `POST /git/{owner}/{repo}.git/git-upload-pack`: the fetch itself.
 async fn git_upload_pack(
     State(state): State<Arc<Mutex<FakeState>>>,
     Path((owner, repo)): Path<(String, String)>,
