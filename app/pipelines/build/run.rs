@@ -420,7 +420,8 @@ impl Builds {
         let token = match cluster.source_token(job).await {
             Ok(Some(token)) => token,
             Ok(None) => {
-                // The Secret is gone: whoever deleted it revoked the token first.
+                // No Secret, nothing left here to revoke with: it was deleted when the build
+                // ended (or collected with its Job), and the token expires within the hour.
                 progress.token_revoked = true;
                 return;
             }
