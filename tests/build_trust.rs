@@ -326,6 +326,60 @@ async fn registry_credentials_printed_by_a_build_show_as_stars() {
     assert!(text.contains(r#""auth": "***""#), "{text}");
 }
 
+#[tokio::test]
+async fn a_failing_run_step_that_prints_the_docker_config_shows_stars() {
+    let world = BuildWorld::new().await;
+    let auth = base64::engine::general_purpose::STANDARD.encode("deployer:Pa55-w0rd-for-push");
+    let config = format!(r#"{{"auths":{{"registry.example.com":{{"auth":"{auth}"}}}}}}"#);
+    world.kube.write_as(
+        "kubectl",
+        json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "slipway-registry", "namespace": NAMESPACE},
+            "type": "kubernetes.io/dockerconfigjson",
+            "data": {".dockerconfigjson": base64::engine::general_purpose::STANDARD.encode(&config)},
+        }),
+    );
+    let sha = world
+        .push("main", "RUN cat /kaniko/.docker/config.json && false")
+        .await;
+    let (job, pod) = world.running(&sha).await;
+    world.kube.append_container_log(
+        NAMESPACE,
+        &pod,
+        "build",
+        &[
+            "STEP 2/2: RUN cat /kaniko/.docker/config.json && false",
+            &config,
+            r#"{"auths": {"quay.io": {"auth": "cXVheTpzZWNyZXQ=", "identitytoken": "eyJhbGciOi"}}}"#,
+            "error building image: error building stage: failed to execute command: exit status 1",
+        ],
+    );
+    world.kube.fail_init_step(NAMESPACE, &pod, "build");
+    world
+        .kube
+        .finish_job(NAMESPACE, &job, JobOutcome::BackoffLimitExceeded);
+    let done = world.completed(&sha).await;
+    assert_eq!(done.conclusion.as_deref(), Some("failure"));
+    let text = done.text.clone().unwrap_or_default();
+    assert!(
+        text.contains("failed to execute command"),
+        "the build step's log: {text}"
+    );
+    let shown = format!("{done:?}");
+    for secret in [
+        auth.as_str(),
+        "Pa55-w0rd-for-push",
+        "deployer",
+        "cXVheTpzZWNyZXQ",
+        "eyJhbGciOi",
+    ] {
+        assert!(!shown.contains(secret), "{secret} shown: {shown}");
+    }
+    assert!(text.contains(r#""identitytoken": "***""#), "{text}");
+}
+
 /// The token stored in the build's source Secret, when it still exists.
 fn source_token(world: &BuildWorld, job: &str) -> Option<String> {
     let secret = world

@@ -212,15 +212,17 @@ fn condition(kind: &str, holds: bool, now: &str) -> Value {
 
 /// What the kubelet reports for a pod in `phase`: `Pending` with the first init container running,
 /// `Running` past them, `Succeeded` with every container exited 0, `Failed` with the main
-/// container exited 1. `init_failed` reports instead the first init container exited 128.
+/// container exited 1. `failed_init: Some((n, code))` reports instead init container `n`
+/// exited `code` (those before it completed, those after it never started), the pod `Failed`.
 pub fn set_pod_phase(
     store: &mut Store,
     messages: &TerminationLogs,
     namespace: &str,
     pod_name: &str,
     phase: &str,
-    init_failed: bool,
+    failed_init: Option<(usize, i32)>,
 ) -> Result<(), ApiError> {
+    let init_failed = failed_init.is_some();
     let pod = store.get(pods(), Some(namespace), pod_name)?;
     let now = super::store::now();
     let started = pod["status"]["startTime"]
@@ -260,11 +262,14 @@ pub fn set_pod_phase(
         .enumerate()
         .map(|(n, c)| {
             // Init containers run one after the other: while the pod is pending only the
-            // first runs; when the first fails, those after it never start.
-            let state = if (init_failed || phase == "Pending") && n > 0 {
-                waiting.clone()
-            } else {
-                init_state.clone()
+            // first runs; when one fails, those before it completed and those after it never
+            // start.
+            let state = match failed_init {
+                Some((at, _)) if n < at => exited(0, "Completed"),
+                Some((at, code)) if n == at => exited(code, "Error"),
+                Some(_) => waiting.clone(),
+                None if phase == "Pending" && n > 0 => waiting.clone(),
+                None => init_state.clone(),
             };
             container_status(c, state, false, message_of(c))
         })
@@ -339,10 +344,10 @@ pub fn finish(
         let name = pod["metadata"]["name"].as_str().unwrap_or_default();
         match outcome {
             JobOutcome::Succeeded => {
-                set_pod_phase(store, messages, namespace, name, "Succeeded", false)?
+                set_pod_phase(store, messages, namespace, name, "Succeeded", None)?
             }
             JobOutcome::BackoffLimitExceeded => {
-                set_pod_phase(store, messages, namespace, name, "Failed", false)?
+                set_pod_phase(store, messages, namespace, name, "Failed", None)?
             }
             JobOutcome::DeadlineExceeded => {
                 store.delete(pods(), Some(namespace), name, Some(Propagation::Background))?;

@@ -489,7 +489,7 @@ impl FakeKube {
                     namespace,
                     pod,
                     phase,
-                    false,
+                    None,
                 )
             })
             .unwrap_or_else(|e| panic!("set the phase of pod {namespace}/{pod}: {}", e.message));
@@ -505,10 +505,37 @@ impl FakeKube {
                     namespace,
                     pod,
                     "Failed",
-                    true,
+                    Some((0, 128)),
                 )
             })
             .unwrap_or_else(|e| panic!("fail pod {namespace}/{pod}: {}", e.message));
+    }
+
+    /// As the kubelet: the pod's init container `container` exited 1 (those before it
+    /// completed, those after it never started), the pod `Failed`.
+    pub fn fail_init_step(&self, namespace: &str, pod: &str, container: &str) {
+        self.shared
+            .with(|state| {
+                let pods = Self::resource("pods");
+                let object = state.store.get(pods, Some(namespace), pod)?;
+                let at = object["spec"]["initContainers"]
+                    .as_array()
+                    .and_then(|inits| inits.iter().position(|c| c["name"] == container))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!(
+                            "pod {pod} has no init container {container}"
+                        ))
+                    })?;
+                jobs::set_pod_phase(
+                    &mut state.store,
+                    &state.termination_logs,
+                    namespace,
+                    pod,
+                    "Failed",
+                    Some((at, 1)),
+                )
+            })
+            .unwrap_or_else(|e| panic!("fail {container} of pod {namespace}/{pod}: {}", e.message));
     }
 
     /// As the Job controller: ends the Job with `outcome` — its active pods finish accordingly
