@@ -12,7 +12,7 @@ use std::time::Duration;
 use git_fixtures::assert_golden;
 use serde_json::Value;
 use slipway::cluster::build_job::{MAX_COMMIT_MESSAGE, TOKEN_KEY};
-use slipway::cluster::names::{job_name, MAX_NAME};
+use slipway::cluster::names::{branch_tag, job_name, MAX_NAME};
 use slipway::cluster::{render, BuildArg, BuildJobError, BuildSpec, BuildTemplate, Builder};
 use slipway::settings::Settings;
 
@@ -26,6 +26,7 @@ fn spec() -> BuildSpec {
         clone_url: "https://github.com/acme/api.git".to_string(),
         sha: SHA.to_string(),
         branch: "main".to_string(),
+        default_branch: "main".to_string(),
         commit_message: "Add the health endpoint".to_string(),
         attempt: 0,
         image: "registry.example.com/acme/api".to_string(),
@@ -70,9 +71,24 @@ fn swapped(value: &Value, from: &str, to: &str) -> Value {
     }
 }
 
-fn build_container(objects: &slipway::cluster::BuildObjects) -> Value {
+/// Every container of the pod, init containers first, in the order they run.
+fn containers(objects: &slipway::cluster::BuildObjects) -> Vec<Value> {
     let job = tree(&objects.job);
-    job["spec"]["template"]["spec"]["containers"][0].clone()
+    let pod = &job["spec"]["template"]["spec"];
+    let mut all: Vec<Value> = pod["initContainers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    all.extend(pod["containers"].as_array().cloned().unwrap_or_default());
+    all
+}
+
+/// The container that runs the Dockerfile (user code).
+fn build_container(objects: &slipway::cluster::BuildObjects) -> Value {
+    containers(objects)
+        .into_iter()
+        .find(|c| c["name"] == "build")
+        .expect("a build container")
 }
 
 #[test]
@@ -101,7 +117,7 @@ fn buildkit_job_matches_the_golden_file() {
 }
 
 #[test]
-fn kaniko_pushes_the_sha_and_branch_tags_with_each_build_arg_a_separate_arg() {
+fn kaniko_builds_a_tarball_of_the_sha_tag_with_each_build_arg_a_separate_arg() {
     let objects = render(&kaniko(), &spec()).unwrap();
     let container = build_container(&objects);
     assert_eq!(
@@ -114,10 +130,172 @@ fn kaniko_pushes_the_sha_and_branch_tags_with_each_build_arg_a_separate_arg() {
         serde_json::json!([
             "--context=dir:///workspace/.",
             "--dockerfile=/workspace/docker/Dockerfile",
+            "--no-push",
+            "--tar-path=/image/image.tar",
             format!("--destination=registry.example.com/acme/api:{SHA}"),
-            "--destination=registry.example.com/acme/api:main",
             "--build-arg=VERSION=1.2.3",
         ])
+    );
+    let push = containers(&objects).pop().expect("a push container");
+    assert_eq!(push["name"], "push");
+    let env = |name: &str| {
+        push["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .map(|e| e["value"].clone())
+    };
+    assert_eq!(
+        env("DESTINATION"),
+        Some(Value::String(format!(
+            "registry.example.com/acme/api:{SHA}"
+        )))
+    );
+    assert_eq!(
+        env("IMAGE_TAR"),
+        Some(Value::String("/image/image.tar".into()))
+    );
+}
+
+#[test]
+fn a_branch_build_pushes_only_its_branch_tag_never_a_sha_or_the_default_branch() {
+    for builder in [Builder::Kaniko, Builder::BuildKit] {
+        for branch in ["feature/login", SHA, "Main", "main-"] {
+            let objects = render(
+                &BuildTemplate::builtin(builder),
+                &BuildSpec {
+                    branch: branch.to_string(),
+                    ..spec()
+                },
+            )
+            .unwrap();
+            let text = serde_json::to_string(&objects.job).unwrap();
+            let tag = branch_tag(branch);
+            assert!(tag.starts_with("branch"), "{tag}");
+            assert!(
+                text.contains(&format!("registry.example.com/acme/api:{tag}")),
+                "{builder:?} {branch}: {text}"
+            );
+            assert!(
+                !text.contains(&format!("registry.example.com/acme/api:{SHA}")),
+                "{builder:?} {branch} pushes the sha tag"
+            );
+            assert!(!text.contains("registry.example.com/acme/api:main\""));
+        }
+    }
+}
+
+/// Every reference to the registry Secret in the pod: volumes made from it, and the containers
+/// that mount such a volume or read it through env.
+fn registry_secret_users(objects: &slipway::cluster::BuildObjects) -> Vec<String> {
+    let job = tree(&objects.job);
+    let pod = &job["spec"]["template"]["spec"];
+    let volumes: Vec<String> = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v.to_string().contains("slipway-registry"))
+        .map(|v| v["name"].as_str().unwrap().to_string())
+        .collect();
+    containers(objects)
+        .iter()
+        .filter(|c| {
+            let mounts = c["volumeMounts"].as_array().cloned().unwrap_or_default();
+            mounts
+                .iter()
+                .any(|m| volumes.contains(&m["name"].as_str().unwrap().to_string()))
+                || c["env"].to_string().contains("slipway-registry")
+                || c["envFrom"].to_string().contains("slipway-registry")
+        })
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn only_the_push_step_which_runs_no_user_code_reaches_the_registry_credential() {
+    for (builder, executor) in [
+        (Builder::Kaniko, "cgr.dev/chainguard/kaniko:latest"),
+        (Builder::BuildKit, "moby/buildkit:rootless"),
+    ] {
+        let spec = BuildSpec {
+            executor_image: executor.to_string(),
+            ..spec()
+        };
+        let objects = render(&BuildTemplate::builtin(builder), &spec).unwrap();
+        assert_eq!(registry_secret_users(&objects), ["push"], "{builder:?}");
+        let all = containers(&objects);
+        let push = all.iter().find(|c| c["name"] == "push").unwrap();
+        assert_ne!(push["image"], executor, "the push step is not the builder");
+        assert!(
+            !push["args"].to_string().contains("/workspace"),
+            "the push step runs nothing from the source"
+        );
+        let build = build_container(&objects);
+        assert_eq!(build["image"], executor);
+        assert!(
+            !build["env"].to_string().contains("DOCKER_CONFIG"),
+            "{build}"
+        );
+        assert!(
+            !build.to_string().contains("secretKeyRef") && build["envFrom"].is_null(),
+            "the build step reads no Secret: {build}"
+        );
+        // The builder runs before the push, as an init step.
+        let names: Vec<&str> = all.iter().map(|c| c["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["source", "build", "push"], "{builder:?}");
+        assert_eq!(
+            tree(&objects.job)["spec"]["template"]["spec"]["automountServiceAccountToken"],
+            false
+        );
+        assert_eq!(push["terminationMessagePath"], "/dev/termination-log");
+    }
+}
+
+#[test]
+fn every_helper_image_is_pinned_by_digest() {
+    for builder in [Builder::Kaniko, Builder::BuildKit] {
+        let objects = render(&BuildTemplate::builtin(builder), &spec()).unwrap();
+        for container in containers(&objects).iter().filter(|c| c["name"] != "build") {
+            let image = container["image"].as_str().unwrap();
+            let digest = image
+                .split_once("@sha256:")
+                .map(|(_, d)| d)
+                .unwrap_or_default();
+            assert!(
+                digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{builder:?}: {} runs {image}, not pinned by digest",
+                container["name"]
+            );
+        }
+    }
+}
+
+#[test]
+fn a_template_that_gives_the_builder_the_registry_credential_is_refused() {
+    let mounted = kaniko().source.replace(
+        "            - name: image\n              mountPath: /image\n          resources:\n            requests: {cpu: \"500m\"",
+        "            - name: image\n              mountPath: /image\n            - name: registry-credentials\n              mountPath: /kaniko/.docker\n          resources:\n            requests: {cpu: \"500m\"",
+    );
+    assert_ne!(mounted, kaniko().source, "the template was changed");
+    let err = render(&override_with(&mounted), &spec()).unwrap_err();
+    assert!(
+        err.to_string().ends_with(
+            "renders a Job whose container \"build\" runs the Dockerfile and mounts the registry credential (volume \"registry-credentials\")"
+        ),
+        "{err}"
+    );
+
+    let env = kaniko().source.replace(
+        "        - name: build\n          image: {{ executor_image }}\n",
+        "        - name: build\n          image: {{ executor_image }}\n          env:\n            - name: REG\n              valueFrom:\n                secretKeyRef: {name: {{ registry_secret }}, key: .dockerconfigjson}\n",
+    );
+    assert_ne!(env, kaniko().source, "the template was changed");
+    let err = render(&override_with(&env), &spec()).unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("runs the Dockerfile and gets the registry credential through env \"REG\""),
+        "{err}"
     );
 }
 
@@ -157,7 +335,7 @@ fn the_run_label_is_slipways_not_the_templates() {
 fn the_job_runs_once_within_the_deadline_with_limits_and_labels() {
     let objects = render(&kaniko(), &spec()).unwrap();
     let job = tree(&objects.job);
-    let name = job_name("acme/api", SHA, 0);
+    let name = job_name("acme/api", SHA, "main", 0);
     assert_eq!(job["metadata"]["name"], name.as_str());
     assert_eq!(job["metadata"]["namespace"], "slipway-builds");
     assert_eq!(job["spec"]["backoffLimit"], 0);
@@ -176,7 +354,11 @@ fn the_job_runs_once_within_the_deadline_with_limits_and_labels() {
         );
     }
     let pod = &job["spec"]["template"]["spec"];
-    for container in [&pod["initContainers"][0], &pod["containers"][0]] {
+    for container in [
+        &pod["initContainers"][0],
+        &pod["initContainers"][1],
+        &pod["containers"][0],
+    ] {
         assert!(
             container["resources"]["limits"]["memory"].is_string(),
             "{container}"
@@ -201,8 +383,16 @@ fn a_hostile_branch_name_changes_only_the_values_it_reaches() {
     .unwrap();
     let annotations = &tree(&hostile.job)["metadata"]["annotations"];
     assert_eq!(annotations["slipway.dev/branch"], HOSTILE);
-    // The branch reaches the Job as the annotation and as the image tag (slugged).
-    let mut expected = swapped(&tree(&plain.job), "api:main", "api:x-command-sh");
+    // The branch reaches the Job as the annotation, as the image tag (slugged and hashed),
+    // and in the Job's name (hashed): nothing else.
+    let plain_name = job_name("acme/api", SHA, "main", 0);
+    let hostile_name = job_name("acme/api", SHA, HOSTILE, 0);
+    let renamed = swapped(&tree(&plain.job), &plain_name, &hostile_name);
+    let mut expected = swapped(
+        &renamed,
+        &format!("api:{SHA}"),
+        &format!("api:{}", branch_tag(HOSTILE)),
+    );
     expected["metadata"]["annotations"]["slipway.dev/branch"] = Value::String(HOSTILE.into());
     assert_eq!(tree(&hostile.job), expected);
 }
@@ -319,7 +509,7 @@ fn the_secret_is_owned_by_the_job_once_it_exists() {
     let owner = &tree(&objects.secret)["metadata"]["ownerReferences"][0];
     assert_eq!(owner["kind"], "Job");
     assert_eq!(owner["apiVersion"], "batch/v1");
-    assert_eq!(owner["name"], job_name("acme/api", SHA, 0).as_str());
+    assert_eq!(owner["name"], job_name("acme/api", SHA, "main", 0).as_str());
     assert_eq!(owner["uid"], "5d3c9a1e-0000-4000-8000-000000000001");
 }
 
@@ -334,15 +524,24 @@ fn is_dns_label(name: &str) -> bool {
 }
 
 #[test]
-fn job_names_are_stable_dns_labels_that_differ_by_attempt() {
-    let first = job_name("acme/api", SHA, 0);
-    assert_eq!(first, job_name("acme/api", SHA, 0));
-    assert_ne!(first, job_name("acme/api", SHA, 1));
-    assert_ne!(first, job_name("acme/web", SHA, 0));
-    assert_ne!(first, job_name("other/api", SHA, 0));
+fn job_names_are_stable_dns_labels_that_differ_by_attempt_and_branch() {
+    let first = job_name("acme/api", SHA, "main", 0);
+    assert_eq!(first, job_name("acme/api", SHA, "main", 0));
+    assert_ne!(first, job_name("acme/api", SHA, "main", 1));
+    assert_ne!(first, job_name("acme/web", SHA, "main", 0));
+    assert_ne!(first, job_name("other/api", SHA, "main", 0));
+    assert_ne!(
+        first,
+        job_name("acme/api", SHA, "feature", 0),
+        "a branch build of the same commit pushes other tags: never adopted"
+    );
     assert!(first.starts_with("build-api-0123456-"), "{first}");
     let long = format!("Acme/{}", "Very_Long.Repository-Name".repeat(5));
-    for name in [first, job_name(&long, SHA, 7), job_name("x/---", SHA, 0)] {
+    for name in [
+        first,
+        job_name(&long, SHA, "main", 7),
+        job_name("x/---", SHA, HOSTILE, 0),
+    ] {
         assert!(is_dns_label(&name), "{name}");
     }
 }

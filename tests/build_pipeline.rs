@@ -44,7 +44,8 @@ async fn a_push_to_main_builds_reports_and_bumps_the_config_repo() {
         json!("acme.api")
     );
     assert!(job["metadata"]["labels"]["slipway.dev/run"].is_string());
-    let args = &job["spec"]["template"]["spec"]["containers"][0]["args"];
+    // The Dockerfile runs in the `build` init step; the push step pushes what it built.
+    let args = &job["spec"]["template"]["spec"]["initContainers"][1]["args"];
     assert!(
         args.as_array()
             .unwrap()
@@ -68,12 +69,13 @@ async fn a_push_to_main_builds_reports_and_bumps_the_config_repo() {
         Some(format!("Building {IMAGE}").as_str())
     );
 
-    world
-        .kube
-        .append_pod_log(NAMESPACE, &pod, &["INFO[0001] Pushing image", "done"]);
-    world
-        .kube
-        .finish_job(NAMESPACE, &job, JobOutcome::Succeeded);
+    world.kube.append_container_log(
+        NAMESPACE,
+        &pod,
+        "build",
+        &["INFO[0001] Taking snapshot of full filesystem", "done"],
+    );
+    world.push_succeeds(&job);
     let done = world.completed(&sha).await;
     assert_eq!(done.conclusion.as_deref(), Some("success"), "{done:#?}");
     assert_eq!(done.title.as_deref(), Some("Built and bumped in dev"));
@@ -91,7 +93,7 @@ async fn a_push_to_main_builds_reports_and_bumps_the_config_repo() {
         .text
         .clone()
         .unwrap()
-        .contains("INFO[0001] Pushing image"));
+        .contains("INFO[0001] Taking snapshot of full filesystem"));
 
     // The bump: one commit on the config repo's main, on top of what was there, changing
     // exactly the one line that names the image.
@@ -306,9 +308,7 @@ async fn a_build_running_across_a_restart_still_completes_its_check_run() {
     let (job, _) = world.running(&sha).await;
 
     world.restart().await;
-    world
-        .kube
-        .finish_job(NAMESPACE, &job, JobOutcome::Succeeded);
+    world.push_succeeds(&job);
     let done = world.completed(&sha).await;
     assert_eq!(done.conclusion.as_deref(), Some("success"));
     assert_eq!(world.jobs(), vec![job], "no second Job after the restart");
@@ -342,9 +342,7 @@ async fn a_re_requested_check_run_builds_the_commit_again_as_a_new_attempt() {
     assert_eq!(runs.len(), 2, "a new check run for the re-run");
     assert_eq!(runs[1].status, "queued");
     run_pod(&world, &second);
-    world
-        .kube
-        .finish_job(NAMESPACE, &second, JobOutcome::Succeeded);
+    world.push_succeeds(&second);
     let done = world.completed(&sha).await;
     assert_eq!(done.conclusion.as_deref(), Some("success"));
     assert!(
@@ -372,7 +370,7 @@ build:
     let branch = "x\"}}{{7+7}}$(id)";
     let sha = world.push(branch, "hostile").await;
     let job = world.job_for(&sha).await;
-    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    let container = &job["spec"]["template"]["spec"]["initContainers"][1];
     assert_eq!(container["name"], json!("build"));
     assert!(
         container.get("command").is_none(),
@@ -389,8 +387,12 @@ build:
         vec![
             "--context=dir:///workspace/.",
             "--dockerfile=/workspace/Dockerfile",
-            &format!("--destination={IMAGE}:{sha}"),
-            &format!("--destination={IMAGE}:x-7-7-id"),
+            "--no-push",
+            "--tar-path=/image/image.tar",
+            &format!(
+                "--destination={IMAGE}:{}",
+                slipway::cluster::names::branch_tag(branch)
+            ),
             "--build-arg=GREETING=$$(id) \"}} ; rm -rf /",
         ]
     );
@@ -436,9 +438,7 @@ async fn a_locked_environment_gets_no_bump_and_the_check_run_says_so() {
     let before = world.config_head();
     let sha = world.push("main", "during the freeze").await;
     let (job, _) = world.running(&sha).await;
-    world
-        .kube
-        .finish_job(NAMESPACE, &job, JobOutcome::Succeeded);
+    world.push_succeeds(&job);
     let done = world.completed(&sha).await;
     assert_eq!(done.conclusion.as_deref(), Some("success"));
     assert_eq!(done.title.as_deref(), Some("Built; dev is locked, no bump"));
@@ -460,9 +460,7 @@ async fn a_gated_environment_gets_a_rolling_pull_request_instead_of_a_commit() {
     let before = world.config_head();
     let sha = world.push("main", "gated").await;
     let (job, _) = world.running(&sha).await;
-    world
-        .kube
-        .finish_job(NAMESPACE, &job, JobOutcome::Succeeded);
+    world.push_succeeds(&job);
     let done = world.completed(&sha).await;
     assert_eq!(done.title.as_deref(), Some("Built; bump proposed for dev"));
     assert_eq!(world.config_head(), before, "main is not committed to");

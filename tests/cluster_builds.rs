@@ -34,6 +34,7 @@ fn build(attempt: u32, run: i64, token: &str) -> BuildObjects {
         clone_url: "https://github.com/acme/api.git".to_string(),
         sha: SHA.to_string(),
         branch: "main".to_string(),
+        default_branch: "main".to_string(),
         commit_message: "Add the health endpoint".to_string(),
         attempt,
         image: "registry.example.com/acme/api".to_string(),

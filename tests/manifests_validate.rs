@@ -12,6 +12,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
     Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount,
 };
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -144,6 +145,7 @@ fn validate(object: &Value) -> Result<(), String> {
         "Service" => round_trip::<Service>(object),
         "PersistentVolumeClaim" => round_trip::<PersistentVolumeClaim>(object),
         "Secret" => round_trip::<Secret>(object),
+        "NetworkPolicy" => round_trip::<NetworkPolicy>(object),
         other => Err(format!(
             "{}: kind {other:?} is not one the install manifests are checked for",
             describe(object)
@@ -199,6 +201,7 @@ fn every_kustomization_builds_into_objects_valid_against_the_kubernetes_schemas(
                 "Service",
                 "PersistentVolumeClaim",
                 "Secret",
+                "NetworkPolicy",
             ])),
             "manifests/{path} lacks a kind of the install: {:?}",
             kinds(&objects)
@@ -451,8 +454,13 @@ fn secrets_are_granted_for_builds_and_for_applying_in_target_namespaces_only() {
         }
         if namespace == BUILD_NAMESPACE {
             // The per-build source-token Secret: made, refreshed, owned by its Job, read to
-            // redact the token. Never a list: the registry credentials live there too.
-            assert_eq!(verbs, set(&["get", "create", "patch"]), "build namespace");
+            // redact the token, deleted when the build ends. Never a list: the registry
+            // credentials live there too.
+            assert_eq!(
+                verbs,
+                set(&["get", "create", "patch", "delete"]),
+                "build namespace"
+            );
         } else {
             // A target namespace: what applying a config repo's Secrets needs, nothing more.
             assert!(
@@ -549,5 +557,122 @@ fn the_cluster_wide_overlay_swaps_the_namespaced_deploy_grant_for_a_cluster_role
     for rule in &rules {
         assert!(rule.verbs.iter().all(|v| APPLY_VERBS.contains(&v.as_str())));
         assert!(!rule.resources.iter().flatten().any(|r| r.contains('*')));
+    }
+}
+
+#[test]
+fn the_build_namespace_is_fenced_by_pod_security_and_network_policies() {
+    if !kustomize_available("the_build_namespace_is_fenced_by_pod_security_and_network_policies") {
+        return;
+    }
+    let objects = build(BASE);
+    let namespace = typed::<Namespace>(&objects, "Namespace")
+        .into_iter()
+        .find(|n| n.metadata.name.as_deref() == Some(BUILD_NAMESPACE))
+        .expect("the build namespace");
+    let labels = namespace.metadata.labels.unwrap_or_default();
+    assert_eq!(
+        labels
+            .get("pod-security.kubernetes.io/enforce")
+            .map(String::as_str),
+        Some("baseline"),
+        "the strictest level Kaniko runs under"
+    );
+    assert_eq!(
+        labels
+            .get("pod-security.kubernetes.io/warn")
+            .map(String::as_str),
+        Some("restricted")
+    );
+
+    let policies: Vec<NetworkPolicy> = typed(&objects, "NetworkPolicy")
+        .into_iter()
+        .filter(|p: &NetworkPolicy| p.metadata.namespace.as_deref() == Some(BUILD_NAMESPACE))
+        .collect();
+    let selects_all = |p: &NetworkPolicy| {
+        // An empty (or absent) pod selector selects every pod of the namespace.
+        p.spec.as_ref().is_some_and(|s| {
+            s.pod_selector.as_ref().is_none_or(|selector| {
+                selector.match_labels.as_ref().is_none_or(|l| l.is_empty())
+                    && selector
+                        .match_expressions
+                        .as_ref()
+                        .is_none_or(|e| e.is_empty())
+            })
+        })
+    };
+    let types = |p: &NetworkPolicy| {
+        p.spec
+            .as_ref()
+            .and_then(|s| s.policy_types.clone())
+            .unwrap_or_default()
+    };
+    let deny_ingress = policies.iter().find(|p| {
+        selects_all(p)
+            && types(p).contains(&"Ingress".to_string())
+            && p.spec
+                .as_ref()
+                .is_some_and(|s| s.ingress.as_ref().is_none_or(|i| i.is_empty()))
+    });
+    assert!(
+        deny_ingress.is_some(),
+        "a default-deny ingress policy: {policies:#?}"
+    );
+
+    let egress: Vec<_> = policies
+        .iter()
+        .filter(|p| selects_all(p) && types(p).contains(&"Egress".to_string()))
+        .flat_map(|p| {
+            p.spec
+                .as_ref()
+                .and_then(|s| s.egress.clone())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert!(!egress.is_empty(), "an egress policy for every build pod");
+    let dns = egress.iter().any(|rule| {
+        rule.ports.iter().flatten().any(|port| {
+            port.port == Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(53))
+        })
+    });
+    assert!(dns, "DNS is allowed");
+    // Every address a rule lets through excepts the metadata service and the private ranges
+    // an API server sits in.
+    for rule in &egress {
+        for peer in rule.to.iter().flatten() {
+            let Some(block) = &peer.ip_block else {
+                // A selector peer (DNS pods) must be limited to DNS ports.
+                assert!(
+                    rule.ports.iter().flatten().all(|p| p.port
+                        == Some(
+                            k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(53)
+                        )),
+                    "a selector peer beyond DNS: {rule:?}"
+                );
+                continue;
+            };
+            let except = block.except.clone().unwrap_or_default();
+            if block.cidr == "0.0.0.0/0" {
+                for fenced in [
+                    "169.254.0.0/16",
+                    "10.0.0.0/8",
+                    "172.16.0.0/12",
+                    "192.168.0.0/16",
+                ] {
+                    assert!(
+                        except.contains(&fenced.to_string()),
+                        "{fenced} is reachable: {block:?}"
+                    );
+                }
+            } else if block.cidr == "::/0" {
+                assert!(except.contains(&"fe80::/10".to_string()));
+                assert!(
+                    except.contains(&"fc00::/7".to_string()),
+                    "IPv6 metadata (fd00:ec2::254)"
+                );
+            } else {
+                panic!("an unexpected egress block {block:?}");
+            }
+        }
     }
 }

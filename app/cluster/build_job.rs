@@ -46,6 +46,18 @@ git fetch -q --depth=1 "$SOURCE_URL" "$SOURCE_SHA"
 git checkout -q --detach FETCH_HEAD
 "#;
 
+/// Pushes the image tarball the build step wrote, with the registry credential that only this
+/// step mounts, and leaves the pushed digest as the container's termination message
+/// (`state.terminated.message`), where slipway reads it. It runs no user code.
+const PUSH_SCRIPT: &str = r#"set -eu
+ref=$(crane push "$IMAGE_TAR" "$DESTINATION")
+echo "pushed $ref"
+printf '%s' "${ref##*@}" > /dev/termination-log
+"#;
+
+/// Where the build step writes the image and the push step reads it.
+pub const IMAGE_TAR: &str = "/image/image.tar";
+
 /// One `--build-arg` / `build-arg:` pair.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct BuildArg {
@@ -64,6 +76,9 @@ pub struct BuildSpec {
     /// The pushed commit, 40 hex digits.
     pub sha: String,
     pub branch: String,
+    /// The repository's default branch: its builds push the commit's SHA tag, every other
+    /// branch's push a `branch-` tag.
+    pub default_branch: String,
     pub commit_message: String,
     /// 0 for the first build of a SHA; a re-run gets a new Job name.
     pub attempt: u32,
@@ -155,8 +170,8 @@ pub enum BuildJobError {
 /// Renders the build Job and its source Secret for `spec` from `template`.
 pub fn render(template: &BuildTemplate, spec: &BuildSpec) -> Result<BuildObjects, BuildJobError> {
     check_spec(spec)?;
-    let name = job_name(&spec.repo, &spec.sha, spec.attempt);
-    let secret_name = format!("{name}-source");
+    let name = job_name(&spec.repo, &spec.sha, &spec.branch, spec.attempt);
+    let secret_name = super::builds::source_secret_name(&name);
     let labels = labels(spec, &name);
 
     let rendered = render_text(template, spec, &name, &secret_name)?;
@@ -213,14 +228,17 @@ fn check_spec(spec: &BuildSpec) -> Result<(), BuildJobError> {
     Ok(())
 }
 
-/// The tags a build pushes: the commit's SHA, and the branch as a tag when anything of it
-/// is left after making it one.
-pub fn destinations(image: &str, sha: &str, branch: &str) -> Vec<String> {
-    let mut destinations = vec![format!("{image}:{sha}")];
-    if let Some(tag) = branch_tag(branch) {
-        destinations.push(format!("{image}:{tag}"));
+/// The one tag a build pushes. The default branch's builds push the commit's full SHA, an
+/// immutable name a bump can deploy; there is no moving tag for the default branch, because a
+/// re-run of an older commit would move it backwards. Every other branch pushes its
+/// [`branch_tag`], which is never SHA-shaped and never another branch's, so no branch can
+/// overwrite a tag a deploy uses.
+pub fn destination(image: &str, sha: &str, branch: &str, default_branch: &str) -> String {
+    if branch == default_branch {
+        format!("{image}:{sha}")
+    } else {
+        format!("{image}:{}", branch_tag(branch))
     }
-    destinations
 }
 
 fn labels(spec: &BuildSpec, name: &str) -> BTreeMap<String, String> {
@@ -275,7 +293,8 @@ fn render_text(
         Some((dir, file)) => (dir.to_string(), file.to_string()),
         None => (".".to_string(), spec.dockerfile.clone()),
     };
-    let destinations = destinations(&spec.image, &spec.sha, &spec.branch);
+    let destination = destination(&spec.image, &spec.sha, &spec.branch, &spec.default_branch);
+    let destinations = [destination.clone()];
     let context = BTreeMap::from([
         ("job_name", Value::from(name)),
         ("namespace", Value::from(spec.namespace.as_str())),
@@ -296,7 +315,11 @@ fn render_text(
         ),
         ("attempt", Value::from(spec.attempt)),
         ("image", Value::from(spec.image.as_str())),
-        ("destinations", Value::from_serialize(&destinations)),
+        ("destination", Value::from(destination)),
+        // A template written for several tags still gets exactly the one.
+        ("destinations", Value::from_serialize(destinations)),
+        ("image_tar", Value::from(IMAGE_TAR)),
+        ("push_script", Value::from(PUSH_SCRIPT)),
         ("dockerfile", Value::from(spec.dockerfile.as_str())),
         ("dockerfile_dir", Value::from(dockerfile_dir)),
         ("dockerfile_name", Value::from(dockerfile_name)),
@@ -358,6 +381,7 @@ fn enforce(
     if pod.containers.is_empty() {
         return Err(unsafe_job("without containers".to_string()));
     }
+    check_credential_fence(pod, spec).map_err(unsafe_job)?;
     let containers = pod.init_containers.iter().flatten().chain(&pod.containers);
     for container in containers {
         let limited = container
@@ -369,6 +393,76 @@ fn enforce(
                 "whose container {:?} has no resource limits",
                 container.name
             )));
+        }
+    }
+    Ok(())
+}
+
+/// The container that runs user code (the executor: it runs the Dockerfile's `RUN` steps) may
+/// reach no registry credential: no volume of the registry Secret, no env from it, no
+/// `DOCKER_CONFIG`, and no projected volume that could carry it. Whatever the template says.
+fn check_credential_fence(
+    pod: &k8s_openapi::api::core::v1::PodSpec,
+    spec: &BuildSpec,
+) -> Result<(), String> {
+    let credential_volumes: Vec<&str> =
+        pod.volumes
+            .iter()
+            .flatten()
+            .filter(|volume| {
+                let from_secret = volume.secret.as_ref().is_some_and(|s| {
+                    s.secret_name.as_deref() == Some(spec.registry_secret.as_str())
+                });
+                let projected = volume.projected.as_ref().is_some_and(|p| {
+                    p.sources.iter().flatten().any(|source| {
+                        source
+                            .secret
+                            .as_ref()
+                            .is_some_and(|s| s.name == spec.registry_secret)
+                    })
+                });
+                from_secret || projected
+            })
+            .map(|volume| volume.name.as_str())
+            .collect();
+    let containers = pod.init_containers.iter().flatten().chain(&pod.containers);
+    for container in containers.filter(|c| c.image.as_deref() == Some(spec.executor_image.as_str()))
+    {
+        let name = &container.name;
+        if let Some(mount) = container
+            .volume_mounts
+            .iter()
+            .flatten()
+            .find(|m| credential_volumes.contains(&m.name.as_str()))
+        {
+            return Err(format!(
+                "whose container {name:?} runs the Dockerfile and mounts the registry credential (volume {:?})",
+                mount.name
+            ));
+        }
+        for env in container.env.iter().flatten() {
+            let from_secret = env
+                .value_from
+                .as_ref()
+                .and_then(|v| v.secret_key_ref.as_ref())
+                .is_some_and(|r| r.name == spec.registry_secret);
+            if from_secret || env.name == "DOCKER_CONFIG" {
+                return Err(format!(
+                    "whose container {name:?} runs the Dockerfile and gets the registry credential through env {:?}",
+                    env.name
+                ));
+            }
+        }
+        let env_from = container.env_from.iter().flatten().any(|source| {
+            source
+                .secret_ref
+                .as_ref()
+                .is_some_and(|r| r.name == spec.registry_secret)
+        });
+        if env_from {
+            return Err(format!(
+                "whose container {name:?} runs the Dockerfile and gets the registry credential through envFrom"
+            ));
         }
     }
     Ok(())

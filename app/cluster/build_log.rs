@@ -14,8 +14,102 @@ pub const REDACTED: &str = "***";
 /// `x-access-token:<token>` Basic credential in base64 — replaced by `***`, keeping the last
 /// `lines` lines.
 pub fn redact_log(log: &str, secrets: &[&str], lines: usize) -> String {
-    let redacted = redact_token_shapes(&redact(log, secrets));
+    let redacted = redact_credential_fields(&redact_token_shapes(&redact(log, secrets)));
     last_lines(&redacted, lines)
+}
+
+/// The values of a registry Secret worth hiding: every value as stored, and inside a
+/// `.dockerconfigjson` each registry's `auth` (and the user and password it decodes to),
+/// `password`, `identitytoken` and `registrytoken`. Usernames shorter than four characters
+/// (`AWS`) are left: replacing them would garble the log without hiding anything.
+pub fn registry_secret_values(data: &[(String, Vec<u8>)]) -> Vec<String> {
+    let mut values = Vec::new();
+    for (key, bytes) in data {
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            continue;
+        };
+        values.push(text.to_string());
+        if key != ".dockerconfigjson" && key != ".dockercfg" {
+            continue;
+        }
+        let Ok(config) = serde_json::from_str::<serde_json::Value>(text) else {
+            continue;
+        };
+        // `.dockerconfigjson` nests registries under `auths`; the legacy `.dockercfg` does not.
+        let registries = config
+            .get("auths")
+            .and_then(|a| a.as_object())
+            .or_else(|| config.as_object());
+        for entry in registries.into_iter().flat_map(|r| r.values()) {
+            for field in ["auth", "password", "identitytoken", "registrytoken"] {
+                if let Some(value) = entry.get(field).and_then(|v| v.as_str()) {
+                    values.push(value.to_string());
+                }
+            }
+            if let Some(username) = entry.get("username").and_then(|v| v.as_str()) {
+                if username.len() >= 4 {
+                    values.push(username.to_string());
+                }
+            }
+            let decoded = entry
+                .get("auth")
+                .and_then(|v| v.as_str())
+                .and_then(|auth| STANDARD.decode(auth).ok())
+                .and_then(|bytes| String::from_utf8(bytes).ok());
+            if let Some((user, password)) = decoded.as_deref().and_then(|d| d.split_once(':')) {
+                values.push(password.to_string());
+                if user.len() >= 4 {
+                    values.push(user.to_string());
+                }
+            }
+        }
+    }
+    values.retain(|v| !v.is_empty());
+    values
+}
+
+/// The JSON fields a docker config keeps credentials in; a log that prints one (`cat
+/// ~/.docker/config.json` in a `RUN` step) shows `***` for its value, whichever registry.
+const CREDENTIAL_FIELDS: &[&str] = &["auth", "password", "identitytoken", "registrytoken"];
+
+/// `text` with the value of every `"auth": "…"` (and `password`, `identitytoken`,
+/// `registrytoken`) replaced by `***`, also when the quotes are escaped (`\"auth\":\"…\"`).
+pub fn redact_credential_fields(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    'scan: while !rest.is_empty() {
+        for field in CREDENTIAL_FIELDS {
+            for quote in ["\\\"", "\""] {
+                let key = format!("{quote}{field}{quote}");
+                let Some(after_key) = rest.strip_prefix(key.as_str()) else {
+                    continue;
+                };
+                let after_colon = after_key.trim_start();
+                let Some(after_colon) = after_colon.strip_prefix(':') else {
+                    continue;
+                };
+                let value_at = after_colon.trim_start();
+                let Some(value) = value_at.strip_prefix(quote) else {
+                    continue;
+                };
+                let end = value.find(quote).unwrap_or(value.len());
+                if end == 0 {
+                    continue;
+                }
+                let kept = rest.len() - value.len();
+                out.push_str(&rest[..kept]);
+                out.push_str(REDACTED);
+                rest = &value[end..];
+                continue 'scan;
+            }
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            out.push(c);
+        }
+        rest = chars.as_str();
+    }
+    out
 }
 
 const TOKEN_PREFIXES: &[&str] = &["ghs_", "ghp_", "gho_", "ghu_", "ghr_", "github_pat_"];
@@ -184,6 +278,60 @@ mod tests {
              Authorization: ***\n\
              Authorization: ***\n\
              the ghs_ prefix alone is fine\n"
+        );
+    }
+
+    #[test]
+    fn registry_credentials_go_as_stored_decoded_and_in_any_auth_field() {
+        let auth = STANDARD.encode("robot$team:s3cr3t-Passw0rd");
+        let config = format!(
+            r#"{{"auths":{{"registry.example.com":{{"auth":"{auth}","identitytoken":"idt-0123456789"}}}}}}"#
+        );
+        let values = registry_secret_values(&[(
+            ".dockerconfigjson".to_string(),
+            config.clone().into_bytes(),
+        )]);
+        for wanted in [
+            config.as_str(),
+            auth.as_str(),
+            "s3cr3t-Passw0rd",
+            "robot$team",
+            "idt-0123456789",
+        ] {
+            assert!(values.iter().any(|v| v == wanted), "{wanted} in {values:?}");
+        }
+        let secrets: Vec<&str> = values.iter().map(String::as_str).collect();
+        let log = format!(
+            "RUN cat /kaniko/.docker/config.json\n{config}\nuser robot$team pass s3cr3t-Passw0rd\n\
+             {{\"auths\": {{\"other.example.com\": {{\"auth\" : \"b3RoZXI6cGFzcw==\"}}}}}}\n\
+             escaped: {{\\\"password\\\":\\\"hunter22\\\"}}\n"
+        );
+        let shown = redact_log(&log, &secrets, 10);
+        for leaked in [
+            "s3cr3t",
+            "robot$team",
+            "b3RoZXI6cGFzcw",
+            "hunter22",
+            auth.as_str(),
+            "idt-0123",
+        ] {
+            assert!(!shown.contains(leaked), "{leaked} leaked: {shown}");
+        }
+        assert!(shown.contains(r#""auth" : "***""#), "{shown}");
+        assert!(shown.contains("user *** pass ***"), "{shown}");
+    }
+
+    #[test]
+    fn a_short_username_stays_and_an_empty_auth_is_left_alone() {
+        let auth = STANDARD.encode("AWS:eyJwYXlsb2FkIjoiLi4uIn0");
+        let config = format!(r#"{{"auths":{{"1234.dkr.ecr":{{"auth":"{auth}"}}}}}}"#);
+        let values =
+            registry_secret_values(&[(".dockerconfigjson".to_string(), config.into_bytes())]);
+        assert!(!values.iter().any(|v| v == "AWS"));
+        assert!(values.iter().any(|v| v == "eyJwYXlsb2FkIjoiLi4uIn0"));
+        assert_eq!(
+            redact_credential_fields(r#"{"auth": ""}"#),
+            r#"{"auth": ""}"#
         );
     }
 

@@ -11,7 +11,7 @@ use tracing::{debug, info};
 
 use super::build_job::{BuildObjects, TOKEN_KEY};
 use super::error::ClusterError;
-use super::pods::{log_container, newest_pod};
+use super::pods::{log_container, newest_pod, reported_digest, source_fetched, ReportedDigest};
 
 pub use super::job_state::{job_state, FailReason, JobState};
 
@@ -236,6 +236,60 @@ impl BuildCluster {
         }
     }
 
+    /// What the newest pod of the Job reported as the pushed image's digest; `None` when the
+    /// Job or its pods are gone.
+    pub async fn pushed_digest(
+        &self,
+        job_name: &str,
+    ) -> Result<Option<ReportedDigest>, ClusterError> {
+        let Some(job) = self.get_job(job_name).await? else {
+            return Ok(None);
+        };
+        let pods = self.pods_of(&job).await?;
+        Ok(newest_pod(&pods).map(reported_digest))
+    }
+
+    /// Whether the Job's source step is over in every pod of it (so the token it fetched with
+    /// can be revoked). `false` while no pod exists.
+    pub async fn source_fetched(&self, job_name: &str) -> Result<bool, ClusterError> {
+        let Some(job) = self.get_job(job_name).await? else {
+            return Ok(false);
+        };
+        let pods = self.pods_of(&job).await?;
+        let secret = source_secret_name(job_name);
+        Ok(!pods.is_empty() && pods.iter().all(|pod| source_fetched(pod, &secret)))
+    }
+
+    /// Deletes the build's source Secret (its token is revoked or about to be); `false` when
+    /// it was already gone.
+    pub async fn delete_source_secret(&self, job_name: &str) -> Result<bool, ClusterError> {
+        let name = source_secret_name(job_name);
+        match self.secrets().delete(&name, &DeleteParams::default()).await {
+            Ok(_) => {
+                debug!(secret = %name, "deleted the build's source Secret");
+                Ok(true)
+            }
+            Err(err) if ClusterError::is_not_found(&err) => Ok(false),
+            Err(err) => Err(self.error(err, format!("deleting Secret {name}"))),
+        }
+    }
+
+    /// The values of the registry Secret worth redacting from a build log (see
+    /// [`registry_secret_values`](super::build_log::registry_secret_values)); none when the
+    /// Secret does not exist.
+    pub async fn registry_secret_values(&self, name: &str) -> Result<Vec<String>, ClusterError> {
+        let secret = self
+            .secrets()
+            .get_opt(name)
+            .await
+            .map_err(|err| self.error(err, format!("reading Secret {name}")))?;
+        let data: Vec<(String, Vec<u8>)> = secret
+            .and_then(|secret| secret.data)
+            .map(|data| data.into_iter().map(|(k, v)| (k, v.0)).collect())
+            .unwrap_or_default();
+        Ok(super::build_log::registry_secret_values(&data))
+    }
+
     /// Whether slipway may work in the namespace: one list of Jobs, for `/readyz`.
     pub async fn check_access(&self) -> Result<(), ClusterError> {
         self.jobs()
@@ -248,7 +302,7 @@ impl BuildCluster {
     /// The token the build's source Secret holds (`None` once the Secret is gone), so its log
     /// can be redacted of exactly that token.
     pub async fn source_token(&self, job_name: &str) -> Result<Option<String>, ClusterError> {
-        let name = format!("{job_name}-source");
+        let name = source_secret_name(job_name);
         let secret = self
             .secrets()
             .get_opt(&name)
@@ -289,4 +343,9 @@ impl BuildCluster {
             .map(|list| list.items)
             .map_err(|err| self.error(err, format!("listing the pods of Job {name}")))
     }
+}
+
+/// The name of a build's source Secret: the Job's, with `-source`.
+pub fn source_secret_name(job_name: &str) -> String {
+    format!("{job_name}-source")
 }

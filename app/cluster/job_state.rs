@@ -94,10 +94,30 @@ pub fn job_state(job: &Job, pods: &[Pod]) -> JobState {
             .unwrap_or_default()
     };
     // A pod that finished while the controller has not written the outcome yet ran: the
-    // build is past pending.
-    let ran = pods
-        .iter()
-        .any(|pod| matches!(phase(pod).as_str(), "Running" | "Succeeded" | "Failed"));
+    // build is past pending. So is a pod past its first init step (the source fetch): the
+    // Dockerfile runs in an init step too, while the pod's phase still says `Pending`.
+    let init_started = |pod: &Pod| {
+        let inits = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.init_container_statuses.as_deref())
+            .unwrap_or_default();
+        let first = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.init_containers.as_ref())
+            .and_then(|c| c.first())
+            .map(|c| c.name.as_str());
+        inits.iter().any(|s| {
+            let state = s.state.as_ref();
+            let terminated = state.is_some_and(|state| state.terminated.is_some());
+            let running = state.is_some_and(|state| state.running.is_some());
+            terminated || (running && first.is_some_and(|first| first != s.name))
+        })
+    };
+    let ran = pods.iter().any(|pod| {
+        matches!(phase(pod).as_str(), "Running" | "Succeeded" | "Failed") || init_started(pod)
+    });
     if ran {
         JobState::Running { started_at }
     } else {
@@ -162,6 +182,28 @@ mod tests {
                 started_at: Some(START_MS)
             },
             "finished pod, outcome not written yet"
+        );
+    }
+
+    #[test]
+    fn a_pending_pod_whose_init_steps_run_is_a_running_build() {
+        let active = job(json!({"startTime": START, "active": 1}));
+        let building: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "build-1-x7k2p"},
+            "spec": {"initContainers": [{"name": "source"}, {"name": "build"}], "containers": [{"name": "push"}]},
+            "status": {"phase": "Pending", "initContainerStatuses": [
+                {"name": "source", "image": "git", "imageID": "", "ready": false, "restartCount": 0,
+                 "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}},
+                {"name": "build", "image": "kaniko", "imageID": "", "ready": false, "restartCount": 0,
+                 "state": {"running": {"startedAt": START}}},
+            ]},
+        }))
+        .expect("a Pod");
+        assert_eq!(
+            job_state(&active, &[building]),
+            JobState::Running {
+                started_at: Some(START_MS)
+            }
         );
     }
 

@@ -285,6 +285,23 @@ impl GitHub {
         response.json(&endpoint_label("POST", &path))
     }
 
+    /// Revokes `token` (`DELETE /installation/token`, authenticated with that very token; 204).
+    /// A token GitHub refuses already (401: revoked or expired) is as good as revoked.
+    pub async fn revoke_installation_token(&self, token: &str) -> Result<(), GitHubError> {
+        let answer = self
+            .call(
+                &Method::DELETE,
+                Some(format!("token {token}")),
+                "/installation/token",
+                None,
+            )
+            .await;
+        match answer {
+            Ok(_) | Err(GitHubError::Status { status: 401, .. }) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
     /// Exchanges the App-manifest flow's one-time code for the new App's credentials.
     pub async fn convert_manifest(&self, code: &str) -> Result<ManifestConversion, GitHubError> {
         if code.is_empty()

@@ -138,6 +138,7 @@ fn push(root: &Node<'_>) -> Result<PushEvent, DecodeError> {
             .opt("head_commit")
             .map(|commit| commit.get("message")?.string())
             .transpose()?,
+        sender: root.opt("sender").map(|s| user(&s)).transpose()?,
     })
 }
 
@@ -183,6 +184,7 @@ fn check_run(root: &Node<'_>) -> Result<CheckRunEvent, DecodeError> {
             .opt("requested_action")
             .map(|action| action.get("identifier")?.string())
             .transpose()?,
+        sender: root.opt("sender").map(|s| user(&s)).transpose()?,
     })
 }
 

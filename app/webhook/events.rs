@@ -182,6 +182,8 @@ pub struct PushEvent {
     pub created: bool,
     /// `None` when the push deleted the ref.
     pub head_commit_message: Option<String>,
+    /// `sender`: the account that pushed (GitHub's login, unlike `pusher.name`).
+    pub sender: Option<User>,
 }
 
 /// `pull_request_review`.
@@ -213,6 +215,8 @@ pub struct CheckRunEvent {
     pub pull_requests: Vec<PullNumber>,
     /// `requested_action.identifier`, on `requested_action`.
     pub requested_action: Option<String>,
+    /// `sender`: who re-requested the check run or pressed its button.
+    pub sender: Option<User>,
 }
 
 /// The installation an installation event is about.

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::command_world::ConfigRepo;
 use crate::git_fixtures::TestRepo;
 use crate::support::fake_github::FakeCheckRun;
-use crate::support::fake_kube::FakeKube;
+use crate::support::fake_kube::{FakeKube, JobOutcome};
 use crate::support::payloads::INSTALLATION_ID;
 use crate::support::{file_url, fixture, FakeGitHub, TestServer};
 
@@ -120,6 +120,13 @@ impl Push {
             deleted: false,
             fork: false,
         }
+    }
+
+    /// The payload, pushed by `sender` (GitHub's `sender.login`).
+    pub fn payload_as(&self, sender: &str) -> Vec<u8> {
+        let mut event: Value = serde_json::from_slice(&self.payload()).expect("JSON");
+        event["sender"]["login"] = json!(sender);
+        serde_json::to_vec(&event).expect("serialises")
     }
 
     pub fn payload(&self) -> Vec<u8> {
@@ -303,6 +310,35 @@ impl BuildWorld {
         self.check_run_when(sha, "in progress", |run| run.status == "in_progress")
             .await;
         (job, pod)
+    }
+
+    /// The digest the push step of `job` reports in these scenarios: made from the Job's name,
+    /// so each build has its own.
+    pub fn digest_of(job: &str) -> String {
+        use sha2::{Digest, Sha256};
+        format!("sha256:{}", hex::encode(Sha256::digest(job.as_bytes())))
+    }
+
+    /// Plays the push step and the Job controller for a build that worked: every pod of `job`
+    /// gets the digest ([`Self::digest_of`]) as its push container's termination message,
+    /// then the Job succeeds. Returns the digest.
+    pub fn push_succeeds(&self, job: &str) -> String {
+        let digest = Self::digest_of(job);
+        self.finish_with_termination_message(job, &digest);
+        digest
+    }
+
+    /// The push container of every pod of `job` writes `message` to its termination log, then
+    /// the Job succeeds.
+    pub fn finish_with_termination_message(&self, job: &str, message: &str) {
+        for pod in self.kube.objects("pods", NAMESPACE) {
+            if pod["metadata"]["labels"]["batch.kubernetes.io/job-name"] == json!(job) {
+                let name = pod["metadata"]["name"].as_str().expect("a pod has a name");
+                self.kube
+                    .write_termination_log(NAMESPACE, name, "push", message);
+            }
+        }
+        self.kube.finish_job(NAMESPACE, job, JobOutcome::Succeeded);
     }
 
     /// The check runs on `sha` of the app repo, all read.

@@ -35,7 +35,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
@@ -493,6 +493,10 @@ impl FakeGitHubBuilder {
         });
         let app = Router::new()
             .route("/app/installations/{id}/access_tokens", post(create_token))
+            .route("/installation/token", delete(revoke_token))
+            // Git over HTTPS lives on GitHub's web host; the fake serves it under `/git/`.
+            .route("/git/{owner}/{repo}/info/refs", get(git_info_refs))
+            .route("/git/{owner}/{repo}/git-upload-pack", post(git_upload_pack))
             .route("/app/hook/deliveries", get(list_deliveries))
             .route("/app/hook/deliveries/{id}/attempts", post(redeliver))
             .route("/app-manifests/{code}/conversions", post(convert_manifest))
@@ -1138,6 +1142,164 @@ async fn create_token(
         })),
     )
         .into_response()
+}
+
+/// `DELETE /installation/token`, authenticated with the token to revoke: 204, and the token
+/// stops working for the API (401) and for git (401 with a Basic challenge). A token GitHub
+/// does not accept (unknown, expired, already revoked) is 401 "Bad credentials".
+async fn revoke_token(State(state): State<Arc<Mutex<FakeState>>>, headers: HeaderMap) -> Response {
+    let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+    if let Err(refused) = check_installation_token(&state, &headers) {
+        return refused.into_response();
+    }
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("token ")
+                .or_else(|| v.strip_prefix("Bearer "))
+        })
+        .unwrap_or_default()
+        .to_string();
+    if let Some(issued) = state.tokens.get_mut(&token) {
+        issued.revoked = true;
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Why git over HTTPS is refused, as GitHub answers it.
+enum GitRefused {
+    /// No live installation token in the Basic credential: 401 with a Basic challenge.
+    Unauthorized,
+    NotFound,
+}
+
+impl IntoResponse for GitRefused {
+    fn into_response(self) -> Response {
+        match self {
+            GitRefused::Unauthorized => {
+                let mut response = (
+                    StatusCode::UNAUTHORIZED,
+                    "Invalid username or token. Password authentication is not supported for Git operations.\n",
+                )
+                    .into_response();
+                response.headers_mut().insert(
+                    "www-authenticate",
+                    axum::http::HeaderValue::from_static("Basic realm=\"GitHub\""),
+                );
+                response
+            }
+            GitRefused::NotFound => error(StatusCode::NOT_FOUND, "Repository not found."),
+        }
+    }
+}
+
+/// The bare repository a git URL path (`/git/{owner}/{repo}.git/…`) serves, when the request's
+/// Basic credential is a live installation token (`x-access-token:<token>`).
+fn git_repository(
+    state: &Arc<Mutex<FakeState>>,
+    owner: &str,
+    repo: &str,
+    headers: &HeaderMap,
+) -> Result<std::path::PathBuf, GitRefused> {
+    use base64::Engine;
+    let state = state.lock().unwrap_or_else(|p| p.into_inner());
+    let password = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|pair| pair.split_once(':').map(|(_, p)| p.to_string()));
+    let live = password
+        .as_deref()
+        .and_then(|p| state.tokens.get(p))
+        .is_some_and(|issued| !issued.revoked && issued.expires_at > OffsetDateTime::now_utc());
+    if !live {
+        return Err(GitRefused::Unauthorized);
+    }
+    let name = repo.strip_suffix(".git").unwrap_or(repo);
+    state
+        .repos
+        .get(&format!("{owner}/{name}"))
+        .and_then(|r| r.bare.clone())
+        .ok_or(GitRefused::NotFound)
+}
+
+fn run_upload_pack(bare: &FsPath, advertise: bool, input: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Write;
+    let mut command = std::process::Command::new("git");
+    command.arg("upload-pack").arg("--stateless-rpc");
+    if advertise {
+        command.arg("--advertise-refs");
+    }
+    let mut child = command
+        .arg(bare)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_PROTOCOL", "")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input).map_err(|e| e.to_string())?;
+    }
+    let output = child.wait_with_output().map_err(|e| e.to_string())?;
+    if output.status.success() {
+        Ok(output.stdout)
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).to_string())
+    }
+}
+
+/// `GET /git/{owner}/{repo}.git/info/refs?service=git-upload-pack`: smart HTTP ref advertisement.
+async fn git_info_refs(
+    State(state): State<Arc<Mutex<FakeState>>>,
+    Path((owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let bare = match git_repository(&state, &owner, &repo, &headers) {
+        Ok(bare) => bare,
+        Err(refused) => return refused.into_response(),
+    };
+    match run_upload_pack(&bare, true, &[]) {
+        Ok(refs) => {
+            let mut body = b"001e# service=git-upload-pack\n0000".to_vec();
+            body.extend(refs);
+            (
+                [(
+                    "content-type",
+                    "application/x-git-upload-pack-advertisement",
+                )],
+                body,
+            )
+                .into_response()
+        }
+        Err(message) => error(StatusCode::INTERNAL_SERVER_ERROR, &message),
+    }
+}
+
+/// `POST /git/{owner}/{repo}.git/git-upload-pack`: the fetch itself.
+async fn git_upload_pack(
+    State(state): State<Arc<Mutex<FakeState>>>,
+    Path((owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let bare = match git_repository(&state, &owner, &repo, &headers) {
+        Ok(bare) => bare,
+        Err(refused) => return refused.into_response(),
+    };
+    match run_upload_pack(&bare, false, &body) {
+        Ok(pack) => (
+            [("content-type", "application/x-git-upload-pack-result")],
+            pack,
+        )
+            .into_response(),
+        Err(message) => error(StatusCode::INTERNAL_SERVER_ERROR, &message),
+    }
 }
 
 async fn get_repository(

@@ -4,7 +4,11 @@
 //!
 //! 1. A `push` (or a re-run of `slipway/build`) is checked: tags, deletions, forks and repos
 //!    without `build:` are ignored with the reason logged ([`trigger`]); a branch not in
-//!    `build.branches` too. The configuration is read at the pushed commit.
+//!    `build.branches` too. What may be built and where it goes — `build.image`,
+//!    `build.branches`, `deploy:` — is read from the default branch's head when the build is
+//!    asked for, never from the pushed commit: a branch cannot widen its own `branches`,
+//!    retarget the image or change `deploy:`. The Dockerfile, context and args are read at the
+//!    pushed commit: they are the code being built.
 //! 2. A newer push to the branch cancels the build still running on it ("superseded by").
 //! 3. The check run is created `queued` (found again when a crashed handler is retried), and a
 //!    `build` run is started: the run does the rest ([`run`]), one short step at a time, woken
@@ -126,6 +130,8 @@ struct BuildRequest {
     /// Whether a run of the same SHA and attempt that already finished counts (a re-processed
     /// push) or a new attempt is wanted (a re-run).
     rerun: bool,
+    /// Who caused the build: the push's sender, or whoever pressed Re-run.
+    requested_by: Option<String>,
 }
 
 /// What `.github/slipway.yml` at the pushed commit says, for builds.
@@ -166,6 +172,19 @@ impl Builds {
         else {
             return Ok(());
         };
+        let Some(app) = self
+            .governed(
+                delivery,
+                installation_id,
+                &push.repository,
+                &branch,
+                app,
+                true,
+            )
+            .await?
+        else {
+            return Ok(());
+        };
         if let Err(ignored) =
             trigger::branch_is_built(&app.build, &branch, &push.repository.default_branch)
         {
@@ -182,6 +201,7 @@ impl Builds {
                 commit_message: push.head_commit_message.clone().unwrap_or_default(),
                 app,
                 rerun: false,
+                requested_by: push.sender.as_ref().map(|s| s.login.clone()),
             },
         )
         .await
@@ -225,6 +245,26 @@ impl Builds {
         else {
             return Ok(());
         };
+        let Some(app) = self
+            .governed(
+                delivery,
+                installation.0,
+                &event.repository,
+                &branch,
+                app,
+                false,
+            )
+            .await?
+        else {
+            return Ok(());
+        };
+        // A re-run builds a branch the default branch no longer builds: refused like a push.
+        if let Err(ignored) =
+            trigger::branch_is_built(&app.build, &branch, &event.repository.default_branch)
+        {
+            tracing::info!(delivery = %delivery.id, repo, reason = %ignored, "re-run not built");
+            return Ok(());
+        }
         self.start_build(
             runs,
             BuildRequest {
@@ -235,6 +275,7 @@ impl Builds {
                 commit_message: earlier.map(|p| p.commit_message).unwrap_or_default(),
                 app,
                 rerun: true,
+                requested_by: event.sender.as_ref().map(|s| s.login.clone()),
             },
         )
         .await
@@ -312,6 +353,9 @@ impl Builds {
             started_at: None,
             result: None,
             failures: 0,
+            requested_by: request.requested_by.clone(),
+            digest: None,
+            token_revoked: false,
         };
         let github = &self.inner.github;
         progress.check_run_id = match github
@@ -407,6 +451,90 @@ impl Builds {
                 Ok(None)
             }
         }
+    }
+
+    /// `app` (read at the built commit) with what may be built and where it goes replaced by
+    /// the default branch's: `build.image`, `build.branches` and `deploy:` of the default
+    /// branch's head now. `None` (the reason logged) when the default branch builds nothing.
+    /// A push to the default branch is that branch's head (`pushed_head`): `app` stands. A
+    /// re-run of an older default-branch commit takes the head's, like any other branch.
+    async fn governed(
+        &self,
+        delivery: &Delivery,
+        installation_id: i64,
+        repository: &Repository,
+        branch: &str,
+        mut app: AppRepoConfig,
+        pushed_head: bool,
+    ) -> Result<Option<AppRepoConfig>, HandlerError> {
+        let repo = repository.full_name.to_string();
+        let default_branch = repository.default_branch.clone();
+        if pushed_head && branch == default_branch {
+            return Ok(Some(app));
+        }
+        let mirror = self.mirror_fresh(installation_id, repository).await?;
+        let head_ref = format!("refs/heads/{default_branch}");
+        let governing =
+            git::blocking(move || -> Result<Result<AppConfig, String>, HandlerError> {
+                let head = match mirror.resolve(&head_ref) {
+                    Ok(head) => head,
+                    Err(err) => {
+                        return Ok(Err(format!("the default branch cannot be read: {err}")))
+                    }
+                };
+                let tree = mirror.tree_at(&head.to_hex())?;
+                Ok(Ok(match config::read_at(&tree) {
+                    Ok(found) => match found.app_repo {
+                        Some(app) => AppConfig::Build(app),
+                        None => AppConfig::Ignored(Ignored::NoBuildSection(repo)),
+                    },
+                    Err(ReadError::NotFound { .. }) => AppConfig::Ignored(Ignored::NoConfig {
+                        repo,
+                        sha: head.short(7),
+                    }),
+                    Err(err @ ReadError::Source { .. }) => return Err(err.into()),
+                    Err(err) => AppConfig::Broken(err),
+                }))
+            })
+            .await?;
+        let repo = repository.full_name.to_string();
+        match governing {
+            Ok(AppConfig::Build(governing)) => {
+                app.build.image = governing.build.image;
+                app.build.branches = governing.build.branches;
+                app.deploy = governing.deploy;
+                Ok(Some(app))
+            }
+            Ok(AppConfig::Ignored(ignored)) => {
+                tracing::info!(delivery = %delivery.id, repo, branch, reason = %ignored, "not built: the default branch builds nothing");
+                Ok(None)
+            }
+            Ok(AppConfig::Broken(err)) => {
+                tracing::info!(delivery = %delivery.id, repo, branch, error = %err, "not built: the default branch's configuration is broken");
+                Ok(None)
+            }
+            Err(reason) => {
+                tracing::info!(delivery = %delivery.id, repo, branch, reason, "not built");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The app repo's mirror, fetched now so its branches are GitHub's current ones.
+    async fn mirror_fresh(
+        &self,
+        installation_id: i64,
+        repository: &Repository,
+    ) -> Result<LocalRepo, HandlerError> {
+        let token = self
+            .inner
+            .github
+            .installation_token(installation_id)
+            .await?;
+        let remote = Remote::new(&repository.clone_url).with_token(Token::new(token.token));
+        let mirrors = self.inner.mirrors.clone();
+        git::blocking(move || -> Result<LocalRepo, HandlerError> { Ok(mirrors.fetch(&remote)?) })
+            .await
     }
 
     /// `.github/slipway.yml` at `sha`, fetched into the app repo's mirror when missing.

@@ -21,7 +21,8 @@ pub enum Phase {
     Bumping,
 }
 
-/// The image, Dockerfile and args the build was configured with at its commit.
+/// What the build makes: `image` from the default branch's configuration (a branch cannot
+/// retarget it), the Dockerfile, context and args from the built commit (the code built).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuildRecipe {
     pub image: String,
@@ -30,7 +31,8 @@ pub struct BuildRecipe {
     pub args: Vec<BuildArg>,
 }
 
-/// `deploy:` at the built commit.
+/// `deploy:` of the default branch's head when the build was asked for: a pushed branch
+/// cannot choose where its image goes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployTarget {
     pub repo: String,
@@ -68,6 +70,15 @@ pub struct BuildProgress {
     /// Failed tries of the current step, reset when a step succeeds.
     #[serde(default)]
     pub failures: u32,
+    /// Who caused the build: the push's sender, or whoever pressed Re-run.
+    #[serde(default)]
+    pub requested_by: Option<String>,
+    /// The pushed image's digest, as the push step reported it (validated).
+    #[serde(default)]
+    pub digest: Option<String>,
+    /// The source token was revoked (the source step is over, or the build ended).
+    #[serde(default)]
+    pub token_revoked: bool,
 }
 
 impl BuildProgress {

@@ -29,7 +29,7 @@ pub enum Outcome {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct BumpNote {
     /// `committed`, `proposed`, `already_current`, `locked`, `not_allowed`, `newer_running`,
-    /// `not_default_branch`, `failed`; empty when the app repo deploys nowhere.
+    /// `not_default_branch`, `no_digest`, `failed`; empty when the app repo deploys nowhere.
     pub kind: &'static str,
     pub config_repo: String,
     pub environment: String,
@@ -76,6 +76,12 @@ pub struct Facts {
     pub bump: BumpNote,
     pub log: Option<String>,
     pub log_lines: usize,
+    /// The pushed image's digest, once reported.
+    pub digest: Option<String>,
+    /// The one tag the build pushes.
+    pub destination: String,
+    /// Who caused the build.
+    pub requested_by: Option<String>,
 }
 
 impl Facts {
@@ -90,11 +96,15 @@ impl Facts {
             namespace,
         );
         facts.image = progress.recipe.image.clone();
-        facts.destinations = crate::cluster::build_job::destinations(
+        facts.destination = crate::cluster::build_job::destination(
             &progress.recipe.image,
             &progress.sha,
             &progress.branch,
+            &progress.default_branch,
         );
+        facts.destinations = vec![facts.destination.clone()];
+        facts.digest = progress.digest.clone();
+        facts.requested_by = progress.requested_by.clone();
         facts.job = progress.job_name.clone().unwrap_or_default();
         facts.timeout = timeout.to_string();
         facts
@@ -127,6 +137,9 @@ impl Facts {
             bump: BumpNote::default(),
             log: None,
             log_lines: LOG_LINES,
+            digest: None,
+            destination: String::new(),
+            requested_by: None,
         }
     }
 }

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::cluster::pods::ReportedDigest;
 use crate::cluster::{self, BuildSpec, FailReason, JobState};
 use crate::config::format_duration;
 use crate::github::{CheckConclusion, CheckRunUpdate, CheckStatus};
@@ -131,6 +132,7 @@ impl Builds {
             clone_url: progress.clone_url.clone(),
             sha: progress.sha.clone(),
             branch: progress.branch.clone(),
+            default_branch: progress.default_branch.clone(),
             commit_message: progress.commit_message.clone(),
             attempt: progress.attempt,
             image: progress.recipe.image.clone(),
@@ -163,7 +165,14 @@ impl Builds {
         let Some(job) = progress.job_name.clone() else {
             return Err(Trouble::Fatal("the build has no Job".to_string()));
         };
-        match cluster.job_state(&job).await? {
+        let state = cluster.job_state(&job).await?;
+        if !progress.token_revoked
+            && matches!(state, JobState::Pending | JobState::Running { .. })
+            && cluster.source_fetched(&job).await?
+        {
+            self.revoke_token(progress, cluster, &job).await;
+        }
+        match state {
             JobState::Pending => Ok(self.wait_for_job(progress)),
             JobState::Running { started_at } => {
                 if progress.phase != Phase::Running {
@@ -190,14 +199,45 @@ impl Builds {
                     duration_ms: duration(started_at.or(progress.started_at), finished_at),
                 };
                 progress.result = Some(result);
+                let digest = match cluster.pushed_digest(&job).await? {
+                    Some(ReportedDigest::Valid(digest)) => Ok(digest),
+                    Some(ReportedDigest::Malformed(message)) => Err(format!(
+                        "the build reported {message:?} as the pushed image's digest, which is not sha256: followed by 64 hex digits."
+                    )),
+                    Some(ReportedDigest::Missing) | None => Err(
+                        "the build reported no digest of the pushed image (the push step's termination message is empty)."
+                            .to_string(),
+                    ),
+                };
+                self.end_of_job(progress, cluster, &job).await?;
+                progress.digest = digest.as_ref().ok().cloned();
                 if self.bumps_after_build(progress) {
+                    if let Err(reason) = digest {
+                        let deploy = progress.deploy.clone();
+                        let mut facts = self.finished_facts(progress, Outcome::BumpFailed);
+                        facts.bump = BumpNote {
+                            kind: "no_digest",
+                            config_repo: deploy
+                                .as_ref()
+                                .map(|d| d.repo.clone())
+                                .unwrap_or_default(),
+                            environment: deploy.map(|d| d.environment).unwrap_or_default(),
+                            reason: reason.clone(),
+                            ..BumpNote::default()
+                        };
+                        self.complete(progress, CheckConclusion::Failure, &facts)
+                            .await?;
+                        return Ok(StepOutcome::failed(format!("not bumped: {reason}")));
+                    }
                     progress.phase = Phase::Bumping;
                     return self.bump(progress).await;
                 }
                 let mut facts = self.finished_facts(progress, Outcome::Succeeded);
-                if progress.deploy.is_some() {
+                if let Some(deploy) = &progress.deploy {
                     facts.bump = BumpNote {
                         kind: "not_default_branch",
+                        config_repo: deploy.repo.clone(),
+                        environment: deploy.environment.clone(),
                         ..BumpNote::default()
                     };
                 }
@@ -215,6 +255,7 @@ impl Builds {
                     log_tail: self.log_tail(cluster, &job).await,
                     duration_ms: duration(started_at.or(progress.started_at), finished_at),
                 });
+                self.end_of_job(progress, cluster, &job).await?;
                 let (outcome, conclusion) = match reason {
                     FailReason::DeadlineExceeded => (Outcome::TimedOut, CheckConclusion::TimedOut),
                     _ => (Outcome::Failed, CheckConclusion::Failure),
@@ -235,27 +276,7 @@ impl Builds {
         let Some(deploy) = progress.deploy.clone() else {
             return Err(Trouble::Fatal("the build deploys nowhere".to_string()));
         };
-        let (Some(config_repo), Some(source_repo)) =
-            (deploy.repo.parse().ok(), progress.repo_ref())
-        else {
-            return Err(Trouble::Fatal(format!(
-                "`{}` is not an owner/name",
-                deploy.repo
-            )));
-        };
-        let order = BumpOrder {
-            config_repo,
-            environment: deploy.environment.clone(),
-            image: progress.recipe.image.clone(),
-            tag: progress.sha.clone(),
-            digest: None,
-            source: SourceCommit {
-                repo: source_repo,
-                sha: progress.sha.clone(),
-                url: progress.commit_url(),
-            },
-            requested_by: None,
-        };
+        let order = bump_order(progress).map_err(Trouble::Fatal)?;
         let landed = match self.inner.bumper.land(order).await {
             Ok(landed) => landed,
             Err(err) if err.is_transient() => return Err(Trouble::Transient(err.to_string())),
@@ -336,12 +357,19 @@ impl Builds {
 
     /// A run that was cancelled or timed out: its Job goes, its check run completes.
     async fn finish_stopped(&self, run: &RunRecord, outcome: Outcome) -> Result<(), StepError> {
-        let progress = progress_of(&run.progress)?;
+        let mut progress = progress_of(&run.progress)?;
         if let (ClusterAccess::Ready(cluster), Some(job)) =
-            (&self.inner.cluster, &progress.job_name)
+            (&self.inner.cluster, progress.job_name.clone())
         {
+            self.end_of_job(&mut progress, cluster, &job)
+                .await
+                .map_err(|trouble| match trouble {
+                    Trouble::Transient(reason) | Trouble::Fatal(reason) => {
+                        StepError::Retryable(reason)
+                    }
+                })?;
             cluster
-                .delete(job)
+                .delete(&job)
                 .await
                 .map_err(|err| StepError::Retryable(crate::failure::chain(&err)))?;
         }
@@ -397,6 +425,55 @@ impl Builds {
         }
     }
 
+    /// Revokes the build's source token (`DELETE /installation/token` with that token): nothing
+    /// needs it once the source is fetched, and the Dockerfile runs after that. A failure is
+    /// logged and tried again at the next look at the Job (the token expires within the hour
+    /// regardless).
+    async fn revoke_token(
+        &self,
+        progress: &mut BuildProgress,
+        cluster: &cluster::BuildCluster,
+        job: &str,
+    ) {
+        let token = match cluster.source_token(job).await {
+            Ok(Some(token)) => token,
+            Ok(None) => {
+                // No Secret, nothing left here to revoke with: it was deleted when the build
+                // ended (or collected with its Job), and the token expires within the hour.
+                progress.token_revoked = true;
+                return;
+            }
+            Err(err) => {
+                tracing::warn!(job, error = %crate::failure::chain(&err), "cannot read the build's token to revoke it");
+                return;
+            }
+        };
+        match self.inner.github.revoke_installation_token(&token).await {
+            Ok(()) => {
+                tracing::info!(repo = %progress.repo, sha = %progress.sha, job, "source fetched: the build's token is revoked");
+                progress.token_revoked = true;
+            }
+            Err(err) => {
+                tracing::warn!(job, error = %crate::failure::chain(&err), "cannot revoke the build's token; trying again later");
+            }
+        }
+    }
+
+    /// However the Job ended (success, failure, deadline, cancel): its token is revoked and
+    /// the Secret holding it deleted.
+    async fn end_of_job(
+        &self,
+        progress: &mut BuildProgress,
+        cluster: &cluster::BuildCluster,
+        job: &str,
+    ) -> Result<(), Trouble> {
+        if !progress.token_revoked {
+            self.revoke_token(progress, cluster, job).await;
+        }
+        cluster.delete_source_secret(job).await?;
+        Ok(())
+    }
+
     fn bumps_after_build(&self, progress: &BuildProgress) -> bool {
         progress.deploy.is_some() && progress.branch == progress.default_branch
     }
@@ -419,7 +496,21 @@ impl Builds {
                 None
             }
         };
-        let secrets: Vec<&str> = token.iter().map(String::as_str).collect();
+        let registry = match cluster
+            .registry_secret_values(&self.inner.settings.registry_secret)
+            .await
+        {
+            Ok(values) => values,
+            Err(err) => {
+                tracing::warn!(job, error = %crate::failure::chain(&err), "cannot read the registry Secret to redact its values; redacting credential shapes only");
+                Vec::new()
+            }
+        };
+        let secrets: Vec<&str> = token
+            .iter()
+            .chain(registry.iter())
+            .map(String::as_str)
+            .collect();
         match cluster.log_tail(job, LOG_LINES as i64).await {
             Ok(Some(log)) => Some(cluster::build_log::redact_log(&log, &secrets, LOG_LINES)),
             Ok(None) => None,
@@ -484,10 +575,105 @@ impl Builds {
     }
 }
 
+/// What a green default-branch build hands the Bumper: the commit's SHA tag, the digest the
+/// push step reported (a bump pins it), and who caused the build (the pusher, or whoever
+/// pressed Re-run), so their own approval of a bump pull request does not count.
+fn bump_order(progress: &BuildProgress) -> Result<BumpOrder, String> {
+    let Some(deploy) = &progress.deploy else {
+        return Err("the build deploys nowhere".to_string());
+    };
+    let (Some(config_repo), Some(source_repo)) = (deploy.repo.parse().ok(), progress.repo_ref())
+    else {
+        return Err(format!("`{}` is not an owner/name", deploy.repo));
+    };
+    let Some(digest) = progress.digest.clone() else {
+        return Err("the build reported no digest of the pushed image".to_string());
+    };
+    Ok(BumpOrder {
+        config_repo,
+        environment: deploy.environment.clone(),
+        image: progress.recipe.image.clone(),
+        tag: progress.sha.clone(),
+        digest: Some(digest),
+        source: SourceCommit {
+            repo: source_repo,
+            sha: progress.sha.clone(),
+            url: progress.commit_url(),
+        },
+        requested_by: progress.requested_by.clone(),
+    })
+}
+
 fn duration(started: Option<i64>, finished: Option<i64>) -> Option<i64> {
     match (started, finished) {
         (Some(start), Some(end)) if end >= start => Some(end - start),
         (Some(start), None) => Some(now_millis() - start),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::github::CheckRunId;
+    use crate::pipelines::build::progress::{BuildRecipe, DeployTarget};
+
+    fn progress() -> BuildProgress {
+        BuildProgress {
+            installation_id: 1,
+            repo: "acme/api".to_string(),
+            clone_url: "https://github.com/acme/api.git".to_string(),
+            html_url: Some("https://github.com/acme/api".to_string()),
+            default_branch: "main".to_string(),
+            branch: "main".to_string(),
+            sha: "0123456789abcdef0123456789abcdef01234567".to_string(),
+            commit_message: "feat".to_string(),
+            attempt: 1,
+            check_run_id: CheckRunId(7),
+            recipe: BuildRecipe {
+                image: "registry.example.com/team/api".to_string(),
+                dockerfile: "Dockerfile".to_string(),
+                context: ".".to_string(),
+                args: Vec::new(),
+            },
+            deploy: Some(DeployTarget {
+                repo: "acme/config".to_string(),
+                environment: "dev".to_string(),
+            }),
+            phase: Phase::Bumping,
+            job_name: Some("build-api-0123456-abc".to_string()),
+            started_at: None,
+            result: None,
+            failures: 0,
+            requested_by: Some("octocat".to_string()),
+            digest: Some(format!("sha256:{}", "ab".repeat(32))),
+            token_revoked: true,
+        }
+    }
+
+    #[test]
+    fn the_bump_order_carries_the_digest_and_who_caused_the_build() {
+        let order = bump_order(&progress()).expect("an order");
+        assert_eq!(order.tag, "0123456789abcdef0123456789abcdef01234567");
+        assert_eq!(order.digest, Some(format!("sha256:{}", "ab".repeat(32))));
+        assert_eq!(order.requested_by.as_deref(), Some("octocat"));
+        assert_eq!(order.image, "registry.example.com/team/api");
+        assert_eq!(order.environment, "dev");
+        assert_eq!(
+            order.source.url,
+            "https://github.com/acme/api/commit/0123456789abcdef0123456789abcdef01234567"
+        );
+    }
+
+    #[test]
+    fn no_digest_no_bump_order() {
+        let without = BuildProgress {
+            digest: None,
+            ..progress()
+        };
+        assert_eq!(
+            bump_order(&without).unwrap_err(),
+            "the build reported no digest of the pushed image"
+        );
     }
 }

@@ -13,6 +13,11 @@ use super::status::ApiError;
 use super::store::{Part, Scope, Store};
 
 pub const CONTROLLER_UID: &str = "batch.kubernetes.io/controller-uid";
+
+/// What each container wrote to its termination-message file (`/dev/termination-log`), by
+/// (namespace, pod, container): the kubelet puts it in `state.terminated.message` when the
+/// container ends.
+pub type TerminationLogs = std::collections::HashMap<(String, String, String), String>;
 pub const JOB_NAME: &str = "batch.kubernetes.io/job-name";
 
 /// How a Job ends.
@@ -178,8 +183,18 @@ fn set_count(status: &mut Value, field: &str, count: usize) {
     }
 }
 
-fn container_status(container: &Value, state: Value, ready: bool) -> Value {
+fn container_status(
+    container: &Value,
+    mut state: Value,
+    ready: bool,
+    message: Option<&String>,
+) -> Value {
     let started = state.get("running").is_some();
+    if let (Some(message), Some(terminated)) = (message, state.get_mut("terminated")) {
+        // The kubelet keeps at most 4096 bytes of the file.
+        let cut: String = message.chars().take(4096).collect();
+        terminated["message"] = json!(cut);
+    }
     json!({
         "name": container["name"],
         "image": container["image"],
@@ -195,16 +210,19 @@ fn condition(kind: &str, holds: bool, now: &str) -> Value {
     json!({"type": kind, "status": if holds { "True" } else { "False" }, "lastTransitionTime": now})
 }
 
-/// What the kubelet reports for a pod in `phase`: `Pending` with the init containers running,
+/// What the kubelet reports for a pod in `phase`: `Pending` with the first init container running,
 /// `Running` past them, `Succeeded` with every container exited 0, `Failed` with the main
-/// container exited 1. `init_failed` reports instead the first init container exited 128.
+/// container exited 1. `failed_init: Some((n, code))` reports instead init container `n`
+/// exited `code` (those before it completed, those after it never started), the pod `Failed`.
 pub fn set_pod_phase(
     store: &mut Store,
+    messages: &TerminationLogs,
     namespace: &str,
     pod_name: &str,
     phase: &str,
-    init_failed: bool,
+    failed_init: Option<(usize, i32)>,
 ) -> Result<(), ApiError> {
+    let init_failed = failed_init.is_some();
     let pod = store.get(pods(), Some(namespace), pod_name)?;
     let now = super::store::now();
     let started = pod["status"]["startTime"]
@@ -221,6 +239,10 @@ pub fn set_pod_phase(
         .unwrap_or_default();
     let exited = |code: i32, reason: &str| json!({"terminated": {"exitCode": code, "reason": reason, "startedAt": started, "finishedAt": now}});
     let waiting = json!({"waiting": {"reason": "PodInitializing"}});
+    let message_of = |container: &Value| {
+        let name = container["name"].as_str().unwrap_or_default().to_string();
+        messages.get(&(namespace.to_string(), pod_name.to_string(), name))
+    };
     let running = json!({"running": {"startedAt": now}});
     let (init_state, main_state, main_ready) = match (phase, init_failed) {
         (_, true) => (exited(128, "Error"), waiting.clone(), false),
@@ -239,18 +261,22 @@ pub fn set_pod_phase(
         .iter()
         .enumerate()
         .map(|(n, c)| {
-            // Only the first init container fails; those after it never start.
-            let state = if init_failed && n > 0 {
-                waiting.clone()
-            } else {
-                init_state.clone()
+            // Init containers run one after the other: while the pod is pending only the
+            // first runs; when one fails, those before it completed and those after it never
+            // start.
+            let state = match failed_init {
+                Some((at, _)) if n < at => exited(0, "Completed"),
+                Some((at, code)) if n == at => exited(code, "Error"),
+                Some(_) => waiting.clone(),
+                None if phase == "Pending" && n > 0 => waiting.clone(),
+                None => init_state.clone(),
             };
-            container_status(c, state, false)
+            container_status(c, state, false, message_of(c))
         })
         .collect();
     let main_statuses: Vec<Value> = containers
         .iter()
-        .map(|c| container_status(c, main_state.clone(), main_ready))
+        .map(|c| container_status(c, main_state.clone(), main_ready, message_of(c)))
         .collect();
     let initialized = !init_failed && phase != "Pending";
     let status = json!({
@@ -300,6 +326,7 @@ fn controller_of(pod: &Value) -> Option<(String, String)> {
 /// outcome says, or deleted at a deadline), then the conditions Kubernetes 1.32 writes.
 pub fn finish(
     store: &mut Store,
+    messages: &TerminationLogs,
     namespace: &str,
     job_name: &str,
     outcome: JobOutcome,
@@ -316,9 +343,11 @@ pub fn finish(
     {
         let name = pod["metadata"]["name"].as_str().unwrap_or_default();
         match outcome {
-            JobOutcome::Succeeded => set_pod_phase(store, namespace, name, "Succeeded", false)?,
+            JobOutcome::Succeeded => {
+                set_pod_phase(store, messages, namespace, name, "Succeeded", None)?
+            }
             JobOutcome::BackoffLimitExceeded => {
-                set_pod_phase(store, namespace, name, "Failed", false)?
+                set_pod_phase(store, messages, namespace, name, "Failed", None)?
             }
             JobOutcome::DeadlineExceeded => {
                 store.delete(pods(), Some(namespace), name, Some(Propagation::Background))?;

@@ -74,6 +74,8 @@ pub struct FakeState {
     store: Store,
     /// Container log lines by (namespace, pod, container).
     logs: HashMap<(String, String, String), Vec<String>>,
+    /// Termination-message files by (namespace, pod, container).
+    termination_logs: jobs::TerminationLogs,
     /// (verb, resource) pairs answered with 403, as when RBAC lacks a rule.
     forbidden: Vec<(String, String)>,
     /// Server errors to answer once each, by (verb, resource).
@@ -235,6 +237,7 @@ impl FakeKubeBuilder {
             state: Arc::new(Mutex::new(FakeState {
                 store,
                 logs: HashMap::new(),
+                termination_logs: HashMap::new(),
                 forbidden: Vec::new(),
                 failures: Vec::new(),
                 requests: BTreeMap::new(),
@@ -456,6 +459,21 @@ impl FakeKube {
         });
     }
 
+    /// As a container of a pod: writes `text` to its termination-message file. When the
+    /// container terminates, the kubelet reports it as `state.terminated.message`.
+    pub fn write_termination_log(&self, namespace: &str, pod: &str, container: &str, text: &str) {
+        self.shared.with(|state| {
+            state.termination_logs.insert(
+                (
+                    namespace.to_string(),
+                    pod.to_string(),
+                    container.to_string(),
+                ),
+                text.to_string(),
+            )
+        });
+    }
+
     /// As the Job controller: creates the Job's pod `<job>-<5 random>` from its template (with
     /// the controller's labels and an owner reference to the Job), phase `Pending`, and sets
     /// the Job's `startTime` and `active: 1`. Returns the pod's name.
@@ -470,15 +488,60 @@ impl FakeKube {
     /// controller's `active`/`ready` counts follow.
     pub fn set_pod_phase(&self, namespace: &str, pod: &str, phase: &str) {
         self.shared
-            .with(|state| jobs::set_pod_phase(&mut state.store, namespace, pod, phase, false))
+            .with(|state| {
+                jobs::set_pod_phase(
+                    &mut state.store,
+                    &state.termination_logs,
+                    namespace,
+                    pod,
+                    phase,
+                    None,
+                )
+            })
             .unwrap_or_else(|e| panic!("set the phase of pod {namespace}/{pod}: {}", e.message));
     }
 
     /// As the kubelet: the pod's first init container exited 128, the pod `Failed`.
     pub fn fail_init_container(&self, namespace: &str, pod: &str) {
         self.shared
-            .with(|state| jobs::set_pod_phase(&mut state.store, namespace, pod, "Failed", true))
+            .with(|state| {
+                jobs::set_pod_phase(
+                    &mut state.store,
+                    &state.termination_logs,
+                    namespace,
+                    pod,
+                    "Failed",
+                    Some((0, 128)),
+                )
+            })
             .unwrap_or_else(|e| panic!("fail pod {namespace}/{pod}: {}", e.message));
+    }
+
+    /// As the kubelet: the pod's init container `container` exited 1 (those before it
+    /// completed, those after it never started), the pod `Failed`.
+    pub fn fail_init_step(&self, namespace: &str, pod: &str, container: &str) {
+        self.shared
+            .with(|state| {
+                let pods = Self::resource("pods");
+                let object = state.store.get(pods, Some(namespace), pod)?;
+                let at = object["spec"]["initContainers"]
+                    .as_array()
+                    .and_then(|inits| inits.iter().position(|c| c["name"] == container))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!(
+                            "pod {pod} has no init container {container}"
+                        ))
+                    })?;
+                jobs::set_pod_phase(
+                    &mut state.store,
+                    &state.termination_logs,
+                    namespace,
+                    pod,
+                    "Failed",
+                    Some((at, 1)),
+                )
+            })
+            .unwrap_or_else(|e| panic!("fail {container} of pod {namespace}/{pod}: {}", e.message));
     }
 
     /// As the Job controller: ends the Job with `outcome` — its active pods finish accordingly
@@ -487,7 +550,13 @@ impl FakeKube {
     pub fn finish_job(&self, namespace: &str, job: &str, outcome: JobOutcome) {
         self.shared
             .with(|state| {
-                let done = jobs::finish(&mut state.store, namespace, job, outcome);
+                let done = jobs::finish(
+                    &mut state.store,
+                    &state.termination_logs,
+                    namespace,
+                    job,
+                    outcome,
+                );
                 state.forget_deleted_pods();
                 done
             })
