@@ -24,6 +24,11 @@ pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
         // Signal handlers first: a SIGTERM that arrives while the server starts must still
         // shut it down gracefully rather than kill the process.
         let shutdown = shutdown_signal()?;
+        if settings.credentials.is_none() {
+            tracing::warn!(
+                "no GitHub App credentials: slipway starts in setup mode and logs the setup link once it listens"
+            );
+        }
         let running = server::start(ServerOptions::new(settings)).await?;
         let stop = running.stopper();
         tokio::spawn(async move {

@@ -82,7 +82,8 @@ fn narrow(path: &Path) -> Result<(), FileError> {
             Err(err) => return Err(at(path)(err)),
         };
         let mode = metadata.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
+        // Only files: a directory in the database's place is SQLite's error to report.
+        if metadata.is_file() && mode & 0o077 != 0 {
             tracing::warn!(
                 path = %path.display(),
                 mode = format!("{mode:o}"),
