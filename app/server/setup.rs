@@ -481,3 +481,41 @@ pub fn write_env_file(path: &Path, values: &[(&str, String)]) -> anyhow::Result<
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(cookies: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for cookie in cookies {
+            headers.append(header::COOKIE, HeaderValue::from_str(cookie).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn the_binding_cookie_is_found_among_others_and_only_by_its_exact_name() {
+        assert_eq!(
+            binding_cookie(&headers(&["theme=dark; slipway_setup=abc; other=1"])).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            binding_cookie(&headers(&["theme=dark", "slipway_setup=\"abc\""])).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            binding_cookie(&headers(&["not_slipway_setup=abc; slipway_setup_x=abc"])),
+            None
+        );
+        assert_eq!(binding_cookie(&headers(&[])), None);
+    }
+
+    #[test]
+    fn secrets_compare_equal_only_when_identical() {
+        assert!(same_secret("abcd", "abcd"));
+        assert!(!same_secret("abcd", "abce"));
+        assert!(!same_secret("abc", "abcd"));
+        assert!(!same_secret("", "abcd"));
+    }
+}
