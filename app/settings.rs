@@ -21,8 +21,13 @@ use url::Url;
 pub struct Settings {
     /// The App's credentials; `None` until the setup flow (or the operator) provides them.
     pub credentials: Option<Arc<AppCredentials>>,
+    /// Where GitHub's webhooks and the setup flow are served (`HOST`, `PORT`).
     pub host: IpAddr,
     pub port: u16,
+    /// Where the operations endpoints (status page, `/metrics`, `/readyz`) are served
+    /// (`OPS_HOST`, `OPS_PORT`): never on the listener GitHub reaches.
+    pub ops_host: IpAddr,
+    pub ops_port: u16,
     pub log_level: String,
     pub log_format: LogFormat,
     /// REST API root, `https://api.github.com` or `https://HOST/api/v3` on GHES.
@@ -44,6 +49,9 @@ pub struct Settings {
     pub fingerprint_key: Option<FingerprintKey>,
     /// Where and how images are built in the cluster.
     pub build: BuildSettings,
+    /// `KUBECONFIG` as written (a list of paths, `:`-separated), from the process environment
+    /// or `.env`; `None`: the pod's service account, else `~/.kube/config`.
+    pub kubeconfig: Option<String>,
 }
 
 /// The `BUILD_*` settings: the build Jobs' namespace, template, executor and limits.
@@ -84,6 +92,9 @@ pub enum LogFormat {
     Json,
 }
 
+/// The operations port when `OPS_PORT` is not set.
+pub const DEFAULT_OPS_PORT: u16 = 9090;
+
 /// A setting that stops start-up; its message is the one line the operator sees.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{0}")]
@@ -96,20 +107,7 @@ fn invalid(message: impl Into<String>) -> SettingsError {
 impl Settings {
     /// Reads `.env` (when present; real environment variables win) and the process environment.
     pub fn from_env() -> Result<Self, SettingsError> {
-        let env_file = std::env::var("ENV_FILE").unwrap_or_else(|_| ".env".to_string());
-        let mut vars: HashMap<String, String> = HashMap::new();
-        if Path::new(&env_file).exists() {
-            let entries = dotenvy::from_path_iter(&env_file)
-                .map_err(|err| invalid(format!("cannot read {env_file}: {err}")))?;
-            for entry in entries {
-                let (key, value) =
-                    entry.map_err(|err| invalid(format!("cannot parse {env_file}: {err}")))?;
-                vars.insert(key, value);
-            }
-        }
-        vars.extend(std::env::vars());
-        vars.entry("ENV_FILE".to_string()).or_insert(env_file);
-        Self::from_vars(&vars)
+        Self::from_vars(&merged_vars(&env_file_vars()?))
     }
 
     /// Builds settings from a map of variables, applying every default and validation rule.
@@ -132,6 +130,26 @@ impl Settings {
                 .map_err(|_| invalid(format!("HOST must be an IP address, got {raw:?}")))?,
             None => IpAddr::from([0, 0, 0, 0]),
         };
+        // PORT=0 (any free port) makes the default operations port free too, so servers
+        // started side by side on free ports never collide on 9090.
+        let ops_port: u16 = match get("OPS_PORT") {
+            Some(raw) => raw
+                .parse()
+                .map_err(|_| invalid(format!("OPS_PORT must be a TCP port number, got {raw:?}")))?,
+            None if port == 0 => 0,
+            None => DEFAULT_OPS_PORT,
+        };
+        let ops_host: IpAddr = match get("OPS_HOST") {
+            Some(raw) => raw
+                .parse()
+                .map_err(|_| invalid(format!("OPS_HOST must be an IP address, got {raw:?}")))?,
+            None => host,
+        };
+        if port != 0 && ops_port == port {
+            return Err(invalid(format!(
+                "OPS_PORT must differ from PORT ({port}): the operations endpoints are never served where webhooks are"
+            )));
+        }
         let workers: usize = match get("WORKERS") {
             Some(raw) => raw.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
                 invalid(format!("WORKERS must be a positive number, got {raw:?}"))
@@ -194,6 +212,9 @@ impl Settings {
             credentials: credentials_from(vars)?.map(Arc::new),
             host,
             port,
+            ops_host,
+            ops_port,
+            kubeconfig: get("KUBECONFIG").map(str::to_string),
             log_level: get("LOG_LEVEL").unwrap_or("info").to_string(),
             log_format,
             github_api_url,
@@ -207,6 +228,73 @@ impl Settings {
             fingerprint_key,
         })
     }
+}
+
+/// The path of the dotenv file: `ENV_FILE` from the process environment, else `.env`.
+fn env_file_path() -> String {
+    std::env::var("ENV_FILE").unwrap_or_else(|_| ".env".to_string())
+}
+
+/// The variables the dotenv file sets (none when it does not exist).
+pub fn env_file_vars() -> Result<HashMap<String, String>, SettingsError> {
+    let env_file = env_file_path();
+    let mut vars: HashMap<String, String> = HashMap::new();
+    if Path::new(&env_file).exists() {
+        let entries = dotenvy::from_path_iter(&env_file)
+            .map_err(|err| invalid(format!("cannot read {env_file}: {err}")))?;
+        for entry in entries {
+            let (key, value) =
+                entry.map_err(|err| invalid(format!("cannot parse {env_file}: {err}")))?;
+            vars.insert(key, value);
+        }
+    }
+    Ok(vars)
+}
+
+/// The dotenv file's variables overridden by the process environment's.
+pub fn merged_vars(file: &HashMap<String, String>) -> HashMap<String, String> {
+    let mut vars = file.clone();
+    vars.extend(std::env::vars());
+    vars.entry("ENV_FILE".to_string())
+        .or_insert_with(env_file_path);
+    vars
+}
+
+/// Variables that libraries slipway uses read from the process environment themselves, with
+/// no way to hand them a value: the trust roots of every TLS client (`openssl-probe` via
+/// rustls' native roots) and the proxies of git's HTTP transport (reqwest), and where
+/// temporary files go. `KUBECONFIG` is not among them: it is passed to kube explicitly.
+pub const LIBRARY_VARIABLES: &[&str] = &[
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "TMPDIR",
+];
+
+/// The library variables `.env` sets that the process environment does not: what must be
+/// exported for `.env` to reach those libraries. Nothing else leaves `.env` (above all not the
+/// App's key or webhook secret, which child processes would inherit).
+pub fn library_exports(
+    file: &HashMap<String, String>,
+    process: impl Fn(&str) -> bool,
+) -> Vec<(String, String)> {
+    let mut exports: Vec<(String, String)> = LIBRARY_VARIABLES
+        .iter()
+        .filter(|name| !process(name))
+        .filter_map(|name| {
+            file.get(*name)
+                .map(|value| (name.to_string(), value.clone()))
+        })
+        .collect();
+    exports.sort();
+    exports
 }
 
 fn build_settings<'a>(
@@ -471,6 +559,71 @@ mod tests {
         assert_eq!(
             error_of(&[("WORKERS", "0")]),
             "WORKERS must be a positive number, got \"0\""
+        );
+    }
+
+    #[test]
+    fn operations_have_a_port_of_their_own() {
+        let defaults = Settings::from_vars(&HashMap::new()).unwrap();
+        assert_eq!((defaults.port, defaults.ops_port), (3000, 9090));
+        assert_eq!(defaults.ops_host, defaults.host);
+        let free = Settings::from_vars(&vars(&[("PORT", "0")])).unwrap();
+        assert_eq!(free.ops_port, 0);
+        let split = Settings::from_vars(&vars(&[
+            ("HOST", "0.0.0.0"),
+            ("OPS_HOST", "127.0.0.1"),
+            ("OPS_PORT", "9191"),
+        ]))
+        .unwrap();
+        assert_eq!(split.ops_host.to_string(), "127.0.0.1");
+        assert_eq!(split.ops_port, 9191);
+        assert_eq!(
+            error_of(&[("PORT", "8080"), ("OPS_PORT", "8080")]),
+            "OPS_PORT must differ from PORT (8080): the operations endpoints are never served where webhooks are"
+        );
+        assert_eq!(
+            error_of(&[("OPS_HOST", "localhost")]),
+            "OPS_HOST must be an IP address, got \"localhost\""
+        );
+    }
+
+    #[test]
+    fn kubeconfig_is_a_setting_like_any_other() {
+        let settings =
+            Settings::from_vars(&vars(&[("KUBECONFIG", "/etc/a.yaml:/etc/b.yaml")])).unwrap();
+        assert_eq!(
+            settings.kubeconfig.as_deref(),
+            Some("/etc/a.yaml:/etc/b.yaml")
+        );
+        assert!(Settings::from_vars(&HashMap::new())
+            .unwrap()
+            .kubeconfig
+            .is_none());
+    }
+
+    #[test]
+    fn only_library_variables_leave_the_env_file_and_never_over_the_process_environment() {
+        let file = vars(&[
+            ("SSL_CERT_FILE", "/etc/ssl/corporate.pem"),
+            ("HTTPS_PROXY", "http://proxy.internal:3128"),
+            ("NO_PROXY", "github.internal"),
+            ("PRIVATE_KEY", "-----BEGIN RSA PRIVATE KEY-----"),
+            ("WEBHOOK_SECRET", "s"),
+            ("KUBECONFIG", "/etc/kube.yaml"),
+        ]);
+        let exports = library_exports(&file, |name| name == "NO_PROXY");
+        assert_eq!(
+            exports,
+            vec![
+                (
+                    "HTTPS_PROXY".to_string(),
+                    "http://proxy.internal:3128".to_string()
+                ),
+                (
+                    "SSL_CERT_FILE".to_string(),
+                    "/etc/ssl/corporate.pem".to_string()
+                ),
+            ]
         );
     }
 }

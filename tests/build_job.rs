@@ -742,7 +742,7 @@ async fn without_a_cluster_connect_says_none_is_configured() {
         ("KUBERNETES_SERVICE_HOST", None),
         ("KUBERNETES_SERVICE_PORT", None),
     ]);
-    let Err(err) = slipway::cluster::connect().await else {
+    let Err(err) = slipway::cluster::connect(None).await else {
         panic!("a client was built without any cluster configuration");
     };
     let message = err.to_string();

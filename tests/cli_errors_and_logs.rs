@@ -33,8 +33,12 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// A database path SQLite cannot open: a directory. (A file in a missing directory no longer
+/// serves: slipway creates the directory, mode 0700.)
 fn unopenable_database(dir: &std::path::Path) -> String {
-    format!("sqlite://{}/no-such-dir/slipway.db", dir.display())
+    let directory = dir.join("a-directory");
+    std::fs::create_dir(&directory).expect("a directory");
+    format!("sqlite://{}", directory.display())
 }
 
 #[test]

@@ -14,6 +14,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -306,6 +307,14 @@ fn slipways_container_runs_locked_down_with_probes_and_resources() {
                 Some("/healthz"),
                 "{at}"
             );
+            // The probes use the operations port: /readyz is not served where GitHub reaches.
+            for probe in [&container.liveness_probe, &container.readiness_probe] {
+                let port = probe
+                    .as_ref()
+                    .and_then(|p| p.http_get.as_ref())
+                    .map(|h| h.port.clone());
+                assert_eq!(port, Some(IntOrString::String("ops".to_string())), "{at}");
+            }
             assert_eq!(
                 probe_path(&container.readiness_probe).as_deref(),
                 Some("/readyz"),
@@ -672,6 +681,89 @@ fn the_build_namespace_is_fenced_by_pod_security_and_network_policies() {
                 );
             } else {
                 panic!("an unexpected egress block {block:?}");
+            }
+        }
+    }
+}
+
+/// The Service GitHub reaches routes to the webhook port alone; the operations port (status
+/// page, deploy history, metrics, readiness) is reachable only through a Service of its own,
+/// and both ports are the ones slipway is told to listen on.
+#[test]
+fn the_service_github_reaches_exposes_only_the_webhook_port() {
+    if !kustomize_available("the_service_github_reaches_exposes_only_the_webhook_port") {
+        return;
+    }
+    for path in KUSTOMIZATIONS {
+        let objects = build(path);
+        let deployment = &typed::<Deployment>(&objects, "Deployment")[0];
+        let container = &deployment
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .expect("a pod spec")
+            .containers[0];
+        let ports: Vec<(String, i32)> = container
+            .ports
+            .iter()
+            .flatten()
+            .map(|p| (p.name.clone().unwrap_or_default(), p.container_port))
+            .collect();
+        assert_eq!(
+            ports,
+            vec![("http".to_string(), 3000), ("ops".to_string(), 9090)],
+            "manifests/{path}"
+        );
+        let env = |name: &str| {
+            container
+                .env
+                .iter()
+                .flatten()
+                .find(|e| e.name == name)
+                .and_then(|e| e.value.clone())
+        };
+        assert_eq!(env("PORT").as_deref(), Some("3000"), "manifests/{path}");
+        assert_eq!(env("OPS_PORT").as_deref(), Some("9090"), "manifests/{path}");
+
+        let services = typed::<Service>(&objects, "Service");
+        let targets = |name: &str| -> Vec<IntOrString> {
+            services
+                .iter()
+                .filter(|s| s.metadata.name.as_deref() == Some(name))
+                .flat_map(|s| s.spec.iter().flat_map(|spec| spec.ports.iter().flatten()))
+                .map(|p| p.target_port.clone().expect("a target port"))
+                .collect()
+        };
+        assert_eq!(
+            targets("slipway"),
+            vec![IntOrString::String("http".to_string())],
+            "manifests/{path}"
+        );
+        assert_eq!(
+            targets("slipway-ops"),
+            vec![IntOrString::String("ops".to_string())],
+            "manifests/{path}"
+        );
+        let ops_service = services
+            .iter()
+            .find(|s| s.metadata.name.as_deref() == Some("slipway-ops"))
+            .expect("the operations Service");
+        assert_eq!(
+            ops_service.spec.as_ref().and_then(|s| s.type_.as_deref()),
+            Some("ClusterIP"),
+            "manifests/{path}: the operations Service stays inside the cluster"
+        );
+        for service in &services {
+            let name = service.metadata.name.clone().unwrap_or_default();
+            if name == "slipway-ops" {
+                continue;
+            }
+            for port in service.spec.iter().flat_map(|s| s.ports.iter().flatten()) {
+                assert!(
+                    !matches!(&port.target_port, Some(IntOrString::String(p)) if p == "ops")
+                        && port.target_port != Some(IntOrString::Int(9090)),
+                    "manifests/{path}: Service {name} exposes the operations port"
+                );
             }
         }
     }

@@ -1,4 +1,5 @@
-//! Operations: health, readiness, metrics, the status page, and `slipway deliveries`.
+//! Operations: health, readiness, metrics, the status page, and `slipway deliveries`; all but
+//! liveness on the operations listener only, never where GitHub (and anyone) reaches slipway.
 
 mod support;
 
@@ -10,10 +11,10 @@ use support::{fixture, TestServer};
 #[tokio::test]
 async fn health_readiness_and_metrics_answer() {
     let server = TestServer::builder().start().await;
-    assert_eq!(server.get("/healthz").await, (200, "ok".to_string()));
+    assert_eq!(server.ops_get("/healthz").await, (200, "ok".to_string()));
     // Without a cluster slipway still serves (previews, commands), and says what it cannot do.
     assert_eq!(
-        server.get("/readyz").await,
+        server.ops_get("/readyz").await,
         (
             200,
             format!(
@@ -29,7 +30,7 @@ async fn health_readiness_and_metrics_answer() {
     server
         .wait_for_state("d-1", "done", Duration::from_secs(5))
         .await;
-    let (status, metrics) = server.get("/metrics").await;
+    let (status, metrics) = server.ops_get("/metrics").await;
     assert_eq!(status, 200);
     for sample in [
         "slipway_webhook_deliveries_received_total{event=\"push\",outcome=\"queued\"} 1",
@@ -50,7 +51,7 @@ async fn the_status_page_shows_counts_and_last_errors() {
     server
         .wait_for_state("d-ok", "done", Duration::from_secs(5))
         .await;
-    let (status, page) = server.get("/").await;
+    let (status, page) = server.ops_get("/").await;
     assert_eq!(status, 200);
     assert!(page.contains("GitHub App id <strong>4242</strong>"));
     assert!(page.contains("<td>done</td><td>1</td>"), "{page}");
@@ -184,24 +185,31 @@ fn serve_logs_json_and_stops_cleanly_on_sigterm() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let listening = lines
-        .by_ref()
-        .map(|line| line.unwrap())
-        .find(|line| line.contains("slipway is listening"))
-        .expect("a start-up line");
+    let mut start_up = Vec::new();
+    let listening = loop {
+        let line = lines.next().expect("a start-up line").unwrap();
+        if line.contains("slipway is listening") {
+            break line;
+        }
+        start_up.push(line);
+    };
+    let setup = start_up
+        .iter()
+        .find(|line| line.contains("open this setup link"))
+        .expect("the setup link is logged");
+    let setup: serde_json::Value = serde_json::from_str(setup).expect("log lines are JSON");
+    let link = setup["url"].as_str().expect("the link").to_string();
     let entry: serde_json::Value = serde_json::from_str(&listening).expect("log lines are JSON");
     assert_eq!(entry["level"], "INFO");
     let addr = entry["addr"].as_str().unwrap().to_string();
+    let ops_addr = entry["ops_addr"].as_str().unwrap().to_string();
+    assert_ne!(addr, ops_addr);
 
-    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-    std::io::Write::write_all(
-        &mut stream,
-        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    )
-    .unwrap();
-    let mut page = String::new();
-    std::io::Read::read_to_string(&mut stream, &mut page).unwrap();
-    assert!(page.contains("Set up slipway"), "{page}");
+    let path = &link[link.find("/setup?token=").expect("a setup link")..];
+    let page = raw_get(&addr, path);
+    assert!(page.contains("Create the GitHub App"), "{page}");
+    let status = raw_get(&ops_addr, "/readyz");
+    assert!(status.starts_with("HTTP/1.1 503"), "{status}");
 
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -218,6 +226,19 @@ fn serve_logs_json_and_stops_cleanly_on_sigterm() {
             .unwrap_or_else(|_| panic!("not JSON: {line}"));
     }
     assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+/// One HTTP/1.1 GET over a plain socket: the whole answer, status line included.
+fn raw_get(addr: &str, path: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    std::io::Write::write_all(
+        &mut stream,
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
+    answer
 }
 
 #[tokio::test]
@@ -284,7 +305,7 @@ async fn the_status_page_lists_the_last_twenty_deploys_escaped() {
             .unwrap();
     }
 
-    let (status, page) = server.get("/").await;
+    let (status, page) = server.ops_get("/").await;
 
     assert_eq!(status, 200);
     assert!(page.contains("<h2>Last deploys</h2>"), "{page}");
@@ -304,4 +325,102 @@ async fn the_status_page_lists_the_last_twenty_deploys_escaped() {
         "{page}"
     );
     assert!(!page.contains("<b>dev</b>"));
+}
+
+/// Whoever can reach the webhook URL (it is public: GitHub must reach it) probes for the status
+/// page, the deploy history, the metrics and the readiness details.
+#[tokio::test]
+async fn the_webhook_listener_shows_nothing_but_webhooks_and_liveness() {
+    use slipway::store::{DeployCounts, NewDeploy};
+    let server = TestServer::builder().start().await;
+    server.deliver("push", "d-broken", b"not json").await;
+    server
+        .store()
+        .record_deploy(&NewDeploy {
+            repository: "acme/secret-config".into(),
+            environment: "production".into(),
+            merge_sha: "abc1234".repeat(5) + "abcde",
+            pull_number: Some(7),
+            started_at: 1_795_000_000_000,
+            finished_at: Some(1_795_000_030_000),
+            outcome: "succeeded".into(),
+            counts: DeployCounts::default(),
+            deployment_id: None,
+            check_run_id: None,
+        })
+        .await
+        .unwrap();
+
+    for path in [
+        "/",
+        "/?org=x",
+        "/metrics",
+        "/readyz",
+        "/setup",
+        "/setup/callback?code=c&state=s",
+        "/deploys",
+        "/index.html",
+    ] {
+        let (status, body) = server.get(path).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (404, ""),
+            "GET {path} on the webhook port"
+        );
+    }
+    assert_eq!(server.get("/healthz").await, (200, "ok".to_string()));
+    let (status, _) = server
+        .client
+        .get(format!("{}/api/github/webhooks", server.url))
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), ()))
+        .unwrap();
+    assert_eq!(status, 405, "only POST is served on the webhook path");
+
+    // The same requests on the operations listener see it all.
+    let (status, page) = server.ops_get("/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("acme/secret-config"), "{page}");
+    assert!(page.contains("d-broken"), "{page}");
+    let (status, metrics) = server.ops_get("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains("slipway_webhook_deliveries_received_total"));
+    assert_eq!(server.ops_get("/readyz").await.0, 200);
+    // Webhooks are not taken on the operations listener.
+    let signature = slipway::webhook::sign(support::WEBHOOK_SECRET.as_bytes(), b"{}");
+    let response = server
+        .client
+        .post(format!("{}/api/github/webhooks", server.ops_url))
+        .header("x-github-event", "push")
+        .header("x-github-delivery", "d-ops")
+        .header("x-hub-signature-256", signature)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+    assert!(server.delivery("d-ops").await.is_none());
+}
+
+#[test]
+fn the_operations_port_must_differ_from_the_webhook_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("PORT", "8080")
+        .env("OPS_PORT", "8080")
+        .env_remove("ENV_FILE")
+        .env_remove("APP_ID")
+        .env_remove("PRIVATE_KEY")
+        .env_remove("PRIVATE_KEY_PATH")
+        .env_remove("WEBHOOK_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: OPS_PORT must differ from PORT (8080): the operations endpoints are never served where webhooks are\n"
+    );
 }

@@ -37,6 +37,7 @@ async fn the_server_drives_runs_of_its_kinds_and_counts_them() {
     let vars: HashMap<String, String> = [
         ("HOST", "127.0.0.1".to_string()),
         ("PORT", "0".to_string()),
+        ("OPS_PORT", "0".to_string()),
         (
             "DATABASE_URL",
             format!("sqlite://{}", dir.path().join("slipway.db").display()),
@@ -92,7 +93,7 @@ async fn the_server_drives_runs_of_its_kinds_and_counts_them() {
     assert_eq!(finished.state, RunState::Succeeded);
     assert_eq!(finished.outcome.as_deref(), Some("healthy"));
 
-    let metrics = reqwest::get(format!("http://{}/metrics", server.addr))
+    let metrics = reqwest::get(format!("http://{}/metrics", server.ops_addr))
         .await
         .unwrap()
         .text()

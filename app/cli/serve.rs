@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::server::{self, ServerOptions};
-use crate::settings::Settings;
+use crate::settings::{self, Settings};
 use crate::telemetry;
 
 /// `slipway serve` takes its settings from the environment and `.env` (see the README).
@@ -11,8 +11,10 @@ use crate::telemetry;
 pub struct Args {}
 
 pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_env()?;
+    let file = settings::env_file_vars()?;
+    let settings = Settings::from_vars(&settings::merged_vars(&file))?;
     telemetry::init_logging(&settings.log_level, settings.log_format);
+    export_library_variables(&file);
     crate::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -24,8 +26,7 @@ pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
         let shutdown = shutdown_signal()?;
         if settings.credentials.is_none() {
             tracing::warn!(
-                url = %settings.public_url,
-                "no GitHub App credentials: open the setup page to create the App"
+                "no GitHub App credentials: slipway starts in setup mode and logs the setup link once it listens"
             );
         }
         let running = server::start(ServerOptions::new(settings)).await?;
@@ -38,6 +39,19 @@ pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
         running.wait().await
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Hands `.env`'s values of the variables libraries read from the process environment
+/// (trust roots, proxies, the temporary directory) to those libraries. Called before the
+/// runtime starts: the process has one thread, so nothing reads the environment meanwhile.
+fn export_library_variables(file: &std::collections::HashMap<String, String>) {
+    for (name, value) in settings::library_exports(file, |name| std::env::var_os(name).is_some()) {
+        tracing::debug!(
+            name,
+            "exported from the env file for the libraries that read it"
+        );
+        std::env::set_var(name, value);
+    }
 }
 
 /// Registers SIGTERM and SIGINT handlers now; the returned future completes at the first of them.

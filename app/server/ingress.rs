@@ -31,7 +31,7 @@ pub(super) async fn receive(
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
                 "slipway is not set up yet: open {} to create its GitHub App",
-                state.settings.public_url
+                super::setup::setup_url(&state.settings.public_url)
             ),
         );
     };

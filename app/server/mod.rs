@@ -1,4 +1,7 @@
-//! The HTTP server: webhook ingress, the setup flow, and the operations endpoints.
+//! The HTTP server, on two listeners: the one GitHub reaches (`PORT`) serves webhook ingress,
+//! the setup flow while no App exists, and `/healthz`; the operations listener (`OPS_PORT`)
+//! serves the status page, `/readyz`, `/metrics` and `/healthz`, and is never exposed to
+//! whoever can reach the webhook URL.
 //!
 //! `start` wires the store, the queue, the run supervisor, the GitHub client and the scheduler of
 //! periodic jobs (missed-delivery scan, delivery retention) together and returns a handle;
@@ -9,9 +12,10 @@ mod ops;
 mod setup;
 
 use std::collections::HashMap;
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
@@ -63,8 +67,8 @@ pub struct ServerOptions {
 /// Where builds run.
 #[derive(Clone)]
 pub enum ClusterChoice {
-    /// The pod's service account, else `KUBECONFIG` / the current context; none found is a
-    /// state slipway serves in (builds complete as neutral, `/readyz` says why).
+    /// The `KUBECONFIG` setting, else `~/.kube/config`, else the pod's service account; none
+    /// found is a state slipway serves in (builds complete as neutral, `/readyz` says why).
     Infer,
     /// This client (tests: the fake API server).
     Client(kube::Client),
@@ -101,8 +105,10 @@ pub(crate) struct AppState {
     pub queue: QueueHandle,
     pub github: GitHub,
     pub metrics: Arc<Metrics>,
-    /// Setup-flow `state` values handed out, for CSRF protection, with when they were made.
-    pub setup_states: Mutex<HashMap<String, Instant>>,
+    /// Setup-flow `state` values handed out, each bound to the browser that was given it.
+    pub setup_states: Mutex<HashMap<String, setup::PendingSetup>>,
+    /// Whoever starts the setup flow must present this (from the log or the operations page).
+    pub setup_token: setup::SetupToken,
     /// Fired when the setup flow installs credentials, so the delivery scan starts at once.
     pub credentials_arrived: Arc<Notify>,
     /// Whether builds reach a cluster.
@@ -111,7 +117,10 @@ pub(crate) struct AppState {
 
 /// A started server.
 pub struct RunningServer {
+    /// The listener GitHub reaches: webhooks, the setup flow, `/healthz`.
     pub addr: SocketAddr,
+    /// The operations listener: status page, `/readyz`, `/metrics`, `/healthz`.
+    pub ops_addr: SocketAddr,
     pub store: Store,
     pub metrics: Arc<Metrics>,
     /// Starts and signals runs of the registered kinds.
@@ -138,7 +147,8 @@ impl RunningServer {
     }
 }
 
-/// Binds `settings.host:settings.port` (port 0 picks a free one) and starts serving.
+/// Binds `settings.host:settings.port` and `settings.ops_host:settings.ops_port` (port 0 picks
+/// a free one) and starts serving.
 pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
     let ServerOptions {
         settings,
@@ -184,7 +194,12 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         settings.build.builder,
     )
     .context("cannot use the build template")?;
-    let cluster = cluster_access(cluster, &settings.build.namespace).await;
+    let cluster = cluster_access(
+        cluster,
+        settings.kubeconfig.as_deref(),
+        &settings.build.namespace,
+    )
+    .await;
     let builds = Builds::new(
         github.clone(),
         mirrors.clone(),
@@ -225,8 +240,24 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         .await
         .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
     let addr = listener.local_addr()?;
+    let ops_listener = tokio::net::TcpListener::bind((settings.ops_host, settings.ops_port))
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {}:{} (OPS_HOST, OPS_PORT)",
+                settings.ops_host, settings.ops_port
+            )
+        })?;
+    let ops_addr = ops_listener.local_addr()?;
 
     let retention_days = settings.delivery_retention_days;
+    let setup_token = setup::SetupToken::new();
+    if settings.credentials.is_none() {
+        tracing::warn!(
+            url = %setup_token.link(&settings.public_url),
+            "no GitHub App credentials: open this setup link (also on the operations page) to create the App"
+        );
+    }
     let credentials_arrived = Arc::new(Notify::new());
     let state = Arc::new(AppState {
         settings,
@@ -236,10 +267,12 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         github: github.clone(),
         metrics: metrics.clone(),
         setup_states: Mutex::new(HashMap::new()),
+        setup_token,
         credentials_arrived: credentials_arrived.clone(),
         cluster,
     });
-    let router = router(state);
+    let webhook_router = webhook_router(state.clone());
+    let ops_router = ops_router(state);
 
     let (stop, stop_rx) = watch::channel(false);
     let mut scheduler = Scheduler::new(store.clone(), scheduler_config);
@@ -258,13 +291,19 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
 
     let job_watch = pipelines::build::watch_jobs(&builds, runs.clone(), stop_rx.clone());
     let mut server_stop = stop_rx.clone();
+    let mut ops_stop = stop_rx.clone();
     let runs_handle = runs.clone();
     let join = tokio::spawn(async move {
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = server_stop.wait_for(|stopped| *stopped).await;
-            })
-            .await;
+        let webhooks = axum::serve(listener, webhook_router).with_graceful_shutdown(async move {
+            let _ = server_stop.wait_for(|stopped| *stopped).await;
+        });
+        let operations = axum::serve(ops_listener, ops_router).with_graceful_shutdown(async move {
+            let _ = ops_stop.wait_for(|stopped| *stopped).await;
+        });
+        let (webhooks, operations) = tokio::join!(webhooks.into_future(), operations.into_future());
+        let served = webhooks
+            .context("the webhook listener failed")
+            .and(operations.context("the operations listener failed"));
         queue.shutdown();
         let _ = queue_join.await;
         // After the queue: a handler finishing in the grace period may still start a run.
@@ -274,11 +313,12 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         if let Some(watch) = job_watch {
             let _ = watch.await;
         }
-        served.context("the HTTP server failed")
+        served
     });
-    tracing::info!(%addr, "slipway is listening");
+    tracing::info!(%addr, %ops_addr, "slipway is listening: webhooks on addr, operations on ops_addr");
     Ok(RunningServer {
         addr,
+        ops_addr,
         store,
         metrics,
         runs,
@@ -288,11 +328,15 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
 }
 
 /// The cluster builds run on, or why there is none.
-async fn cluster_access(choice: ClusterChoice, namespace: &str) -> ClusterAccess {
+async fn cluster_access(
+    choice: ClusterChoice,
+    kubeconfig: Option<&str>,
+    namespace: &str,
+) -> ClusterAccess {
     let client = match choice {
         ClusterChoice::Client(client) => client,
         ClusterChoice::Unavailable(reason) => return ClusterAccess::Unavailable(reason),
-        ClusterChoice::Infer => match crate::cluster::connect().await {
+        ClusterChoice::Infer => match crate::cluster::connect(kubeconfig).await {
             Ok(client) => client,
             Err(err) => {
                 let reason = err.to_string();
@@ -314,15 +358,26 @@ fn deploy_access(cluster: &ClusterAccess) -> DeployAccess {
     }
 }
 
-fn router(state: Arc<AppState>) -> Router {
+/// What whoever can reach the webhook URL gets: webhook ingress, the setup flow (which answers
+/// 404 once the App exists) and liveness. Everything else is a 404.
+fn webhook_router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/api/github/webhooks", post(ingress::receive))
-        .route("/", get(ops::home))
+        .route("/", get(setup::root))
+        .route("/setup", get(setup::start))
         .route("/setup/callback", get(setup::callback))
+        .route("/healthz", get(ops::healthz))
+        .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BODY))
+        .with_state(state)
+}
+
+/// The operations listener: the status page and deploy history, readiness, metrics.
+fn ops_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(ops::home))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BODY))
         .with_state(state)
 }
 

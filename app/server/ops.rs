@@ -1,13 +1,13 @@
-//! Operations: liveness, readiness, metrics, and the home page (setup or status).
+//! Operations: liveness, readiness, metrics, and the status page with the deploy history.
+//! All but `/healthz` are served on the operations listener only.
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use serde::Deserialize;
 
-use super::setup::{escape_html, setup_page};
+use super::setup::{escape_html, setup_url};
 use super::AppState;
 use crate::commands::replies::lock_time;
 use crate::pipelines::build::ClusterAccess;
@@ -23,7 +23,10 @@ pub(super) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         problems.push("the database does not answer".to_string());
     }
     if state.credentials.get().is_none() {
-        problems.push("no GitHub App credentials: finish the setup at /".to_string());
+        problems.push(format!(
+            "no GitHub App credentials: finish the setup at {}",
+            setup_url(&state.settings.public_url)
+        ));
     }
     // Without a cluster slipway still previews and answers commands, so it stays ready; the
     // body says what does not work.
@@ -93,18 +96,23 @@ fn deploy_row(deploy: &DeployRecord) -> String {
     )
 }
 
-#[derive(Deserialize)]
-pub(super) struct HomeQuery {
-    org: Option<String>,
-}
-
-/// The setup page until the App exists; a small status page after.
-pub(super) async fn home(
-    State(state): State<Arc<AppState>>,
-    Query(query): Query<HomeQuery>,
-) -> Response {
+/// The status page; until the App exists, where to create it. The setup flow itself is not
+/// served here: its cookie must be set on the host GitHub sends the browser back to.
+pub(super) async fn home(State(state): State<Arc<AppState>>) -> Response {
     let Some(credentials) = state.credentials.get() else {
-        return setup_page(&state, query.org.as_deref());
+        let link = state.setup_token.link(&state.settings.public_url);
+        return Html(format!(
+            r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>slipway</title></head>
+<body style="font-family: sans-serif; max-width: 60em; margin: 3em auto">
+<h1>slipway is not set up yet</h1>
+<p>No GitHub App credentials are configured. Create the App with this setup link:
+<a href="{link}">{link}</a>. It is on slipway's public URL (setting <code>PUBLIC_URL</code>),
+where GitHub sends the browser back; do the whole setup in the browser that opens it.</p>
+</body></html>"#,
+            link = escape_html(&link),
+        ))
+        .into_response();
     };
     let counts = state.store.count_by_state().await.unwrap_or_default();
     let errors = state.store.recent_errors(10).await.unwrap_or_default();

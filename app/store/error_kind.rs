@@ -12,6 +12,7 @@ impl StoreError {
             StoreError::NotFound(_) => FailureKind::NotFound,
             StoreError::NotRetryable { .. } => FailureKind::Conflict,
             StoreError::Migration(_)
+            | StoreError::File(_)
             | StoreError::CorruptPayload(_)
             | StoreError::CorruptSetting(_) => FailureKind::Internal,
         }

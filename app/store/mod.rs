@@ -9,6 +9,7 @@
 mod deliveries;
 mod deploys;
 mod error_kind;
+mod files;
 mod ingest;
 mod installations;
 mod leases;
@@ -50,6 +51,8 @@ pub enum StoreError {
     CorruptSetting(String),
     #[error("delivery {id} is {state}, only failed deliveries can be retried")]
     NotRetryable { id: String, state: String },
+    #[error(transparent)]
+    File(#[from] files::FileError),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -84,6 +87,9 @@ impl Store {
             // Reads of the queue's hot rows come from memory, not from read() calls.
             .pragma("cache_size", "-16000")
             .page_size(16384);
+        if !is_in_memory(database_url) {
+            files::prepare_database_file(options.get_filename())?;
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
@@ -107,6 +113,13 @@ impl Store {
         &self.pool
     }
 }
+
+/// Whether `database_url` names a database that never touches the disk.
+fn is_in_memory(database_url: &str) -> bool {
+    database_url.contains(":memory:") || database_url.contains("mode=memory")
+}
+
+pub use files::create_private_dir;
 
 #[cfg(test)]
 impl Store {

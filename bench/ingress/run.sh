@@ -56,7 +56,7 @@ measure() {
 }
 
 echo "== slipway serve ($slipway)" >&2
-(cd "$work" && APP_ID=1 PRIVATE_KEY_PATH="$work/key.pem" WEBHOOK_SECRET="$secret" HOST=127.0.0.1 PORT=3101 \
+(cd "$work" && APP_ID=1 PRIVATE_KEY_PATH="$work/key.pem" WEBHOOK_SECRET="$secret" HOST=127.0.0.1 PORT=3101 OPS_PORT=3111 \
   DATABASE_URL="sqlite://$work/slipway.db" LOG_LEVEL="$log_level" GITHUB_API_URL=http://127.0.0.1:9 \
   exec "$slipway" serve 2>"$work/slipway.log") &
 pids+=($!)

@@ -7,6 +7,7 @@ pub mod fake_github;
 pub mod fake_kube;
 pub mod logs;
 pub mod payloads;
+pub mod serve_process;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -160,10 +161,12 @@ impl TestServerBuilder {
             .await
             .expect("the server starts");
         let url = format!("http://{}", running.addr);
+        let ops_url = format!("http://{}", running.ops_addr);
         TestServer {
             running: Some(running),
             dir: Some(dir),
             url,
+            ops_url,
             client: reqwest::Client::new(),
         }
     }
@@ -172,7 +175,10 @@ impl TestServerBuilder {
 pub struct TestServer {
     running: Option<RunningServer>,
     dir: Option<tempfile::TempDir>,
+    /// The listener GitHub reaches: webhooks, the setup flow, `/healthz`.
     pub url: String,
+    /// The operations listener: status page, `/readyz`, `/metrics`.
+    pub ops_url: String,
     pub client: reqwest::Client,
 }
 
@@ -195,6 +201,7 @@ impl TestServer {
             ("WEBHOOK_SECRET", WEBHOOK_SECRET.to_string()),
             ("HOST", "127.0.0.1".to_string()),
             ("PORT", "0".to_string()),
+            ("OPS_PORT", "0".to_string()),
             // Nothing listens here: tests that need GitHub point at the fake.
             ("GITHUB_API_URL", "http://127.0.0.1:9".to_string()),
         ]
@@ -254,10 +261,20 @@ impl TestServer {
         (status, response.text().await.unwrap_or_default())
     }
 
+    /// `GET path` on the listener GitHub reaches.
     pub async fn get(&self, path: &str) -> (u16, String) {
+        self.get_from(&self.url, path).await
+    }
+
+    /// `GET path` on the operations listener.
+    pub async fn ops_get(&self, path: &str) -> (u16, String) {
+        self.get_from(&self.ops_url, path).await
+    }
+
+    async fn get_from(&self, base: &str, path: &str) -> (u16, String) {
         let response = self
             .client
-            .get(format!("{}{}", self.url, path))
+            .get(format!("{base}{path}"))
             .send()
             .await
             .expect("the server answers");
@@ -315,7 +332,7 @@ impl TestServer {
 
     /// The value of one sample line of `/metrics`, e.g. `slipway_queue_depth`.
     pub async fn metric(&self, sample: &str) -> Option<f64> {
-        let (_, text) = self.get("/metrics").await;
+        let (_, text) = self.ops_get("/metrics").await;
         text.lines()
             .find(|line| line.starts_with(sample) && line[sample.len()..].starts_with(' '))
             .and_then(|line| line.rsplit(' ').next())
