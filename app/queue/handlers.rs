@@ -127,6 +127,8 @@ type HandlerFn = Arc<dyn Fn(Delivery) -> HandlerFuture + Send + Sync>;
 #[derive(Clone, Default)]
 pub struct HandlerRegistry {
     routes: HashMap<(String, Option<String>), HandlerFn>,
+    /// Handlers that run before the route's, by exact `(event, action)`.
+    before: HashMap<(String, Option<String>), Vec<HandlerFn>>,
 }
 
 impl HandlerRegistry {
@@ -170,8 +172,36 @@ impl HandlerRegistry {
         })
     }
 
+    /// Registers `handler` to run before whatever is (or will be) registered for the same
+    /// `(event, action)` with [`Self::on_event`], instead of replacing it: for bookkeeping
+    /// that every delivery of that kind needs, whichever pipeline handles it. The first error
+    /// stops the delivery (so a retry runs both again: `handler` must be idempotent).
+    pub fn before_event<E, F, Fut>(&mut self, action: Option<&str>, handler: F) -> &mut Self
+    where
+        E: TypedEvent,
+        F: Fn(Delivery, E) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        let first: HandlerFn = Arc::new(move |delivery: Delivery| {
+            let handler = handler.clone();
+            Box::pin(async move {
+                match E::from_event(&delivery.event) {
+                    Some(payload) => handler(delivery, payload).await,
+                    None => Ok(()),
+                }
+            })
+        });
+        let key = (E::NAME.to_string(), action.map(str::to_string));
+        self.before.entry(key).or_default().push(first);
+        self
+    }
+
     pub fn handles(&self, event: &str, action: Option<&str>) -> bool {
         self.find(event, action).is_some()
+            || self
+                .before
+                .contains_key(&(event.to_string(), action.map(str::to_string)))
     }
 
     fn find(&self, event: &str, action: Option<&str>) -> Option<&HandlerFn> {
@@ -184,6 +214,10 @@ impl HandlerRegistry {
     }
 
     pub async fn dispatch(&self, delivery: Delivery) -> Result<(), HandlerError> {
+        let key = (delivery.event_name.clone(), delivery.action.clone());
+        for first in self.before.get(&key).into_iter().flatten() {
+            first(delivery.clone()).await?;
+        }
         match self.find(&delivery.event_name, delivery.action.as_deref()) {
             Some(handler) => handler(delivery).await,
             None => Ok(()),

@@ -10,17 +10,21 @@ use crate::config::Environment;
 use crate::store::EnvironmentLock;
 
 use super::affected::AffectedEnvironment;
+use super::coverage::Coverage;
 use super::gate::ReviewFacts;
 use super::report::DeployResult;
 
 /// Where a change came from.
 #[derive(Debug, Clone, Copy)]
 pub enum Origin<'a> {
-    /// A merged pull request: its head's fork (if any) and its reviews (read only when an
-    /// affected environment requires approvals).
+    /// A merged pull request: its head's fork (if any), its reviews (read only when an
+    /// affected environment requires approvals) and whether every commit since the
+    /// environment's last deploy came through an approved pull request (checked only for
+    /// environments that require approvals, once the merged pull request's own gate passes).
     Merge {
         fork: Option<&'a str>,
         reviews: Option<&'a ReviewFacts>,
+        coverage: Option<&'a Coverage>,
     },
     /// A push straight to `branch`, no pull request (so no reviews).
     Push { branch: &'a str },
@@ -79,6 +83,7 @@ fn refused_origin(env: &Environment, origin: Origin<'_>) -> Option<String> {
         Origin::Merge {
             fork: None,
             reviews,
+            coverage,
         } => {
             if env.required_approvals == 0 {
                 return None;
@@ -86,7 +91,17 @@ fn refused_origin(env: &Environment, origin: Origin<'_>) -> Option<String> {
             match reviews {
                 Some(reviews) => {
                     let gate = reviews.decide(env);
-                    (!gate.passes()).then(|| gate.sentence())
+                    if !gate.passes() {
+                        return Some(gate.sentence());
+                    }
+                    match coverage {
+                        Some(coverage) => coverage.refusal(env),
+                        None => Some(format!(
+                            "{} requires every change since its last deploy to come through \
+                             an approved pull request, and that could not be checked",
+                            env.name
+                        )),
+                    }
                 }
                 None => Some(format!(
                     "{} requires {} approval{}, and the reviews could not be read",
@@ -146,6 +161,7 @@ mod tests {
         let origin = Origin::Merge {
             fork: None,
             reviews: None,
+            coverage: None,
         };
         assert_eq!(decide(&affected(0), None, origin), Decision::Deploy);
     }
@@ -155,6 +171,7 @@ mod tests {
         let origin = Origin::Merge {
             fork: Some("mallory/config"),
             reviews: None,
+            coverage: None,
         };
         let Decision::Refuse(DeployResult::RefusedByGate { sentence }) =
             decide(&affected(0), None, origin)
@@ -192,6 +209,7 @@ mod tests {
         let origin = Origin::Merge {
             fork: None,
             reviews: None,
+            coverage: None,
         };
         assert!(matches!(
             decide(&affected(1), None, origin),
