@@ -354,3 +354,31 @@ async fn a_promotion_interrupted_after_its_commit_finishes_without_a_second_comm
     assert_eq!(world.pulls_from(BRANCH).len(), 1);
     assert_eq!(world.bot_comments(PULL).len(), 1, "one reply");
 }
+
+#[tokio::test]
+async fn whoever_asked_for_a_promotion_is_recorded_as_its_requester_for_the_gate() {
+    let world = World::new().await;
+    let first = world.comment(WRITER, "/promote prod").await;
+    let number = world.pulls_from(BRANCH)[0].number;
+    let second = world.comment(ADMIN, "/promote prod from staging").await;
+    for comment in [&first, &second] {
+        assert_eq!(world.reactions(comment), strs(&["eyes", "rocket"]));
+        assert!(
+            world.reply_to(comment).contains(&format!("#{number}")),
+            "{}",
+            world.reply_to(comment)
+        );
+    }
+
+    let recorded = world
+        .server
+        .store()
+        .pull_participants(REPO, number)
+        .await
+        .expect("the store answers");
+    assert_eq!(
+        recorded.requesters,
+        [WRITER, ADMIN],
+        "neither may approve the promotion they asked for"
+    );
+}
