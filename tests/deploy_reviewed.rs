@@ -355,3 +355,37 @@ async fn a_merge_into_another_branch_pushed_to_main_is_refused() {
     assert!(world.objects("deployments", PROD_NS).is_empty());
     assert!(world.deployments("prod").is_empty());
 }
+
+#[tokio::test]
+async fn a_rebase_merge_cannot_widen_its_own_namespaces() {
+    let world = DeployWorld::new().await;
+    world.commit_on("escape", "dev may write kube-system", |w| {
+        let config = deploy_world::CONFIG.replace(
+            "namespace: team-dev\n",
+            "namespace: team-dev\n    allowed_namespaces: [team-dev, kube-system]\n",
+        );
+        w.write(".github/slipway.yml", &config);
+    });
+    world.commit_on("escape", "a ConfigMap in kube-system", |w| {
+        w.write(
+            "envs/dev/escape.yaml",
+            &manifests::config_map_in("kube-system", "escape", "x", "y"),
+        );
+    });
+    world.open_pull(41, "escape", "alice");
+    let merged = world.merge_as(41, MergeMethod::Rebase).await;
+
+    let check = world.deployed(&merged, "dev").await;
+    assert_eq!(check.conclusion.as_deref(), Some("failure"), "{check:#?}");
+    let summary = check.summary.clone().unwrap_or_default();
+    assert!(
+        summary.contains("ConfigMap kube-system/escape"),
+        "{summary}"
+    );
+    world.deploy_comment(41, "⛔ refused by policy").await;
+    assert!(world.objects("configmaps", "kube-system").is_empty());
+    assert!(
+        world.objects("deployments", DEV_NS).is_empty(),
+        "nothing applied"
+    );
+}

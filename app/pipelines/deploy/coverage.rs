@@ -99,13 +99,15 @@ fn short(sha: &str) -> &str {
     sha.get(..7).unwrap_or(sha)
 }
 
-/// A subject as the sentence shows it: one line, no markdown that could break out of it.
+/// A subject as the sentence shows it: one line, and none of the characters that could
+/// break out of its quotes or the comment's table, or into HTML and links (whoever pushed
+/// the commit wrote it).
 fn subject(text: &str) -> String {
     let clean: String = text
         .chars()
         .filter(|c| !c.is_control())
         .map(|c| {
-            if matches!(c, '`' | '"' | '<' | '>') {
+            if matches!(c, '`' | '"' | '<' | '>' | '|' | '[' | ']' | '\\') {
                 '\''
             } else {
                 c
@@ -324,13 +326,13 @@ mod tests {
             branch: "main".into(),
             commits: vec![UnreviewedCommit {
                 sha: "abcdef0".repeat(5) + "abcde",
-                subject: "scale `api` to <b>0</b>\nsecond line".into(),
+                subject: "scale `api` to <b>0</b> | [x](y)\nsecond line".into(),
             }],
         };
         assert_eq!(
             coverage.refusal(&prod()).unwrap(),
             "1 commit since the last deploy of prod (1234567) did not come through an approved \
-             pull request: abcdef0 \"scale 'api' to 'b'0'/b'second line\". To deploy it, update \
+             pull request: abcdef0 \"scale 'api' to 'b'0'/b' ' 'x'(y)second line\". To deploy it, update \
              the pull request's branch from main so its preview shows it, get it approved and \
              merge it"
         );

@@ -216,4 +216,62 @@ mod tests {
             Decision::Refuse(DeployResult::RefusedByGate { .. })
         ));
     }
+
+    fn approved() -> ReviewFacts {
+        let head = "3f2a1b0c9d8e7f60514253647586970a1b2c3d4e";
+        ReviewFacts {
+            author: "alice".into(),
+            head_sha: head.into(),
+            reviews: vec![crate::github::Review {
+                id: 1,
+                user_login: "bob".into(),
+                user_type: "User".into(),
+                state: crate::github::ReviewState::Approved,
+                commit_id: Some(head.into()),
+                submitted_at: Some("2026-12-01T10:00:00Z".into()),
+            }],
+            permissions: [("bob".to_string(), crate::github::RepoPermission::Write)].into(),
+            pushers: Vec::new(),
+            requesters: Vec::new(),
+            base_changed_at: None,
+        }
+    }
+
+    #[test]
+    fn an_approved_merge_carrying_an_unreviewed_commit_is_refused() {
+        let reviews = approved();
+        let unreviewed = Coverage::Unreviewed {
+            since: "1".repeat(40),
+            branch: "main".into(),
+            commits: vec![super::super::coverage::UnreviewedCommit {
+                sha: "2".repeat(40),
+                subject: "pushed straight".into(),
+            }],
+        };
+        let origin = |coverage| Origin::Merge {
+            fork: None,
+            reviews: Some(&reviews),
+            coverage,
+        };
+        assert_eq!(
+            decide(&affected(1), None, origin(Some(&Coverage::Reviewed))),
+            Decision::Deploy
+        );
+        let Decision::Refuse(DeployResult::RefusedByGate { sentence }) =
+            decide(&affected(1), None, origin(Some(&unreviewed)))
+        else {
+            panic!("an unreviewed commit rode along");
+        };
+        assert!(
+            sentence.contains("2222222 \"pushed straight\""),
+            "{sentence}"
+        );
+        assert!(
+            matches!(
+                decide(&affected(1), None, origin(None)),
+                Decision::Refuse(DeployResult::RefusedByGate { .. })
+            ),
+            "what could not be checked is not deployed"
+        );
+    }
 }
