@@ -122,6 +122,19 @@ fn subject(text: &str) -> String {
     }
 }
 
+/// What [`Deploys::coverage`] checks: `since..to` of `repository`, for `env`.
+#[derive(Clone, Copy)]
+pub struct CoverageQuery<'a> {
+    pub installation_id: i64,
+    pub repository: &'a Repository,
+    pub mirror: &'a LocalRepo,
+    pub env: &'a Environment,
+    /// The environment's last deployed commit (or the branch before the push).
+    pub since: CommitId,
+    /// The commit to deploy.
+    pub to: CommitId,
+}
+
 /// The pull request a push merged, with its review facts, as [`Deploys::coverage`] needs it.
 pub struct MergedPull<'a> {
     pub pull: &'a PullRequest,
@@ -134,14 +147,17 @@ impl Deploys {
     /// `merged` is the pull request `to` merged, if any: its reviews are already read.
     pub(super) async fn coverage(
         &self,
-        installation_id: i64,
-        repository: &Repository,
-        mirror: LocalRepo,
-        env: &Environment,
-        since: CommitId,
-        to: CommitId,
+        query: CoverageQuery<'_>,
         merged: Option<MergedPull<'_>>,
     ) -> Result<Coverage, HandlerError> {
+        let CoverageQuery {
+            installation_id,
+            repository,
+            mirror,
+            env,
+            since,
+            to,
+        } = query;
         let reader = mirror.clone();
         let (commits, more) = git::blocking(move || -> Result<_, HandlerError> {
             Ok(reader.commits_between(&since, &to, MAX_WALK)?)
@@ -162,14 +178,14 @@ impl Deploys {
             decided.insert(merged.pull.number, passes);
             if passes {
                 approved_heads.extend(
-                    self.approved_head(installation_id, repository, &mirror, merged.pull)
+                    self.approved_head(installation_id, repository, mirror, merged.pull)
                         .await?,
                 );
             }
         }
         let mut unreviewed = Vec::new();
         for (commit, subject) in commits {
-            if self.reachable(&mirror, &commit, &approved_heads).await? {
+            if self.reachable(mirror, &commit, &approved_heads).await? {
                 continue;
             }
             let pulls = github
@@ -202,7 +218,7 @@ impl Deploys {
                         decided.insert(pull.number, passes);
                         if passes {
                             approved_heads.extend(
-                                self.approved_head(installation_id, repository, &mirror, pull)
+                                self.approved_head(installation_id, repository, mirror, pull)
                                     .await?,
                             );
                         }

@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use crate::config::{Environment, ReadError};
+use crate::config::ReadError;
 use crate::git::{self, CommitId, LocalRepo, Remote, Token};
 use crate::github::PullRequest;
 use crate::queue::{Delivery, HandlerError};
@@ -23,7 +23,7 @@ use crate::store::{now_millis, RunTarget, StartOutcome};
 use crate::webhook::{CheckRunEvent, PushEvent, Repository};
 
 use super::affected::{self, Affected, AffectedError};
-use super::coverage::{Coverage, MergedPull};
+use super::coverage::{Coverage, CoverageQuery, MergedPull};
 use super::decide::{decide, Decision, Origin};
 use super::gate::ReviewFacts;
 use super::progress::{subject, DeployProgress, Phase, Trigger};
@@ -175,16 +175,16 @@ impl Deploys {
                         .last_deployed(&repo, &env.environment.name, &mirror)
                         .await?
                         .unwrap_or(before);
-                    self.coverage_if_gated(
+                    let query = CoverageQuery {
                         installation_id,
                         repository,
-                        &mirror,
-                        &env.environment,
+                        mirror: &mirror,
+                        env: &env.environment,
                         since,
-                        after,
-                        MergedPull { pull, reviews },
-                    )
-                    .await?
+                        to: after,
+                    };
+                    self.coverage_if_gated(query, MergedPull { pull, reviews })
+                        .await?
                 }
                 _ => None,
             };
@@ -299,33 +299,17 @@ impl Deploys {
     }
 
     /// For an environment that requires approvals and whose gate `merged` passes: whether
-    /// everything in `since..to` was reviewed. `None` otherwise (nothing to check, or refused
+    /// everything `query` covers was reviewed. `None` otherwise (nothing to check, or refused
     /// already).
-    #[allow(clippy::too_many_arguments)]
     async fn coverage_if_gated(
         &self,
-        installation_id: i64,
-        repository: &Repository,
-        mirror: &LocalRepo,
-        env: &Environment,
-        since: CommitId,
-        to: CommitId,
+        query: CoverageQuery<'_>,
         merged: MergedPull<'_>,
     ) -> Result<Option<Coverage>, HandlerError> {
-        if env.required_approvals == 0 || !merged.reviews.decide(env).passes() {
+        if query.env.required_approvals == 0 || !merged.reviews.decide(query.env).passes() {
             return Ok(None);
         }
-        let coverage = self
-            .coverage(
-                installation_id,
-                repository,
-                mirror.clone(),
-                env,
-                since,
-                to,
-                Some(merged),
-            )
-            .await?;
+        let coverage = self.coverage(query, Some(merged)).await?;
         Ok(Some(coverage))
     }
 
@@ -399,16 +383,16 @@ impl Deploys {
                     Some(since) => since,
                     None => config_sha,
                 };
-                self.coverage_if_gated(
-                    installation.0,
+                let query = CoverageQuery {
+                    installation_id: installation.0,
                     repository,
-                    &mirror,
-                    &env,
+                    mirror: &mirror,
+                    env: &env,
                     since,
-                    event.head_sha,
-                    MergedPull { pull, reviews },
-                )
-                .await?
+                    to: event.head_sha,
+                };
+                self.coverage_if_gated(query, MergedPull { pull, reviews })
+                    .await?
             }
             _ => None,
         };

@@ -728,7 +728,7 @@ pub async fn pulls_of_commit(
         .values()
         .filter(|p| {
             p.merge_commit_sha.as_deref() == Some(sha.as_str())
-                || (p.merged && p.merged_commits.iter().any(|c| *c == sha))
+                || (p.merged && p.merged_commits.contains(&sha))
                 || (p.state == "open" && p.current_head_sha(fake_repo) == sha)
         })
         .map(|p| p.json(fake_repo, &api))
