@@ -389,3 +389,26 @@ async fn a_rebase_merge_cannot_widen_its_own_namespaces() {
         "nothing applied"
     );
 }
+
+#[tokio::test]
+async fn a_squashed_pull_request_whose_branch_is_gone_still_vouches_for_what_its_head_held() {
+    let world = DeployWorld::new().await;
+    let RideAlong { merge, .. } = a_direct_push_waiting_under_an_approved_merge(&world).await;
+    refused_by_gate(&world.deployed(&merge, "prod").await);
+
+    let head = world.propose(42, "prod-8.0", |w| {
+        w.write("envs/prod/api.yaml", &api(PROD_NS, "8.0"));
+    });
+    world.fake.submit_review(REPO, 42, "bob", "APPROVED", &head);
+    let before = world.main_head();
+    let squashed = world.fake.merge_pull_as(REPO, 42, MergeMethod::Squash);
+    // "Delete branch" after the merge: the head lives on only as refs/pull/42/head.
+    git_fixtures::git_in(&world.bare, &["update-ref", "-d", "refs/heads/prod-8.0"]);
+    world.deliver_merge(42, &before, &squashed).await;
+    world.deliver_push_by(&before, &squashed, "bob").await;
+
+    let check = world.deployed(&squashed, "prod").await;
+    assert_eq!(check.conclusion.as_deref(), Some("success"), "{check:#?}");
+    assert_eq!(prod_image(&world), Some(format!("{PROD_IMAGE}:8.0")));
+    world.deploy_comment(42, "✅ deployed").await;
+}
