@@ -257,4 +257,73 @@ mod tests {
         assert_eq!(err.kind(), FailureKind::RateLimited);
         assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
     }
+
+    fn synchronize() -> Delivery {
+        let payload = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/webhooks/handled/pull_request/22-synchronize.json"
+        ))
+        .expect("GitHub's example");
+        Delivery {
+            seq: 1,
+            id: DeliveryId::new("d-1"),
+            event_name: "pull_request".into(),
+            action: Some("synchronize".into()),
+            ordering_key: None,
+            attempt: 1,
+            event: crate::webhook::decode("pull_request", &payload).expect("decodes"),
+        }
+    }
+
+    #[tokio::test]
+    async fn bookkeeping_runs_before_the_route_and_replaces_nothing() {
+        use crate::webhook::PullRequestEvent;
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut registry = HandlerRegistry::new();
+        let seen = order.clone();
+        registry.on_event(Some("synchronize"), move |_, _: PullRequestEvent| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap().push("route");
+                Ok(())
+            }
+        });
+        let seen = order.clone();
+        registry.before_event(Some("synchronize"), move |_, _: PullRequestEvent| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap().push("bookkeeping");
+                Ok(())
+            }
+        });
+        registry.dispatch(synchronize()).await.unwrap();
+        assert_eq!(*order.lock().unwrap(), ["bookkeeping", "route"]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_bookkeeping_stops_the_delivery_so_a_retry_runs_both() {
+        use crate::webhook::PullRequestEvent;
+        let routed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut registry = HandlerRegistry::new();
+        let seen = routed.clone();
+        registry.on_event(Some("synchronize"), move |_, _: PullRequestEvent| {
+            let seen = seen.clone();
+            async move {
+                seen.store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            }
+        });
+        registry.before_event(Some("synchronize"), |_, _: PullRequestEvent| async {
+            Err(HandlerError::retryable("the store is busy"))
+        });
+        assert!(registry.dispatch(synchronize()).await.is_err());
+        assert!(!routed.load(std::sync::atomic::Ordering::SeqCst));
+        let mut bookkeeping_only = HandlerRegistry::new();
+        bookkeeping_only.before_event(Some("edited"), |_, _: PullRequestEvent| async { Ok(()) });
+        assert!(
+            bookkeeping_only.handles("pull_request", Some("edited")),
+            "an action with bookkeeping alone is handled, not dropped"
+        );
+        assert!(!bookkeeping_only.handles("pull_request", Some("closed")));
+    }
 }
