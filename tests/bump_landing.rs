@@ -850,3 +850,27 @@ async fn a_foreign_build_naming_an_environment_that_does_not_exist_learns_no_env
         }
     );
 }
+
+#[tokio::test]
+async fn whoever_caused_a_bump_is_recorded_as_its_requester_for_the_gate() {
+    let world = World::new(ConfigRepo::with_services(&["api"])).await;
+    let mut first = world.order("prod", "api", "api-1");
+    first.requested_by = Some("carol".to_string());
+    let BumpLanded::Proposed { number, .. } = world.bumper.land(first).await.expect("proposed")
+    else {
+        panic!("a gated environment's bump is a pull request");
+    };
+    // The rolling pull request is updated by a later bump that someone else caused: both
+    // requested what it deploys.
+    let mut second = world.order("prod", "api", "api-2");
+    second.requested_by = Some("dave".to_string());
+    world.bumper.land(second).await.expect("proposed");
+
+    let recorded = world
+        .store
+        .pull_participants(REPO, number)
+        .await
+        .expect("the store answers");
+    assert_eq!(recorded.requesters, ["carol", "dave"]);
+    assert!(recorded.pushers.is_empty(), "pushers come from webhooks");
+}

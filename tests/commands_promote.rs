@@ -409,3 +409,31 @@ async fn promote_copies_a_pinned_tag_and_digest_together() {
     );
     world.reply_to(&comment);
 }
+
+#[tokio::test]
+async fn whoever_asked_for_a_promotion_is_recorded_as_its_requester_for_the_gate() {
+    let world = World::new().await;
+    let first = world.comment(WRITER, "/promote prod").await;
+    let number = world.pulls_from(BRANCH)[0].number;
+    let second = world.comment(ADMIN, "/promote prod from staging").await;
+    for comment in [&first, &second] {
+        assert_eq!(world.reactions(comment), strs(&["eyes", "rocket"]));
+        assert!(
+            world.reply_to(comment).contains(&format!("#{number}")),
+            "{}",
+            world.reply_to(comment)
+        );
+    }
+
+    let recorded = world
+        .server
+        .store()
+        .pull_participants(REPO, number)
+        .await
+        .expect("the store answers");
+    assert_eq!(
+        recorded.requesters,
+        [WRITER, ADMIN],
+        "neither may approve the promotion they asked for"
+    );
+}

@@ -248,3 +248,42 @@ fn a_comment_id_that_is_not_a_number_is_refused() {
         "the issue_comment payload is not as expected: `comment.id` is not a positive integer (\"492700400\")"
     );
 }
+
+#[test]
+fn a_synchronize_names_its_pusher_as_sender() {
+    let Event::PullRequest(pull) = decoded("handled/pull_request/22-synchronize.json") else {
+        panic!("not a pull_request");
+    };
+    assert_eq!(pull.action, "synchronize");
+    assert_eq!(pull.sender.map(|s| s.login).as_deref(), Some("Codertocat"));
+    assert!(!pull.base_changed);
+    assert_eq!(pull.updated_at.as_deref(), Some("2019-05-15T15:20:33Z"));
+}
+
+#[test]
+fn an_edit_that_changed_the_base_says_so() {
+    // GitHub's `edited` payload: `changes` holds the old value of each edited field.
+    let mut body: Value =
+        serde_json::from_slice(&fixture("handled/pull_request/00-opened.json")).unwrap();
+    body["action"] = "edited".into();
+    body["changes"] = serde_json::json!({ "title": { "from": "old title" } });
+    let Ok(Event::PullRequest(title_only)) =
+        decode("pull_request", &serde_json::to_vec(&body).unwrap())
+    else {
+        panic!("not a pull_request");
+    };
+    assert!(
+        !title_only.base_changed,
+        "a title edit is not a base change"
+    );
+
+    body["changes"] = serde_json::json!({
+        "base": { "ref": { "from": "sandbox" }, "sha": { "from": "0".repeat(40) } }
+    });
+    let Ok(Event::PullRequest(rebased)) =
+        decode("pull_request", &serde_json::to_vec(&body).unwrap())
+    else {
+        panic!("not a pull_request");
+    };
+    assert!(rebased.base_changed);
+}

@@ -123,6 +123,43 @@ impl LocalRepo {
         Ok(parent)
     }
 
+    /// The commits reachable from `to` but not from `from` (git's `from..to`), newest first,
+    /// each with its subject line; at most `limit` of them, and whether there were more.
+    pub fn commits_between(
+        &self,
+        from: &CommitId,
+        to: &CommitId,
+        limit: usize,
+    ) -> Result<(Vec<(CommitId, String)>, bool), GitError> {
+        let repo = self.local();
+        let walk_error = |e: &dyn std::fmt::Display| GitError::Object {
+            context: format!("the commits between {from} and {to}"),
+            source: e.to_string().into(),
+        };
+        let walk = repo
+            .rev_walk([to.object_id()])
+            .with_hidden([from.object_id()])
+            .all()
+            .map_err(|e| walk_error(&e))?;
+        let mut found = Vec::new();
+        for info in walk {
+            let info = info.map_err(|e| walk_error(&e))?;
+            if found.len() == limit {
+                return Ok((found, true));
+            }
+            let commit = repo.find_commit(info.id).map_err(|e| walk_error(&e))?;
+            let subject = commit
+                .message_raw_sloppy()
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            found.push((CommitId(info.id), subject));
+        }
+        Ok((found, false))
+    }
+
     /// Whether `ancestor` is `descendant` or one of its ancestors.
     pub fn is_ancestor(
         &self,

@@ -82,13 +82,16 @@ pub fn register_all(
             },
         );
     }
-    {
-        let (deploys, runs) = (deploys.clone(), context.runs.clone());
-        registry.on_event(
-            Some("closed"),
+    // A merge deploys from its push (see `deploy::start`): `pull_request` `closed` deploys
+    // nothing. What the approval gate needs to know of every pull request (who pushed to it,
+    // when its base changed) is recorded before the preview handles the same deliveries.
+    for action in deploy::PUSH_ACTIONS.into_iter().chain(["edited"]) {
+        let deploys = deploys.clone();
+        registry.before_event(
+            Some(action),
             move |delivery: crate::queue::Delivery, event: PullRequestEvent| {
-                let (deploys, runs) = (deploys.clone(), runs.clone());
-                async move { deploys.on_merge(&runs, &delivery, &event).await }
+                let deploys = deploys.clone();
+                async move { deploys.on_pull_activity(&delivery, &event).await }
             },
         );
     }

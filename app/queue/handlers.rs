@@ -127,6 +127,8 @@ type HandlerFn = Arc<dyn Fn(Delivery) -> HandlerFuture + Send + Sync>;
 #[derive(Clone, Default)]
 pub struct HandlerRegistry {
     routes: HashMap<(String, Option<String>), HandlerFn>,
+    /// Handlers that run before the route's, by exact `(event, action)`.
+    before: HashMap<(String, Option<String>), Vec<HandlerFn>>,
 }
 
 impl HandlerRegistry {
@@ -170,8 +172,36 @@ impl HandlerRegistry {
         })
     }
 
+    /// Registers `handler` to run before whatever is (or will be) registered for the same
+    /// `(event, action)` with [`Self::on_event`], instead of replacing it: for bookkeeping
+    /// that every delivery of that kind needs, whichever pipeline handles it. The first error
+    /// stops the delivery (so a retry runs both again: `handler` must be idempotent).
+    pub fn before_event<E, F, Fut>(&mut self, action: Option<&str>, handler: F) -> &mut Self
+    where
+        E: TypedEvent,
+        F: Fn(Delivery, E) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        let first: HandlerFn = Arc::new(move |delivery: Delivery| {
+            let handler = handler.clone();
+            Box::pin(async move {
+                match E::from_event(&delivery.event) {
+                    Some(payload) => handler(delivery, payload).await,
+                    None => Ok(()),
+                }
+            })
+        });
+        let key = (E::NAME.to_string(), action.map(str::to_string));
+        self.before.entry(key).or_default().push(first);
+        self
+    }
+
     pub fn handles(&self, event: &str, action: Option<&str>) -> bool {
         self.find(event, action).is_some()
+            || self
+                .before
+                .contains_key(&(event.to_string(), action.map(str::to_string)))
     }
 
     fn find(&self, event: &str, action: Option<&str>) -> Option<&HandlerFn> {
@@ -184,6 +214,10 @@ impl HandlerRegistry {
     }
 
     pub async fn dispatch(&self, delivery: Delivery) -> Result<(), HandlerError> {
+        let key = (delivery.event_name.clone(), delivery.action.clone());
+        for first in self.before.get(&key).into_iter().flatten() {
+            first(delivery.clone()).await?;
+        }
         match self.find(&delivery.event_name, delivery.action.as_deref()) {
             Some(handler) => handler(delivery).await,
             None => Ok(()),
@@ -222,5 +256,74 @@ mod tests {
         });
         assert_eq!(err.kind(), FailureKind::RateLimited);
         assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
+    }
+
+    fn synchronize() -> Delivery {
+        let payload = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/webhooks/handled/pull_request/22-synchronize.json"
+        ))
+        .expect("GitHub's example");
+        Delivery {
+            seq: 1,
+            id: DeliveryId::new("d-1"),
+            event_name: "pull_request".into(),
+            action: Some("synchronize".into()),
+            ordering_key: None,
+            attempt: 1,
+            event: crate::webhook::decode("pull_request", &payload).expect("decodes"),
+        }
+    }
+
+    #[tokio::test]
+    async fn bookkeeping_runs_before_the_route_and_replaces_nothing() {
+        use crate::webhook::PullRequestEvent;
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut registry = HandlerRegistry::new();
+        let seen = order.clone();
+        registry.on_event(Some("synchronize"), move |_, _: PullRequestEvent| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap().push("route");
+                Ok(())
+            }
+        });
+        let seen = order.clone();
+        registry.before_event(Some("synchronize"), move |_, _: PullRequestEvent| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap().push("bookkeeping");
+                Ok(())
+            }
+        });
+        registry.dispatch(synchronize()).await.unwrap();
+        assert_eq!(*order.lock().unwrap(), ["bookkeeping", "route"]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_bookkeeping_stops_the_delivery_so_a_retry_runs_both() {
+        use crate::webhook::PullRequestEvent;
+        let routed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut registry = HandlerRegistry::new();
+        let seen = routed.clone();
+        registry.on_event(Some("synchronize"), move |_, _: PullRequestEvent| {
+            let seen = seen.clone();
+            async move {
+                seen.store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            }
+        });
+        registry.before_event(Some("synchronize"), |_, _: PullRequestEvent| async {
+            Err(HandlerError::retryable("the store is busy"))
+        });
+        assert!(registry.dispatch(synchronize()).await.is_err());
+        assert!(!routed.load(std::sync::atomic::Ordering::SeqCst));
+        let mut bookkeeping_only = HandlerRegistry::new();
+        bookkeeping_only.before_event(Some("edited"), |_, _: PullRequestEvent| async { Ok(()) });
+        assert!(
+            bookkeeping_only.handles("pull_request", Some("edited")),
+            "an action with bookkeeping alone is handled, not dropped"
+        );
+        assert!(!bookkeeping_only.handles("pull_request", Some("closed")));
     }
 }

@@ -16,6 +16,7 @@ mod leases;
 mod locks;
 mod payload_codec;
 mod previews;
+mod pull_participants;
 mod runs;
 mod settings;
 
@@ -31,6 +32,7 @@ pub use ingest::{IngestOutcome, NewDelivery};
 pub use installations::InstallationRecord;
 pub use leases::Lease;
 pub use locks::{EnvironmentLock, LockOutcome};
+pub use pull_participants::{ParticipantRole, PullParticipants};
 pub use runs::{RunId, RunRecord, RunSignal, RunState, RunTarget, StartOutcome, StepRecord};
 
 /// Messages include the database's own error; it is not chained again as `source()`, so

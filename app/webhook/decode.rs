@@ -88,6 +88,11 @@ fn pull_request(root: &Node<'_>) -> Result<PullRequestEvent, DecodeError> {
             .transpose()?
             .unwrap_or(false),
         merge_commit_sha: pull.opt("merge_commit_sha").map(|n| n.sha()).transpose()?,
+        sender: root.opt("sender").map(|n| user(&n)).transpose()?,
+        base_changed: root
+            .opt("changes")
+            .is_some_and(|changes| changes.opt("base").is_some()),
+        updated_at: pull.opt("updated_at").map(|n| n.string()).transpose()?,
     })
 }
 

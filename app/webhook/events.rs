@@ -128,6 +128,12 @@ pub struct PullRequestEvent {
     pub merged: bool,
     /// The merge commit of a merged pull request (GitHub's test merge commit before).
     pub merge_commit_sha: Option<CommitId>,
+    /// Who caused the event: on `opened`, `reopened` and `synchronize`, who pushed the head.
+    pub sender: Option<User>,
+    /// On `edited`: the base branch changed (`changes.base` is present).
+    pub base_changed: bool,
+    /// `pull_request.updated_at` (RFC 3339): when an `edited` change was made.
+    pub updated_at: Option<String>,
 }
 
 impl PullRequestEvent {

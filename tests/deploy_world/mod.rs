@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::git_fixtures::TestRepo;
 use crate::manifests::{config_map_in, Deployment};
-use crate::support::fake_github::{FakeCheckRun, FakeComment, PullSpec};
+use crate::support::fake_github::{FakeCheckRun, FakeComment, MergeMethod, PullSpec};
 use crate::support::fake_kube::FakeKube;
 use crate::support::payloads::{PullEvent, INSTALLATION_ID};
 use crate::support::{fake_github::FakeDeployment, FakeGitHub, TestServer};
@@ -48,6 +48,13 @@ pub fn api(namespace: &str, tag: &str) -> String {
         .namespace(namespace)
         .image(&format!("registry.example.com/team/api:{tag}"))
         .yaml()
+}
+
+/// The order GitHub's two webhooks of a merge arrive in: GitHub does not promise one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookOrder {
+    ClosedFirst,
+    PushFirst,
 }
 
 pub struct DeployWorld {
@@ -138,19 +145,18 @@ impl DeployWorld {
     /// Commits what `change` writes on `branch` (made from `main` when new) and pushes it to
     /// GitHub; the branch's new head.
     pub fn commit_on(&self, branch: &str, message: &str, change: impl FnOnce(&TestRepo)) -> String {
-        self.work
-            .git(&["fetch", "--quiet", self.bare.to_str().unwrap(), "main"]);
-        let exists = !self
-            .work
-            .git(&["branch", "--list", branch])
-            .trim()
-            .is_empty();
-        if exists {
-            self.work.git(&["checkout", "--quiet", branch]);
+        // As a person would: start from GitHub's copy of the branch (a merge may have moved
+        // it), or from `main` for a new branch.
+        let on_github = crate::git_fixtures::git_in(&self.bare, &["branch", "--list", branch]);
+        let from = if on_github.trim().is_empty() {
+            "main"
         } else {
-            self.work
-                .git(&["checkout", "--quiet", "-b", branch, "FETCH_HEAD"]);
-        }
+            branch
+        };
+        self.work
+            .git(&["fetch", "--quiet", self.bare.to_str().unwrap(), from]);
+        self.work
+            .git(&["checkout", "--quiet", "-B", branch, "FETCH_HEAD"]);
         change(&self.work);
         let sha = self.work.commit(message);
         self.work.git(&[
@@ -176,18 +182,118 @@ impl DeployWorld {
         head
     }
 
+    /// The commit `branch` of the config repo points at.
+    pub fn branch_head(&self, branch: &str) -> String {
+        crate::git_fixtures::git_in(&self.bare, &["rev-parse", &format!("refs/heads/{branch}")])
+            .trim()
+            .to_string()
+    }
+
     pub fn main_head(&self) -> String {
         crate::git_fixtures::git_in(&self.bare, &["rev-parse", "main"])
     }
 
     /// Merges pull request `number` with the merge button and delivers what GitHub sends: the
-    /// `pull_request` `closed` event, then the `push` of the merge commit. The merge commit.
+    /// `pull_request` `closed` event, then the `push` of the merge commit (by `bob`, who
+    /// pressed the button). The merge commit.
     pub async fn merge(&self, number: u64) -> String {
+        self.merge_with(number, MergeMethod::Merge, WebhookOrder::ClosedFirst)
+            .await
+    }
+
+    /// [`Self::merge`] with another merge method; `merge_commit_sha` (for a rebase, the last
+    /// re-created commit).
+    pub async fn merge_as(&self, number: u64, method: MergeMethod) -> String {
+        self.merge_with(number, method, WebhookOrder::ClosedFirst)
+            .await
+    }
+
+    /// Merges pull request `number` with `method` and delivers `closed` and the `push` of the
+    /// default branch (before: its tip before the merge) in `order`, as GitHub may.
+    pub async fn merge_with(
+        &self,
+        number: u64,
+        method: MergeMethod,
+        order: WebhookOrder,
+    ) -> String {
         let before = self.main_head();
-        let merge = self.fake.merge_pull(REPO, number);
-        self.deliver_merge(number, &before, &merge).await;
-        self.deliver_push(&before, &merge).await;
+        let merge = self.fake.merge_pull_as(REPO, number, method);
+        match order {
+            WebhookOrder::ClosedFirst => {
+                self.deliver_merge(number, &before, &merge).await;
+                self.deliver_push_by(&before, &merge, "bob").await;
+            }
+            WebhookOrder::PushFirst => {
+                self.deliver_push_by(&before, &merge, "bob").await;
+                self.deliver_merge(number, &before, &merge).await;
+            }
+        }
         merge
+    }
+
+    /// `login` pushes a commit to pull request `number`'s branch, and GitHub says so with
+    /// `pull_request` `synchronize` sent by `login`; the new head.
+    pub async fn push_to_pull(
+        &self,
+        number: u64,
+        login: &str,
+        change: impl FnOnce(&TestRepo),
+    ) -> String {
+        let pull = self
+            .fake
+            .pull(REPO, number)
+            .expect("the pull request exists");
+        let head = self.commit_on(&pull.head_ref, &format!("{login}'s change"), change);
+        self.deliver_pull_event(number, "synchronize", login).await;
+        head
+    }
+
+    /// The `pull_request` `action` webhook of `number` as it is now, sent by `login`.
+    pub async fn deliver_pull_event(&self, number: u64, action: &str, login: &str) -> String {
+        let event = self.pull_event(number, action).sender(login);
+        self.deliver("pull_request", &event.payload()).await
+    }
+
+    /// `login` changes pull request `number`'s base branch to `base`; GitHub sends `edited`
+    /// with `changes.base`.
+    pub async fn change_base(&self, number: u64, base: &str, login: &str) -> String {
+        let from = self
+            .fake
+            .pull(REPO, number)
+            .expect("the pull request exists")
+            .base_ref;
+        self.fake.change_pull_base(REPO, number, base);
+        let now = time::OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .expect("0 is a nanosecond")
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("formats");
+        let event = self
+            .pull_event(number, "edited")
+            .sender(login)
+            .base_changed(&from, &now);
+        self.deliver("pull_request", &event.payload()).await
+    }
+
+    fn pull_event(&self, number: u64, action: &str) -> PullEvent {
+        let pull = self
+            .fake
+            .pull(REPO, number)
+            .expect("the pull request exists");
+        let repo = self.fake.state();
+        let head = repo
+            .repos
+            .get(REPO)
+            .map(|r| pull.current_head_sha(r))
+            .unwrap_or_default();
+        drop(repo);
+        let base = crate::git_fixtures::git_in(
+            &self.bare,
+            &["rev-parse", &format!("refs/heads/{}", pull.base_ref)],
+        );
+        PullEvent::new(action, REPO, &self.bare, number)
+            .base(&pull.base_ref, base.trim())
+            .head(&pull.head_ref, &head)
     }
 
     /// The `pull_request` `closed` (merged) webhook of `number`, merged as `merge` onto `base`.
@@ -216,6 +322,11 @@ impl DeployWorld {
     }
 
     pub async fn deliver_push(&self, before: &str, after: &str) -> String {
+        self.deliver_push_by(before, after, "alice").await
+    }
+
+    /// The `push` of `main` from `before` to `after`, pushed by `login` (`pusher`, `sender`).
+    pub async fn deliver_push_by(&self, before: &str, after: &str, login: &str) -> String {
         let push = crate::build_world::Push {
             repository: REPO.to_string(),
             clone_url: crate::support::file_url(&self.bare),
@@ -226,7 +337,11 @@ impl DeployWorld {
             deleted: false,
             fork: false,
         };
-        self.deliver("push", &push.payload()).await
+        let mut payload: Value = serde_json::from_slice(&push.payload()).expect("JSON");
+        payload["pusher"]["name"] = serde_json::json!(login);
+        payload["sender"]["login"] = serde_json::json!(login);
+        let payload = serde_json::to_vec(&payload).expect("serialises");
+        self.deliver("push", &payload).await
     }
 
     /// Someone presses "Re-run" on the check run `run`: GitHub's `check_run` `rerequested`.

@@ -607,6 +607,17 @@ impl FakeGitHubBuilder {
     }
 }
 
+/// How GitHub's merge button lands a pull request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeMethod {
+    /// "Create a merge commit": parents the base tip and the head.
+    Merge,
+    /// "Squash and merge": one commit on the base tip.
+    Squash,
+    /// "Rebase and merge": the head's commits re-created on the base tip.
+    Rebase,
+}
+
 /// A running fake GitHub.
 #[derive(Clone)]
 pub struct FakeGitHub {
@@ -847,6 +858,14 @@ impl FakeGitHub {
     /// Merges pull request `number` of `repo` as the merge button does: a merge commit on its
     /// base branch (base first parent), the pull closed and merged. The merge commit's sha.
     pub fn merge_pull(&self, repo: &str, number: u64) -> String {
+        self.merge_pull_as(repo, number, MergeMethod::Merge)
+    }
+
+    /// Merges pull request `number` of `repo` with `method`, as GitHub does; the pull's
+    /// `merge_commit_sha`: the merge commit, the squashed commit, or the last re-created
+    /// commit of a rebase. `GET …/commits/{sha}/pulls` then lists the pull for it, for the
+    /// head's commits and for every commit the merge created.
+    pub fn merge_pull_as(&self, repo: &str, number: u64, method: MergeMethod) -> String {
         let mut state = self.state();
         let entry = state.repos.get_mut(repo).expect("the repository exists");
         let bare = entry.bare.clone().expect("the repository has git data");
@@ -856,9 +875,26 @@ impl FakeGitHub {
             .expect("the pull request exists")
             .clone();
         let head = pull.current_head_sha(entry);
-        let message = format!("Merge pull request #{number} from {}", pull.head_ref);
-        let merge = git::merge_into(&bare, &pull.base_ref, &head, &message)
-            .unwrap_or_else(|err| panic!("cannot merge #{number}: {err}"));
+        let base_tip = git::resolve_ref(&bare, &format!("refs/heads/{}", pull.base_ref))
+            .expect("the base branch exists");
+        let mut commits = git::commits_between(&bare, &base_tip, &head)
+            .unwrap_or_else(|err| panic!("cannot list #{number}'s commits: {err}"));
+        let merge = match method {
+            MergeMethod::Merge => {
+                let message = format!("Merge pull request #{number} from {}", pull.head_ref);
+                git::merge_into(&bare, &pull.base_ref, &head, &message)
+            }
+            MergeMethod::Squash => {
+                let message = format!("{} (#{number})", pull.title);
+                git::squash_into(&bare, &pull.base_ref, &head, &message)
+            }
+            MergeMethod::Rebase => git::rebase_onto(&bare, &pull.base_ref, &head).map(|created| {
+                let last = created.last().cloned().unwrap_or_default();
+                commits.extend(created);
+                last
+            }),
+        }
+        .unwrap_or_else(|err| panic!("cannot merge #{number}: {err}"));
         let pull = entry
             .pulls
             .get_mut(&number)
@@ -867,7 +903,19 @@ impl FakeGitHub {
         pull.merged = true;
         pull.head_sha = Some(head);
         pull.merge_commit_sha = Some(merge.clone());
+        pull.merged_commits = commits;
         merge
+    }
+
+    /// Changes pull request `number`'s base branch, as its author editing it does.
+    pub fn change_pull_base(&self, repo: &str, number: u64, base: &str) {
+        let mut state = self.state();
+        let pull = state
+            .repos
+            .get_mut(repo)
+            .and_then(|r| r.pulls.get_mut(&number))
+            .unwrap_or_else(|| panic!("no pull request {repo}#{number}"));
+        pull.base_ref = base.to_string();
     }
 
     /// Whether GitHub would show the commit `sha`, made through the Git Data API, as Verified.

@@ -27,6 +27,12 @@ pub struct PullEvent {
     pub draft: bool,
     /// Set for a `closed` event of a merged pull request: its merge commit.
     pub merge_commit_sha: Option<String>,
+    /// `sender.login`: who caused the event (the pusher of `synchronize`).
+    pub sender: Option<String>,
+    /// For `edited`: the base branch before the edit (`changes.base.ref.from`).
+    pub base_changed_from: Option<String>,
+    /// `pull_request.updated_at`.
+    pub updated_at: Option<String>,
 }
 
 impl PullEvent {
@@ -43,7 +49,24 @@ impl PullEvent {
             fork: None,
             draft: false,
             merge_commit_sha: None,
+            sender: None,
+            base_changed_from: None,
+            updated_at: None,
         }
+    }
+
+    /// Sent by `login` (for `opened`, `reopened` and `synchronize`: who pushed the head).
+    pub fn sender(mut self, login: &str) -> Self {
+        self.sender = Some(login.to_string());
+        self
+    }
+
+    /// An `edited` event whose base branch was `from` before, made at `at` (RFC 3339).
+    pub fn base_changed(mut self, from: &str, at: &str) -> Self {
+        self.action = "edited".to_string();
+        self.base_changed_from = Some(from.to_string());
+        self.updated_at = Some(at.to_string());
+        self
     }
 
     pub fn base(mut self, reference: &str, sha: &str) -> Self {
@@ -126,6 +149,9 @@ impl PullEvent {
         pull["base"]["repo"] = base_repo.clone();
         pull["head"]["ref"] = json!(self.head_ref);
         pull["head"]["sha"] = json!(self.head_sha);
+        if let Some(at) = &self.updated_at {
+            pull["updated_at"] = json!(at);
+        }
         match &self.fork {
             None => {
                 pull["head"]["label"] = json!(format!("{owner}:{}", self.head_ref));
@@ -136,6 +162,13 @@ impl PullEvent {
                 pull["head"]["label"] = json!(format!("{fork_owner}:{}", self.head_ref));
                 pull["head"]["repo"] = repo(fork, &format!("https://github.com/{fork}.git"), true);
             }
+        }
+        if let Some(login) = &self.sender {
+            event["sender"] = json!({ "login": login, "id": 7, "type": "User" });
+        }
+        if let Some(from) = &self.base_changed_from {
+            event["changes"] =
+                json!({ "base": { "ref": { "from": from }, "sha": { "from": "0".repeat(40) } } });
         }
         serde_json::to_vec(&event).expect("serialises")
     }

@@ -70,7 +70,7 @@ pub enum BumpFailure {
         #[source]
         error: Arc<GitError>,
     },
-    #[error("config repo {repo}: reading its locks: {error}")]
+    #[error("config repo {repo}: slipway's store (its locks, who requested a bump): {error}")]
     Store {
         repo: RepoRef,
         #[source]

@@ -10,6 +10,7 @@ use crate::git::{self, CommitId, LocalRepo};
 use crate::github::{CommitRequest, Repository};
 use crate::pipelines::promote::branch_holds;
 use crate::report::Templates;
+use crate::store::ParticipantRole;
 
 use super::land::Planned;
 use super::{branch, message, BumpFailure, BumpLanded, BumpOrder, Shared};
@@ -104,6 +105,23 @@ pub(super) async fn propose(
             (created.pull, created.created)
         }
     };
+    // Whoever caused the build may not approve its bump: recorded by slipway, never read
+    // from the pull request's body, which any writer can edit.
+    if let Some(requester) = &order.requested_by {
+        shared
+            .store
+            .record_pull_participant(
+                &repo.to_string(),
+                pull.number,
+                requester,
+                ParticipantRole::Requester,
+            )
+            .await
+            .map_err(|err| BumpFailure::Store {
+                repo: repo.clone(),
+                error: std::sync::Arc::new(err),
+            })?;
+    }
     tracing::info!(
         repo = %repo,
         environment = %planned.environment,

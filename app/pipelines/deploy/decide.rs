@@ -10,17 +10,21 @@ use crate::config::Environment;
 use crate::store::EnvironmentLock;
 
 use super::affected::AffectedEnvironment;
+use super::coverage::Coverage;
 use super::gate::ReviewFacts;
 use super::report::DeployResult;
 
 /// Where a change came from.
 #[derive(Debug, Clone, Copy)]
 pub enum Origin<'a> {
-    /// A merged pull request: its head's fork (if any) and its reviews (read only when an
-    /// affected environment requires approvals).
+    /// A merged pull request: its head's fork (if any), its reviews (read only when an
+    /// affected environment requires approvals) and whether every commit since the
+    /// environment's last deploy came through an approved pull request (checked only for
+    /// environments that require approvals, once the merged pull request's own gate passes).
     Merge {
         fork: Option<&'a str>,
         reviews: Option<&'a ReviewFacts>,
+        coverage: Option<&'a Coverage>,
     },
     /// A push straight to `branch`, no pull request (so no reviews).
     Push { branch: &'a str },
@@ -86,6 +90,7 @@ fn refused_origin(env: &Environment, origin: Origin<'_>) -> Option<String> {
         Origin::Merge {
             fork: None,
             reviews,
+            coverage,
         } => {
             if env.required_approvals == 0 {
                 return None;
@@ -93,7 +98,17 @@ fn refused_origin(env: &Environment, origin: Origin<'_>) -> Option<String> {
             match reviews {
                 Some(reviews) => {
                     let gate = reviews.decide(env);
-                    (!gate.passes()).then(|| gate.sentence())
+                    if !gate.passes() {
+                        return Some(gate.sentence());
+                    }
+                    match coverage {
+                        Some(coverage) => coverage.refusal(env),
+                        None => Some(format!(
+                            "{} requires every change since its last deploy to come through \
+                             an approved pull request, and that could not be checked",
+                            env.name
+                        )),
+                    }
                 }
                 None => Some(format!(
                     "{} requires {} approval{}, and the reviews could not be read",
@@ -153,6 +168,7 @@ mod tests {
         let origin = Origin::Merge {
             fork: None,
             reviews: None,
+            coverage: None,
         };
         assert_eq!(decide(&affected(0), None, origin), Decision::Deploy);
     }
@@ -162,6 +178,7 @@ mod tests {
         let origin = Origin::Merge {
             fork: Some("mallory/config"),
             reviews: None,
+            coverage: None,
         };
         let Decision::Refuse(DeployResult::RefusedByGate { sentence }) =
             decide(&affected(0), None, origin)
@@ -199,6 +216,7 @@ mod tests {
         let origin = Origin::Merge {
             fork: None,
             reviews: None,
+            coverage: None,
         };
         assert!(matches!(
             decide(&affected(1), None, origin),
@@ -215,6 +233,7 @@ mod tests {
         let origin = Origin::Merge {
             fork: None,
             reviews: None,
+            coverage: None,
         };
         assert_eq!(
             decide(&elsewhere, None, origin),
@@ -222,6 +241,64 @@ mod tests {
                 object: None,
                 message: "unknown cluster `prod-eu`: this slipway knows `default`".into()
             })
+        );
+    }
+
+    fn approved() -> ReviewFacts {
+        let head = "3f2a1b0c9d8e7f60514253647586970a1b2c3d4e";
+        ReviewFacts {
+            author: "alice".into(),
+            head_sha: head.into(),
+            reviews: vec![crate::github::Review {
+                id: 1,
+                user_login: "bob".into(),
+                user_type: "User".into(),
+                state: crate::github::ReviewState::Approved,
+                commit_id: Some(head.into()),
+                submitted_at: Some("2026-12-01T10:00:00Z".into()),
+            }],
+            permissions: [("bob".to_string(), crate::github::RepoPermission::Write)].into(),
+            pushers: Vec::new(),
+            requesters: Vec::new(),
+            base_changed_at: None,
+        }
+    }
+
+    #[test]
+    fn an_approved_merge_carrying_an_unreviewed_commit_is_refused() {
+        let reviews = approved();
+        let unreviewed = Coverage::Unreviewed {
+            since: "1".repeat(40),
+            branch: "main".into(),
+            commits: vec![super::super::coverage::UnreviewedCommit {
+                sha: "2".repeat(40),
+                subject: "pushed straight".into(),
+            }],
+        };
+        let origin = |coverage| Origin::Merge {
+            fork: None,
+            reviews: Some(&reviews),
+            coverage,
+        };
+        assert_eq!(
+            decide(&affected(1), None, origin(Some(&Coverage::Reviewed))),
+            Decision::Deploy
+        );
+        let Decision::Refuse(DeployResult::RefusedByGate { sentence }) =
+            decide(&affected(1), None, origin(Some(&unreviewed)))
+        else {
+            panic!("an unreviewed commit rode along");
+        };
+        assert!(
+            sentence.contains("2222222 \"pushed straight\""),
+            "{sentence}"
+        );
+        assert!(
+            matches!(
+                decide(&affected(1), None, origin(None)),
+                Decision::Refuse(DeployResult::RefusedByGate { .. })
+            ),
+            "what could not be checked is not deployed"
         );
     }
 }

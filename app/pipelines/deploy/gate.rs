@@ -6,9 +6,10 @@
 //! approval leaves it standing. A later change request withdraws it; so does a dismissal,
 //! which GitHub records by turning the approving review itself into `DISMISSED`. An approval
 //! counts when it was given on the pull request's final head commit (or on any commit, with
-//! `allow_stale_approvals`), by someone other than the author, who can write to the
-//! repository (write, maintain or admin): the people who could have merged the change
-//! themselves.
+//! `allow_stale_approvals`), after the pull request's base branch last changed, by someone
+//! who can write to the repository (write, maintain or admin): the people who could have
+//! merged the change themselves. Nobody approves their own code: the author, anyone who
+//! pushed to the head, and whoever caused slipway to open the pull request do not count.
 //!
 //! [`decide`] is pure; [`ReviewFacts::fetch`] reads what it needs from GitHub once per pull
 //! request, so every environment of a merge is decided from the same reviews.
@@ -18,6 +19,7 @@ use std::fmt;
 
 use crate::config::Environment;
 use crate::github::{GitHub, GitHubError, RepoPermission, RepoRef, Review, ReviewState};
+use crate::store::PullParticipants;
 
 /// How many characters of a commit id the sentence shows.
 const SHORT_SHA: usize = 7;
@@ -27,6 +29,12 @@ const SHORT_SHA: usize = 7;
 pub enum NotCounted {
     /// The pull request's author approved their own change.
     Author,
+    /// The reviewer pushed commits to the pull request's head: their own code.
+    Pusher,
+    /// The reviewer's push or comment made slipway open the pull request.
+    Requester,
+    /// The approval was given before the pull request's base branch last changed.
+    OtherBase,
     /// The approval was given on an earlier head commit (`None`: GitHub no longer knows which).
     StaleApproval { commit: Option<String> },
     /// The reviewer cannot write to the repository.
@@ -42,6 +50,11 @@ impl NotCounted {
     pub fn describe(&self, login: &str) -> String {
         match self {
             NotCounted::Author => format!("@{login} is the author"),
+            NotCounted::Pusher => format!("@{login} pushed to the pull request"),
+            NotCounted::Requester => format!("@{login} requested the change"),
+            NotCounted::OtherBase => {
+                format!("@{login} approved before the base branch changed")
+            }
             NotCounted::StaleApproval { .. } => format!("@{login} approved an older commit"),
             NotCounted::Permission(RepoPermission::None) => format!("@{login} has no access"),
             NotCounted::Permission(permission) => format!("@{login} has {permission} access"),
@@ -152,25 +165,17 @@ pub fn latest_decisions(reviews: &[Review]) -> Vec<&Review> {
         .collect()
 }
 
-/// Whether `environment`'s approval requirement is met.
-///
-/// `reviews` are the pull request's reviews, oldest first (as GitHub lists them); `author`
-/// opened it and `head_sha` is its final head commit. `permissions` holds the permission of
-/// each reviewer whose latest decision is an approval; a reviewer missing there has none.
-pub fn decide(
-    environment: &Environment,
-    author: &str,
-    head_sha: &str,
-    reviews: &[Review],
-    permissions: &BTreeMap<String, RepoPermission>,
-) -> GateDecision {
+/// Whether `environment`'s approval requirement is met by the reviews in `facts`.
+pub fn decide(environment: &Environment, facts: &ReviewFacts) -> GateDecision {
     let mut decision = GateDecision {
         required: environment.required_approvals,
         counted: Vec::new(),
         ignored: Vec::new(),
         approved_on: BTreeMap::new(),
     };
-    for review in latest_decisions(reviews) {
+    let among =
+        |logins: &[String], login: &str| logins.iter().any(|l| l.eq_ignore_ascii_case(login));
+    for review in latest_decisions(&facts.reviews) {
         let login = review.user_login.clone();
         let not_counted = match review.state {
             ReviewState::ChangesRequested => Some(NotCounted::ChangesRequested),
@@ -178,16 +183,21 @@ pub fn decide(
             // GitHub refuses an author's approval of their own pull request; an App's token
             // or an older GitHub Enterprise may not, and it must never count. Logins are
             // case-insensitive on GitHub.
-            _ if login.eq_ignore_ascii_case(author) => Some(NotCounted::Author),
+            _ if login.eq_ignore_ascii_case(&facts.author) => Some(NotCounted::Author),
+            _ if among(&facts.requesters, &login) => Some(NotCounted::Requester),
+            // Stricter than GitHub's "most recent reviewable push": any pusher, not the last.
+            _ if among(&facts.pushers, &login) => Some(NotCounted::Pusher),
+            _ if !after_base_change(review, facts.base_changed_at) => Some(NotCounted::OtherBase),
             _ => {
-                let permission = permissions
+                let permission = facts
+                    .permissions
                     .get(&login)
                     .copied()
                     .unwrap_or(RepoPermission::None);
                 let on_head = review
                     .commit_id
                     .as_deref()
-                    .is_some_and(|commit| commit.eq_ignore_ascii_case(head_sha));
+                    .is_some_and(|commit| commit.eq_ignore_ascii_case(&facts.head_sha));
                 if !permission.can_write() {
                     Some(NotCounted::Permission(permission))
                 } else if !on_head && !environment.allow_stale_approvals {
@@ -212,6 +222,27 @@ pub fn decide(
     decision
 }
 
+/// Whether `review` was submitted after the base change at `changed_at` (Unix milliseconds).
+/// GitHub gives both to the second: a review in the same second as the change, or one whose
+/// time cannot be read, is taken as given before it.
+fn after_base_change(review: &Review, changed_at: Option<i64>) -> bool {
+    let Some(changed_at) = changed_at else {
+        return true;
+    };
+    review
+        .submitted_at
+        .as_deref()
+        .and_then(rfc3339_millis)
+        .is_some_and(|submitted| submitted > changed_at)
+}
+
+/// Unix milliseconds of an RFC 3339 time as GitHub writes them.
+pub fn rfc3339_millis(text: &str) -> Option<i64> {
+    let at =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
 /// A pull request's reviews and the permissions of its approving reviewers: everything
 /// [`decide`] needs from GitHub, read once for every environment of a merge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,11 +251,18 @@ pub struct ReviewFacts {
     pub head_sha: String,
     pub reviews: Vec<Review>,
     pub permissions: BTreeMap<String, RepoPermission>,
+    /// Everyone who pushed to the head, as slipway recorded it.
+    pub pushers: Vec<String>,
+    /// Whoever caused slipway to open the pull request.
+    pub requesters: Vec<String>,
+    /// When the base branch last changed (Unix milliseconds).
+    pub base_changed_at: Option<i64>,
 }
 
 impl ReviewFacts {
     /// Reads the reviews of pull request `number` of `repo`, then the permission of each
-    /// reviewer (the author aside) whose latest decision is an approval.
+    /// reviewer (the author aside) whose latest decision is an approval; `participants` is
+    /// what slipway recorded of the pull request.
     pub async fn fetch(
         github: &GitHub,
         installation_id: i64,
@@ -232,6 +270,7 @@ impl ReviewFacts {
         number: u64,
         author: &str,
         head_sha: &str,
+        participants: PullParticipants,
     ) -> Result<ReviewFacts, GitHubError> {
         let reviews = github.list_reviews(installation_id, repo, number).await?;
         let approvers: Vec<String> = latest_decisions(&reviews)
@@ -255,18 +294,15 @@ impl ReviewFacts {
             head_sha: head_sha.to_string(),
             reviews,
             permissions,
+            pushers: participants.pushers,
+            requesters: participants.requesters,
+            base_changed_at: participants.base_changed_at,
         })
     }
 
     /// [`decide`] for `environment`.
     pub fn decide(&self, environment: &Environment) -> GateDecision {
-        decide(
-            environment,
-            &self.author,
-            &self.head_sha,
-            &self.reviews,
-            &self.permissions,
-        )
+        decide(environment, self)
     }
 }
 
@@ -293,6 +329,23 @@ mod tests {
             state: ReviewState::from_api(state),
             commit_id: Some(commit.to_string()),
             submitted_at: Some(format!("2026-12-01T10:00:{id:02}Z")),
+        }
+    }
+
+    fn facts(
+        author: &str,
+        head: &str,
+        reviews: Vec<Review>,
+        permissions: &BTreeMap<String, RepoPermission>,
+    ) -> ReviewFacts {
+        ReviewFacts {
+            author: author.to_string(),
+            head_sha: head.to_string(),
+            reviews,
+            permissions: permissions.clone(),
+            pushers: Vec::new(),
+            requesters: Vec::new(),
+            base_changed_at: None,
         }
     }
 
@@ -499,7 +552,7 @@ mod tests {
                 .map(|(i, (login, state, commit))| review(i as u64 + 1, login, state, commit))
                 .collect();
             let env = environment(case.required, case.allow_stale);
-            let decision = decide(&env, "dave", HEAD, &reviews, &permissions);
+            let decision = decide(&env, &facts("dave", HEAD, reviews, &permissions));
             assert_eq!(
                 decision.passes(),
                 case.passes,
@@ -521,10 +574,12 @@ mod tests {
         ];
         let decision = decide(
             &environment(2, false),
-            "dave",
-            &HEAD.to_uppercase(),
-            &reviews,
-            &permissions(),
+            &facts(
+                "dave",
+                &HEAD.to_uppercase(),
+                reviews.to_vec(),
+                &permissions(),
+            ),
         );
         assert_eq!(decision.counted, ["alice"]);
         assert_eq!(
@@ -553,10 +608,7 @@ mod tests {
         lost.commit_id = None;
         let decision = decide(
             &environment(1, false),
-            "dave",
-            HEAD,
-            &[lost],
-            &permissions(),
+            &facts("dave", HEAD, vec![lost], &permissions()),
         );
         assert!(!decision.passes());
         assert_eq!(
@@ -565,6 +617,59 @@ mod tests {
                 "alice".to_string(),
                 NotCounted::StaleApproval { commit: None }
             )]
+        );
+    }
+
+    #[test]
+    fn nobody_approves_code_they_pushed_or_a_change_they_requested() {
+        let mut facts = facts(
+            "dave",
+            HEAD,
+            vec![
+                review(1, "alice", "APPROVED", HEAD),
+                review(2, "Bob", "APPROVED", HEAD),
+                review(3, "erin", "APPROVED", HEAD),
+            ],
+            &permissions(),
+        );
+        facts.pushers = vec!["dave".into(), "alice".into()];
+        facts.requesters = vec!["bob".into()];
+        let decision = decide(&environment(1, false), &facts);
+        assert!(decision.passes());
+        assert_eq!(decision.counted, ["erin"]);
+        assert_eq!(
+            decision.sentence(),
+            "1 of 1 required approval: @erin (approved 3f2a1b0). Not counted: \
+             @alice pushed to the pull request, @Bob requested the change"
+        );
+    }
+
+    #[test]
+    fn approvals_given_before_the_base_changed_do_not_count() {
+        // review() submits at 2026-12-01T10:00:<id>Z.
+        let changed_at = rfc3339_millis("2026-12-01T10:00:02Z").unwrap();
+        let mut facts = facts(
+            "dave",
+            HEAD,
+            vec![
+                review(1, "alice", "APPROVED", HEAD),
+                review(2, "bob", "APPROVED", HEAD),
+                review(3, "erin", "APPROVED", HEAD),
+            ],
+            &permissions(),
+        );
+        facts.base_changed_at = Some(changed_at);
+        let decision = decide(&environment(2, false), &facts);
+        assert_eq!(
+            decision.counted,
+            ["erin"],
+            "the same second counts as before"
+        );
+        assert_eq!(
+            decision.sentence(),
+            "1 of 2 required approvals: @erin (approved 3f2a1b0). Not counted: \
+             @alice approved before the base branch changed, \
+             @bob approved before the base branch changed"
         );
     }
 }

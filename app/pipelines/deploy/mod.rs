@@ -6,15 +6,19 @@
 //! The decisions come first, pure where they can be: [`affected`] says which environments a
 //! change touches (configuration read before the change, so a pull request cannot lower its own
 //! bar), [`gate`] whether a pull request's reviews meet an environment's approval requirement,
-//! [`decide`] what becomes of each environment (refused, or deployed). [`start`] holds the
+//! [`coverage`] whether everything since an environment's last deploy came through approved
+//! pull requests, [`decide`] what becomes of each environment (refused, or deployed);
+//! [`participants`] records who may not approve a pull request. [`start`] holds the
 //! webhook handlers that make those decisions and start one `deploy` run per environment; the
 //! run ([`run`]) does the rest, one short step at a time, and [`publish`] words every result
 //! through [`report`] for GitHub and the history.
 
 pub mod affected;
+pub mod coverage;
 pub mod decide;
 pub mod drift;
 pub mod gate;
+mod participants;
 pub mod progress;
 mod publish;
 pub mod report;
@@ -32,6 +36,7 @@ use crate::report::Templates;
 use crate::runs::RunKinds;
 use crate::store::Store;
 
+pub use participants::PUSH_ACTIONS;
 pub use run::DeployRun;
 pub use start::DeployRequest;
 

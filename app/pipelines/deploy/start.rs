@@ -1,22 +1,29 @@
-//! The webhook side of deploys: a merged pull request or a push to a config repo's default
-//! branch becomes one decision per environment it changes — refused (with a check run saying
-//! why) or a `deploy` run started.
+//! The webhook side of deploys: a push to a config repo's default branch becomes one decision
+//! per environment it changes — refused (with a check run saying why) or a `deploy` run
+//! started.
 //!
-//! A merge arrives twice: as `pull_request` `closed` and as the `push` of its merge commit. The
-//! pull request's event deploys it (it knows the reviews, the fork, the pull request to comment
-//! on); the push handler asks GitHub which pull request the pushed commit belongs to and leaves
-//! merges alone, so it deploys only what was pushed straight to the branch (image bumps).
+//! A merge arrives twice: as `pull_request` `closed` and as the `push` that moved the default
+//! branch. The push deploys, whatever the merge method: its `before` is the branch before the
+//! change — the configuration (approvals, policy, environments) and the diff base are read
+//! there, never from the merge commit's first parent (for a rebase merge that is the pull
+//! request's own commit, and a pull request could lower its own bar) nor from the pull
+//! request's `base.sha` (which can lag the branch). The merged pull request, when there is one,
+//! is the one GitHub associates with the pushed commit (`commits/{after}/pulls`: merged into
+//! the default branch, `merge_commit_sha` the pushed commit); its reviews decide the gate.
+//! `closed` deploys nothing, so either order of the two webhooks deploys once.
 
 use std::time::Duration;
 
 use crate::config::ReadError;
 use crate::git::{self, CommitId, LocalRepo, Remote, Token};
+use crate::github::PullRequest;
 use crate::queue::{Delivery, HandlerError};
 use crate::runs::Runs;
 use crate::store::{now_millis, RunTarget, StartOutcome};
-use crate::webhook::{CheckRunEvent, PullRequestEvent, PushEvent, Repository};
+use crate::webhook::{CheckRunEvent, PushEvent, Repository};
 
 use super::affected::{self, Affected, AffectedError};
+use super::coverage::{Coverage, CoverageQuery, MergedPull};
 use super::decide::{decide, Decision, Origin};
 use super::gate::ReviewFacts;
 use super::progress::{subject, DeployProgress, Phase, Trigger};
@@ -94,104 +101,10 @@ pub(super) fn parse_superseded(reason: &str) -> Option<(String, Option<u64>)> {
 }
 
 impl Deploys {
-    /// `pull_request` `closed`: a merge into the default branch deploys every environment it
-    /// changes that its gate, lock and policy allow.
-    pub(crate) async fn on_merge(
-        &self,
-        runs: &Runs,
-        delivery: &Delivery,
-        event: &PullRequestEvent,
-    ) -> Result<(), HandlerError> {
-        let repository = &event.repository;
-        let repo = repository.full_name.to_string();
-        let Some(merge) = event.merge_commit_sha.filter(|_| event.merged) else {
-            return Ok(());
-        };
-        if event.base.git_ref != repository.default_branch || repository.fork {
-            tracing::info!(delivery = %delivery.id, repo, base = %event.base.git_ref, "merge not deployed: not into the default branch of a config repo");
-            return Ok(());
-        }
-        let Some(installation) = event.installation else {
-            return Ok(());
-        };
-        let installation_id = installation.0;
-        let mirror = self.mirror(installation_id, repository, &[merge]).await?;
-        let first_parent = {
-            let (mirror, merge) = (mirror.clone(), merge);
-            git::blocking(move || -> Result<_, HandlerError> { Ok(mirror.first_parent(&merge)?) })
-                .await?
-        };
-        let Some(first_parent) = first_parent else {
-            return Ok(());
-        };
-        let Some(affected) = self
-            .affected(delivery, &repo, mirror, merge, first_parent)
-            .await?
-        else {
-            return Ok(());
-        };
-        let pull = event.number.0;
-        let fork = event.fork();
-        let reviews = if fork.is_none()
-            && affected
-                .environments
-                .iter()
-                .any(|a| a.environment.required_approvals > 0)
-        {
-            let github = &self.inner.github;
-            let details = github
-                .get_pull(installation_id, &repository.full_name, pull)
-                .await?;
-            Some(
-                ReviewFacts::fetch(
-                    github,
-                    installation_id,
-                    &repository.full_name,
-                    pull,
-                    &details.user_login,
-                    &event.head.sha.to_hex(),
-                )
-                .await?,
-            )
-        } else {
-            None
-        };
-        let origin = Origin::Merge {
-            fork: fork.as_deref(),
-            reviews: reviews.as_ref(),
-        };
-        let request = |environment: &str, health_timeout| DeployRequest {
-            repo: repo.clone(),
-            clone_url: repository.clone_url.clone(),
-            html_url: repository.html_url.clone(),
-            installation_id,
-            environment: environment.to_string(),
-            sha: merge.to_hex(),
-            config_sha: first_parent.to_hex(),
-            pull: Some(pull),
-            fork: fork.clone(),
-            trigger: Trigger::Merge,
-            health_timeout,
-        };
-        let mut published = false;
-        for env in &affected.environments {
-            let request = request(&env.environment.name, env.environment.health_timeout);
-            published |= self.settle(runs, env, origin, request).await?;
-        }
-        if published {
-            self.publish_comment(
-                installation_id,
-                &repository.full_name,
-                pull,
-                &merge.to_hex(),
-            )
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// `push` to the default branch of a config repo that no pull request merged: deploys the
-    /// environments that need no approvals; a gated one is refused, with a check run.
+    /// `push` to the default branch of a config repo: deploys every environment the change
+    /// (`before..after`) alters that its gate, lock and policy allow. Pushed by a merge, the
+    /// merged pull request's reviews decide the gated environments; pushed straight to the
+    /// branch, gated environments are refused.
     pub(crate) async fn on_push(
         &self,
         runs: &Runs,
@@ -231,29 +144,60 @@ impl Deploys {
         if !declares {
             return Ok(());
         }
-        // A merge's push is the merge's to deploy: asked before anything is rendered.
-        let pulls = self
-            .inner
-            .github
-            .pulls_of_commit(installation_id, &repository.full_name, &after.to_hex())
-            .await?;
-        if let Some(merged) = pulls
-            .iter()
-            .find(|p| p.merged && p.merge_commit_sha.as_deref() == Some(&after.to_hex()))
-        {
-            tracing::info!(delivery = %delivery.id, repo, pull = merged.number, "push of a merged pull request: its merge deploys it");
-            return Ok(());
-        }
         let Some(affected) = self
-            .affected(delivery, &repo, mirror, after, before)
+            .affected(delivery, &repo, mirror.clone(), after, before)
             .await?
         else {
             return Ok(());
         };
-        let origin = Origin::Push {
-            branch: &repository.default_branch,
+        let merged = self
+            .merged_pull(installation_id, repository, &after.to_hex())
+            .await?;
+        if let Some(pull) = &merged {
+            tracing::info!(delivery = %delivery.id, repo, pull = pull.number, sha = %after.short(7), "push of a merged pull request");
+        }
+        let fork = merged.as_ref().filter(|p| p.is_fork()).map(fork_name);
+        let gated = affected
+            .environments
+            .iter()
+            .any(|a| a.environment.required_approvals > 0);
+        let reviews = match &merged {
+            Some(pull) if fork.is_none() && gated => {
+                Some(self.review_facts(installation_id, repository, pull).await?)
+            }
+            _ => None,
         };
+        let mut published = false;
         for env in &affected.environments {
+            let coverage = match (&merged, &reviews) {
+                (Some(pull), Some(reviews)) => {
+                    let since = self
+                        .last_deployed(&repo, &env.environment.name, &mirror)
+                        .await?
+                        .unwrap_or(before);
+                    let query = CoverageQuery {
+                        installation_id,
+                        repository,
+                        mirror: &mirror,
+                        env: &env.environment,
+                        since,
+                        to: after,
+                    };
+                    self.coverage_if_gated(query, MergedPull { pull, reviews })
+                        .await?
+                }
+                _ => None,
+            };
+            let origin = match &merged {
+                Some(_) => Origin::Merge {
+                    fork: fork.as_deref(),
+                    reviews: reviews.as_ref(),
+                    coverage: coverage.as_ref(),
+                },
+                None => Origin::Push {
+                    branch: &repository.default_branch,
+                },
+            };
             let request = DeployRequest {
                 repo: repo.clone(),
                 clone_url: repository.clone_url.clone(),
@@ -262,14 +206,111 @@ impl Deploys {
                 environment: env.environment.name.clone(),
                 sha: after.to_hex(),
                 config_sha: before.to_hex(),
-                pull: None,
-                fork: None,
-                trigger: Trigger::Push,
+                pull: merged.as_ref().map(|p| p.number),
+                fork: fork.clone(),
+                trigger: if merged.is_some() {
+                    Trigger::Merge
+                } else {
+                    Trigger::Push
+                },
                 health_timeout: env.environment.health_timeout,
             };
-            self.settle(runs, env, origin, request).await?;
+            published |= self.settle(runs, env, origin, request).await?;
+        }
+        if let (true, Some(pull)) = (published, &merged) {
+            self.publish_comment(
+                installation_id,
+                &repository.full_name,
+                pull.number,
+                &after.to_hex(),
+            )
+            .await?;
         }
         Ok(())
+    }
+
+    /// The pull request merged into the default branch as `sha` (merge, squash, or the last
+    /// of a rebase's commits), if any.
+    async fn merged_pull(
+        &self,
+        installation_id: i64,
+        repository: &Repository,
+        sha: &str,
+    ) -> Result<Option<PullRequest>, HandlerError> {
+        let pulls = self
+            .inner
+            .github
+            .pulls_of_commit(installation_id, &repository.full_name, sha)
+            .await?;
+        Ok(pulls.into_iter().find(|p| {
+            p.merged
+                && p.base.ref_name == repository.default_branch
+                && p.merge_commit_sha
+                    .as_deref()
+                    .is_some_and(|merge| merge.eq_ignore_ascii_case(sha))
+        }))
+    }
+
+    /// The reviews of `pull` and what slipway recorded of it (pushers, requesters, base
+    /// changes): what its gate is decided from.
+    async fn review_facts(
+        &self,
+        installation_id: i64,
+        repository: &Repository,
+        pull: &PullRequest,
+    ) -> Result<ReviewFacts, HandlerError> {
+        let participants = self
+            .inner
+            .store
+            .pull_participants(&repository.full_name.to_string(), pull.number)
+            .await?;
+        Ok(ReviewFacts::fetch(
+            &self.inner.github,
+            installation_id,
+            &repository.full_name,
+            pull.number,
+            &pull.user_login,
+            &pull.head.sha,
+            participants,
+        )
+        .await?)
+    }
+
+    /// The commit `environment` last deployed successfully, when the mirror has it.
+    async fn last_deployed(
+        &self,
+        repo: &str,
+        environment: &str,
+        mirror: &LocalRepo,
+    ) -> Result<Option<CommitId>, HandlerError> {
+        let Some(last) = self
+            .inner
+            .store
+            .last_successful_deploy_record(repo, environment)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(last
+            .merge_sha
+            .parse::<CommitId>()
+            .ok()
+            .filter(|commit| mirror.has_commit(commit)))
+    }
+
+    /// For an environment that requires approvals and whose gate `merged` passes: whether
+    /// everything `query` covers was reviewed. `None` otherwise (nothing to check, or refused
+    /// already).
+    async fn coverage_if_gated(
+        &self,
+        query: CoverageQuery<'_>,
+        merged: MergedPull<'_>,
+    ) -> Result<Option<Coverage>, HandlerError> {
+        if query.env.required_approvals == 0 || !merged.reviews.decide(query.env).passes() {
+            return Ok(None);
+        }
+        let coverage = self.coverage(query, Some(merged)).await?;
+        Ok(Some(coverage))
     }
 
     /// `check_run` `rerequested` of a `slipway/deploy/<env>` check: the commit is decided for
@@ -307,9 +348,10 @@ impl Deploys {
         let mirror = self
             .mirror(installation.0, repository, &[event.head_sha, config_sha])
             .await?;
+        let reader = mirror.clone();
         let config = git::blocking(move || -> Result<_, HandlerError> {
             Ok(crate::config::read_config_repo_at(
-                &mirror.tree_at(&config_sha.to_hex())?,
+                &reader.tree_at(&config_sha.to_hex())?,
             )?)
         })
         .await?;
@@ -317,23 +359,40 @@ impl Deploys {
             return Ok(());
         };
         let pull = stored.outcome.pull_number;
-        let reviews = match (pull, &stored.fork, env.required_approvals) {
-            (Some(number), None, required) if required > 0 => {
-                let github = &self.inner.github;
-                let details = github
+        let details = match (pull, &stored.fork, env.required_approvals) {
+            (Some(number), None, required) if required > 0 => Some(
+                self.inner
+                    .github
                     .get_pull(installation.0, &repository.full_name, number)
-                    .await?;
-                Some(
-                    ReviewFacts::fetch(
-                        github,
-                        installation.0,
-                        &repository.full_name,
-                        number,
-                        &details.user_login,
-                        &details.head.sha,
-                    )
                     .await?,
-                )
+            ),
+            _ => None,
+        };
+        let reviews = match &details {
+            Some(details) => Some(
+                self.review_facts(installation.0, repository, details)
+                    .await?,
+            ),
+            None => None,
+        };
+        // The same rules as at the push: what lies between the last deploy and this commit
+        // must have been reviewed, as it stands now.
+        let coverage = match (&details, &reviews) {
+            (Some(pull), Some(reviews)) => {
+                let since = match self.last_deployed(&repo, environment, &mirror).await? {
+                    Some(since) => since,
+                    None => config_sha,
+                };
+                let query = CoverageQuery {
+                    installation_id: installation.0,
+                    repository,
+                    mirror: &mirror,
+                    env: &env,
+                    since,
+                    to: event.head_sha,
+                };
+                self.coverage_if_gated(query, MergedPull { pull, reviews })
+                    .await?
             }
             _ => None,
         };
@@ -341,6 +400,7 @@ impl Deploys {
             Some(_) => Origin::Merge {
                 fork: stored.fork.as_deref(),
                 reviews: reviews.as_ref(),
+                coverage: coverage.as_ref(),
             },
             None => Origin::Push {
                 branch: &repository.default_branch,
@@ -605,6 +665,15 @@ impl Deploys {
             Err(AffectedError::Git(err)) => Err(err.into()),
         }
     }
+}
+
+/// How a fork's head repository is named in a refusal.
+fn fork_name(pull: &PullRequest) -> String {
+    pull.head
+        .repo
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_else(|| "a deleted fork".to_string())
 }
 
 /// Milliseconds from now, for run timers.

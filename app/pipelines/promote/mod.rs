@@ -238,6 +238,16 @@ pub async fn promote(
             (created.pull.number, created.created)
         }
     };
+    // The commenter may not approve the promotion they asked for.
+    context
+        .store
+        .record_pull_participant(
+            &repo.to_string(),
+            number,
+            &request.requested_by,
+            crate::store::ParticipantRole::Requester,
+        )
+        .await?;
     tracing::info!(
         repo = %repo,
         source = %source.name,

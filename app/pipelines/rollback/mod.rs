@@ -429,6 +429,16 @@ async fn propose(
             (created.pull.number, proposal)
         }
     };
+    // The commenter may not approve the rollback they asked for.
+    context
+        .store
+        .record_pull_participant(
+            &repo.to_string(),
+            number,
+            &request.requested_by,
+            crate::store::ParticipantRole::Requester,
+        )
+        .await?;
     tracing::info!(
         repo = %repo,
         environment = %env.name,

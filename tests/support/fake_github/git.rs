@@ -214,6 +214,113 @@ pub fn update_ref(bare: &Path, full_ref: &str, new: &str, old: Option<&str>) -> 
     .map(|_| ())
 }
 
+/// The commits of `base..head`, oldest first (what a pull request from `head` into a branch
+/// at `base` shows as its commits).
+pub fn commits_between(bare: &Path, base: &str, head: &str) -> Result<Vec<String>, String> {
+    let listed = git(
+        bare,
+        &[
+            "rev-list",
+            "--reverse",
+            "--topo-order",
+            &format!("{base}..{head}"),
+        ],
+        None,
+    )?;
+    Ok(listed.lines().map(str::to_string).collect())
+}
+
+const GITHUB_COMMITTER: [(&str, &str); 2] = [
+    ("GIT_COMMITTER_NAME", "GitHub"),
+    ("GIT_COMMITTER_EMAIL", "noreply@github.com"),
+];
+
+/// Squashes `head` onto branch `base` as GitHub's "Squash and merge" does: one commit whose
+/// only parent is the base tip, holding the merged tree; the branch moves to it.
+pub fn squash_into(bare: &Path, base: &str, head: &str, message: &str) -> Result<String, String> {
+    let base_ref = format!("refs/heads/{base}");
+    let base_sha = resolve_ref(bare, &base_ref).ok_or_else(|| format!("no branch {base}"))?;
+    let tree = git(bare, &["merge-tree", "--write-tree", &base_sha, head], None)?;
+    let tree = tree.lines().next().unwrap_or_default().to_string();
+    let env = [
+        ("GIT_AUTHOR_NAME", "GitHub"),
+        ("GIT_AUTHOR_EMAIL", "noreply@github.com"),
+        GITHUB_COMMITTER[0],
+        GITHUB_COMMITTER[1],
+    ];
+    let squash = git_env(
+        bare,
+        &["commit-tree", &tree, "-p", &base_sha, "-m", message],
+        None,
+        &env,
+    )?;
+    git(bare, &["update-ref", &base_ref, &squash, &base_sha], None)?;
+    Ok(squash)
+}
+
+/// Rebases the commits of `base..head` onto branch `base` as GitHub's "Rebase and merge"
+/// does: each re-created on the one before (the first on the base tip) with its author and
+/// message kept, GitHub as committer; the branch moves to the last. The re-created commits,
+/// oldest first. A merge commit among them or a conflict is an error, as on GitHub.
+pub fn rebase_onto(bare: &Path, base: &str, head: &str) -> Result<Vec<String>, String> {
+    let base_ref = format!("refs/heads/{base}");
+    let base_sha = resolve_ref(bare, &base_ref).ok_or_else(|| format!("no branch {base}"))?;
+    let mut tip = base_sha.clone();
+    let mut created = Vec::new();
+    for commit in commits_between(bare, &base_sha, head)? {
+        let parents = git(bare, &["rev-list", "--parents", "-n", "1", &commit], None)?;
+        let parents: Vec<&str> = parents.split_whitespace().skip(1).collect();
+        let [parent] = parents.as_slice() else {
+            return Err(format!(
+                "{commit} is a merge commit: GitHub cannot rebase it"
+            ));
+        };
+        let tree = git(
+            bare,
+            &[
+                "merge-tree",
+                "--write-tree",
+                "--merge-base",
+                parent,
+                &tip,
+                &commit,
+            ],
+            None,
+        )
+        .map_err(|err| format!("{commit} does not rebase cleanly: {err}"))?;
+        let tree = tree.lines().next().unwrap_or_default().to_string();
+        let field = |format: &str| {
+            git(
+                bare,
+                &["show", "-s", &format!("--format={format}"), &commit],
+                None,
+            )
+            .map(|text| text.trim_end_matches('\n').to_string())
+        };
+        let (name, email, date, message) =
+            (field("%an")?, field("%ae")?, field("%aD")?, field("%B")?);
+        let env = [
+            ("GIT_AUTHOR_NAME", name.as_str()),
+            ("GIT_AUTHOR_EMAIL", email.as_str()),
+            ("GIT_AUTHOR_DATE", date.as_str()),
+            GITHUB_COMMITTER[0],
+            GITHUB_COMMITTER[1],
+        ];
+        tip = git_env(
+            bare,
+            &["commit-tree", &tree, "-p", &tip, "-m", &message],
+            None,
+            &env,
+        )?;
+        created.push(tip.clone());
+    }
+    if created.is_empty() {
+        return Err("nothing to rebase".to_string());
+    }
+    git(bare, &["update-ref", &base_ref, &tip, &base_sha], None)?;
+    Ok(created)
+}
+
 /// Merges `head` into branch `base` as GitHub's merge button does (a merge commit with the
 /// base as first parent) and moves the branch; the merge commit's sha. Conflicts are an error.
 pub fn merge_into(bare: &Path, base: &str, head: &str, message: &str) -> Result<String, String> {

@@ -112,6 +112,10 @@ pub struct FakePull {
     /// `refs/pull/N/head`, in the bare repository).
     pub head_sha: Option<String>,
     pub base_ref: String,
+    /// The commits GitHub associates with the pull request once merged
+    /// (`GET …/commits/{sha}/pulls`): its head's own commits, and for a squash or a rebase
+    /// the commits the merge created on the base branch.
+    pub merged_commits: Vec<String>,
 }
 
 /// How a test describes a pull request that exists before slipway runs.
@@ -175,6 +179,7 @@ impl PullSpec {
             head_repo: self.head_repo,
             head_sha: self.head_sha,
             base_ref: self.base_ref,
+            merged_commits: Vec::new(),
         }
     }
 }

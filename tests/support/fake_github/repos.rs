@@ -728,6 +728,7 @@ pub async fn pulls_of_commit(
         .values()
         .filter(|p| {
             p.merge_commit_sha.as_deref() == Some(sha.as_str())
+                || (p.merged && p.merged_commits.contains(&sha))
                 || (p.state == "open" && p.current_head_sha(fake_repo) == sha)
         })
         .map(|p| p.json(fake_repo, &api))
@@ -856,6 +857,7 @@ pub async fn create_pull(
         head_repo: None,
         head_sha: None,
         base_ref: base,
+        merged_commits: Vec::new(),
     };
     let fake_repo = state.repos.get_mut(&full).expect("checked above");
     fake_repo.pulls.insert(number, pull);
