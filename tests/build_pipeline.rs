@@ -75,7 +75,7 @@ async fn a_push_to_main_builds_reports_and_bumps_the_config_repo() {
         "build",
         &["INFO[0001] Taking snapshot of full filesystem", "done"],
     );
-    world.push_succeeds(&job);
+    let digest = world.push_succeeds(&job);
     let done = world.completed(&sha).await;
     assert_eq!(done.conclusion.as_deref(), Some("success"), "{done:#?}");
     assert_eq!(done.title.as_deref(), Some("Built and bumped in dev"));
@@ -126,12 +126,14 @@ async fn a_push_to_main_builds_reports_and_bumps_the_config_repo() {
         changed,
         vec![
             "-          image: \"registry.example.com/team/api:1.5.0\"".to_string(),
-            format!("+          image: \"registry.example.com/team/api:{sha}\""),
+            format!("+          image: \"registry.example.com/team/api:{sha}@{digest}\""),
         ]
     );
     let message = world.config.git(&["log", "-1", "--format=%B", &bumped]);
     assert!(
-        message.starts_with(&format!("slipway: bump {IMAGE} 1.5.0 → {sha} in dev")),
+        message.starts_with(&format!(
+            "slipway: bump {IMAGE} 1.5.0 → {sha}@{digest} in dev"
+        )),
         "{message}"
     );
     assert!(message.contains(&sha[..7]), "{message}");
@@ -548,9 +550,7 @@ async fn a_build_of_another_repo_that_names_this_image_is_not_bumped_and_says_wh
     let before = world.config_head();
     let sha = world.push("main", "run our api in dev").await;
     let (job, _) = world.running(&sha).await;
-    world
-        .kube
-        .finish_job(NAMESPACE, &job, JobOutcome::Succeeded);
+    world.push_succeeds(&job);
 
     let done = world.completed(&sha).await;
     assert_eq!(
@@ -589,9 +589,7 @@ async fn build_main(
 ) -> (String, support::fake_github::FakeCheckRun) {
     let sha = world.push("main", message).await;
     let (job, _) = world.running(&sha).await;
-    world
-        .kube
-        .finish_job(NAMESPACE, &job, JobOutcome::Succeeded);
+    world.push_succeeds(&job);
     let done = world.completed(&sha).await;
     (sha, done)
 }
@@ -631,9 +629,7 @@ async fn a_re_run_of_an_older_build_does_not_roll_the_environment_back() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     run_pod(&world, &rebuild);
-    world
-        .kube
-        .finish_job(NAMESPACE, &rebuild, JobOutcome::Succeeded);
+    world.push_succeeds(&rebuild);
     let done = world
         .check_run_when(&a, "the re-run completed", |run| {
             run.id != built_a.id && run.status == "completed"

@@ -200,8 +200,10 @@ async fn a_cluster_scoped_custom_kind_written_with_a_namespace_is_refused_at_dep
 #[tokio::test]
 async fn an_environment_naming_a_cluster_slipway_does_not_know_is_never_deployed() {
     let world = DeployWorld::new().await;
-    // Pushed straight to main (dev needs no approval): the push itself deploys by the
-    // configuration from before it, into the cluster that one names.
+    let running = world.api_image(DEV_NS);
+    // Pushed straight to main (dev needs no approval): the commit renders dev with its own
+    // settings, which place it on a cluster slipway does not know — refused, not deployed into
+    // the cluster slipway has.
     let first = world
         .push_to_main("move dev", |w| {
             let config = deploy_world::CONFIG.replace(
@@ -212,10 +214,17 @@ async fn an_environment_naming_a_cluster_slipway_does_not_know_is_never_deployed
             w.write("envs/dev/api.yaml", &api(DEV_NS, "1.1"));
         })
         .await;
-    assert_eq!(
-        world.deployed(&first, "dev").await.conclusion.as_deref(),
-        Some("success")
+    let moved = world.deployed(&first, "dev").await;
+    assert_eq!(moved.conclusion.as_deref(), Some("failure"), "{moved:#?}");
+    assert!(
+        moved
+            .summary
+            .clone()
+            .unwrap_or_default()
+            .contains("unknown cluster `elsewhere`: this slipway knows `default`"),
+        "{moved:#?}"
     );
+    // The next change is judged by a configuration that names the unknown cluster: refused.
     let second = world
         .push_to_main("bump dev", |w| {
             w.write("envs/dev/api.yaml", &api(DEV_NS, "1.2"));
@@ -234,8 +243,8 @@ async fn an_environment_naming_a_cluster_slipway_does_not_know_is_never_deployed
         "{said}"
     );
     assert_eq!(
-        world.api_image(DEV_NS).as_deref(),
-        Some("registry.example.com/team/api:1.1"),
+        world.api_image(DEV_NS),
+        running,
         "never applied to the cluster slipway has"
     );
 }

@@ -412,3 +412,28 @@ async fn a_squashed_pull_request_whose_branch_is_gone_still_vouches_for_what_its
     assert_eq!(prod_image(&world), Some(format!("{PROD_IMAGE}:8.0")));
     world.deploy_comment(42, "✅ deployed").await;
 }
+
+#[tokio::test]
+async fn a_direct_push_that_leaves_a_gated_environment_alone_does_not_block_it() {
+    // An image bump of dev (no approvals) lands straight on main between prod's last deploy
+    // and the next approved merge for prod: it brought nothing to prod, so prod deploys.
+    let world = DeployWorld::new().await;
+    deploy_prod(&world, 37, "2.0").await;
+    let head = world.propose(38, "prod-3.0", |w| {
+        w.write("envs/prod/api.yaml", &api(PROD_NS, "3.0"));
+    });
+    let bump = world
+        .push_to_main("bump api in dev", |w| {
+            w.write("envs/dev/api.yaml", &api(DEV_NS, "2.1"));
+        })
+        .await;
+    let dev = world.deployed(&bump, "dev").await;
+    assert_eq!(dev.conclusion.as_deref(), Some("success"), "{dev:#?}");
+    world.fake.submit_review(REPO, 38, "bob", "APPROVED", &head);
+    let merge = world.merge(38).await;
+
+    let check = world.deployed(&merge, "prod").await;
+    assert_eq!(check.conclusion.as_deref(), Some("success"), "{check:#?}");
+    assert_eq!(prod_image(&world), Some(format!("{PROD_IMAGE}:3.0")));
+    world.deploy_comment(38, "✅ deployed").await;
+}

@@ -216,6 +216,35 @@ pub fn render_both(
     })
 }
 
+/// Whether environment `name` is the same at `commit` as at `parent`: declared alike in both
+/// `.github/slipway.yml` (every setting, the gate included) and reading byte-identical inputs,
+/// so `commit` brought nothing to it. Anything that cannot be told for sure — a file that does
+/// not parse, inputs that cannot be bounded — counts as a change.
+pub fn environment_unchanged(
+    repo: &LocalRepo,
+    commit: &str,
+    parent: &str,
+    name: &str,
+) -> Result<bool, GitError> {
+    let (commit_tree, parent_tree) = (repo.tree_at(commit)?, repo.tree_at(parent)?);
+    let declared = |tree: &dyn TreeSource| match crate::config::read_config_repo_at(tree) {
+        Ok(config) => Ok(config.environment(name).cloned()),
+        Err(crate::config::ReadError::NotFound { .. }) => Ok(None),
+        Err(_) => Err(()),
+    };
+    let (Ok(at_commit), Ok(at_parent)) = (declared(&commit_tree), declared(&parent_tree)) else {
+        return Ok(false);
+    };
+    Ok(match (at_commit, at_parent) {
+        (None, None) => true,
+        (Some(a), Some(b)) if a == b => {
+            let here = inputs(&commit_tree, &a);
+            here.is_some() && here == inputs(&parent_tree, &b)
+        }
+        _ => false,
+    })
+}
+
 /// Whether `a` and `b` render the same files the same way: the settings rendering reads
 /// (`path`, `namespace`, `helm`), not the gate, the policy or how a deploy goes.
 pub fn same_rendering(a: &Environment, b: &Environment) -> bool {

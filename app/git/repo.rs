@@ -112,6 +112,11 @@ impl LocalRepo {
     /// The first parent of `commit`: what the branch held before a merge (or a squash) landed
     /// it. `None` for a root commit.
     pub fn first_parent(&self, commit: &CommitId) -> Result<Option<CommitId>, GitError> {
+        Ok(self.parents(commit)?.into_iter().next())
+    }
+
+    /// Every parent of `commit`, first parent first; none for a root commit.
+    pub fn parents(&self, commit: &CommitId) -> Result<Vec<CommitId>, GitError> {
         let repo = self.local();
         let found = repo
             .find_commit(commit.object_id())
@@ -119,8 +124,7 @@ impl LocalRepo {
                 context: format!("commit {commit}"),
                 source: Box::new(e),
             })?;
-        let parent = found.parent_ids().next().map(|id| CommitId(id.detach()));
-        Ok(parent)
+        Ok(found.parent_ids().map(|id| CommitId(id.detach())).collect())
     }
 
     /// The commits reachable from `to` but not from `from` (git's `from..to`), newest first,

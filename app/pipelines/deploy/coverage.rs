@@ -1,6 +1,7 @@
 //! Unreviewed content never rides along: an environment that requires approvals deploys a
-//! commit only when every commit between its last deployed commit and that one came through
-//! an approved pull request — a commit of (or the merge of) a pull request merged into the
+//! commit only when every commit between its last deployed commit and that one that brought
+//! anything to the environment (its entry in `.github/slipway.yml`, or a file its render
+//! reads) came through an approved pull request — a commit of (or the merge of) a pull request merged into the
 //! default branch whose reviews meet the environment's gate, or a commit reachable from the
 //! approved head of such a pull request (its reviewers saw it in the preview).
 //!
@@ -14,6 +15,7 @@
 use std::collections::BTreeMap;
 
 use crate::config::Environment;
+use crate::diff::compare;
 use crate::git::{self, CommitId, LocalRepo};
 use crate::github::PullRequest;
 use crate::queue::HandlerError;
@@ -141,6 +143,30 @@ pub struct MergedPull<'a> {
     pub reviews: &'a ReviewFacts,
 }
 
+/// Whether `commit` brought anything to environment `name`: it differs there from one of its
+/// parents (a root commit that declares it does). A commit that leaves the environment as
+/// every parent had it — an image bump of another environment, say — cannot carry content
+/// into it, so its review is not this environment's concern. Every parent, not only the
+/// first: a merge whose first parent is an old commit would otherwise bring old content back
+/// unseen.
+fn touches(repo: &LocalRepo, commit: &CommitId, name: &str) -> Result<bool, crate::git::GitError> {
+    let parents = repo.parents(commit)?;
+    let rev = commit.to_hex();
+    if parents.is_empty() {
+        let tree = repo.tree_at(&rev)?;
+        return Ok(!matches!(
+            crate::config::read_config_repo_at(&tree).map(|c| c.environment(name).is_none()),
+            Ok(true)
+        ));
+    }
+    for parent in parents {
+        if !compare::environment_unchanged(repo, &rev, &parent.to_hex(), name)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 impl Deploys {
     /// Whether every commit in `since..to` came through a pull request merged into
     /// `repository`'s default branch that meets `env`'s gate (see the module's description).
@@ -158,16 +184,26 @@ impl Deploys {
             since,
             to,
         } = query;
-        let reader = mirror.clone();
-        let (commits, more) = git::blocking(move || -> Result<_, HandlerError> {
-            Ok(reader.commits_between(&since, &to, MAX_WALK)?)
+        let (reader, name) = (mirror.clone(), env.name.clone());
+        let walked = git::blocking(move || -> Result<_, HandlerError> {
+            let (commits, more) = reader.commits_between(&since, &to, MAX_WALK)?;
+            if more {
+                return Ok(None);
+            }
+            let mut touching = Vec::new();
+            for (commit, subject) in commits {
+                if touches(&reader, &commit, &name)? {
+                    touching.push((commit, subject));
+                }
+            }
+            Ok(Some(touching))
         })
         .await?;
-        if more {
+        let Some(commits) = walked else {
             return Ok(Coverage::TooMany {
                 since: since.to_hex(),
             });
-        }
+        };
         let github = &self.inner.github;
         let default_branch = &repository.default_branch;
         // Pull requests decided for `env`, by number: whether their gate passes.
