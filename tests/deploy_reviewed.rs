@@ -437,3 +437,42 @@ async fn a_direct_push_that_leaves_a_gated_environment_alone_does_not_block_it()
     assert_eq!(prod_image(&world), Some(format!("{PROD_IMAGE}:3.0")));
     world.deploy_comment(38, "✅ deployed").await;
 }
+
+#[tokio::test]
+async fn a_gate_removed_and_declared_again_keeps_the_bar_its_last_deploy_had() {
+    // prod needs one approval and deployed under it. Three pushes straight to main, none of
+    // which deploys prod on its own: drop prod from the file, declare it again without
+    // approvals, then change it. The bar prod last deployed under still holds.
+    let world = DeployWorld::new().await;
+    deploy_prod(&world, 37, "2.0").await;
+    let without_prod = deploy_world::CONFIG
+        .split("  prod:\n")
+        .next()
+        .expect("dev comes first")
+        .to_string();
+    world
+        .push_to_main("drop prod", |w| {
+            w.write(".github/slipway.yml", &without_prod);
+        })
+        .await;
+    world
+        .push_to_main("prod again, no review", |w| {
+            w.write(
+                ".github/slipway.yml",
+                &deploy_world::CONFIG.replace("    required_approvals: 1\n", ""),
+            );
+        })
+        .await;
+    let pushed = world
+        .push_to_main("prod runs 6.6.6", |w| {
+            w.write("envs/prod/api.yaml", &api(PROD_NS, "6.6.6"));
+        })
+        .await;
+
+    let refused = world.deployed(&pushed, "prod").await;
+    assert!(
+        refused_by_gate(&refused).contains("pushed straight to main"),
+        "{refused:#?}"
+    );
+    assert_eq!(prod_image(&world), Some(format!("{PROD_IMAGE}:2.0")));
+}

@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use crate::config::ReadError;
+use crate::config::{Environment, ReadError};
 use crate::git::{self, CommitId, LocalRepo, Remote, Token};
 use crate::github::PullRequest;
 use crate::queue::{Delivery, HandlerError};
@@ -144,12 +144,16 @@ impl Deploys {
         if !declares {
             return Ok(());
         }
-        let Some(affected) = self
+        let Some(mut affected) = self
             .affected(delivery, &repo, mirror.clone(), after, before)
             .await?
         else {
             return Ok(());
         };
+        for env in &mut affected.environments {
+            self.hold_the_bar(&repo, &mirror, &mut env.environment)
+                .await?;
+        }
         let merged = self
             .merged_pull(installation_id, repository, &after.to_hex())
             .await?;
@@ -298,6 +302,31 @@ impl Deploys {
             .filter(|commit| mirror.has_commit(commit)))
     }
 
+    /// Raises `env`'s gate to the one it last deployed under (the deployed commit's own
+    /// settings of it) when that was stricter. Dropping an environment, declaring it again
+    /// without approvals and then changing it deploys nothing of it until the last step, so
+    /// each step would pass on its own: the bar moves down only with a deploy that met it.
+    async fn hold_the_bar(
+        &self,
+        repo: &str,
+        mirror: &LocalRepo,
+        env: &mut Environment,
+    ) -> Result<(), HandlerError> {
+        let Some(last) = self.last_deployed(repo, &env.name, mirror).await? else {
+            return Ok(());
+        };
+        let (reader, name) = (mirror.clone(), env.name.clone());
+        let then = git::blocking(move || -> Result<_, HandlerError> {
+            Ok(affected::environment_at(&reader, &last.to_hex(), &name).ok())
+        })
+        .await?;
+        if let Some(then) = then {
+            env.required_approvals = env.required_approvals.max(then.required_approvals);
+            env.allow_stale_approvals &= then.allow_stale_approvals;
+        }
+        Ok(())
+    }
+
     /// For an environment that requires approvals and whose gate `merged` passes: whether
     /// everything `query` covers was reviewed. `None` otherwise (nothing to check, or refused
     /// already).
@@ -355,9 +384,10 @@ impl Deploys {
             )?)
         })
         .await?;
-        let Some(env) = config.environment(environment).cloned() else {
+        let Some(mut env) = config.environment(environment).cloned() else {
             return Ok(());
         };
+        self.hold_the_bar(&repo, &mirror, &mut env).await?;
         let pull = stored.outcome.pull_number;
         let details = match (pull, &stored.fork, env.required_approvals) {
             (Some(number), None, required) if required > 0 => Some(
