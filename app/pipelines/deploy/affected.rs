@@ -29,7 +29,7 @@ use crate::render::{K8sObject, RenderError, TreeSource};
 /// Why the affected environments could not be worked out at all.
 #[derive(Debug, thiserror::Error)]
 pub enum AffectedError {
-    /// `.github/slipway.yml` at the first parent is missing ([`ReadError::NotFound`]: not a
+    /// `.github/slipway.yml` before the change is missing ([`ReadError::NotFound`]: not a
     /// config repo) or not valid: there is nothing trustworthy to deploy by.
     #[error(transparent)]
     Config(#[from] ReadError),
