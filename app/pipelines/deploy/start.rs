@@ -150,9 +150,12 @@ impl Deploys {
         else {
             return Ok(());
         };
+        let mut last_deploys = Vec::with_capacity(affected.environments.len());
         for env in &mut affected.environments {
-            self.hold_the_bar(&repo, &mirror, &mut env.environment)
-                .await?;
+            last_deploys.push(
+                self.hold_the_bar(&repo, &mirror, &mut env.environment)
+                    .await?,
+            );
         }
         let merged = self
             .merged_pull(installation_id, repository, &after.to_hex())
@@ -172,13 +175,10 @@ impl Deploys {
             _ => None,
         };
         let mut published = false;
-        for env in &affected.environments {
+        for (env, last_deploy) in affected.environments.iter().zip(last_deploys) {
             let coverage = match (&merged, &reviews) {
                 (Some(pull), Some(reviews)) => {
-                    let since = self
-                        .last_deployed(&repo, &env.environment.name, &mirror)
-                        .await?
-                        .unwrap_or(before);
+                    let since = last_deploy.unwrap_or(before);
                     let query = CoverageQuery {
                         installation_id,
                         repository,
@@ -306,14 +306,15 @@ impl Deploys {
     /// settings of it) when that was stricter. Dropping an environment, declaring it again
     /// without approvals and then changing it deploys nothing of it until the last step, so
     /// each step would pass on its own: the bar moves down only with a deploy that met it.
+    /// Returns that last deployed commit, where unreviewed content is looked for from.
     async fn hold_the_bar(
         &self,
         repo: &str,
         mirror: &LocalRepo,
         env: &mut Environment,
-    ) -> Result<(), HandlerError> {
+    ) -> Result<Option<CommitId>, HandlerError> {
         let Some(last) = self.last_deployed(repo, &env.name, mirror).await? else {
-            return Ok(());
+            return Ok(None);
         };
         let (reader, name) = (mirror.clone(), env.name.clone());
         let then = git::blocking(move || -> Result<_, HandlerError> {
@@ -324,7 +325,7 @@ impl Deploys {
             env.required_approvals = env.required_approvals.max(then.required_approvals);
             env.allow_stale_approvals &= then.allow_stale_approvals;
         }
-        Ok(())
+        Ok(Some(last))
     }
 
     /// For an environment that requires approvals and whose gate `merged` passes: whether
@@ -387,7 +388,7 @@ impl Deploys {
         let Some(mut env) = config.environment(environment).cloned() else {
             return Ok(());
         };
-        self.hold_the_bar(&repo, &mirror, &mut env).await?;
+        let last_deploy = self.hold_the_bar(&repo, &mirror, &mut env).await?;
         let pull = stored.outcome.pull_number;
         let details = match (pull, &stored.fork, env.required_approvals) {
             (Some(number), None, required) if required > 0 => Some(
@@ -409,10 +410,7 @@ impl Deploys {
         // must have been reviewed, as it stands now.
         let coverage = match (&details, &reviews) {
             (Some(pull), Some(reviews)) => {
-                let since = match self.last_deployed(&repo, environment, &mirror).await? {
-                    Some(since) => since,
-                    None => config_sha,
-                };
+                let since = last_deploy.unwrap_or(config_sha);
                 let query = CoverageQuery {
                     installation_id: installation.0,
                     repository,
