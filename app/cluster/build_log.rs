@@ -41,7 +41,7 @@ pub fn registry_secret_values(data: &[(String, Vec<u8>)]) -> Vec<String> {
             .and_then(|a| a.as_object())
             .or_else(|| config.as_object());
         for entry in registries.into_iter().flat_map(|r| r.values()) {
-            for field in ["auth", "password", "identitytoken", "registrytoken"] {
+            for field in CREDENTIAL_FIELDS {
                 if let Some(value) = entry.get(field).and_then(|v| v.as_str()) {
                     values.push(value.to_string());
                 }
@@ -75,33 +75,35 @@ const CREDENTIAL_FIELDS: &[&str] = &["auth", "password", "identitytoken", "regis
 /// `text` with the value of every `"auth": "…"` (and `password`, `identitytoken`,
 /// `registrytoken`) replaced by `***`, also when the quotes are escaped (`\"auth\":\"…\"`).
 pub fn redact_credential_fields(text: &str) -> String {
+    let keys: Vec<(&str, String)> = CREDENTIAL_FIELDS
+        .iter()
+        .flat_map(|field| ["\\\"", "\""].map(|quote| (quote, format!("{quote}{field}{quote}"))))
+        .collect();
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     'scan: while !rest.is_empty() {
-        for field in CREDENTIAL_FIELDS {
-            for quote in ["\\\"", "\""] {
-                let key = format!("{quote}{field}{quote}");
-                let Some(after_key) = rest.strip_prefix(key.as_str()) else {
-                    continue;
-                };
-                let after_colon = after_key.trim_start();
-                let Some(after_colon) = after_colon.strip_prefix(':') else {
-                    continue;
-                };
-                let value_at = after_colon.trim_start();
-                let Some(value) = value_at.strip_prefix(quote) else {
-                    continue;
-                };
-                let end = value.find(quote).unwrap_or(value.len());
-                if end == 0 {
-                    continue;
-                }
-                let kept = rest.len() - value.len();
-                out.push_str(&rest[..kept]);
-                out.push_str(REDACTED);
-                rest = &value[end..];
-                continue 'scan;
+        for (quote, key) in &keys {
+            let quote = *quote;
+            let Some(after_key) = rest.strip_prefix(key.as_str()) else {
+                continue;
+            };
+            let after_colon = after_key.trim_start();
+            let Some(after_colon) = after_colon.strip_prefix(':') else {
+                continue;
+            };
+            let value_at = after_colon.trim_start();
+            let Some(value) = value_at.strip_prefix(quote) else {
+                continue;
+            };
+            let end = value.find(quote).unwrap_or(value.len());
+            if end == 0 {
+                continue;
             }
+            let kept = rest.len() - value.len();
+            out.push_str(&rest[..kept]);
+            out.push_str(REDACTED);
+            rest = &value[end..];
+            continue 'scan;
         }
         let mut chars = rest.chars();
         if let Some(c) = chars.next() {
