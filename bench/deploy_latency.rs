@@ -8,8 +8,9 @@
 //! suite (a real bare repository for the config repo) and the fake Kubernetes API server, which
 //! the real `kube::Client` talks to over HTTP; the fake completes rollouts at once. Each round
 //! opens a pull request that changes one ConfigMap, merges it with a real merge commit and sends
-//! the `pull_request` `closed` webhook; the deploy then renders the merge, applies all objects
-//! and waits for health. The first deploy (mirror creation, the first render) is reported apart
+//! what GitHub sends for a merge: `pull_request` `closed` (which deploys nothing), then the
+//! `push` of the default branch, whose 202 the time is taken from; the deploy then renders the
+//! change, applies all objects and waits for health. The first deploy (mirror creation, the first render) is reported apart
 //! ("cold") and not in the medians. Needs git.
 
 #[path = "../tests/build_world/mod.rs"]
@@ -97,8 +98,8 @@ fn write_environment(work: &git_fixtures::TestRepo, objects: usize) {
     }
 }
 
-/// One merge: a pull request changing one ConfigMap, merged, its webhook delivered. The time
-/// from the 202 to the first apply request, and from that to the last of `objects`.
+/// One merge: a pull request changing one ConfigMap, merged, its webhooks delivered. The time
+/// from the push's 202 to the first apply request, and from that to the last of `objects`.
 async fn merge_round(world: &DeployWorld, number: u64, objects: usize) -> (Duration, Duration) {
     let branch = format!("change-{number}");
     world.propose(number, &branch, |w| {
@@ -118,10 +119,25 @@ async fn merge_round(world: &DeployWorld, number: u64, objects: usize) -> (Durat
         .head(&branch, pull.head_sha.as_deref().unwrap_or_default())
         .merged(&merge)
         .payload();
-    let before = applies(world);
     let (status, body) = world
         .server()
         .deliver("pull_request", &format!("bench-merge-{number}"), &payload)
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let push = build_world::Push {
+        repository: REPO.to_string(),
+        clone_url: support::file_url(&world.bare),
+        git_ref: "refs/heads/main".to_string(),
+        before: base.clone(),
+        after: merge.clone(),
+        message: "a change".to_string(),
+        deleted: false,
+        fork: false,
+    };
+    let before = applies(world);
+    let (status, body) = world
+        .server()
+        .deliver("push", &format!("bench-push-{number}"), &push.payload())
         .await;
     let accepted = Instant::now();
     assert_eq!(status, 202, "{body}");
