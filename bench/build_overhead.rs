@@ -102,9 +102,8 @@ async fn overhead() {
             .await;
 
         let config_before = world.config_head();
-        world
-            .kube
-            .finish_job(NAMESPACE, &job, JobOutcome::Succeeded);
+        // The push step reports the digest, then the Job succeeds: what a bump waits for.
+        world.push_succeeds(&job);
         let succeeded = Instant::now();
         let landed = until("the bump", || world.config_head() != config_before).await;
         world.completed(&sha).await;
@@ -205,9 +204,11 @@ async fn fan_in(builds: usize) {
         kube.names("jobs", NAMESPACE).len() == builds
     })
     .await;
+    let mut pods = Vec::new();
     for job in kube.names("jobs", NAMESPACE) {
         let pod = kube.start_job_pod(NAMESPACE, &job);
         kube.set_pod_phase(NAMESPACE, &pod, "Running");
+        pods.push((job, pod));
     }
     until("every build running", || {
         fake.state()
@@ -220,8 +221,10 @@ async fn fan_in(builds: usize) {
     .await;
 
     let succeeded = Instant::now();
-    for job in kube.names("jobs", NAMESPACE) {
-        kube.finish_job(NAMESPACE, &job, JobOutcome::Succeeded);
+    for (job, pod) in &pods {
+        let digest = BuildWorld::digest_of(job);
+        kube.write_termination_log(NAMESPACE, pod, "push", &digest);
+        kube.finish_job(NAMESPACE, job, JobOutcome::Succeeded);
     }
     let last = until("every bump", || {
         fake.state()
