@@ -253,10 +253,27 @@ pub fn env_file_vars() -> Result<HashMap<String, String>, SettingsError> {
 
 /// The dotenv file's variables overridden by the process environment's.
 pub fn merged_vars(file: &HashMap<String, String>) -> HashMap<String, String> {
-    let mut vars = file.clone();
-    vars.extend(std::env::vars());
+    let mut vars = overridden_by(file, std::env::vars());
     vars.entry("ENV_FILE".to_string())
         .or_insert_with(env_file_path);
+    vars
+}
+
+/// `file`'s variables overridden by `process`'s, except where the process sets a variable to
+/// an empty value: every setting reads an empty value as unset, so an empty variable (a
+/// Kubernetes Secret whose keys are left blank, say) does not hide the file's value — above all
+/// not the credentials the setup flow wrote to `ENV_FILE`.
+fn overridden_by(
+    file: &HashMap<String, String>,
+    process: impl Iterator<Item = (String, String)>,
+) -> HashMap<String, String> {
+    let mut vars = file.clone();
+    for (name, value) in process {
+        if value.trim().is_empty() && vars.contains_key(&name) {
+            continue;
+        }
+        vars.insert(name, value);
+    }
     vars
 }
 
@@ -599,6 +616,22 @@ mod tests {
             .unwrap()
             .kubeconfig
             .is_none());
+    }
+
+    #[test]
+    fn an_empty_process_variable_does_not_hide_the_env_files_value() {
+        let file = vars(&[("APP_ID", "4242"), ("WEBHOOK_SECRET", "from-the-file")]);
+        let process = [
+            ("APP_ID", ""),
+            ("WEBHOOK_SECRET", "from-the-process"),
+            ("PRIVATE_KEY", " "),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let merged = overridden_by(&file, process.into_iter());
+        assert_eq!(merged["APP_ID"], "4242");
+        assert_eq!(merged["WEBHOOK_SECRET"], "from-the-process");
+        // Empty and absent read the same to every setting.
+        assert_eq!(merged["PRIVATE_KEY"], " ");
     }
 
     #[test]

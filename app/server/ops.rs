@@ -17,17 +17,23 @@ pub(super) async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Ready means "route requests here". In setup mode that holds too: the setup page and
+/// GitHub's redirect back to `/setup/callback` reach the pod through the same Service as
+/// webhooks, so a pod without credentials is ready, and the body's first line says it is in
+/// setup mode. Only what no request could be served without (the database) makes it unready.
 pub(super) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let mut problems = Vec::new();
     if !state.store.ping().await {
         problems.push("the database does not answer".to_string());
     }
-    if state.credentials.get().is_none() {
-        problems.push(format!(
-            "no GitHub App credentials: finish the setup at {}",
+    let status = if state.credentials.get().is_none() {
+        format!(
+            "setup mode: no GitHub App credentials; finish the setup at {}",
             setup_url(&state.settings.public_url)
-        ));
-    }
+        )
+    } else {
+        "ready".to_string()
+    };
     // Without a cluster slipway still previews and answers commands, so it stays ready; the
     // body says what does not work.
     let mut notes = Vec::new();
@@ -45,12 +51,15 @@ pub(super) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         }
     }
     if problems.is_empty() {
-        let body = std::iter::once("ready".to_string())
+        let body = std::iter::once(status)
             .chain(notes)
             .collect::<Vec<_>>()
             .join("\n");
         (StatusCode::OK, body).into_response()
     } else {
+        if state.credentials.get().is_none() {
+            problems.push(status);
+        }
         problems.extend(notes);
         (StatusCode::SERVICE_UNAVAILABLE, problems.join("\n")).into_response()
     }
