@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
-    Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount,
+    ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
@@ -46,11 +46,16 @@ fn manifests_dir() -> PathBuf {
 /// The objects of the kustomization at `path` (relative to `manifests/`), built the way
 /// `slipway render` builds an environment.
 fn build(path: &str) -> Vec<K8sObject> {
-    let source = DirSource::new(manifests_dir()).expect("manifests/ exists");
+    build_in(&manifests_dir(), path)
+}
+
+/// The objects of the kustomization at `path` relative to `root`.
+fn build_in(root: &std::path::Path, path: &str) -> Vec<K8sObject> {
+    let source = DirSource::new(root).expect("the root exists");
     let config = parse_config_repo(&format!("environments:\n  install:\n    path: {path}\n"))
         .expect("a one-environment config parses");
     render_environment(&source, &config.environments["install"])
-        .unwrap_or_else(|err| panic!("manifests/{path} does not build: {err}"))
+        .unwrap_or_else(|err| panic!("{path} under {} does not build: {err}", root.display()))
 }
 
 /// `kind namespace/name` of an object, for messages.
@@ -146,6 +151,7 @@ fn validate(object: &Value) -> Result<(), String> {
         "Service" => round_trip::<Service>(object),
         "PersistentVolumeClaim" => round_trip::<PersistentVolumeClaim>(object),
         "Secret" => round_trip::<Secret>(object),
+        "ConfigMap" => round_trip::<ConfigMap>(object),
         "NetworkPolicy" => round_trip::<NetworkPolicy>(object),
         other => Err(format!(
             "{}: kind {other:?} is not one the install manifests are checked for",
@@ -202,6 +208,7 @@ fn every_kustomization_builds_into_objects_valid_against_the_kubernetes_schemas(
                 "Service",
                 "PersistentVolumeClaim",
                 "Secret",
+                "ConfigMap",
                 "NetworkPolicy",
             ])),
             "manifests/{path} lacks a kind of the install: {:?}",
@@ -499,38 +506,23 @@ fn secrets_are_granted_for_builds_and_for_applying_in_target_namespaces_only() {
     assert!(grants("leases").is_empty());
 }
 
+/// The example credentials are the three settings, empty: slipway starts in setup mode with
+/// them (tests/install_setup_mode.rs starts the real binary on them), never a crash loop on a
+/// placeholder that is not a key.
 #[test]
-fn the_app_credentials_secret_holds_placeholders_for_the_three_settings() {
-    if !kustomize_available("the_app_credentials_secret_holds_placeholders_for_the_three_settings")
-    {
+fn the_app_credentials_secret_holds_the_three_settings_empty() {
+    if !kustomize_available("the_app_credentials_secret_holds_the_three_settings_empty") {
         return;
     }
     let secrets: Vec<Secret> = typed(&build(BASE), "Secret");
     assert_eq!(secrets.len(), 1);
-    let keys: BTreeSet<String> = secrets[0]
-        .data
-        .iter()
-        .flatten()
-        .map(|(k, _)| k.clone())
-        .chain(
-            secrets[0]
-                .string_data
-                .iter()
-                .flatten()
-                .map(|(k, _)| k.clone()),
-        )
-        .collect();
+    assert!(secrets[0].string_data.is_none());
+    let data = secrets[0].data.clone().unwrap_or_default();
+    let keys: BTreeSet<String> = data.keys().cloned().collect();
     assert_eq!(keys, set(&["APP_ID", "PRIVATE_KEY", "WEBHOOK_SECRET"]));
-    let private_key = secrets[0]
-        .data
-        .as_ref()
-        .and_then(|d| d.get("PRIVATE_KEY"))
-        .map(|b| String::from_utf8_lossy(&b.0).to_string())
-        .unwrap_or_default();
-    assert!(
-        !private_key.contains("PRIVATE KEY-----"),
-        "the template holds no key"
-    );
+    for (key, value) in &data {
+        assert!(value.0.is_empty(), "{key} holds a value in the example");
+    }
 }
 
 #[test]
@@ -767,4 +759,261 @@ fn the_service_github_reaches_exposes_only_the_webhook_port() {
             }
         }
     }
+}
+
+/// What the base's Deployment names as slipway's image: a placeholder under `example.com`,
+/// a domain reserved so that it never resolves to a registry anyone could push to.
+const PLACEHOLDER_IMAGE: &str = "registry.example.com/slipway";
+/// The public URL the quick start's reader sets (`$PUBLIC_URL` in README.md).
+const TRIAL_PUBLIC_URL: &str = "https://slipway-trial.example.net";
+/// Where README.md's quick start writes its overlay, next to `manifests/`.
+const QUICK_START_OVERLAY: &str = "my-slipway";
+
+/// The kustomization README.md's quick start has its reader write, `$PUBLIC_URL` set.
+fn quick_start_overlay() -> String {
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .expect("README.md");
+    let opening = format!("cat > {QUICK_START_OVERLAY}/kustomization.yaml <<EOF\n");
+    let start = readme
+        .find(&opening)
+        .map(|at| at + opening.len())
+        .expect("README.md's quick start writes my-slipway/kustomization.yaml with a heredoc");
+    let length = readme[start..]
+        .find("\nEOF\n")
+        .expect("the heredoc ends with EOF");
+    let text = readme[start..start + length + 1].replace("$PUBLIC_URL", TRIAL_PUBLIC_URL);
+    assert!(
+        !text.contains('$'),
+        "the quick start's overlay uses a variable the test does not set:\n{text}"
+    );
+    text
+}
+
+/// A copy of `manifests/` with the quick start's overlay beside it, as in a checkout where
+/// the reader followed README.md.
+fn quick_start_checkout() -> tempfile::TempDir {
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), &target).unwrap();
+            }
+        }
+    }
+    let checkout = tempfile::tempdir().unwrap();
+    copy(&manifests_dir(), &checkout.path().join("manifests"));
+    let overlay = checkout.path().join(QUICK_START_OVERLAY);
+    std::fs::create_dir_all(&overlay).unwrap();
+    std::fs::write(overlay.join("kustomization.yaml"), quick_start_overlay()).unwrap();
+    checkout
+}
+
+/// Every container image of every pod template in `object` (containers, init and ephemeral
+/// containers, at any depth: a Deployment's template as a CronJob's job template).
+fn container_images(object: &Value, found: &mut Vec<String>) {
+    match object {
+        Value::Object(fields) => {
+            for (key, value) in fields {
+                if matches!(
+                    key.as_str(),
+                    "containers" | "initContainers" | "ephemeralContainers"
+                ) {
+                    for container in value.as_array().into_iter().flatten() {
+                        found.push(container["image"].as_str().unwrap_or("").to_string());
+                    }
+                } else {
+                    container_images(value, found);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| container_images(item, found)),
+        _ => {}
+    }
+}
+
+fn images_of(objects: &[K8sObject]) -> Vec<String> {
+    let mut found = Vec::new();
+    for object in objects {
+        container_images(&object.value, &mut found);
+    }
+    found
+}
+
+/// The install names slipway's image once, as a placeholder nothing is pulled from; the
+/// container runs `slipway serve` whatever the image's entrypoint.
+#[test]
+fn the_install_names_one_image_a_placeholder_nothing_is_pulled_from() {
+    if !kustomize_available("the_install_names_one_image_a_placeholder_nothing_is_pulled_from") {
+        return;
+    }
+    for path in KUSTOMIZATIONS {
+        let objects = build(path);
+        let images = images_of(&objects);
+        assert_eq!(images, [PLACEHOLDER_IMAGE], "manifests/{path}");
+        let deployment = &typed::<Deployment>(&objects, "Deployment")[0];
+        let container = &deployment
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .expect("a pod spec")
+            .containers[0];
+        assert_eq!(container.command, Some(vec!["slipway".to_string()]));
+        assert_eq!(container.args, Some(vec!["serve".to_string()]));
+    }
+}
+
+/// The quick start's overlay builds into a valid install, and what its reader sets once —
+/// the image in `images:`, the public URL in the settings ConfigMap — is what every
+/// container runs and what slipway reads.
+#[test]
+fn the_quick_start_overlay_sets_the_image_and_the_public_url_in_one_place_each() {
+    if !kustomize_available(
+        "the_quick_start_overlay_sets_the_image_and_the_public_url_in_one_place_each",
+    ) {
+        return;
+    }
+    let checkout = quick_start_checkout();
+    let objects = build_in(checkout.path(), QUICK_START_OVERLAY);
+    let problems: Vec<String> = objects
+        .iter()
+        .filter_map(|o| validate(&o.value).err())
+        .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    let overlay: Value = serde_yaml_ng::from_str(&quick_start_overlay()).expect("YAML");
+    let entries = overlay["images"].as_array().expect("an images: list");
+    assert_eq!(entries.len(), 1, "one image entry: {entries:?}");
+    assert_eq!(
+        entries[0]["name"], PLACEHOLDER_IMAGE,
+        "the entry replaces the base's placeholder"
+    );
+    let set_image = format!(
+        "{}:{}",
+        entries[0]["newName"].as_str().expect("newName"),
+        entries[0]["newTag"].as_str().expect("newTag")
+    );
+    assert_eq!(images_of(&objects), [set_image]);
+
+    let deployment = &typed::<Deployment>(&objects, "Deployment")[0];
+    let container = &deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .expect("a pod spec")
+        .containers[0];
+    // PUBLIC_URL comes from the ConfigMap alone: an `env` entry would override it.
+    assert!(container
+        .env
+        .iter()
+        .flatten()
+        .all(|e| e.name != "PUBLIC_URL"));
+    let settings_map = container
+        .env_from
+        .iter()
+        .flatten()
+        .find_map(|source| source.config_map_ref.as_ref())
+        .map(|r| r.name.clone())
+        .expect("settings from a ConfigMap");
+    let config_maps: Vec<ConfigMap> = typed(&objects, "ConfigMap");
+    let settings = config_maps
+        .iter()
+        .find(|c| c.metadata.name.as_deref() == Some(settings_map.as_str()))
+        .expect("the ConfigMap the Deployment reads is installed");
+    assert_eq!(
+        settings
+            .data
+            .as_ref()
+            .and_then(|d| d.get("PUBLIC_URL"))
+            .map(String::as_str),
+        Some(TRIAL_PUBLIC_URL)
+    );
+}
+
+/// Nothing is installed into a namespace the install does not create: `kubectl apply` of it
+/// on an empty cluster succeeds in one go.
+#[test]
+fn every_namespaced_object_lives_in_a_namespace_the_install_creates() {
+    if !kustomize_available("every_namespaced_object_lives_in_a_namespace_the_install_creates") {
+        return;
+    }
+    let checkout = quick_start_checkout();
+    let installs = KUSTOMIZATIONS
+        .iter()
+        .map(|path| (format!("manifests/{path}"), build(path)))
+        .chain([(
+            QUICK_START_OVERLAY.to_string(),
+            build_in(checkout.path(), QUICK_START_OVERLAY),
+        )]);
+    for (path, objects) in installs {
+        let created: BTreeSet<String> = objects
+            .iter()
+            .filter(|o| o.kind() == "Namespace")
+            .map(|o| o.name().to_string())
+            .collect();
+        for object in &objects {
+            let cluster_scoped = matches!(
+                object.kind(),
+                "Namespace" | "ClusterRole" | "ClusterRoleBinding"
+            );
+            match object.namespace() {
+                _ if cluster_scoped => {}
+                Some(namespace) => assert!(
+                    created.contains(namespace),
+                    "{path}: {} is in {namespace}, which the install does not create",
+                    describe(&object.value)
+                ),
+                None => panic!("{path}: {} has no namespace", describe(&object.value)),
+            }
+            for subject in object.value["subjects"].as_array().into_iter().flatten() {
+                if let Some(namespace) = subject["namespace"].as_str() {
+                    assert!(created.contains(namespace), "{path}: {subject}");
+                }
+            }
+        }
+    }
+}
+
+/// Clusters besides slipway's own come from a Secret the operator may create or not: absent,
+/// the pod starts with an empty directory; present, its kubeconfigs are read-only files.
+#[test]
+fn extra_clusters_come_from_an_optional_secret_mounted_read_only() {
+    if !kustomize_available("extra_clusters_come_from_an_optional_secret_mounted_read_only") {
+        return;
+    }
+    let deployment = &typed::<Deployment>(&build(BASE), "Deployment")[0];
+    let pod = deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .expect("a pod spec");
+    let volume = pod
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == "clusters")
+        .and_then(|v| v.secret.clone())
+        .expect("a Secret volume `clusters`");
+    assert_eq!(volume.secret_name.as_deref(), Some("slipway-clusters"));
+    assert_eq!(volume.optional, Some(true));
+    assert_eq!(volume.default_mode, Some(0o440));
+    let container = &pod.containers[0];
+    let mount = container
+        .volume_mounts
+        .iter()
+        .flatten()
+        .find(|m| m.name == "clusters")
+        .expect("mounted");
+    assert_eq!(mount.read_only, Some(true));
+    let setting = container
+        .env
+        .iter()
+        .flatten()
+        .find(|e| e.name == "CLUSTERS")
+        .and_then(|e| e.value.clone());
+    assert_eq!(setting.as_deref(), Some(mount.mount_path.as_str()));
 }

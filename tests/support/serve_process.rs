@@ -14,6 +14,8 @@ pub struct ServeProcess {
     pub addr: String,
     /// The operations listener.
     pub ops_addr: String,
+    /// Every log line read so far, in order.
+    pub log: Vec<String>,
 }
 
 impl ServeProcess {
@@ -51,6 +53,7 @@ impl ServeProcess {
             lines,
             addr: String::new(),
             ops_addr: String::new(),
+            log: Vec::new(),
         };
         let listening = process.wait_for_log("slipway is listening");
         process.addr = listening["addr"].as_str().expect("addr").to_string();
@@ -67,6 +70,7 @@ impl ServeProcess {
         loop {
             match self.lines.recv_timeout(Duration::from_secs(30)) {
                 Ok(line) => {
+                    self.log.push(line.clone());
                     if line.contains(message) {
                         return serde_json::from_str(&line)
                             .unwrap_or_else(|_| panic!("not JSON: {line}"));
