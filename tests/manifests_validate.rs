@@ -3,7 +3,10 @@
 //! (k8s-openapi's typed objects: nothing unknown, misspelt or mistyped, nothing required
 //! missing), and the base keeps the promises it exists for: a locked-down container and
 //! least-privilege RBAC. Each test is skipped (with a note) when neither kustomize nor kubectl
-//! is installed.
+//! is installed. The Helm chart (`manifests/chart`) passes `helm lint`, renders with the
+//! same renderer into the same objects as the kustomizations, and takes the image, the
+//! public URL and the credentials' Secret from its values; those tests are skipped when
+//! `helm` is not installed.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -19,7 +22,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use slipway::config::parse_config_repo;
-use slipway::render::{find_kustomize, render_environment, DirSource, K8sObject};
+use slipway::render::{find_helm, find_kustomize, render_environment, DirSource, K8sObject};
 
 const BASE: &str = "base";
 const CLUSTER_WIDE: &str = "overlays/cluster-wide";
@@ -1016,4 +1019,201 @@ fn extra_clusters_come_from_an_optional_secret_mounted_read_only() {
         .find(|e| e.name == "CLUSTERS")
         .and_then(|e| e.value.clone());
     assert_eq!(setting.as_deref(), Some(mount.mount_path.as_str()));
+}
+
+const CHART: &str = "chart";
+
+fn helm_available(test: &str) -> bool {
+    let found = find_helm().is_some() && find_kustomize().is_some();
+    if !found {
+        eprintln!("note: {test} skipped: helm (and kustomize or kubectl) is needed");
+    }
+    found
+}
+
+/// The chart's objects for release `slipway` in namespace `slipway`, with `set` as
+/// `--set-literal` values, rendered the way `slipway render` renders a Helm environment.
+fn render_chart(set: &[(&str, &str)]) -> Vec<K8sObject> {
+    let source = DirSource::new(manifests_dir()).expect("manifests/ exists");
+    let mut config = format!(
+        "environments:\n  install:\n    path: {CHART}\n    namespace: {SLIPWAY_NAMESPACE}\n    helm:\n      release: slipway\n"
+    );
+    if !set.is_empty() {
+        config.push_str("      set:\n");
+        for (key, value) in set {
+            config.push_str(&format!("        {key}: {value:?}\n"));
+        }
+    }
+    let config = parse_config_repo(&config).expect("the chart's environment parses");
+    render_environment(&source, &config.environments["install"])
+        .unwrap_or_else(|err| panic!("manifests/{CHART} does not render: {err}"))
+}
+
+/// An object as both installs must agree on it: without the labels only Helm adds, the pod
+/// template's annotations (the chart's settings checksum), the ConfigMap's content hash
+/// (kustomize's) and slipway's image (each sets it its own way; tested on its own).
+fn comparable(object: &K8sObject) -> ((String, String, String), Value) {
+    let mut value = object.value.clone();
+    if let Some(labels) = value
+        .pointer_mut("/metadata/labels")
+        .and_then(Value::as_object_mut)
+    {
+        labels.remove("helm.sh/chart");
+        labels.remove("app.kubernetes.io/managed-by");
+    }
+    if let Some(template) = value
+        .pointer_mut("/spec/template/metadata")
+        .and_then(Value::as_object_mut)
+    {
+        template.remove("annotations");
+    }
+    let settings = |name: &str| {
+        if name.starts_with("slipway-settings") {
+            "slipway-settings".to_string()
+        } else {
+            name.to_string()
+        }
+    };
+    let name = settings(object.name());
+    value["metadata"]["name"] = Value::String(name.clone());
+    for container in value
+        .pointer_mut("/spec/template/spec/containers")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        container["image"] = Value::String("slipway's image".to_string());
+        for source in container["envFrom"].as_array_mut().into_iter().flatten() {
+            if let Some(reference) = source["configMapRef"]["name"].as_str() {
+                source["configMapRef"]["name"] = Value::String(settings(reference));
+            }
+        }
+    }
+    let key = (
+        object.kind().to_string(),
+        object.namespace().unwrap_or("").to_string(),
+        name,
+    );
+    (key, value)
+}
+
+fn by_key(objects: &[K8sObject]) -> std::collections::BTreeMap<(String, String, String), Value> {
+    objects.iter().map(comparable).collect()
+}
+
+#[test]
+fn the_chart_passes_helm_lint() {
+    if !helm_available("the_chart_passes_helm_lint") {
+        return;
+    }
+    let helm = find_helm().expect("helm");
+    for values in [&[][..], &["--set", "clusterWide=true"][..]] {
+        let output = std::process::Command::new(&helm)
+            .args(["lint", "--strict"])
+            .arg(manifests_dir().join(CHART))
+            .args(values)
+            .output()
+            .expect("helm runs");
+        assert!(
+            output.status.success(),
+            "helm lint {values:?}:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// One install, two formats: the chart's defaults render what the base builds, and with
+/// `clusterWide` what the cluster-wide overlay builds — object for object, field for field —
+/// except slipway's own namespace, which `helm install --create-namespace` makes.
+#[test]
+fn the_chart_renders_the_objects_the_kustomizations_build() {
+    if !helm_available("the_chart_renders_the_objects_the_kustomizations_build") {
+        return;
+    }
+    for (kustomization, set) in [
+        (BASE, &[][..]),
+        (CLUSTER_WIDE, &[("clusterWide", "true")][..]),
+    ] {
+        let chart = render_chart(set);
+        let problems: Vec<String> = chart
+            .iter()
+            .filter_map(|o| validate(&o.value).err())
+            .collect();
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+        let mut expected = by_key(&build(kustomization));
+        let own_namespace = (
+            "Namespace".to_string(),
+            String::new(),
+            SLIPWAY_NAMESPACE.to_string(),
+        );
+        assert!(expected.remove(&own_namespace).is_some());
+        let rendered = by_key(&chart);
+        assert_eq!(
+            rendered.keys().collect::<Vec<_>>(),
+            expected.keys().collect::<Vec<_>>(),
+            "the chart ({set:?}) and manifests/{kustomization} install different objects"
+        );
+        for (key, value) in &rendered {
+            assert_eq!(
+                value, &expected[key],
+                "{key:?} differs between the chart ({set:?}) and manifests/{kustomization}"
+            );
+        }
+    }
+}
+
+/// The chart's values set the image, the public URL and the credentials' Secret, one place
+/// each; its default image is the placeholder nothing is pulled from.
+#[test]
+fn the_charts_values_set_the_image_the_public_url_and_the_credentials_secret() {
+    if !helm_available("the_charts_values_set_the_image_the_public_url_and_the_credentials_secret")
+    {
+        return;
+    }
+    let defaults = render_chart(&[]);
+    assert_eq!(images_of(&defaults), [format!("{PLACEHOLDER_IMAGE}:0.1.0")]);
+
+    let chart = render_chart(&[
+        ("image.repository", "ghcr.io/acme/slipway"),
+        ("image.tag", "1.2.3"),
+        ("publicUrl", TRIAL_PUBLIC_URL),
+        ("existingSecret", "acme-slipway-app"),
+        ("settings.LOG_LEVEL", "debug"),
+    ]);
+    assert_eq!(images_of(&chart), ["ghcr.io/acme/slipway:1.2.3"]);
+    let settings = &typed::<ConfigMap>(&chart, "ConfigMap")[0];
+    let data = settings.data.clone().unwrap_or_default();
+    assert_eq!(data["PUBLIC_URL"], TRIAL_PUBLIC_URL);
+    assert_eq!(data["LOG_LEVEL"], "debug");
+    // The operator's Secret replaces the chart's empty one.
+    assert!(typed::<Secret>(&chart, "Secret").is_empty());
+    let deployment = &typed::<Deployment>(&chart, "Deployment")[0];
+    let container = &deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .expect("a pod spec")
+        .containers[0];
+    let secrets: Vec<String> = container
+        .env_from
+        .iter()
+        .flatten()
+        .filter_map(|source| source.secret_ref.as_ref().map(|r| r.name.clone()))
+        .collect();
+    assert_eq!(secrets, ["acme-slipway-app"]);
+
+    // Every namespaced object is in the release's namespace or one the chart creates.
+    let created: BTreeSet<String> = chart
+        .iter()
+        .filter(|o| o.kind() == "Namespace")
+        .map(|o| o.name().to_string())
+        .chain([SLIPWAY_NAMESPACE.to_string()])
+        .collect();
+    for object in &chart {
+        if let Some(namespace) = object.namespace() {
+            assert!(created.contains(namespace), "{}", describe(&object.value));
+        }
+    }
 }
