@@ -13,12 +13,18 @@ async fn health_readiness_and_metrics_answer() {
     let server = TestServer::builder().start().await;
     assert_eq!(server.ops_get("/healthz").await, (200, "ok".to_string()));
     // Without a cluster slipway still serves (previews, commands), and says what it cannot do.
+    // A platform without network namespaces for renders says so too (the image test pins
+    // that line under a container's seccomp profile).
+    let isolation = match slipway::render::network_isolation() {
+        slipway::render::NetworkIsolation::Isolated => String::new(),
+        refused => format!("\n{}", refused.summary()),
+    };
     assert_eq!(
         server.ops_get("/readyz").await,
         (
             200,
             format!(
-                "ready\nbuilds and deploys cannot run: {}",
+                "ready\nbuilds and deploys cannot run: {}{isolation}",
                 support::NO_TEST_CLUSTER
             )
         )

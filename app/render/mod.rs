@@ -33,7 +33,7 @@ pub use helm::{
 };
 pub use kustomize::{find_kustomize, KustomizeTool, KUSTOMIZATION_FILES};
 pub use limits::RenderLimits;
-pub use sandbox::{network_isolated, sandboxed_command};
+pub use sandbox::{network_isolated, network_isolation, sandboxed_command, NetworkIsolation};
 pub use scope::{is_well_known_cluster_scoped, Scope, Scopes};
 pub(crate) use source::{check_relative as check_path, join as join_path};
 pub use source::{DirSource, EntryKind, SourceError, TreeEntry, TreeSource};

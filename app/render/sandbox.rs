@@ -3,8 +3,10 @@
 //!
 //! Layers, each enough on its own for what it covers:
 //! - a fresh, empty network namespace (no interface but a down loopback), entered in the
-//!   child before `exec`; when the platform refuses one, a warning is logged once and the
-//!   other layers remain;
+//!   child before `exec`; when the platform refuses one (a container under the usual
+//!   `RuntimeDefault` seccomp profile without `CAP_SYS_ADMIN` does), the other layers remain
+//!   and slipway says so where an operator looks: [`NetworkIsolation::summary`] is logged at
+//!   start and shown by `/readyz` and the status page;
 //! - an environment that is cleared, keeps only `PATH`, and makes git refuse every transport
 //!   (`GIT_ALLOW_PROTOCOL` empty) and ignore system and user configuration; no proxy variable
 //!   survives, so nothing routes through one;
@@ -36,29 +38,60 @@ pub fn sandboxed_command(program: impl AsRef<OsStr>) -> Command {
     command
 }
 
-/// Whether commands from [`sandboxed_command`] get an empty network namespace here.
-pub fn network_isolated() -> bool {
-    *ISOLATED.get_or_init(|| {
+/// Whether commands from [`sandboxed_command`] get an empty network namespace here, and if
+/// not, why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NetworkIsolation {
+    /// Every sandboxed command starts in a fresh, empty network namespace.
+    Isolated,
+    /// The platform gives none; the reason, as the kernel (or its absence) puts it.
+    Unavailable(String),
+}
+
+impl NetworkIsolation {
+    /// One line for an operator: what renders run in here and, when a layer is missing, what
+    /// still holds and what to add.
+    pub fn summary(&self) -> String {
+        match self {
+            NetworkIsolation::Isolated => {
+                "render network isolation: on (kustomize and helm run in an empty network namespace)"
+                    .to_string()
+            }
+            NetworkIsolation::Unavailable(reason) => format!(
+                "render network isolation: unavailable ({reason}); renders rely on the \
+                 kustomization check, which refuses remote resources, and on git refusing every \
+                 transport; limit slipway's own egress with a NetworkPolicy"
+            ),
+        }
+    }
+}
+
+/// What this process's platform allows, probed once (in a forked child; the process's own
+/// namespaces are never touched).
+pub fn network_isolation() -> &'static NetworkIsolation {
+    ISOLATION.get_or_init(|| {
         #[cfg(target_os = "linux")]
         {
             linux::probe()
         }
         #[cfg(not(target_os = "linux"))]
         {
-            false
+            NetworkIsolation::Unavailable("network namespaces exist on Linux only".to_string())
         }
     })
 }
 
-static ISOLATED: OnceLock<bool> = OnceLock::new();
+/// Whether commands from [`sandboxed_command`] get an empty network namespace here.
+pub fn network_isolated() -> bool {
+    *network_isolation() == NetworkIsolation::Isolated
+}
+
+static ISOLATION: OnceLock<NetworkIsolation> = OnceLock::new();
 static WARNED: OnceLock<()> = OnceLock::new();
 
 fn warn_once() {
     WARNED.get_or_init(|| {
-        tracing::warn!(
-            "this platform gives kustomize no network namespace of its own; renders rely on \
-             the kustomization check and git's refusal of every transport alone"
-        );
+        tracing::warn!("{}", network_isolation().summary());
     });
 }
 
@@ -106,29 +139,47 @@ mod linux {
     }
 
     /// Probes once, in a forked child, whether a network namespace can be had; the parent's
-    /// own namespaces are never touched.
-    pub(super) fn probe() -> bool {
+    /// own namespaces are never touched. The child's exit status carries the refusal's errno.
+    pub(super) fn probe() -> NetworkIsolation {
+        let unavailable = |why: String| NetworkIsolation::Unavailable(why);
         let Some(maps) = IdMaps::current() else {
-            return false;
+            return unavailable("no identity to map into a user namespace".to_string());
         };
         // SAFETY: the child only makes system calls on memory prepared before the fork and
         // leaves with `_exit`, which runs no destructors or atexit handlers.
         unsafe {
             let pid = libc::fork();
             if pid == 0 {
-                let ok = enter_empty_network(&maps).is_ok();
-                libc::_exit(if ok { 0 } else { 1 });
+                let code = match enter_empty_network(&maps) {
+                    Ok(()) => 0,
+                    Err(err) => err
+                        .raw_os_error()
+                        .filter(|e| (1..=254).contains(e))
+                        .unwrap_or(255),
+                };
+                libc::_exit(code);
             }
             if pid < 0 {
-                return false;
+                return unavailable(format!("fork: {}", io::Error::last_os_error()));
             }
             let mut status = 0;
             while libc::waitpid(pid, &mut status, 0) < 0 {
-                if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-                    return false;
+                let err = io::Error::last_os_error();
+                if err.kind() != io::ErrorKind::Interrupted {
+                    return unavailable(format!("waitpid: {err}"));
                 }
             }
-            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+            if !libc::WIFEXITED(status) {
+                return unavailable("the probe did not exit".to_string());
+            }
+            match libc::WEXITSTATUS(status) {
+                0 => NetworkIsolation::Isolated,
+                255 => unavailable("a user and network namespace could not be entered".to_string()),
+                errno => unavailable(format!(
+                    "a user and network namespace was refused: {}",
+                    io::Error::from_raw_os_error(errno)
+                )),
+            }
         }
     }
 

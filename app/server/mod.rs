@@ -316,6 +316,14 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         served
     });
     tracing::info!(%addr, %ops_addr, "slipway is listening: webhooks on addr, operations on ops_addr");
+    // Said once at start (and by /readyz and the status page), not first at a pull request's
+    // render: an operator learns here whether renders have a network of their own.
+    match crate::render::network_isolation() {
+        isolation @ crate::render::NetworkIsolation::Isolated => {
+            tracing::info!("{}", isolation.summary())
+        }
+        isolation => tracing::warn!("{}", isolation.summary()),
+    }
     Ok(RunningServer {
         addr,
         ops_addr,

@@ -50,6 +50,10 @@ pub(super) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
             }
         }
     }
+    let isolation = crate::render::network_isolation();
+    if *isolation != crate::render::NetworkIsolation::Isolated {
+        notes.push(isolation.summary());
+    }
     if problems.is_empty() {
         let body = std::iter::once(status)
             .chain(notes)
@@ -163,6 +167,7 @@ where GitHub sends the browser back; do the whole setup in the browser that open
 <body style="font-family: sans-serif; max-width: 60em; margin: 3em auto">
 <h1>slipway</h1>
 <p>GitHub App id <strong>{app_id}</strong>. Webhooks arrive at <code>/api/github/webhooks</code>.</p>
+<p>{isolation}</p>
 <h2>Deliveries</h2>
 <table><tr><th>state</th><th>count</th></tr>{count_rows}</table>
 <h2>Last errors</h2>
@@ -171,6 +176,7 @@ where GitHub sends the browser back; do the whole setup in the browser that open
 <table><tr><th>started</th><th>repository</th><th>environment</th><th>commit</th><th>pull request</th><th>outcome</th><th>created</th><th>configured</th><th>unchanged</th><th>pruned</th><th>finished</th></tr>{deploy_rows}</table>
 </body></html>"#,
         app_id = credentials.app_id,
+        isolation = escape_html(&crate::render::network_isolation().summary()),
     ))
     .into_response()
 }
