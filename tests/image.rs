@@ -712,8 +712,19 @@ fn under_runtime_default_seccomp_renders_have_no_network_namespace_and_say_so() 
     let container = image.container(Some(&profile));
 
     // What a pod under `seccomp: RuntimeDefault` with no capabilities gets: no namespace for
-    // renders, said at start and by /readyz — never silently.
-    let mut served = container.serve(&[]);
+    // renders, said at start, by /readyz and on the status page — never silently — while the
+    // pod stays ready. (App credentials given, GitHub's API on a closed port.)
+    let key =
+        std::fs::read_to_string(checkout().join("tests/fixtures/app-private-key.pem")).unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let github = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let mut served = container.serve(&[
+        ("APP_ID", "1"),
+        ("PRIVATE_KEY", &key),
+        ("WEBHOOK_SECRET", "image-test"),
+        ("GITHUB_API_URL", &github),
+    ]);
     let refused = "render network isolation: unavailable (a user and network namespace was \
                    refused: Operation not permitted (os error 1)); renders rely on the \
                    kustomization check, which refuses remote resources, and on git refusing \
@@ -721,8 +732,14 @@ fn under_runtime_default_seccomp_renders_have_no_network_namespace_and_say_so() 
     let logged = served.wait_for_log("render network isolation");
     assert_eq!(logged["level"], "WARN");
     assert_eq!(logged["message"], refused);
-    let (_, readiness) = served.ops_get("/readyz");
+    let (status, readiness) = served.ops_get("/readyz");
+    assert_eq!(status, 200, "{readiness}");
     assert!(readiness.lines().any(|line| line == refused), "{readiness}");
+    let (_, page) = served.ops_get("/");
+    assert!(
+        page.contains(&format!("<p>{}</p>", refused.replace('\'', "&#39;"))),
+        "{page}"
+    );
     drop(served);
 
     // The layers that remain: a remote base is refused before kustomize runs...
