@@ -319,6 +319,11 @@ impl Container<'_> {
         command
     }
 
+    /// The container's root file system, seen from here (unmounted by `buildah rm`).
+    fn mount(&self) -> PathBuf {
+        PathBuf::from(run(self.image.buildah().args(["mount", &self.name])).trim())
+    }
+
     fn output(&self, argv: &[&str], volumes: &[String]) -> Output {
         self.command(argv, &[], volumes)
             .stdin(Stdio::null())
@@ -628,8 +633,43 @@ fn the_image_is_what_the_dockerfile_describes() {
         .unwrap_or_default();
     assert_eq!(ports, ["3000/tcp", "9090/tcp"]);
 
-    // Each program it carries runs there, and nothing else a shell would need is in it.
+    // Its files: the packages image/packages lists and nothing else from Debian, the
+    // certificate bundle, and the directories slipway writes to.
     let container = image.container(None);
+    let root = container.mount();
+    let listed = std::fs::read_to_string(checkout().join("image/packages")).unwrap();
+    let mut listed: Vec<&str> = listed
+        .lines()
+        .map(|line| line.split('#').next().unwrap().trim())
+        .filter(|line| !line.is_empty())
+        .collect();
+    listed.sort_unstable();
+    let mut installed: Vec<String> = std::fs::read_dir(root.join("var/lib/dpkg/status.d"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    installed.sort_unstable();
+    assert_eq!(installed, listed);
+    let bundle = std::fs::read_to_string(root.join("etc/ssl/certs/ca-certificates.crt")).unwrap();
+    assert!(
+        bundle.matches("BEGIN CERTIFICATE").count() > 100,
+        "a full bundle"
+    );
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let data = std::fs::metadata(root.join("var/lib/slipway")).unwrap();
+    assert_eq!((data.uid(), data.gid()), (65532, 65532));
+    let tmp = std::fs::metadata(root.join("tmp")).unwrap();
+    assert_eq!(tmp.permissions().mode() & 0o7777, 0o1777);
+    for program in ["slipway", "kubectl", "helm"] {
+        let file = std::fs::metadata(root.join("usr/local/bin").join(program)).unwrap();
+        assert_eq!(
+            (file.uid(), file.permissions().mode() & 0o7777),
+            (0, 0o755),
+            "{program}"
+        );
+    }
+
+    // Each program it carries runs there, and nothing else a shell would need is in it.
     for (argv, expect) in [
         (&["slipway", "--version"][..], "slipway 0.1.0"),
         (
@@ -712,8 +752,19 @@ fn under_runtime_default_seccomp_renders_have_no_network_namespace_and_say_so() 
     let container = image.container(Some(&profile));
 
     // What a pod under `seccomp: RuntimeDefault` with no capabilities gets: no namespace for
-    // renders, said at start and by /readyz — never silently.
-    let mut served = container.serve(&[]);
+    // renders, said at start, by /readyz and on the status page — never silently — while the
+    // pod stays ready. (App credentials given, GitHub's API on a closed port.)
+    let key =
+        std::fs::read_to_string(checkout().join("tests/fixtures/app-private-key.pem")).unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let github = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let mut served = container.serve(&[
+        ("APP_ID", "1"),
+        ("PRIVATE_KEY", &key),
+        ("WEBHOOK_SECRET", "image-test"),
+        ("GITHUB_API_URL", &github),
+    ]);
     let refused = "render network isolation: unavailable (a user and network namespace was \
                    refused: Operation not permitted (os error 1)); renders rely on the \
                    kustomization check, which refuses remote resources, and on git refusing \
@@ -721,8 +772,14 @@ fn under_runtime_default_seccomp_renders_have_no_network_namespace_and_say_so() 
     let logged = served.wait_for_log("render network isolation");
     assert_eq!(logged["level"], "WARN");
     assert_eq!(logged["message"], refused);
-    let (_, readiness) = served.ops_get("/readyz");
+    let (status, readiness) = served.ops_get("/readyz");
+    assert_eq!(status, 200, "{readiness}");
     assert!(readiness.lines().any(|line| line == refused), "{readiness}");
+    let (_, page) = served.ops_get("/");
+    assert!(
+        page.contains(&format!("<p>{}</p>", refused.replace('\'', "&#39;"))),
+        "{page}"
+    );
     drop(served);
 
     // The layers that remain: a remote base is refused before kustomize runs...

@@ -60,6 +60,13 @@ async fn the_status_page_shows_counts_and_last_errors() {
     let (status, page) = server.ops_get("/").await;
     assert_eq!(status, 200);
     assert!(page.contains("GitHub App id <strong>4242</strong>"));
+    // Whether renders get a network namespace here ("on", or "unavailable" and why).
+    let isolation = slipway::render::network_isolation().summary();
+    assert!(isolation.starts_with("render network isolation: "));
+    assert!(
+        page.contains(&format!("<p>{}</p>", isolation.replace('\'', "&#39;"))),
+        "{page}"
+    );
     assert!(page.contains("<td>done</td><td>1</td>"), "{page}");
     assert!(page.contains("<td>failed</td><td>1</td>"), "{page}");
     assert!(
