@@ -18,7 +18,7 @@ async fn health_readiness_and_metrics_answer() {
         (
             200,
             format!(
-                "ready\nbuilds and deploys cannot run: {}",
+                "ready\ncluster `default`: builds and deploys cannot run: {}",
                 support::NO_TEST_CLUSTER
             )
         )

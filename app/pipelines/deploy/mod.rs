@@ -25,16 +25,18 @@ pub mod report;
 mod run;
 mod start;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::cluster::Deployer;
+use crate::config::KnownClusters;
 use crate::git::Mirrors;
 use crate::github::GitHub;
 use crate::report::Templates;
 use crate::runs::RunKinds;
 use crate::store::Store;
+use crate::telemetry::Metrics;
 
 pub use participants::PUSH_ACTIONS;
 pub use run::DeployRun;
@@ -56,6 +58,82 @@ pub enum DeployAccess {
     Unavailable(String),
 }
 
+/// Every cluster the server settings name, each with its own deployer (or why it has none).
+/// An environment is deployed, checked for drift and pruned only through the cluster its
+/// `cluster:` names; a name not here is refused, never sent to another cluster.
+#[derive(Clone)]
+pub struct DeployClusters {
+    known: KnownClusters,
+    access: BTreeMap<String, DeployAccess>,
+}
+
+impl DeployClusters {
+    /// `clusters` by name, in the order the settings name them (`default` first).
+    pub fn new(clusters: Vec<(String, DeployAccess)>) -> DeployClusters {
+        let known = KnownClusters::new(clusters.iter().map(|(name, _)| name.clone()));
+        DeployClusters {
+            known,
+            access: clusters.into_iter().collect(),
+        }
+    }
+
+    /// Only `default`, reached (or not) as `access` says.
+    pub fn single(access: DeployAccess) -> DeployClusters {
+        DeployClusters::new(vec![(crate::config::DEFAULT_CLUSTER.to_string(), access)])
+    }
+
+    /// The names: what `cluster:` may say.
+    pub fn known(&self) -> &KnownClusters {
+        &self.known
+    }
+
+    /// Cluster `name`'s access; `Err` with the refusal when the settings do not name it.
+    pub fn get(&self, name: &str) -> Result<&DeployAccess, String> {
+        match self.access.get(name) {
+            Some(access) => Ok(access),
+            None => Err(self
+                .known
+                .refusal(name)
+                .unwrap_or_else(|| format!("unknown cluster `{name}`"))),
+        }
+    }
+
+    /// Every cluster, by name, in the settings' order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &DeployAccess)> {
+        self.known
+            .names()
+            .iter()
+            .filter_map(|name| self.access.get(name).map(|a| (name.as_str(), a)))
+    }
+}
+
+/// How long a deploy whose cluster is unreachable waits before it tries again: `first`,
+/// doubling each time, at most `max`; the run's deadline bounds the whole wait.
+#[derive(Debug, Clone, Copy)]
+pub struct ClusterBackoff {
+    pub first: Duration,
+    pub max: Duration,
+}
+
+impl Default for ClusterBackoff {
+    fn default() -> Self {
+        ClusterBackoff {
+            first: Duration::from_secs(5),
+            max: Duration::from_secs(2 * 60),
+        }
+    }
+}
+
+impl ClusterBackoff {
+    /// The wait after the `attempt`-th try (1-based) found the cluster unreachable.
+    pub fn after(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(16);
+        self.first
+            .saturating_mul(1u32 << doublings)
+            .min(self.max)
+    }
+}
+
 /// The lock one pull request's deploy comment is written under.
 type CommentWriter = Arc<tokio::sync::Mutex<()>>;
 
@@ -69,7 +147,9 @@ struct Inner {
     github: GitHub,
     mirrors: Arc<Mirrors>,
     store: Store,
-    cluster: DeployAccess,
+    clusters: DeployClusters,
+    backoff: ClusterBackoff,
+    metrics: Arc<Metrics>,
     templates: &'static Templates,
     /// One writer at a time per pull request's deploy comment: environments finish together,
     /// and two writers that both find no comment would post two.
@@ -81,14 +161,18 @@ impl Deploys {
         github: GitHub,
         mirrors: Arc<Mirrors>,
         store: Store,
-        cluster: DeployAccess,
+        clusters: DeployClusters,
+        backoff: ClusterBackoff,
+        metrics: Arc<Metrics>,
     ) -> Deploys {
         Deploys {
             inner: Arc::new(Inner {
                 github,
                 mirrors,
                 store,
-                cluster,
+                clusters,
+                backoff,
+                metrics,
                 templates: Templates::builtin(),
                 comment_writers: Mutex::new(HashMap::new()),
             }),
@@ -106,8 +190,8 @@ impl Deploys {
         );
     }
 
-    pub fn cluster(&self) -> &DeployAccess {
-        &self.inner.cluster
+    pub fn clusters(&self) -> &DeployClusters {
+        &self.inner.clusters
     }
 
     /// The one lock of pull request `pull`'s deploy comment.
