@@ -31,7 +31,11 @@ impl ClusterArgs {
         }
         let known = settings.known();
         Ok(KnownClusters::new(
-            known.names().iter().cloned().chain(self.cluster.iter().cloned()),
+            known
+                .names()
+                .iter()
+                .cloned()
+                .chain(self.cluster.iter().cloned()),
         ))
     }
 }

@@ -105,7 +105,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     check_named(&declared, &args.envs, &repo.tree_at(&args.base)?)?;
 
     let key = args.key.resolve()?;
-    let mut planned = plan::plan(&repo, &declared, &base, &head, &BTreeMap::new(), true, &known)?;
+    let mut planned = plan::plan(
+        &repo,
+        &declared,
+        &base,
+        &head,
+        &BTreeMap::new(),
+        true,
+        &known,
+    )?;
     if !args.envs.is_empty() {
         planned.retain(|name| args.envs.iter().any(|n| n == name));
     }

@@ -134,7 +134,9 @@ fn from_clusters_setting(path: &Path) -> Result<Vec<ClusterSource>, ClustersErro
             return Ok(Vec::new());
         }
         Err(err) => {
-            return Err(ClustersError(format!("CLUSTERS {shown} cannot be read: {err}")));
+            return Err(ClustersError(format!(
+                "CLUSTERS {shown} cannot be read: {err}"
+            )));
         }
     };
     if metadata.is_dir() {
@@ -152,7 +154,10 @@ fn from_file(path: &Path) -> Result<Vec<ClusterSource>, ClustersError> {
     for context in &kubeconfig.contexts {
         let origin = format!("context `{}` of CLUSTERS {shown}", context.name);
         check_name(&context.name, &origin)?;
-        if sources.iter().any(|s: &ClusterSource| s.name == context.name) {
+        if sources
+            .iter()
+            .any(|s: &ClusterSource| s.name == context.name)
+        {
             return Err(ClustersError(format!(
                 "cluster `{}` is named twice in CLUSTERS {shown}: every context needs its own name",
                 context.name
@@ -179,8 +184,8 @@ fn from_directory(dir: &Path) -> Result<Vec<ClusterSource>, ClustersError> {
         .map_err(|err| ClustersError(format!("CLUSTERS {shown} cannot be read: {err}")))?;
     let mut files: Vec<(String, PathBuf)> = Vec::new();
     for entry in entries {
-        let entry =
-            entry.map_err(|err| ClustersError(format!("CLUSTERS {shown} cannot be read: {err}")))?;
+        let entry = entry
+            .map_err(|err| ClustersError(format!("CLUSTERS {shown} cannot be read: {err}")))?;
         let file_name = entry.file_name();
         let Some(name) = file_name.to_str() else {
             return Err(ClustersError(format!(
@@ -224,8 +229,16 @@ fn from_directory(dir: &Path) -> Result<Vec<ClusterSource>, ClustersError> {
 
 /// The context of a one-cluster file: its current context, or its only one.
 fn file_context(kubeconfig: &Kubeconfig, origin: &str) -> Result<String, ClustersError> {
-    let names: Vec<&str> = kubeconfig.contexts.iter().map(|c| c.name.as_str()).collect();
-    if let Some(current) = kubeconfig.current_context.as_deref().filter(|c| !c.is_empty()) {
+    let names: Vec<&str> = kubeconfig
+        .contexts
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    if let Some(current) = kubeconfig
+        .current_context
+        .as_deref()
+        .filter(|c| !c.is_empty())
+    {
         if names.contains(&current) {
             return Ok(current.to_string());
         }

@@ -215,7 +215,11 @@ mod tests {
         let on_prod = Inventory::in_cluster("acme/config", "dev", "prod");
         let on_staging = Inventory::in_cluster("acme/config", "dev", "staging");
         assert_eq!(on_prod.labels()[CLUSTER_LABEL], "prod");
-        for (a, b) in [(&dev, &on_prod), (&on_prod, &on_staging), (&dev, &on_staging)] {
+        for (a, b) in [
+            (&dev, &on_prod),
+            (&on_prod, &on_staging),
+            (&dev, &on_staging),
+        ] {
             assert_ne!(a.selector(), b.selector());
             assert!(!a.owns(&b.labels()) && !b.owns(&a.labels()));
         }

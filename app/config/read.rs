@@ -181,7 +181,11 @@ mod tests {
 
     #[test]
     fn a_file_that_is_not_text_is_an_error_at_its_start() {
-        let err = read_at(&Files::with(&[(CONFIG_PATH, b"\xff\xfe")]), &KnownClusters::default()).unwrap_err();
+        let err = read_at(
+            &Files::with(&[(CONFIG_PATH, b"\xff\xfe")]),
+            &KnownClusters::default(),
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             ".github/slipway.yml at commit 3f2a1b0c9d8e is not UTF-8 text"
@@ -207,7 +211,10 @@ mod tests {
     #[test]
     fn an_app_repo_is_no_config_repo() {
         let tree = Files::with(&[(CONFIG_PATH, b"build:\n  image: registry.example.com/a\n")]);
-        assert!(read_at(&tree, &KnownClusters::default()).unwrap().config_repo.is_none());
+        assert!(read_at(&tree, &KnownClusters::default())
+            .unwrap()
+            .config_repo
+            .is_none());
         let err = read_config_repo_at(&tree).unwrap_err();
         assert!(
             err.to_string()
@@ -219,7 +226,10 @@ mod tests {
     #[test]
     fn checking_finds_paths_the_tree_does_not_hold() {
         let tree = Files::with(&[(CONFIG_PATH, VALID)]);
-        assert!(read_at(&tree, &KnownClusters::default()).is_ok(), "reading alone does not look");
+        assert!(
+            read_at(&tree, &KnownClusters::default()).is_ok(),
+            "reading alone does not look"
+        );
         let err = check_at(&tree, &KnownClusters::default()).unwrap_err();
         assert_eq!(
             err.to_string(),

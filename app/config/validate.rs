@@ -242,7 +242,8 @@ impl Check<'_, '_> {
                 } else {
                     // Named but perhaps unknown: deploying it anywhere else would be
                     // deploying it wrong, so the strict readers check it against the server's.
-                    self.named_clusters.push((loc.value(&at("cluster")), c.clone()));
+                    self.named_clusters
+                        .push((loc.value(&at("cluster")), c.clone()));
                 }
                 c.clone()
             }

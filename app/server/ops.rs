@@ -79,9 +79,9 @@ async fn cluster_lines(state: &AppState) -> Vec<String> {
             Ok(Ok(())) if !builds => format!("cluster `{name}`: reachable, credentials accepted"),
             Ok(Ok(())) => match &state.cluster {
                 ClusterAccess::Ready(cluster) => match cluster.check_access().await {
-                    Ok(()) => format!(
-                        "cluster `{name}`: reachable, credentials accepted, builds can run"
-                    ),
+                    Ok(()) => {
+                        format!("cluster `{name}`: reachable, credentials accepted, builds can run")
+                    }
                     Err(err) => format!(
                         "cluster `{name}`: reachable, credentials accepted; builds cannot run: {}",
                         crate::failure::chain(&err)

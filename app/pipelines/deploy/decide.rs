@@ -144,7 +144,12 @@ mod tests {
         lock: Option<&EnvironmentLock>,
         origin: Origin<'_>,
     ) -> Decision {
-        super::decide(affected, lock, origin, &crate::config::KnownClusters::default())
+        super::decide(
+            affected,
+            lock,
+            origin,
+            &crate::config::KnownClusters::default(),
+        )
     }
 
     fn affected(required: u32) -> AffectedEnvironment {

@@ -102,7 +102,12 @@ impl DriftChecks {
         for (repo, environment) in environments {
             match self.check(&repo, &environment, false).await {
                 Ok(Some(DriftFinding::ClusterUnreachable { reason })) => {
-                    tracing::warn!(repo, environment, reason, "no drift check: cluster unreachable")
+                    tracing::warn!(
+                        repo,
+                        environment,
+                        reason,
+                        "no drift check: cluster unreachable"
+                    )
                 }
                 Ok(Some(finding)) => {
                     tracing::info!(repo, environment, ?finding, "drift checked")

@@ -128,9 +128,7 @@ impl ClusterBackoff {
     /// The wait after the `attempt`-th try (1-based) found the cluster unreachable.
     pub fn after(&self, attempt: u32) -> Duration {
         let doublings = attempt.saturating_sub(1).min(16);
-        self.first
-            .saturating_mul(1u32 << doublings)
-            .min(self.max)
+        self.first.saturating_mul(1u32 << doublings).min(self.max)
     }
 }
 

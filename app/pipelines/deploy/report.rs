@@ -79,6 +79,8 @@ pub enum DeployResult {
     /// Still under way: the environment's cluster does not answer or refuses slipway, and the
     /// deploy tries again in `retry_in`.
     ClusterUnreachable {
+        cluster: String,
+        /// `unreachable: …` or `refuses slipway: …`.
         reason: String,
         retry_in: String,
     },
@@ -248,6 +250,8 @@ struct Facts {
     superseded_by_pull: Option<u64>,
     conflicts: Vec<ConflictItem>,
     cluster: Option<String>,
+    /// The cluster a deploy waits for.
+    waiting_for: String,
     retry_in: String,
 }
 
@@ -286,6 +290,7 @@ fn facts(outcome: &DeployOutcome, items: usize) -> Facts {
         superseded_by: String::new(),
         superseded_by_pull: None,
         cluster: outcome.cluster.clone(),
+        waiting_for: String::new(),
         retry_in: String::new(),
         conflicts: outcome
             .conflicts
@@ -342,7 +347,12 @@ fn facts(outcome: &DeployOutcome, items: usize) -> Facts {
             facts.superseded_by_pull = *by_pull;
         }
         DeployResult::NoCluster { reason } => facts.reason = reason.clone(),
-        DeployResult::ClusterUnreachable { reason, retry_in } => {
+        DeployResult::ClusterUnreachable {
+            cluster,
+            reason,
+            retry_in,
+        } => {
+            facts.waiting_for = cluster.clone();
             facts.reason = reason.clone();
             facts.retry_in = retry_in.clone();
         }

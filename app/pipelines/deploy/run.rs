@@ -136,8 +136,9 @@ impl Deploys {
                 let backoff = self.inner.backoff.after(progress.unreachable);
                 tracing::warn!(repo = %progress.repo, environment = %progress.environment, cluster = %progress.cluster, attempt = progress.unreachable, reason, "the environment's cluster is unreachable; trying again after a backoff");
                 let waiting = DeployResult::ClusterUnreachable {
+                    cluster: progress.cluster.clone(),
                     reason,
-                    retry_in: config::format_duration(backoff),
+                    retry_in: retry_in(backoff),
                 };
                 self.tell_waiting(&progress, waiting)
                     .await
@@ -322,7 +323,7 @@ impl Deploys {
                 }))
             }
         };
-        if let Some(reason) = unreachable(&deployer, &env.cluster).await {
+        if let Some(reason) = unreachable(&deployer).await {
             return Ok(Next::Unreachable(reason));
         }
         let sha = match (&progress.rollback_to, rollback) {
@@ -348,8 +349,7 @@ impl Deploys {
             }
             return Ok(Next::End(DeployResult::RefusedByPolicy { violations }));
         }
-        let inventory =
-            Inventory::in_cluster(&progress.repo, &progress.environment, &env.cluster);
+        let inventory = Inventory::in_cluster(&progress.repo, &progress.environment, &env.cluster);
         let may_adopt = |kind: &str, name: &str| env.may_adopt(kind, name);
         let report = match deployer
             .apply_adopting(&objects, &inventory, &may_adopt)
@@ -398,7 +398,7 @@ impl Deploys {
     /// Waits (one slice at most) for the applied workloads to become healthy.
     async fn health(&self, progress: &mut DeployProgress, rollback: bool) -> Result<Next, Trouble> {
         let deployer = self.deployer(&progress.cluster)?;
-        if let Some(reason) = unreachable(&deployer, &progress.cluster).await {
+        if let Some(reason) = unreachable(&deployer).await {
             return Ok(Next::Unreachable(reason));
         }
         let deadline = progress.health_deadline.unwrap_or_else(now_millis);
@@ -578,19 +578,28 @@ impl Deploys {
     }
 }
 
-/// Why cluster `name` cannot be deployed to now, when it does not answer, answers with a
-/// server error, or refuses slipway's credentials; `None` when it answers.
-async fn unreachable(deployer: &Deployer, name: &str) -> Option<String> {
+/// Why the cluster cannot be deployed to now (`unreachable: …`, `refuses slipway: …`), when it
+/// does not answer, answers with a server error, or refuses slipway's credentials; `None` when
+/// it answers.
+async fn unreachable(deployer: &Deployer) -> Option<String> {
     let err = deployer.check_reachable().await.err()?;
     let refused = matches!(err.code(), Some(401 | 403));
     (err.is_transient() || refused).then(|| {
         let why = crate::failure::chain(&err);
         if refused {
-            format!("cluster `{name}` refuses slipway: {why}")
+            format!("refuses slipway: {why}")
         } else {
-            format!("cluster `{name}` unreachable: {why}")
+            format!("unreachable: {why}")
         }
     })
+}
+
+/// A backoff as the check run says it: `8s`, `2m`, or `250ms` below a second.
+fn retry_in(backoff: Duration) -> String {
+    if backoff < Duration::from_secs(1) {
+        return format!("{}ms", backoff.as_millis());
+    }
+    config::format_duration(backoff)
 }
 
 /// Environment `name` rendered at `sha` with that commit's own settings of it

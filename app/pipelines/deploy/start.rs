@@ -465,7 +465,12 @@ impl Deploys {
             .store
             .environment_lock(&repo, environment)
             .await?;
-        let published = match decide(&affected, lock.as_ref(), origin, self.inner.clusters.known()) {
+        let published = match decide(
+            &affected,
+            lock.as_ref(),
+            origin,
+            self.inner.clusters.known(),
+        ) {
             Decision::Refuse(result) => {
                 self.publish_refusal(&request.progress(), result).await?;
                 true

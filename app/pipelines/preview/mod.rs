@@ -570,7 +570,8 @@ pub fn read_configs(
             Ok(Configs::Read {
                 environments: config_repo.environments.into_values().collect(),
                 base_problem: None,
-                head_problem: errors_at(head, known)?.map(|error| problem(Side::Head, head, error, true)),
+                head_problem: errors_at(head, known)?
+                    .map(|error| problem(Side::Head, head, error, true)),
             })
         }
         Err(ReadError::NotFound { .. }) => Ok(Configs::NotConfigRepo),
