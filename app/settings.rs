@@ -602,6 +602,30 @@ mod tests {
     }
 
     #[test]
+    fn clusters_and_the_build_cluster_are_settings() {
+        let settings = Settings::from_vars(&vars(&[])).unwrap();
+        assert_eq!(settings.clusters, None);
+        assert_eq!(settings.build_cluster, "default");
+        let settings = Settings::from_vars(&vars(&[
+            ("CLUSTERS", "/etc/slipway/clusters"),
+            ("BUILD_CLUSTER", "ci"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            settings.clusters.as_deref(),
+            Some(Path::new("/etc/slipway/clusters"))
+        );
+        assert_eq!(settings.build_cluster, "ci");
+        let err = Settings::from_vars(&vars(&[("BUILD_CLUSTER", "CI_cluster")]))
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "BUILD_CLUSTER must be a cluster name (lowercase letters, digits and `-`, at most 63), got \"CI_cluster\""
+        );
+    }
+
+    #[test]
     fn kubeconfig_is_a_setting_like_any_other() {
         let settings =
             Settings::from_vars(&vars(&[("KUBECONFIG", "/etc/a.yaml:/etc/b.yaml")])).unwrap();

@@ -418,3 +418,56 @@ environments:
     assert_eq!(world.kube.requests("delete", "configmaps"), 0);
     assert_eq!(world.kube.requests("delete", "deployments"), 0);
 }
+
+#[tokio::test]
+async fn builds_run_on_the_cluster_build_cluster_names_and_an_unknown_one_stops_start_up() {
+    let builds = cluster().await;
+    let clusters = tempfile::tempdir().expect("a temp dir");
+    std::fs::write(clusters.path().join("builds"), builds.kubeconfig("ci")).unwrap();
+    let path = clusters.path().to_str().unwrap();
+    let server = support::TestServer::builder()
+        .var("CLUSTERS", path)
+        .var("BUILD_CLUSTER", "builds")
+        .start()
+        .await;
+    let (status, ready) = server.ops_get("/readyz").await;
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(
+        ready,
+        format!(
+            "ready\ncluster `default`: deploys cannot run: {}\ncluster `builds`: reachable, credentials accepted, builds can run",
+            support::NO_TEST_CLUSTER
+        )
+    );
+    assert!(
+        builds.requests("list", "jobs") >= 1,
+        "builds are looked for there"
+    );
+    server.shutdown().await;
+
+    let mut vars = std::collections::HashMap::new();
+    vars.insert("CLUSTERS".to_string(), path.to_string());
+    vars.insert("BUILD_CLUSTER".to_string(), "prod-eu".to_string());
+    vars.insert("PORT".to_string(), "0".to_string());
+    vars.insert("OPS_PORT".to_string(), "0".to_string());
+    let dir = tempfile::tempdir().expect("a temp dir");
+    vars.insert(
+        "DATABASE_URL".to_string(),
+        format!("sqlite://{}", dir.path().join("slipway.db").display()),
+    );
+    vars.insert(
+        "MIRROR_DIR".to_string(),
+        dir.path().join("mirrors").display().to_string(),
+    );
+    let settings = slipway::settings::Settings::from_vars(&vars).expect("valid settings");
+    let mut options = slipway::server::ServerOptions::new(settings);
+    options.cluster = slipway::server::ClusterChoice::Unavailable("none".into());
+    let refused = slipway::server::start(options)
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(
+        format!("{refused:#}"),
+        "BUILD_CLUSTER: unknown cluster `prod-eu`: this slipway knows `default`, `builds`"
+    );
+}

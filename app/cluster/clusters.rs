@@ -285,3 +285,184 @@ pub fn is_cluster_name(name: &str) -> bool {
         && !name.starts_with('-')
         && !name.ends_with('-')
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kubeconfig(contexts: &[&str], current: Option<&str>) -> String {
+        let mut text = String::from("apiVersion: v1\nkind: Config\nclusters:\n");
+        for name in contexts {
+            text.push_str(&format!(
+                "- name: {name}-c\n  cluster:\n    server: https://{name}.example.com\n"
+            ));
+        }
+        text.push_str("users:\n");
+        for name in contexts {
+            text.push_str(&format!(
+                "- name: {name}-u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /usr/bin/get-token\n      args: [{name}]\n"
+            ));
+        }
+        text.push_str("contexts:\n");
+        for name in contexts {
+            text.push_str(&format!(
+                "- name: {name}\n  context:\n    cluster: {name}-c\n    user: {name}-u\n"
+            ));
+        }
+        if let Some(current) = current {
+            text.push_str(&format!("current-context: {current}\n"));
+        }
+        text
+    }
+
+    fn names(settings: &ClusterSettings) -> Vec<String> {
+        settings.known().names().to_vec()
+    }
+
+    /// A Secret volume as the kubelet mounts it: the keys in a timestamped directory, `..data`
+    /// pointing at it, and a top-level symlink per key.
+    fn secret_volume(files: &[(&str, String)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let stamped = dir.path().join("..2026_12_07_10_00_00.000000001");
+        std::fs::create_dir(&stamped).unwrap();
+        for (name, text) in files {
+            std::fs::write(stamped.join(name), text).unwrap();
+            std::os::unix::fs::symlink(format!("..data/{name}"), dir.path().join(name)).unwrap();
+        }
+        std::os::unix::fs::symlink("..2026_12_07_10_00_00.000000001", dir.path().join("..data"))
+            .unwrap();
+        dir
+    }
+
+    #[test]
+    fn without_clusters_there_is_default_alone() {
+        let settings = ClusterSettings::load(None, None).unwrap();
+        assert_eq!(names(&settings), ["default"]);
+    }
+
+    #[test]
+    fn a_file_gives_a_cluster_per_context_named_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("clusters.yaml");
+        std::fs::write(&file, kubeconfig(&["prod-eu", "staging"], Some("staging"))).unwrap();
+        let settings = ClusterSettings::load(None, Some(&file)).unwrap();
+        assert_eq!(names(&settings), ["default", "prod-eu", "staging"]);
+        assert_eq!(
+            settings.sources()[1].origin,
+            format!("context `prod-eu` of CLUSTERS {}", file.display())
+        );
+    }
+
+    #[test]
+    fn a_secret_volume_gives_a_cluster_per_key_and_skips_its_dot_entries() {
+        let volume = secret_volume(&[
+            ("prod", kubeconfig(&["gke_prod"], None)),
+            ("staging", kubeconfig(&["a", "b"], Some("b"))),
+        ]);
+        let settings = ClusterSettings::load(None, Some(volume.path())).unwrap();
+        assert_eq!(names(&settings), ["default", "prod", "staging"]);
+        let staging = &settings.sources()[2];
+        assert!(matches!(&staging.how, Connection::Context { context, .. } if context == "b"));
+        let prod = &settings.sources()[1];
+        assert!(matches!(&prod.how, Connection::Context { context, .. } if context == "gke_prod"));
+    }
+
+    #[tokio::test]
+    async fn exec_and_token_credentials_make_clients() {
+        crate::install_crypto_provider();
+        // An exec plugin as cloud providers ship them: it prints an ExecCredential.
+        let bin = tempfile::tempdir().unwrap();
+        let plugin = bin.path().join("get-token");
+        std::fs::write(
+            &plugin,
+            "#!/bin/sh\necho '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"from-exec\"}}'\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let exec =
+            kubeconfig(&["e"], None).replace("/usr/bin/get-token", &plugin.display().to_string());
+        let mut token = kubeconfig(&["tok"], None);
+        token = token.replace(
+            "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /usr/bin/get-token\n      args: [tok]\n",
+            "    token: secret-token\n",
+        );
+        let volume = secret_volume(&[("exec", exec), ("token", token)]);
+        let settings = ClusterSettings::load(None, Some(volume.path())).unwrap();
+        for name in ["exec", "token"] {
+            let connected = settings.connect(name).await;
+            assert!(connected.is_ok(), "{name}: {:?}", connected.err());
+        }
+    }
+
+    #[test]
+    fn an_empty_or_missing_directory_adds_nothing() {
+        let empty = secret_volume(&[]);
+        let settings = ClusterSettings::load(None, Some(empty.path())).unwrap();
+        assert_eq!(names(&settings), ["default"]);
+        let missing = empty.path().join("not-mounted");
+        let settings = ClusterSettings::load(None, Some(&missing)).unwrap();
+        assert_eq!(names(&settings), ["default"]);
+    }
+
+    #[test]
+    fn a_name_given_twice_is_an_error_naming_both_sources() {
+        let volume = secret_volume(&[("default", kubeconfig(&["x"], None))]);
+        let err = ClusterSettings::load(None, Some(volume.path())).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cluster `default` is named twice: by the built-in cluster (KUBECONFIG or in-cluster configuration) and by CLUSTERS file {}; every cluster needs its own name",
+                volume.path().join("default").display()
+            )
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("clusters.yaml");
+        std::fs::write(&file, kubeconfig(&["default"], None)).unwrap();
+        let err = ClusterSettings::load(None, Some(&file)).unwrap_err();
+        assert!(
+            err.to_string().contains(&format!(
+                "by context `default` of CLUSTERS {}",
+                file.display()
+            )),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn names_that_are_not_dns_labels_and_files_without_a_clear_context_are_errors() {
+        let volume = secret_volume(&[("prod.yaml", kubeconfig(&["x"], None))]);
+        let err = ClusterSettings::load(None, Some(volume.path())).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "`prod.yaml` is not a cluster name: a cluster is named by a DNS-1123 label"
+            ),
+            "{err}"
+        );
+        let volume = secret_volume(&[("prod", kubeconfig(&["a", "b"], None))]);
+        let err = ClusterSettings::load(None, Some(volume.path())).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("holds 2 contexts and no current-context"),
+            "{err}"
+        );
+        let volume = secret_volume(&[("prod", kubeconfig(&["a"], Some("gone")))]);
+        let err = ClusterSettings::load(None, Some(volume.path())).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("its current-context `gone` is not one of its contexts"),
+            "{err}"
+        );
+        let volume = secret_volume(&[("prod", "not: [a kubeconfig".to_string())]);
+        let err = ClusterSettings::load(None, Some(volume.path())).unwrap_err();
+        assert!(err.to_string().contains("is not a kubeconfig"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("clusters.yaml");
+        std::fs::write(&file, kubeconfig(&["Prod_EU"], None)).unwrap();
+        let err = ClusterSettings::load(None, Some(&file)).unwrap_err();
+        assert!(
+            err.to_string().contains("`Prod_EU` is not a cluster name"),
+            "{err}"
+        );
+    }
+}
