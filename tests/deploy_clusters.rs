@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use deploy_world::{api, DeployWorld, OtherClusters, DEV_NS, PROD_NS, REPO, WAIT};
 use manifests::config_map_in;
+use support::fake_github::{app_bot_login, FakeComment};
 use support::fake_kube::FakeKube;
+use support::payloads::PullEvent;
 
 /// `dev` on `default`, `prod` on the cluster `prod`; neither needs approvals, so a push to
 /// `main` deploys both.
@@ -469,5 +471,74 @@ async fn builds_run_on_the_cluster_build_cluster_names_and_an_unknown_one_stops_
     assert_eq!(
         format!("{refused:#}"),
         "BUILD_CLUSTER: unknown cluster `prod-eu`: this slipway knows `default`, `builds`"
+    );
+}
+
+/// Delivers `opened` for pull request `number` (head `head` on `branch`) and returns slipway's
+/// preview comment and its `slipway/preview` check run.
+async fn preview(
+    world: &DeployWorld,
+    number: u64,
+    branch: &str,
+    head: &str,
+) -> (Option<FakeComment>, support::fake_github::FakeCheckRun) {
+    let event = PullEvent::new("opened", REPO, &world.bare, number)
+        .base("main", &world.main_head())
+        .head(branch, head);
+    world.deliver("pull_request", &event.payload()).await;
+    let comment = world
+        .fake
+        .comments_on(REPO, number)
+        .into_iter()
+        .filter(|c| c.user_login == app_bot_login())
+        .find(|c| c.body.starts_with("<!-- slipway:preview part=1 -->"));
+    let check = world
+        .fake
+        .check_runs(REPO)
+        .into_iter()
+        .rev()
+        .find(|run| run.name == "slipway/preview" && run.head_sha == head)
+        .expect("a preview check run");
+    (comment, check)
+}
+
+#[tokio::test]
+async fn the_preview_names_each_environments_cluster_and_fails_on_one_the_server_does_not_know() {
+    let world = world_with(CONFIG, None, &["prod"]).await;
+    let head = world.propose(7, "bump", |w| {
+        w.write("envs/dev/api.yaml", &api(DEV_NS, "1.1"));
+        w.write("envs/prod/api.yaml", &api(PROD_NS, "1.1"));
+    });
+    let (comment, check) = preview(&world, 7, "bump", &head).await;
+    let body = comment.expect("a preview comment").body;
+    assert_eq!(check.conclusion.as_deref(), Some("success"), "{check:#?}");
+    assert!(body.contains("- Deploys to cluster `prod`."), "{body}");
+    assert!(body.contains("- Deploys to cluster `default`."), "{body}");
+
+    // A base naming a cluster the server does not know fails the preview, naming those it
+    // knows; nothing is rendered against any cluster.
+    let moved = world
+        .push_to_main("move prod", |w| {
+            w.write(
+                ".github/slipway.yml",
+                &CONFIG.replace("cluster: prod", "cluster: prod-eu"),
+            );
+        })
+        .await;
+    let _ = moved;
+    let head = world.propose(8, "bump-again", |w| {
+        w.write("envs/prod/api.yaml", &api(PROD_NS, "1.2"));
+    });
+    let (_, check) = preview(&world, 8, "bump-again", &head).await;
+    assert_eq!(check.conclusion.as_deref(), Some("failure"), "{check:#?}");
+    let said = format!(
+        "{}\n{}",
+        check.summary.clone().unwrap_or_default(),
+        check.text.clone().unwrap_or_default()
+    )
+    .replace("\\`", "`"); // as the Markdown shows it
+    assert!(
+        said.contains("unknown cluster `prod-eu`: this slipway knows `default`, `prod`"),
+        "{said}"
     );
 }
