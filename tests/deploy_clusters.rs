@@ -542,3 +542,48 @@ async fn the_preview_names_each_environments_cluster_and_fails_on_one_the_server
         "{said}"
     );
 }
+
+#[tokio::test]
+async fn a_cluster_stopped_mid_deploy_is_waited_for_and_the_deploy_finishes_once_it_is_back() {
+    let world = world_with(CONFIG, None, &["prod"]).await;
+    let prod = world.cluster("prod").clone();
+    // prod's controller holds the rollout back, so its deploy is mid-run when the cluster stops.
+    prod.auto_roll_out(false);
+    let sha = world
+        .push_to_main("bump both", |w| {
+            w.write("envs/dev/api.yaml", &api(DEV_NS, "1.1"));
+            w.write("envs/prod/api.yaml", &api(PROD_NS, "1.1"));
+        })
+        .await;
+    prod.await_requests("apply", "deployments", 1).await;
+    prod.stop().await;
+
+    let dev = world.deployed(&sha, "dev").await;
+    assert_eq!(dev.conclusion.as_deref(), Some("success"), "{dev:#?}");
+    let waiting = world
+        .check_when(&sha, "prod", "waiting for its cluster", |run| {
+            run.summary
+                .as_deref()
+                .is_some_and(|s| s.contains("cluster `prod` unreachable"))
+        })
+        .await;
+    assert_eq!(waiting.status, "in_progress", "{waiting:#?}");
+    assert_eq!(
+        world
+            .deployment_state("prod", "in_progress")
+            .await
+            .environment,
+        "prod",
+        "the Deployment stays in progress while it waits"
+    );
+
+    prod.restart().await;
+    prod.roll_out("deployments", PROD_NS, "api");
+    let done = world.deployed(&sha, "prod").await;
+    assert_eq!(done.conclusion.as_deref(), Some("success"), "{done:#?}");
+    assert_eq!(
+        done.title.as_deref(),
+        Some(format!("Deployed {} to prod on cluster prod", &sha[..7]).as_str())
+    );
+    assert_eq!(image(&world.kube, PROD_NS), None, "never another cluster");
+}

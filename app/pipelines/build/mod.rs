@@ -82,6 +82,7 @@ struct Inner {
 }
 
 impl Builds {
+    #[allow(clippy::too_many_arguments)] // each is one of the server's parts
     pub fn new(
         github: GitHub,
         mirrors: Arc<Mirrors>,

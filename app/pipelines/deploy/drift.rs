@@ -166,12 +166,8 @@ impl DriftChecks {
         };
         // Another cluster is not the one an unknown name means: comparing with it would
         // report (and heal) drift against the wrong cluster.
-        let deployer = match self.deploys.clusters().get(&env.cluster) {
-            Ok(DeployAccess::Ready(deployer)) => deployer.clone(),
-            Ok(DeployAccess::Unavailable(reason)) => {
-                tracing::warn!(repo, environment, cluster = %env.cluster, reason, "no drift check: the cluster has no usable configuration");
-                return Ok(None);
-            }
+        let access = match self.deploys.clusters().get(&env.cluster) {
+            Ok(access) => access.clone(),
             Err(refusal) => {
                 tracing::warn!(repo, environment, refusal, "no drift check");
                 return Ok(None);
@@ -196,6 +192,20 @@ impl DriftChecks {
         if !now && !due {
             return Ok(None);
         }
+        let deployer = match access {
+            DeployAccess::Ready(deployer) => deployer,
+            DeployAccess::Unavailable(reason) => {
+                self.checked
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key, now_millis());
+                let finding = DriftFinding::ClusterUnreachable {
+                    reason: format!("cluster `{}`: {reason}", env.cluster),
+                };
+                self.count(&env.cluster, &finding);
+                return Ok(Some(finding));
+            }
+        };
         // Rendered as its deploy rendered it: with the deployed commit's own settings.
         let (name, hex) = (env.name.clone(), sha.to_hex());
         let objects = git::blocking(move || -> Result<_, HandlerError> {
@@ -217,6 +227,10 @@ impl DriftChecks {
             Ok(drift) => drift,
             // No answer is not "nothing there": never drift, and tried again at the next tick.
             Err(err) if err.is_transient() || matches!(err.code(), Some(401 | 403)) => {
+                self.checked
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key, now_millis());
                 let finding = DriftFinding::ClusterUnreachable {
                     reason: format!(
                         "cluster `{}` unreachable: {}",
