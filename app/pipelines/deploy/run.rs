@@ -53,11 +53,22 @@ impl RunKind for DeployRun {
 
     fn on_timeout<'a>(&'a self, run: &'a RunRecord) -> HookFuture<'a> {
         Box::pin(async move {
+            let waited = progress_of(&run.progress)
+                .ok()
+                .filter(|progress| progress.unreachable > 0)
+                .map(|progress| progress.cluster);
+            let message = match waited {
+                Some(cluster) => format!(
+                    "cluster `{cluster}` was still unreachable at the deploy's deadline \
+                     (health_timeout plus 30 minutes); see slipway's log"
+                ),
+                None => "the deploy did not finish before its deadline (health_timeout plus \
+                         30 minutes); see slipway's log"
+                    .to_string(),
+            };
             let result = DeployResult::ApplyFailed {
                 object: None,
-                message: "the deploy did not finish before its deadline (health_timeout plus \
-                          30 minutes); see slipway's log"
-                    .to_string(),
+                message,
             };
             self.deploys.end_stopped(run, result).await
         })
