@@ -55,6 +55,7 @@ async fn world_with(config: &str, tick: Option<Duration>, others: &[&str]) -> De
         OtherClusters {
             clusters,
             aliases: Vec::new(),
+            kubeconfigs: Vec::new(),
             backoff: Duration::from_millis(50),
         },
     )
@@ -364,6 +365,7 @@ environments:
         OtherClusters {
             clusters: Vec::new(),
             aliases: vec!["alias".to_string()],
+            kubeconfigs: Vec::new(),
             backoff: Duration::from_millis(50),
         },
     )
@@ -586,4 +588,71 @@ async fn a_cluster_stopped_mid_deploy_is_waited_for_and_the_deploy_finishes_once
         Some(format!("Deployed {} to prod on cluster prod", &sha[..7]).as_str())
     );
     assert_eq!(image(&world.kube, PROD_NS), None, "never another cluster");
+}
+
+#[tokio::test]
+async fn a_cluster_whose_exec_plugin_fails_is_waited_for_and_tried_again() {
+    // The cloud's credential plugin fails until its credentials are there (a token file the
+    // pod gets later, say).
+    let bin = tempfile::tempdir().expect("a temp dir");
+    let ready = bin.path().join("credentials-ready");
+    let plugin = bin.path().join("get-token");
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\n[ -f {} ] || {{ echo 'no credentials yet' >&2; exit 1; }}\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"t\"}}}}'\n",
+            ready.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let prod = cluster().await;
+    let kubeconfig = prod.kubeconfig_with_exec("prod", plugin.to_str().unwrap());
+    let world = DeployWorld::with_clusters(
+        CONFIG,
+        None,
+        OtherClusters {
+            clusters: vec![("prod".to_string(), prod.clone())],
+            aliases: Vec::new(),
+            kubeconfigs: vec![("prod".to_string(), kubeconfig)],
+            backoff: Duration::from_millis(50),
+        },
+    )
+    .await;
+    let (_, said) = world.server().ops_get("/readyz").await;
+    assert!(
+        said.contains("cluster `prod`: deploys cannot run: ") && said.contains("auth exec"),
+        "{said}"
+    );
+
+    let sha = world
+        .push_to_main("bump both", |w| {
+            w.write("envs/dev/api.yaml", &api(DEV_NS, "1.1"));
+            w.write("envs/prod/api.yaml", &api(PROD_NS, "1.1"));
+        })
+        .await;
+    let dev = world.deployed(&sha, "dev").await;
+    assert_eq!(dev.conclusion.as_deref(), Some("success"), "{dev:#?}");
+    let waiting = world
+        .check_when(&sha, "prod", "waiting for its cluster", |run| {
+            run.summary
+                .as_deref()
+                .is_some_and(|s| s.contains("has no usable client yet"))
+        })
+        .await;
+    assert_eq!(waiting.status, "in_progress", "{waiting:#?}");
+
+    std::fs::write(&ready, "").unwrap();
+    let done = world.deployed(&sha, "prod").await;
+    assert_eq!(done.conclusion.as_deref(), Some("success"), "{done:#?}");
+    assert_eq!(
+        image(&prod, PROD_NS).as_deref(),
+        Some("registry.example.com/team/api:1.1")
+    );
+    let (_, said) = world.server().ops_get("/readyz").await;
+    assert!(
+        said.contains("cluster `prod`: reachable, credentials accepted"),
+        "{said}"
+    );
 }

@@ -377,7 +377,11 @@ async fn connect_clusters(
             Ok(client) => DeployAccess::Ready(crate::cluster::Deployer::new(client)),
             Err(reason) => DeployAccess::Unavailable(reason),
         };
-        deploy.push((source.name.clone(), access));
+        // A cluster of CLUSTERS whose client could not be made (its exec plugin failed, say)
+        // is tried again when a deploy or `/readyz` needs it; `default` without one is a
+        // slipway without a cluster, as it always was.
+        let retry = (source.name != crate::config::DEFAULT_CLUSTER).then(|| source.clone());
+        deploy.push((source.name.clone(), access, retry));
     }
     let builds = builds.unwrap_or_else(|| {
         ClusterAccess::Unavailable(format!("no cluster `{}`", settings.build_cluster))

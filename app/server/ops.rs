@@ -51,9 +51,14 @@ const CLUSTER_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 /// credentials accepted`, or why not; the build cluster's line says whether builds can run.
 async fn cluster_lines(state: &AppState) -> Vec<String> {
     let build_cluster = state.settings.build_cluster.as_str();
-    let probes = state.clusters.iter().map(|(name, access)| async move {
+    let probes = state.clusters.names().iter().map(|name| async move {
+        let name = name.as_str();
         let builds = name == build_cluster;
-        let deployer = match access {
+        let access = match state.clusters.reach(name).await {
+            Ok(access) => access,
+            Err(refusal) => return refusal,
+        };
+        let deployer = match &access {
             DeployAccess::Unavailable(reason) if builds => {
                 return format!("cluster `{name}`: builds and deploys cannot run: {reason}")
             }

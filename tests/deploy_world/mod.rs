@@ -64,6 +64,8 @@ pub struct OtherClusters {
     pub clusters: Vec<(String, FakeKube)>,
     /// Names that reach the API server of `default` too.
     pub aliases: Vec<String>,
+    /// Kubeconfigs written instead of the token one [`FakeKube::kubeconfig`] makes, by name.
+    pub kubeconfigs: Vec<(String, String)>,
     /// How long a deploy waits for an unreachable cluster before it tries again.
     pub backoff: Duration,
 }
@@ -117,12 +119,20 @@ impl DeployWorld {
     /// A Secret volume of one kubeconfig Secret per cluster, as the kubelet mounts it: the
     /// files in a timestamped directory, `..data` pointing at it, and a top-level symlink per
     /// key.
-    fn secret_volume(others: &[(String, FakeKube)]) -> tempfile::TempDir {
+    fn secret_volume(
+        others: &[(String, FakeKube)],
+        kubeconfigs: &[(String, String)],
+    ) -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("a temp dir");
         let stamped = dir.path().join("..2026_12_07_10_00_00.000000001");
         std::fs::create_dir(&stamped).expect("the timestamped directory");
         for (name, kube) in others {
-            std::fs::write(stamped.join(name), kube.kubeconfig(name)).expect("a kubeconfig");
+            let text = kubeconfigs
+                .iter()
+                .find(|(given, _)| given == name)
+                .map(|(_, text)| text.clone())
+                .unwrap_or_else(|| kube.kubeconfig(name));
+            std::fs::write(stamped.join(name), text).expect("a kubeconfig");
             std::os::unix::fs::symlink(format!("..data/{name}"), dir.path().join(name))
                 .expect("the key's symlink");
         }
@@ -194,7 +204,10 @@ impl DeployWorld {
                     clusters.push((alias, kube.clone()));
                 }
                 (
-                    Some((Self::secret_volume(&clusters), others.backoff)),
+                    Some((
+                        Self::secret_volume(&clusters, &others.kubeconfigs),
+                        others.backoff,
+                    )),
                     clusters,
                 )
             }

@@ -166,13 +166,10 @@ impl DriftChecks {
         };
         // Another cluster is not the one an unknown name means: comparing with it would
         // report (and heal) drift against the wrong cluster.
-        let access = match self.deploys.clusters().get(&env.cluster) {
-            Ok(access) => access.clone(),
-            Err(refusal) => {
-                tracing::warn!(repo, environment, refusal, "no drift check");
-                return Ok(None);
-            }
-        };
+        if let Err(refusal) = self.deploys.clusters().get(&env.cluster) {
+            tracing::warn!(repo, environment, refusal, "no drift check");
+            return Ok(None);
+        }
         let Some(interval) = env.drift_interval else {
             return Ok(None);
         };
@@ -192,6 +189,12 @@ impl DriftChecks {
         if !now && !due {
             return Ok(None);
         }
+        let access = self
+            .deploys
+            .clusters()
+            .reach(&env.cluster)
+            .await
+            .map_err(HandlerError::permanent)?;
         let deployer = match access {
             DeployAccess::Ready(deployer) => deployer,
             DeployAccess::Unavailable(reason) => {

@@ -60,26 +60,53 @@ pub enum DeployAccess {
 
 /// Every cluster the server settings name, each with its own deployer (or why it has none).
 /// An environment is deployed, checked for drift and pruned only through the cluster its
-/// `cluster:` names; a name not here is refused, never sent to another cluster.
+/// `cluster:` names; a name not here is refused, never sent to another cluster. Cheap to clone.
 #[derive(Clone)]
 pub struct DeployClusters {
     known: KnownClusters,
-    access: BTreeMap<String, DeployAccess>,
+    clusters: Arc<BTreeMap<String, Cluster>>,
+}
+
+/// One cluster: how it is reached now, and how to make its client again when that failed.
+struct Cluster {
+    access: std::sync::RwLock<DeployAccess>,
+    /// Set when making the client may succeed later (an exec plugin that failed, a
+    /// certificate file not mounted yet): deploys then wait for it as for a cluster that is
+    /// down, and each wait tries again.
+    retry: Option<crate::cluster::ClusterSource>,
 }
 
 impl DeployClusters {
-    /// `clusters` by name, in the order the settings name them (`default` first).
-    pub fn new(clusters: Vec<(String, DeployAccess)>) -> DeployClusters {
-        let known = KnownClusters::new(clusters.iter().map(|(name, _)| name.clone()));
+    /// `clusters` by name, in the order the settings name them (`default` first), each with
+    /// the source its client is made again from while it has none (`None`: never).
+    pub fn new(
+        clusters: Vec<(String, DeployAccess, Option<crate::cluster::ClusterSource>)>,
+    ) -> DeployClusters {
+        let known = KnownClusters::new(clusters.iter().map(|(name, _, _)| name.clone()));
+        let clusters = clusters
+            .into_iter()
+            .map(|(name, access, retry)| {
+                let retry = match access {
+                    DeployAccess::Unavailable(_) => retry,
+                    DeployAccess::Ready(_) => None,
+                };
+                let access = std::sync::RwLock::new(access);
+                (name, Cluster { access, retry })
+            })
+            .collect();
         DeployClusters {
             known,
-            access: clusters.into_iter().collect(),
+            clusters: Arc::new(clusters),
         }
     }
 
     /// Only `default`, reached (or not) as `access` says.
     pub fn single(access: DeployAccess) -> DeployClusters {
-        DeployClusters::new(vec![(crate::config::DEFAULT_CLUSTER.to_string(), access)])
+        DeployClusters::new(vec![(
+            crate::config::DEFAULT_CLUSTER.to_string(),
+            access,
+            None,
+        )])
     }
 
     /// The names: what `cluster:` may say.
@@ -87,10 +114,19 @@ impl DeployClusters {
         &self.known
     }
 
+    /// Every cluster's name, in the settings' order.
+    pub fn names(&self) -> &[String] {
+        self.known.names()
+    }
+
     /// Cluster `name`'s access; `Err` with the refusal when the settings do not name it.
-    pub fn get(&self, name: &str) -> Result<&DeployAccess, String> {
-        match self.access.get(name) {
-            Some(access) => Ok(access),
+    pub fn get(&self, name: &str) -> Result<DeployAccess, String> {
+        match self.clusters.get(name) {
+            Some(cluster) => Ok(cluster
+                .access
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .clone()),
             None => Err(self
                 .known
                 .refusal(name)
@@ -98,12 +134,40 @@ impl DeployClusters {
         }
     }
 
-    /// Every cluster, by name, in the settings' order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &DeployAccess)> {
-        self.known
-            .names()
-            .iter()
-            .filter_map(|name| self.access.get(name).map(|a| (name.as_str(), a)))
+    /// Whether cluster `name`, while it has no client, may get one later: its deploys wait
+    /// for it ([`Self::reach`]) instead of ending.
+    pub fn may_come(&self, name: &str) -> bool {
+        self.clusters
+            .get(name)
+            .is_some_and(|cluster| cluster.retry.is_some())
+    }
+
+    /// Cluster `name`'s access, after trying once more to make its client when it has none
+    /// and may get one ([`Self::may_come`]).
+    pub async fn reach(&self, name: &str) -> Result<DeployAccess, String> {
+        let access = self.get(name)?;
+        let (DeployAccess::Unavailable(_), Some(cluster)) = (&access, self.clusters.get(name))
+        else {
+            return Ok(access);
+        };
+        let Some(source) = &cluster.retry else {
+            return Ok(access);
+        };
+        let access = match source.connect().await {
+            Ok(client) => {
+                tracing::info!(
+                    cluster = name,
+                    "the cluster's client could be made this time"
+                );
+                DeployAccess::Ready(Deployer::new(client))
+            }
+            Err(err) => DeployAccess::Unavailable(err.to_string()),
+        };
+        *cluster
+            .access
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = access.clone();
+        Ok(access)
     }
 }
 

@@ -264,6 +264,8 @@ impl Deploys {
                     message: refusal,
                 }))
             }
+            // Its apply waits for it.
+            Ok(DeployAccess::Unavailable(_)) if self.inner.clusters.may_come(&env.cluster) => {}
             Ok(DeployAccess::Unavailable(reason)) => {
                 return Ok(Next::End(DeployResult::NoCluster {
                     reason: format!("cluster `{}`: {reason}", env.cluster),
@@ -326,7 +328,10 @@ impl Deploys {
                     ),
                 }))
             }
-            Ok(_) => self.deployer(&env.cluster)?,
+            Ok(_) => match self.deployer(&env.cluster).await? {
+                Ok(deployer) => deployer,
+                Err(waiting) => return Ok(Next::Unreachable(waiting)),
+            },
             Err(refusal) => {
                 return Ok(Next::End(DeployResult::ApplyFailed {
                     object: None,
@@ -334,9 +339,6 @@ impl Deploys {
                 }))
             }
         };
-        if let Some(reason) = unreachable(&deployer).await {
-            return Ok(Next::Unreachable(reason));
-        }
         let sha = match (&progress.rollback_to, rollback) {
             (Some(to), true) => to.clone(),
             _ => progress.sha.clone(),
@@ -408,10 +410,10 @@ impl Deploys {
 
     /// Waits (one slice at most) for the applied workloads to become healthy.
     async fn health(&self, progress: &mut DeployProgress, rollback: bool) -> Result<Next, Trouble> {
-        let deployer = self.deployer(&progress.cluster)?;
-        if let Some(reason) = unreachable(&deployer).await {
-            return Ok(Next::Unreachable(reason));
-        }
+        let deployer = match self.deployer(&progress.cluster).await? {
+            Ok(deployer) => deployer,
+            Err(waiting) => return Ok(Next::Unreachable(waiting)),
+        };
         let deadline = progress.health_deadline.unwrap_or_else(now_millis);
         let remaining = Duration::from_millis(u64::try_from(deadline - now_millis()).unwrap_or(0));
         // Other kinds are healthy once applied: only workloads are waited for.
@@ -535,11 +537,19 @@ impl Deploys {
             .unwrap_or_default())
     }
 
-    /// The deployer of cluster `name`; a cluster the settings do not name, or that has no
-    /// usable configuration, ends the deploy.
-    fn deployer(&self, name: &str) -> Result<Deployer, Trouble> {
-        match self.inner.clusters.get(name).map_err(Trouble::Fatal)? {
-            DeployAccess::Ready(deployer) => Ok(deployer.clone()),
+    /// The deployer of cluster `name` once it answers; `Ok(Err(why))` while the deploy waits
+    /// for it (it does not answer, refuses slipway, or its client cannot be made yet). A
+    /// cluster the settings do not name, or without any configuration, ends the deploy.
+    async fn deployer(&self, name: &str) -> Result<Result<Deployer, String>, Trouble> {
+        let clusters = &self.inner.clusters;
+        match clusters.reach(name).await.map_err(Trouble::Fatal)? {
+            DeployAccess::Ready(deployer) => Ok(match unreachable(&deployer).await {
+                Some(waiting) => Err(waiting),
+                None => Ok(deployer),
+            }),
+            DeployAccess::Unavailable(reason) if clusters.may_come(name) => {
+                Ok(Err(format!("has no usable client yet: {reason}")))
+            }
             DeployAccess::Unavailable(reason) => {
                 Err(Trouble::Fatal(format!("cluster `{name}`: {reason}")))
             }

@@ -530,10 +530,10 @@ impl Deploys {
                 return Ok(true);
             }
         };
-        if let super::DeployAccess::Unavailable(reason) = access {
-            let result = DeployResult::NoCluster {
-                reason: reason.clone(),
-            };
+        // A cluster whose client may still be made is waited for by the deploy itself.
+        let waits = self.inner.clusters.may_come(&request.cluster);
+        if let (super::DeployAccess::Unavailable(reason), false) = (access, waits) {
+            let result = DeployResult::NoCluster { reason };
             self.publish_refusal(&request.progress(), result).await?;
             return Ok(true);
         }

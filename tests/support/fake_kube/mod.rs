@@ -340,6 +340,17 @@ current-context: {context}
         )
     }
 
+    /// [`Self::kubeconfig`] whose user authenticates with the exec plugin `command` (an
+    /// absolute path), as cloud providers' kubeconfigs do.
+    pub fn kubeconfig_with_exec(&self, context: &str, command: &str) -> String {
+        self.kubeconfig(context).replace(
+            &format!("    token: test-token-{context}\n"),
+            &format!(
+                "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {command}\n      interactiveMode: Never\n"
+            ),
+        )
+    }
+
     /// The API server goes down, as a control plane that stops: open watches end, open
     /// connections close, and new connections are refused. What was stored stays.
     pub async fn stop(&self) {
