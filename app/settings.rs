@@ -50,8 +50,14 @@ pub struct Settings {
     /// Where and how images are built in the cluster.
     pub build: BuildSettings,
     /// `KUBECONFIG` as written (a list of paths, `:`-separated), from the process environment
-    /// or `.env`; `None`: the pod's service account, else `~/.kube/config`.
+    /// or `.env`; `None`: the pod's service account, else `~/.kube/config`. The cluster
+    /// `default`.
     pub kubeconfig: Option<String>,
+    /// `CLUSTERS`: a kubeconfig file whose every context is a cluster, or a directory of one
+    /// kubeconfig per cluster (see [`crate::cluster::clusters`]); `None`: `default` alone.
+    pub clusters: Option<PathBuf>,
+    /// `BUILD_CLUSTER`: the cluster builds run on. Default: `default`.
+    pub build_cluster: String,
 }
 
 /// The `BUILD_*` settings: the build Jobs' namespace, template, executor and limits.
@@ -206,6 +212,12 @@ impl Settings {
             .map_err(|err| invalid(format!("FINGERPRINT_KEY is not usable: {err}")))?;
 
         let build = build_settings(&get)?;
+        let build_cluster = get("BUILD_CLUSTER").unwrap_or(crate::config::DEFAULT_CLUSTER);
+        if !crate::cluster::clusters::is_cluster_name(build_cluster) {
+            return Err(invalid(format!(
+                "BUILD_CLUSTER must be a cluster name (lowercase letters, digits and `-`, at most 63), got {build_cluster:?}"
+            )));
+        }
 
         Ok(Settings {
             build,
@@ -215,6 +227,8 @@ impl Settings {
             ops_host,
             ops_port,
             kubeconfig: get("KUBECONFIG").map(str::to_string),
+            clusters: get("CLUSTERS").map(PathBuf::from),
+            build_cluster: build_cluster.to_string(),
             log_level: get("LOG_LEVEL").unwrap_or("info").to_string(),
             log_format,
             github_api_url,
@@ -601,6 +615,30 @@ mod tests {
         assert_eq!(
             error_of(&[("OPS_HOST", "localhost")]),
             "OPS_HOST must be an IP address, got \"localhost\""
+        );
+    }
+
+    #[test]
+    fn clusters_and_the_build_cluster_are_settings() {
+        let settings = Settings::from_vars(&vars(&[])).unwrap();
+        assert_eq!(settings.clusters, None);
+        assert_eq!(settings.build_cluster, "default");
+        let settings = Settings::from_vars(&vars(&[
+            ("CLUSTERS", "/etc/slipway/clusters"),
+            ("BUILD_CLUSTER", "ci"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            settings.clusters.as_deref(),
+            Some(Path::new("/etc/slipway/clusters"))
+        );
+        assert_eq!(settings.build_cluster, "ci");
+        let err = Settings::from_vars(&vars(&[("BUILD_CLUSTER", "CI_cluster")]))
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "BUILD_CLUSTER must be a cluster name (lowercase letters, digits and `-`, at most 63), got \"CI_cluster\""
         );
     }
 

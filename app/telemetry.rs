@@ -86,6 +86,17 @@ pub struct KindLabels {
     pub kind: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterOutcomeLabels {
+    pub cluster: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterLabels {
+    pub cluster: String,
+}
+
 /// Every metric slipway exports, registered once per server.
 pub struct Metrics {
     registry: Registry,
@@ -111,6 +122,13 @@ pub struct Metrics {
     pub runs: Family<RunLabels, Counter>,
     /// Runs pending, running or waiting, by kind.
     pub runs_active: Family<KindLabels, Gauge>,
+    /// Deploys that finished, by cluster and outcome (`succeeded`, `apply_failed`, …).
+    pub deploys: Family<ClusterOutcomeLabels, Counter>,
+    /// Deploy steps that found their cluster unreachable (or refusing slipway), by cluster.
+    pub cluster_unreachable: Family<ClusterLabels, Counter>,
+    /// Drift checks, by cluster and finding (`in_sync`, `drift`, `healing`,
+    /// `cluster_unreachable`).
+    pub drift_checks: Family<ClusterOutcomeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -190,8 +208,29 @@ impl Metrics {
             "Runs pending, running or waiting, by kind",
             runs_active.clone(),
         );
+        let deploys = Family::<ClusterOutcomeLabels, Counter>::default();
+        registry.register(
+            "deploys",
+            "Deploys that finished, by cluster and outcome",
+            deploys.clone(),
+        );
+        let cluster_unreachable = Family::<ClusterLabels, Counter>::default();
+        registry.register(
+            "cluster_unreachable",
+            "Deploy steps that found their cluster unreachable or refusing slipway, by cluster",
+            cluster_unreachable.clone(),
+        );
+        let drift_checks = Family::<ClusterOutcomeLabels, Counter>::default();
+        registry.register(
+            "drift_checks",
+            "Drift checks, by cluster and finding",
+            drift_checks.clone(),
+        );
         Metrics {
             registry,
+            deploys,
+            cluster_unreachable,
+            drift_checks,
             deliveries_received,
             delivery_processing,
             queue_depth,
@@ -227,6 +266,20 @@ impl Metrics {
         self.runs
             .get_or_create(&RunLabels {
                 kind: kind.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts `outcome` of cluster `cluster` in `family`.
+    pub fn count_cluster(
+        family: &Family<ClusterOutcomeLabels, Counter>,
+        cluster: &str,
+        outcome: &str,
+    ) {
+        family
+            .get_or_create(&ClusterOutcomeLabels {
+                cluster: cluster.to_string(),
                 outcome: outcome.to_string(),
             })
             .inc();

@@ -11,6 +11,7 @@ const VALID: &str = "environments:\n  dev:\n    path: envs/dev\n    namespace: t
 fn slipway(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_slipway"))
         .args(args)
+        .env_remove("CLUSTERS")
         .output()
         .expect("slipway runs")
 }
@@ -355,6 +356,60 @@ fn a_cluster_slipway_does_not_know_is_a_located_error_naming_the_known_ones() {
         "error: .github/slipway.yml:4:14: `cluster`: unknown cluster `prod-eu`: this slipway knows `default`; omit `cluster` or name a known one\n"
     );
     assert_eq!(stdout(&output), "");
+}
+
+#[test]
+fn the_clusters_of_the_servers_settings_are_known_offline_and_listed_when_one_is_not() {
+    let repo = valid_repo();
+    repo.write(
+        ".github/slipway.yml",
+        "environments:\n  dev:\n    path: envs/dev\n    cluster: prod-eu\n",
+    );
+    // The server's CLUSTERS, as a directory of one kubeconfig per cluster; nothing in it is
+    // reachable, and nothing is connected to.
+    let clusters = tempfile::tempdir().unwrap();
+    let kubeconfig = |context: &str| {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://192.0.2.1:6443\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: {context}\n  context:\n    cluster: c\n    user: u\n"
+        )
+    };
+    std::fs::write(clusters.path().join("prod-eu"), kubeconfig("gke_eu")).unwrap();
+    std::fs::write(clusters.path().join("staging"), kubeconfig("gke_st")).unwrap();
+    let path = repo.path().to_str().unwrap();
+    let from_setting = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(["check-config", "--repo", path])
+        .env("CLUSTERS", clusters.path())
+        .output()
+        .expect("slipway runs");
+    assert_eq!(
+        from_setting.status.code(),
+        Some(0),
+        "{}",
+        stderr(&from_setting)
+    );
+    assert!(
+        stdout(&from_setting).contains("prod-eu"),
+        "{}",
+        stdout(&from_setting)
+    );
+    let named = slipway(&["check-config", "--repo", path, "--cluster", "prod-eu"]);
+    assert_eq!(named.status.code(), Some(0), "{}", stderr(&named));
+
+    std::fs::remove_file(clusters.path().join("prod-eu")).unwrap();
+    let output = slipway(&[
+        "check-config",
+        "--repo",
+        path,
+        "--clusters",
+        clusters.path().to_str().unwrap(),
+        "--cluster",
+        "prod-us",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        "error: .github/slipway.yml:4:14: `cluster`: unknown cluster `prod-eu`: this slipway knows `default`, `staging`, `prod-us`; omit `cluster` or name a known one\n"
+    );
 }
 
 #[test]

@@ -67,7 +67,13 @@ fn merged(work: &TestRepo) -> Affected {
     let first_parent: CommitId = work.git(&["rev-parse", "HEAD^1"]).parse().unwrap();
     let (_dir, bare) = work.bare_clone();
     let mirror = LocalRepo::open(&bare).unwrap();
-    affected_environments(&mirror, &merge, &first_parent).unwrap()
+    affected_environments(
+        &mirror,
+        &merge,
+        &first_parent,
+        &slipway::config::KnownClusters::default(),
+    )
+    .unwrap()
 }
 
 /// The data of ConfigMap `settings` in an affected environment's render.

@@ -65,6 +65,7 @@ fn deploy(result: DeployResult) -> DeployOutcome {
         pruned: vec![key("", "ConfigMap", Some("team-dev"), "old-settings")],
         conflicts: Vec::new(),
         check_run_url: Some("https://github.com/acme/config/runs/41".into()),
+        cluster: None,
     }
 }
 

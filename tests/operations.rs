@@ -24,7 +24,7 @@ async fn health_readiness_and_metrics_answer() {
         (
             200,
             format!(
-                "ready\nbuilds and deploys cannot run: {}{isolation}",
+                "ready\ncluster `default`: builds and deploys cannot run: {}{isolation}",
                 support::NO_TEST_CLUSTER
             )
         )
@@ -334,7 +334,7 @@ async fn the_status_page_lists_the_last_twenty_deploys_escaped() {
     assert!(
         page.contains(
             "<tr><td>2026-11-18 11:27 UTC</td><td>acme/config</td><td>&lt;b&gt;dev&lt;/b&gt;</td>\
-         <td><code>abc0015</code></td><td>#121</td><td>un&quot;healthy&amp;</td>\
+         <td>default</td><td><code>abc0015</code></td><td>#121</td><td>un&quot;healthy&amp;</td>\
          <td>1</td><td>2</td><td>3</td><td>4</td><td>2026-11-18 11:28 UTC</td></tr>"
         ),
         "{page}"

@@ -706,6 +706,7 @@ async fn the_preview_command_reads_the_pull_request_from_the_api() {
         ),
         fingerprint_key: slipway::diff::FingerprintKey::generate(),
         runs: server.runs().clone(),
+        clusters: slipway::config::KnownClusters::default(),
     };
     let outcome = slipway::pipelines::preview::run_preview(
         &context,

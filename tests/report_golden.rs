@@ -172,6 +172,7 @@ fn hostile_kinds_names_namespaces_paths_branches_and_lock_reasons_stay_text() {
         }),
         required_approvals: 2,
         violations,
+        cluster: None,
     }];
     let environments = [dev];
     let preview = Preview {

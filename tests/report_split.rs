@@ -297,6 +297,7 @@ fn notes_open_the_first_part_only_and_statuses_sit_under_their_heading() {
         lock: slipway::report::Lock::Unlocked,
         required_approvals: 1,
         violations: Vec::new(),
+        cluster: None,
     }];
     let extras = slipway::report::Extras {
         notes: &notes,

@@ -17,9 +17,12 @@ pub struct Args {
     /// in a bare repository.
     #[arg(long, value_name = "REV")]
     pub rev: Option<String>,
+    #[command(flatten)]
+    pub clusters: super::clusters::ClusterArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let known = args.clusters.known()?;
     let repo = LocalRepo::open(&args.repo)?;
     let (tree, origin, shown_rev): (Box<dyn TreeSource>, String, Option<String>) =
         match (&args.rev, repo.work_dir()) {
@@ -39,7 +42,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 )
             }
         };
-    match config::check_at(tree.as_ref()) {
+    match config::check_at(tree.as_ref(), &known) {
         Ok(parsed) => {
             print!("{}", summary(&parsed, &origin));
             Ok(ExitCode::SUCCESS)

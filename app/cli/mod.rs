@@ -3,6 +3,7 @@
 
 pub mod bump;
 pub mod check_config;
+pub mod clusters;
 pub mod deliveries;
 pub mod fingerprint_key;
 pub mod preview;

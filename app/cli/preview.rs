@@ -70,6 +70,8 @@ pub struct Args {
     pub templates: Option<PathBuf>,
     #[command(flatten)]
     pub key: super::fingerprint_key::KeyArgs,
+    #[command(flatten)]
+    pub clusters: super::clusters::ClusterArgs,
 }
 
 #[derive(Serialize)]
@@ -84,13 +86,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(dir) => Templates::with_overrides(dir)?,
         None => Templates::embedded(),
     };
+    let known = args.clusters.known()?;
     let repo = LocalRepo::open(&args.repo)?;
     let base = repo.resolve(&args.base)?;
     let head = repo.resolve(&args.head)?;
     // Trees of the commit ids, as the server reads them: the notes name them the same way.
     let base_tree = repo.tree_at(&base.to_hex())?;
     let head_tree = repo.tree_at(&head.to_hex())?;
-    let (declared, head_config) = match preview::read_configs(&base_tree, &head_tree)? {
+    let (declared, head_config) = match preview::read_configs(&base_tree, &head_tree, &known)? {
         Configs::Read {
             environments,
             base_problem: None,
@@ -102,7 +105,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     check_named(&declared, &args.envs, &repo.tree_at(&args.base)?)?;
 
     let key = args.key.resolve()?;
-    let mut planned = plan::plan(&repo, &declared, &base, &head, &BTreeMap::new(), true)?;
+    let mut planned = plan::plan(
+        &repo,
+        &declared,
+        &base,
+        &head,
+        &BTreeMap::new(),
+        true,
+        &known,
+    )?;
     if !args.envs.is_empty() {
         planned.retain(|name| args.envs.iter().any(|n| n == name));
     }
@@ -133,6 +144,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         locks: None,
         notes: findings.notes(&templates, "", None)?,
         full_command: full_command(&args, &base.to_hex(), &head.to_hex()),
+        name_clusters: known.names().len() > 1,
     });
 
     let out = match args.format {

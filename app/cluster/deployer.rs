@@ -269,6 +269,16 @@ impl Deployer {
         ))
     }
 
+    /// Whether the API server answers and accepts slipway's credentials: its `/version`, for
+    /// `/readyz` and before a deploy touches anything.
+    pub async fn check_reachable(&self) -> Result<(), ClusterError> {
+        self.client
+            .apiserver_version()
+            .await
+            .map(|_| ())
+            .map_err(|err| ClusterError::from_kube(err, "reading the API server's version", ""))
+    }
+
     /// The scope of each kind of `objects` the cluster serves, by (group, kind), as discovery
     /// reports it; kinds it does not serve (yet) are left out.
     pub async fn scopes(

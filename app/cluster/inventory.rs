@@ -6,8 +6,11 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-/// The exact identity of an environment's objects: a hash of repository and environment.
+/// The exact identity of an environment's objects: a hash of repository and environment (and
+/// cluster, for any cluster but `default`).
 pub const INVENTORY_LABEL: &str = "slipway.dev/inventory";
+/// The cluster's name, for people; only on objects of clusters other than `default`.
+pub const CLUSTER_LABEL: &str = "slipway.dev/cluster";
 /// The environment's name, for people (sanitised to a label value).
 pub const ENVIRONMENT_LABEL: &str = "slipway.dev/environment";
 /// The config repository, for people (`owner.name`, sanitised to a label value).
@@ -16,26 +19,48 @@ pub const CONFIG_REPO_LABEL: &str = "slipway.dev/config-repo";
 /// The longest label value Kubernetes accepts.
 const LABEL_VALUE_MAX: usize = 63;
 
-/// One environment of one config repo, as the cluster knows its objects.
+/// One environment of one config repo in one cluster, as the cluster knows its objects.
+///
+/// The cluster is part of the identity so that two environments of the same name deployed to
+/// two clusters — or two cluster names that reach the same API server — never own (adopt,
+/// prune, report as drift) each other's objects. `default` keeps the identity objects were
+/// labelled with before slipway knew several clusters, so what is deployed there stays owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inventory {
     /// The config repo, `owner/name`.
     pub repository: String,
     pub environment: String,
+    /// The cluster's name from the server settings.
+    pub cluster: String,
 }
 
 impl Inventory {
+    /// The environment's inventory in the cluster `default`.
     pub fn new(repository: impl Into<String>, environment: impl Into<String>) -> Self {
+        Inventory::in_cluster(repository, environment, crate::config::DEFAULT_CLUSTER)
+    }
+
+    /// The environment's inventory in cluster `cluster`.
+    pub fn in_cluster(
+        repository: impl Into<String>,
+        environment: impl Into<String>,
+        cluster: impl Into<String>,
+    ) -> Self {
         Inventory {
             repository: repository.into(),
             environment: environment.into(),
+            cluster: cluster.into(),
         }
+    }
+
+    fn is_default_cluster(&self) -> bool {
+        self.cluster == crate::config::DEFAULT_CLUSTER
     }
 
     /// Labels put on every applied object. Only `slipway.dev/inventory` identifies the
     /// environment exactly; the others are its names made valid label values, for people.
     pub fn labels(&self) -> BTreeMap<String, String> {
-        BTreeMap::from([
+        let mut labels = BTreeMap::from([
             (INVENTORY_LABEL.to_string(), self.id()),
             (
                 ENVIRONMENT_LABEL.to_string(),
@@ -45,7 +70,11 @@ impl Inventory {
                 CONFIG_REPO_LABEL.to_string(),
                 label_value(&self.repository.replace('/', ".")),
             ),
-        ])
+        ]);
+        if !self.is_default_cluster() {
+            labels.insert(CLUSTER_LABEL.to_string(), label_value(&self.cluster));
+        }
+        labels
     }
 
     /// The label selector that finds exactly this environment's objects.
@@ -59,14 +88,20 @@ impl Inventory {
     }
 
     /// 32 hex digits of SHA-256 over repository and environment (case-insensitive repository,
-    /// as GitHub's names are).
+    /// as GitHub's names are), and the cluster unless it is `default` (whose objects keep the
+    /// identity they had before clusters had names).
     fn id(&self) -> String {
-        let digest = Sha256::new()
+        let mut hasher = Sha256::new()
             .chain_update(self.repository.to_lowercase().as_bytes())
             .chain_update([0u8])
-            .chain_update(self.environment.as_bytes())
-            .finalize();
-        hex::encode(&digest[..16])
+            .chain_update(self.environment.as_bytes());
+        if !self.is_default_cluster() {
+            hasher = hasher
+                .chain_update([0u8])
+                .chain_update(b"cluster:")
+                .chain_update(self.cluster.as_bytes());
+        }
+        hex::encode(&hasher.finalize()[..16])
     }
 }
 
@@ -158,5 +193,35 @@ mod tests {
         );
         assert!(dev.owns(&dev.labels()));
         assert!(!Inventory::new("acme/config", "prod").owns(&dev.labels()));
+    }
+
+    #[test]
+    fn default_keeps_the_identity_objects_were_deployed_with_and_other_clusters_have_their_own() {
+        // What a slipway that knew one cluster labelled `acme/config`'s `dev` with: objects
+        // already in the cluster stay this environment's after the upgrade.
+        let before_clusters = {
+            let digest = Sha256::new()
+                .chain_update(b"acme/config")
+                .chain_update([0u8])
+                .chain_update(b"dev")
+                .finalize();
+            hex::encode(&digest[..16])
+        };
+        let dev = Inventory::new("acme/config", "dev");
+        assert_eq!(dev.labels()[INVENTORY_LABEL], before_clusters);
+        assert!(!dev.labels().contains_key(CLUSTER_LABEL));
+        assert_eq!(dev, Inventory::in_cluster("acme/config", "dev", "default"));
+
+        let on_prod = Inventory::in_cluster("acme/config", "dev", "prod");
+        let on_staging = Inventory::in_cluster("acme/config", "dev", "staging");
+        assert_eq!(on_prod.labels()[CLUSTER_LABEL], "prod");
+        for (a, b) in [
+            (&dev, &on_prod),
+            (&on_prod, &on_staging),
+            (&dev, &on_staging),
+        ] {
+            assert_ne!(a.selector(), b.selector());
+            assert!(!a.owns(&b.labels()) && !b.owns(&a.labels()));
+        }
     }
 }

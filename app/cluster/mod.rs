@@ -10,6 +10,7 @@ pub mod apply;
 pub mod build_job;
 pub mod build_log;
 pub mod builds;
+pub mod clusters;
 pub mod connect;
 pub mod deployer;
 pub mod drift;
@@ -31,6 +32,7 @@ pub use apply::{Action, AppliedObject, ApplyFailed, ApplyReport, ConflictTaken, 
 pub use build_job::{render, BuildArg, BuildJobError, BuildObjects, BuildSpec};
 pub use build_log::redact_log;
 pub use builds::{BuildCluster, Launched};
+pub use clusters::{ClusterSettings, ClusterSource, ClustersError};
 pub use connect::{connect, ClusterUnavailable};
 pub use deployer::{Deployer, FIELD_MANAGER};
 pub use drift::Drift;

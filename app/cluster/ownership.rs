@@ -14,7 +14,9 @@ use std::fmt;
 
 use serde_json::Value;
 
-use super::inventory::{Inventory, CONFIG_REPO_LABEL, ENVIRONMENT_LABEL, INVENTORY_LABEL};
+use super::inventory::{
+    Inventory, CLUSTER_LABEL, CONFIG_REPO_LABEL, ENVIRONMENT_LABEL, INVENTORY_LABEL,
+};
 
 /// Who an object in the cluster belongs to, as far as slipway can tell.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +28,8 @@ pub enum Owner {
     Environment {
         environment: Option<String>,
         config_repo: Option<String>,
+        /// The cluster name it was deployed under, when not `default`.
+        cluster: Option<String>,
     },
     /// No slipway inventory label: made by someone else, written by these field managers.
     Unlabelled { managers: Vec<String> },
@@ -38,6 +42,7 @@ impl fmt::Display for Owner {
             Owner::Environment {
                 environment,
                 config_repo,
+                cluster,
             } => {
                 let env = environment.as_deref().unwrap_or("(unnamed)");
                 match config_repo {
@@ -45,8 +50,12 @@ impl fmt::Display for Owner {
                         f,
                         "environment `{env}` of the config repo `{}`",
                         repo.replacen('.', "/", 1)
-                    ),
-                    None => write!(f, "environment `{env}` of another config repo"),
+                    )?,
+                    None => write!(f, "environment `{env}` of another config repo")?,
+                }
+                match cluster {
+                    Some(cluster) => write!(f, " deployed as cluster `{cluster}`"),
+                    None => Ok(()),
                 }
             }
             Owner::Unlabelled { managers } if managers.is_empty() => {
@@ -92,6 +101,7 @@ pub fn owner(object: &Value, inventory: &Inventory) -> Owner {
         return Owner::Environment {
             environment: labels.get(ENVIRONMENT_LABEL).cloned(),
             config_repo: labels.get(CONFIG_REPO_LABEL).cloned(),
+            cluster: labels.get(CLUSTER_LABEL).cloned(),
         };
     }
     Owner::Unlabelled {

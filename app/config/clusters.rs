@@ -1,9 +1,9 @@
 //! The clusters this slipway can deploy to, and the one sentence that refuses any other.
 //!
-//! One slipway reaches one cluster today, named [`DEFAULT_CLUSTER`]. An environment that names
-//! another is refused everywhere it matters — `check-config`, the preview, the deploy, drift
-//! checks — so that it never lands in the one cluster slipway has by mistake. When slipway
-//! learns several clusters from its server settings, this type is where they come in.
+//! The server's settings name the clusters (`default`, the cluster slipway runs in or
+//! `KUBECONFIG` names, and those of `CLUSTERS`; see [`crate::cluster::clusters`]). An
+//! environment that names another is refused everywhere it matters — `check-config`, the
+//! preview, the deploy, drift checks — so that it never lands in a cluster it did not name.
 
 use super::DEFAULT_CLUSTER;
 
@@ -23,6 +23,27 @@ impl Default for KnownClusters {
 }
 
 impl KnownClusters {
+    /// These names (kept in the order given, each once).
+    pub fn new<I, S>(names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut out: Vec<String> = Vec::new();
+        for name in names {
+            let name = name.into();
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        KnownClusters { names: out }
+    }
+
+    /// The names, in order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
     pub fn knows(&self, name: &str) -> bool {
         self.names.iter().any(|known| known == name)
     }
@@ -32,6 +53,9 @@ impl KnownClusters {
     pub fn refusal(&self, cluster: &str) -> Option<String> {
         (!self.knows(cluster)).then(|| {
             let known: Vec<String> = self.names.iter().map(|n| format!("`{n}`")).collect();
+            if known.is_empty() {
+                return format!("unknown cluster `{cluster}`: this slipway knows no cluster");
+            }
             format!(
                 "unknown cluster `{cluster}`: this slipway knows {}",
                 known.join(", ")
@@ -53,6 +77,20 @@ mod tests {
             known.refusal("prod-eu").as_deref(),
             Some("unknown cluster `prod-eu`: this slipway knows `default`")
         );
+    }
+
+    #[test]
+    fn the_servers_clusters_are_known_and_the_refusal_lists_them_all() {
+        let known = KnownClusters::new(["default", "prod", "staging", "prod"]);
+        assert_eq!(known.names(), ["default", "prod", "staging"]);
+        assert!(known.knows("prod"));
+        assert_eq!(
+            known.refusal("prod-eu").as_deref(),
+            Some("unknown cluster `prod-eu`: this slipway knows `default`, `prod`, `staging`")
+        );
+        let text = "environments:\n  dev:\n    path: envs/dev\n    cluster: prod\n";
+        assert!(super::super::parse_repo_config_for(text, &known).is_ok());
+        assert!(super::super::parse_repo_config(text).is_err());
     }
 
     #[test]

@@ -329,12 +329,21 @@ pub struct RepoConfig {
 }
 
 /// Parses and validates a `.github/slipway.yml` holding `environments:`, `build:`/`deploy:`, or
-/// both.
-/// An environment naming a cluster slipway does not know is an error here.
+/// both, for a slipway that knows only the cluster `default` (see [`parse_repo_config_for`]).
 pub fn parse_repo_config(text: &str) -> Result<RepoConfig, ConfigErrors> {
+    parse_repo_config_for(text, &KnownClusters::default())
+}
+
+/// Parses and validates a `.github/slipway.yml` holding `environments:`, `build:`/`deploy:`, or
+/// both. An environment naming a cluster not in `known` is an error here.
+pub fn parse_repo_config_for(
+    text: &str,
+    known: &KnownClusters,
+) -> Result<RepoConfig, ConfigErrors> {
     let (validated, _) = validated(text)?;
+    let unknown = validated.unknown_clusters(known);
     let mut errors = validated.errors;
-    errors.extend(validated.unknown_clusters);
+    errors.extend(unknown);
     finish(validated.config, errors)
 }
 
@@ -342,7 +351,7 @@ pub fn parse_repo_config(text: &str) -> Result<RepoConfig, ConfigErrors> {
 /// `environments:`. What deploys, drift checks and commands read: an environment naming a
 /// cluster slipway does not know is read as written, so that each of them refuses that
 /// environment by name ([`KnownClusters::refusal`]) while the file's other environments go on;
-/// `check-config` and the preview ([`parse_repo_config`]) report it as an error.
+/// `check-config` and the preview ([`parse_repo_config_for`]) report it as an error.
 pub fn parse_config_repo(text: &str) -> Result<ConfigRepoConfig, ConfigErrors> {
     let (validated, top) = validated(text)?;
     let config = finish(validated.config, validated.errors)?;
@@ -378,20 +387,22 @@ pub enum PathKind {
     Missing,
 }
 
-/// Like [`parse_repo_config`], and also checks that each environment's `path` names a
+/// Like [`parse_repo_config_for`], and also checks that each environment's `path` names a
 /// directory in the repository, asking `kind_at` what is at each (repo-relative, normalised)
 /// path. A path that is not there is an error at its `path:` value, reported with the file's
 /// other errors.
 pub fn check_repo_config<E>(
     text: &str,
+    known: &KnownClusters,
     mut kind_at: impl FnMut(&str) -> Result<PathKind, E>,
 ) -> Result<Result<RepoConfig, ConfigErrors>, E> {
     let (validated, _, locator) = match validate_text(text) {
         Ok(found) => found,
         Err(syntax) => return Ok(Err(syntax.into())),
     };
+    let unknown = validated.unknown_clusters(known);
     let mut errors = validated.errors;
-    errors.extend(validated.unknown_clusters);
+    errors.extend(unknown);
     for (name, path) in &validated.paths {
         let problem = match kind_at(path)? {
             PathKind::Directory => continue,

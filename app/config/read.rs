@@ -3,8 +3,8 @@
 //! is missing, is not text, or is not valid.
 
 use super::{
-    check_repo_config, parse_config_repo, parse_repo_config, ConfigErrors, ConfigRepoConfig,
-    PathKind, RepoConfig, CONFIG_PATH,
+    check_repo_config, parse_config_repo, parse_repo_config_for, ConfigErrors, ConfigRepoConfig,
+    KnownClusters, PathKind, RepoConfig, CONFIG_PATH,
 };
 use crate::render::{SourceError, TreeSource};
 
@@ -50,9 +50,10 @@ impl ReadError {
     }
 }
 
-/// `.github/slipway.yml` of `source`, parsed and validated.
-pub fn read_at(source: &dyn TreeSource) -> Result<RepoConfig, ReadError> {
-    parsed(source, parse_repo_config)
+/// `.github/slipway.yml` of `source`, parsed and validated; an environment naming a cluster
+/// not in `known` is one of its errors.
+pub fn read_at(source: &dyn TreeSource, known: &KnownClusters) -> Result<RepoConfig, ReadError> {
+    parsed(source, |text| parse_repo_config_for(text, known))
 }
 
 /// The environments `.github/slipway.yml` of `source` declares; a file without
@@ -64,10 +65,10 @@ pub fn read_config_repo_at(source: &dyn TreeSource) -> Result<ConfigRepoConfig, 
 /// Like [`read_at`], and also checks that each environment's `path` is a directory of
 /// `source` (see [`check_repo_config`]). A symlink anywhere on the way counts as one:
 /// rendering would refuse it.
-pub fn check_at(source: &dyn TreeSource) -> Result<RepoConfig, ReadError> {
+pub fn check_at(source: &dyn TreeSource, known: &KnownClusters) -> Result<RepoConfig, ReadError> {
     let at = source.describe();
     let text = text_at(source, &at)?;
-    check_repo_config(&text, |path| kind_at(source, path))
+    check_repo_config(&text, known, |path| kind_at(source, path))
         .map_err(|source| ReadError::Source {
             at: at.clone(),
             source,
@@ -163,13 +164,13 @@ mod tests {
     #[test]
     fn a_valid_file_is_its_configuration() {
         let tree = Files::with(&[(CONFIG_PATH, VALID), ("envs/dev/a.yaml", b"")]);
-        let config = read_at(&tree).unwrap();
+        let config = read_at(&tree, &KnownClusters::default()).unwrap();
         assert!(config.config_repo.unwrap().environment("dev").is_some());
     }
 
     #[test]
     fn a_missing_file_says_at_which_revision() {
-        let err = read_at(&Files::with(&[])).unwrap_err();
+        let err = read_at(&Files::with(&[]), &KnownClusters::default()).unwrap_err();
         assert!(matches!(err, ReadError::NotFound { .. }), "{err:?}");
         assert_eq!(
             err.to_string(),
@@ -180,7 +181,11 @@ mod tests {
 
     #[test]
     fn a_file_that_is_not_text_is_an_error_at_its_start() {
-        let err = read_at(&Files::with(&[(CONFIG_PATH, b"\xff\xfe")])).unwrap_err();
+        let err = read_at(
+            &Files::with(&[(CONFIG_PATH, b"\xff\xfe")]),
+            &KnownClusters::default(),
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             ".github/slipway.yml at commit 3f2a1b0c9d8e is not UTF-8 text"
@@ -195,7 +200,7 @@ mod tests {
             CONFIG_PATH,
             b"environments:\n  dev:\n    pth: envs/dev\n  prod:\n    path: /abs\n",
         )]);
-        let err = read_at(&tree).unwrap_err();
+        let err = read_at(&tree, &KnownClusters::default()).unwrap_err();
         assert_eq!(err.at(), "commit 3f2a1b0c9d8e");
         let lines: Vec<String> = err.to_string().lines().map(str::to_string).collect();
         assert_eq!(lines.len(), 2, "{lines:?}");
@@ -206,7 +211,10 @@ mod tests {
     #[test]
     fn an_app_repo_is_no_config_repo() {
         let tree = Files::with(&[(CONFIG_PATH, b"build:\n  image: registry.example.com/a\n")]);
-        assert!(read_at(&tree).unwrap().config_repo.is_none());
+        assert!(read_at(&tree, &KnownClusters::default())
+            .unwrap()
+            .config_repo
+            .is_none());
         let err = read_config_repo_at(&tree).unwrap_err();
         assert!(
             err.to_string()
@@ -218,13 +226,16 @@ mod tests {
     #[test]
     fn checking_finds_paths_the_tree_does_not_hold() {
         let tree = Files::with(&[(CONFIG_PATH, VALID)]);
-        assert!(read_at(&tree).is_ok(), "reading alone does not look");
-        let err = check_at(&tree).unwrap_err();
+        assert!(
+            read_at(&tree, &KnownClusters::default()).is_ok(),
+            "reading alone does not look"
+        );
+        let err = check_at(&tree, &KnownClusters::default()).unwrap_err();
         assert_eq!(
             err.to_string(),
             ".github/slipway.yml:3:11: `path` `envs/dev` of environment `dev` does not exist in the repository"
         );
         let filled = Files::with(&[(CONFIG_PATH, VALID), ("envs/dev/a.yaml", b"")]);
-        assert!(check_at(&filled).is_ok());
+        assert!(check_at(&filled, &KnownClusters::default()).is_ok());
     }
 }

@@ -29,10 +29,27 @@ pub(crate) struct Validated {
     /// Environments that declare `helm:`, with the valid files of their `helm.values`.
     pub helm: Vec<(String, Vec<String>)>,
     pub errors: Vec<ConfigError>,
-    /// Environments naming a cluster slipway does not know, apart from `errors`: the deploy
-    /// reads such a file and refuses those environments by name (see
-    /// [`super::parse_config_repo`]).
-    pub unknown_clusters: Vec<ConfigError>,
+    /// Every valid `cluster:` named, with its position: whether slipway knows it is the
+    /// server's to say ([`Validated::unknown_clusters`]); the deploy reads such a file and
+    /// refuses those environments by name (see [`super::parse_config_repo`]).
+    pub named_clusters: Vec<(Position, String)>,
+}
+
+impl Validated {
+    /// An error at each `cluster:` that `known` does not know.
+    pub fn unknown_clusters(&self, known: &KnownClusters) -> Vec<ConfigError> {
+        self.named_clusters
+            .iter()
+            .filter_map(|(position, name)| {
+                known.refusal(name).map(|refusal| {
+                    ConfigError::new(
+                        *position,
+                        format!("`cluster`: {refusal}; omit `cluster` or name a known one"),
+                    )
+                })
+            })
+            .collect()
+    }
 }
 
 /// Checks `raw`, whose shape errors (`shape_errors`) are kept with the others.
@@ -46,7 +63,7 @@ pub(crate) fn repo_config(
         errors: shape_errors,
         paths: Vec::new(),
         helm: Vec::new(),
-        unknown_clusters: Vec::new(),
+        named_clusters: Vec::new(),
     };
     let config_repo = raw
         .environments
@@ -87,7 +104,7 @@ pub(crate) fn repo_config(
         paths: check.paths,
         helm: check.helm,
         errors: check.errors,
-        unknown_clusters: check.unknown_clusters,
+        named_clusters: check.named_clusters,
     }
 }
 
@@ -98,7 +115,7 @@ struct Check<'l, 'a> {
     errors: Vec<ConfigError>,
     paths: Vec<(String, String)>,
     helm: Vec<(String, Vec<String>)>,
-    unknown_clusters: Vec<ConfigError>,
+    named_clusters: Vec<(Position, String)>,
 }
 
 impl Check<'_, '_> {
@@ -222,12 +239,11 @@ impl Check<'_, '_> {
                         loc.value(&at("cluster")),
                         format!("`cluster` `{c}` is not a valid cluster name; {DNS_LABEL_HELP}"),
                     );
-                } else if let Some(refusal) = KnownClusters::default().refusal(c) {
-                    // Named but unknown: deploying it anywhere would be deploying it wrong.
-                    self.unknown_clusters.push(ConfigError::new(
-                        loc.value(&at("cluster")),
-                        format!("`cluster`: {refusal}; omit `cluster` or name a known one"),
-                    ));
+                } else {
+                    // Named but perhaps unknown: deploying it anywhere else would be
+                    // deploying it wrong, so the strict readers check it against the server's.
+                    self.named_clusters
+                        .push((loc.value(&at("cluster")), c.clone()));
                 }
                 c.clone()
             }

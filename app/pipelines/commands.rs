@@ -450,11 +450,12 @@ impl Commands {
         let mirrors = self.context.mirrors.clone();
         let remote = Remote::new(clone_url).with_token(Token::new(token.token));
         let branch = format!("refs/heads/{default_branch}");
+        let known = self.context.clusters.clone();
         git::blocking(move || -> Result<Loaded, HandlerError> {
             let mirror = mirrors.fetch(&remote)?;
             let head = mirror.resolve(&branch)?;
             let tree = mirror.tree_at(&head.to_hex())?;
-            Ok(match config::read_at(&tree) {
+            Ok(match config::read_at(&tree, &known) {
                 Ok(parsed) => match parsed.config_repo {
                     Some(config) => Loaded::Config {
                         mirror: Box::new(mirror),

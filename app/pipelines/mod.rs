@@ -39,6 +39,8 @@ pub struct PipelineContext {
     pub fingerprint_key: FingerprintKey,
     /// Starts and signals long work (builds, deploys) that must not hold a queue worker.
     pub runs: Runs,
+    /// The clusters the server settings name: what `cluster:` may say.
+    pub clusters: crate::config::KnownClusters,
 }
 
 /// The handler table the server runs: installation bookkeeping, pushes (builds of app repos,

@@ -172,6 +172,9 @@ pub struct EnvironmentStatus {
     pub required_approvals: u32,
     /// The head's objects this environment may not hold ([`crate::policy::check`]).
     pub violations: Vec<Violation>,
+    /// The cluster it deploys to, when the report names it (the server knows several, or
+    /// the environment names one but `default`).
+    pub cluster: Option<String>,
 }
 
 impl EnvironmentStatus {
@@ -184,6 +187,7 @@ impl EnvironmentStatus {
             lock: Lock::Unknown,
             required_approvals,
             violations: Vec::new(),
+            cluster: None,
         }
     }
 }

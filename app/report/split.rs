@@ -421,6 +421,7 @@ fn status_context(status: &EnvironmentStatus) -> minijinja::Value {
         lock,
         locked,
         required_approvals => status.required_approvals,
+        cluster => status.cluster,
         refused => status.violations.len(),
         violations,
         unlisted => status.violations.len().saturating_sub(LISTED_VIOLATIONS),

@@ -28,7 +28,7 @@ use crate::github::{GitHub, RetryPolicy, SharedCredentials};
 use crate::pipelines::build::{Builds, ClusterAccess};
 use crate::pipelines::bumps::Bumper;
 use crate::pipelines::deploy::drift::DriftChecks;
-use crate::pipelines::deploy::{DeployAccess, Deploys};
+use crate::pipelines::deploy::{ClusterBackoff, DeployAccess, DeployClusters, Deploys};
 use crate::pipelines::missed_deliveries::{self, RecoveryConfig};
 use crate::pipelines::{self, PipelineContext};
 use crate::queue::{self, HandlerRegistry, QueueConfig, QueueHandle};
@@ -58,13 +58,16 @@ pub struct ServerOptions {
     pub run_kinds: RunKinds,
     pub runs: RunsConfig,
     pub scheduler: SchedulerConfig,
-    /// Which cluster builds run on.
+    /// The cluster `default` (builds run on `BUILD_CLUSTER`, `default` unless set; the other
+    /// clusters come from the `CLUSTERS` setting).
     pub cluster: ClusterChoice,
+    /// How long a deploy whose cluster is unreachable waits before it tries again.
+    pub cluster_backoff: ClusterBackoff,
     /// How often the drift job looks for environments whose check is due.
     pub drift_tick: Duration,
 }
 
-/// Where builds run.
+/// How the cluster `default` is reached.
 #[derive(Clone)]
 pub enum ClusterChoice {
     /// The `KUBECONFIG` setting, else `~/.kube/config`, else the pod's service account; none
@@ -92,6 +95,7 @@ impl ServerOptions {
             runs: RunsConfig::default(),
             scheduler: SchedulerConfig::for_this_process(),
             cluster: ClusterChoice::Infer,
+            cluster_backoff: ClusterBackoff::default(),
             drift_tick: crate::pipelines::deploy::drift::DRIFT_TICK,
         }
     }
@@ -113,6 +117,8 @@ pub(crate) struct AppState {
     pub credentials_arrived: Arc<Notify>,
     /// Whether builds reach a cluster.
     pub cluster: ClusterAccess,
+    /// Every cluster deploys may use, for `/readyz`.
+    pub clusters: DeployClusters,
 }
 
 /// A started server.
@@ -160,6 +166,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         runs: runs_config,
         scheduler: scheduler_config,
         cluster,
+        cluster_backoff,
         drift_tick,
     } = options;
     let mut run_kinds = run_kinds;
@@ -194,12 +201,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         settings.build.builder,
     )
     .context("cannot use the build template")?;
-    let cluster = cluster_access(
-        cluster,
-        settings.kubeconfig.as_deref(),
-        &settings.build.namespace,
-    )
-    .await;
+    let (cluster, clusters) = connect_clusters(cluster, &settings).await?;
     let builds = Builds::new(
         github.clone(),
         mirrors.clone(),
@@ -208,13 +210,16 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         template,
         settings.build.clone(),
         Bumper::new(github.clone(), mirrors.clone(), store.clone()),
+        clusters.known().clone(),
     );
     builds.register_kind(&mut run_kinds);
     let deploys = Deploys::new(
         github.clone(),
         mirrors.clone(),
         store.clone(),
-        deploy_access(&cluster),
+        clusters.clone(),
+        cluster_backoff,
+        metrics.clone(),
     );
     deploys.register_kind(&mut run_kinds);
     // Runs start before the handlers, which start runs of their own.
@@ -227,6 +232,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         mirrors,
         fingerprint_key,
         runs: runs.clone(),
+        clusters: clusters.known().clone(),
     };
     let mut handlers = HandlerRegistry::new();
     pipelines::register_all(&mut handlers, &context, &builds, &deploys);
@@ -270,6 +276,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         setup_token,
         credentials_arrived: credentials_arrived.clone(),
         cluster,
+        clusters,
     });
     let webhook_router = webhook_router(state.clone());
     let ops_router = ops_router(state);
@@ -335,35 +342,60 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
     })
 }
 
-/// The cluster builds run on, or why there is none.
-async fn cluster_access(
-    choice: ClusterChoice,
-    kubeconfig: Option<&str>,
-    namespace: &str,
-) -> ClusterAccess {
-    let client = match choice {
-        ClusterChoice::Client(client) => client,
-        ClusterChoice::Unavailable(reason) => return ClusterAccess::Unavailable(reason),
-        ClusterChoice::Infer => match crate::cluster::connect(kubeconfig).await {
-            Ok(client) => client,
-            Err(err) => {
-                let reason = err.to_string();
-                tracing::warn!(reason, "builds and deploys cannot run: no cluster");
-                return ClusterAccess::Unavailable(reason);
-            }
-        },
-    };
-    ClusterAccess::Ready(BuildCluster::new(client, namespace))
-}
-
-/// Deploys go to the cluster builds run on: slipway's own.
-fn deploy_access(cluster: &ClusterAccess) -> DeployAccess {
-    match cluster {
-        ClusterAccess::Ready(builds) => {
-            DeployAccess::Ready(crate::cluster::Deployer::new(builds.client()))
-        }
-        ClusterAccess::Unavailable(reason) => DeployAccess::Unavailable(reason.clone()),
+/// Every cluster the settings name, each connected (no request is made: a cluster that is down
+/// is still known, and its deploys wait for it), and the one builds run on. A `CLUSTERS` that
+/// cannot be used, or a `BUILD_CLUSTER` it does not name, stops start-up.
+async fn connect_clusters(
+    default: ClusterChoice,
+    settings: &Settings,
+) -> anyhow::Result<(ClusterAccess, DeployClusters)> {
+    let named = crate::cluster::ClusterSettings::load(
+        settings.kubeconfig.as_deref(),
+        settings.clusters.as_deref(),
+    )?;
+    let known = named.known();
+    if let Some(refusal) = known.refusal(&settings.build_cluster) {
+        anyhow::bail!("BUILD_CLUSTER: {refusal}");
     }
+    let mut deploy = Vec::new();
+    let mut builds = None;
+    for source in named.sources() {
+        let client = if source.name == crate::config::DEFAULT_CLUSTER {
+            match &default {
+                ClusterChoice::Client(client) => Ok(client.clone()),
+                ClusterChoice::Unavailable(reason) => Err(reason.clone()),
+                ClusterChoice::Infer => source.connect().await.map_err(|err| err.to_string()),
+            }
+        } else {
+            source.connect().await.map_err(|err| err.to_string())
+        };
+        if let Err(reason) = &client {
+            tracing::warn!(cluster = %source.name, reason, "no deploys (or builds) can run on this cluster");
+        }
+        if source.name == settings.build_cluster {
+            builds = Some(match &client {
+                Ok(client) => ClusterAccess::Ready(BuildCluster::new(
+                    client.clone(),
+                    &settings.build.namespace,
+                )),
+                Err(reason) => ClusterAccess::Unavailable(reason.clone()),
+            });
+        }
+        let access = match client {
+            Ok(client) => DeployAccess::Ready(crate::cluster::Deployer::new(client)),
+            Err(reason) => DeployAccess::Unavailable(reason),
+        };
+        // A cluster of CLUSTERS whose client could not be made (its exec plugin failed, say)
+        // is tried again when a deploy or `/readyz` needs it; `default` without one is a
+        // slipway without a cluster, as it always was.
+        let retry = (source.name != crate::config::DEFAULT_CLUSTER).then(|| source.clone());
+        deploy.push((source.name.clone(), access, retry));
+    }
+    let builds = builds.unwrap_or_else(|| {
+        ClusterAccess::Unavailable(format!("no cluster `{}`", settings.build_cluster))
+    });
+    tracing::info!(clusters = ?known.names(), build_cluster = %settings.build_cluster, "clusters");
+    Ok((builds, DeployClusters::new(deploy)))
 }
 
 /// What whoever can reach the webhook URL gets: webhook ingress, the setup flow (which answers

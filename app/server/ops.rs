@@ -11,6 +11,7 @@ use super::setup::{escape_html, setup_url};
 use super::AppState;
 use crate::commands::replies::lock_time;
 use crate::pipelines::build::ClusterAccess;
+use crate::pipelines::deploy::DeployAccess;
 use crate::store::DeployRecord;
 
 pub(super) async fn healthz() -> &'static str {
@@ -35,21 +36,9 @@ pub(super) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         "ready".to_string()
     };
     // Without a cluster slipway still previews and answers commands, so it stays ready; the
-    // body says what does not work.
-    let mut notes = Vec::new();
-    match &state.cluster {
-        ClusterAccess::Unavailable(reason) => {
-            notes.push(format!("builds and deploys cannot run: {reason}"))
-        }
-        ClusterAccess::Ready(cluster) => {
-            if let Err(err) = cluster.check_access().await {
-                notes.push(format!(
-                    "builds cannot run: {}",
-                    crate::failure::chain(&err)
-                ));
-            }
-        }
-    }
+    // body has one line per cluster saying whether it answers and accepts slipway, and says
+    // when renders get no network namespace of their own.
+    let mut notes = cluster_lines(&state).await;
     let isolation = crate::render::network_isolation();
     if *isolation != crate::render::NetworkIsolation::Isolated {
         notes.push(isolation.summary());
@@ -69,6 +58,63 @@ pub(super) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
+/// How long `/readyz` waits for one cluster's answer.
+const CLUSTER_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// One line per cluster, in the settings' order, all asked at once: `cluster `prod`: reachable,
+/// credentials accepted`, or why not; the build cluster's line says whether builds can run.
+async fn cluster_lines(state: &AppState) -> Vec<String> {
+    let build_cluster = state.settings.build_cluster.as_str();
+    let probes = state.clusters.names().iter().map(|name| async move {
+        let name = name.as_str();
+        let builds = name == build_cluster;
+        let access = match state.clusters.reach(name).await {
+            Ok(access) => access,
+            Err(refusal) => return refusal,
+        };
+        let deployer = match &access {
+            DeployAccess::Unavailable(reason) if builds => {
+                return format!("cluster `{name}`: builds and deploys cannot run: {reason}")
+            }
+            DeployAccess::Unavailable(reason) => {
+                return format!("cluster `{name}`: deploys cannot run: {reason}")
+            }
+            DeployAccess::Ready(deployer) => deployer,
+        };
+        let reached = tokio::time::timeout(CLUSTER_PROBE_TIMEOUT, deployer.check_reachable()).await;
+        match reached {
+            Err(_) => format!(
+                "cluster `{name}`: unreachable: no answer within {}s",
+                CLUSTER_PROBE_TIMEOUT.as_secs()
+            ),
+            Ok(Err(err)) if matches!(err.code(), Some(401 | 403)) => format!(
+                "cluster `{name}`: refuses slipway's credentials: {}",
+                crate::failure::chain(&err)
+            ),
+            Ok(Err(err)) => format!(
+                "cluster `{name}`: unreachable: {}",
+                crate::failure::chain(&err)
+            ),
+            Ok(Ok(())) if !builds => format!("cluster `{name}`: reachable, credentials accepted"),
+            Ok(Ok(())) => match &state.cluster {
+                ClusterAccess::Ready(cluster) => match cluster.check_access().await {
+                    Ok(()) => {
+                        format!("cluster `{name}`: reachable, credentials accepted, builds can run")
+                    }
+                    Err(err) => format!(
+                        "cluster `{name}`: reachable, credentials accepted; builds cannot run: {}",
+                        crate::failure::chain(&err)
+                    ),
+                },
+                ClusterAccess::Unavailable(reason) => {
+                    format!("cluster `{name}`: builds cannot run: {reason}")
+                }
+            },
+        }
+    });
+    futures::future::join_all(probes).await
+}
+
 pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     (
         [(
@@ -83,15 +129,27 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 /// How many deploys the status page lists.
 const RECENT_DEPLOYS: u32 = 20;
 
+/// The cluster a deploy went to, as its stored detail names it (`default` when it names none:
+/// a slipway with one cluster, or a deploy from before clusters had names).
+fn cluster_of(deploy: &DeployRecord) -> String {
+    deploy
+        .detail
+        .as_deref()
+        .and_then(|detail| serde_json::from_str::<serde_json::Value>(detail).ok())
+        .and_then(|detail| detail["outcome"]["cluster"].as_str().map(str::to_string))
+        .unwrap_or_else(|| crate::config::DEFAULT_CLUSTER.to_string())
+}
+
 /// One deploy as a row of the status page; every stored value HTML-escaped.
 fn deploy_row(deploy: &DeployRecord) -> String {
     let short: String = deploy.merge_sha.chars().take(7).collect();
     format!(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td>\
-         <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td>\
+         <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
         escape_html(&lock_time(deploy.started_at)),
         escape_html(&deploy.repository),
         escape_html(&deploy.environment),
+        escape_html(&cluster_of(deploy)),
         escape_html(&short),
         deploy
             .pull_number
@@ -173,7 +231,7 @@ where GitHub sends the browser back; do the whole setup in the browser that open
 <h2>Last errors</h2>
 <table><tr><th>delivery</th><th>event</th><th>state</th><th>error</th></tr>{error_rows}</table>
 <h2>Last deploys</h2>
-<table><tr><th>started</th><th>repository</th><th>environment</th><th>commit</th><th>pull request</th><th>outcome</th><th>created</th><th>configured</th><th>unchanged</th><th>pruned</th><th>finished</th></tr>{deploy_rows}</table>
+<table><tr><th>started</th><th>repository</th><th>environment</th><th>cluster</th><th>commit</th><th>pull request</th><th>outcome</th><th>created</th><th>configured</th><th>unchanged</th><th>pruned</th><th>finished</th></tr>{deploy_rows}</table>
 </body></html>"#,
         app_id = credentials.app_id,
         isolation = escape_html(&crate::render::network_isolation().summary()),

@@ -57,9 +57,26 @@ pub enum WebhookOrder {
     PushFirst,
 }
 
+/// Clusters besides `default`, each a fake API server, given to slipway as a `CLUSTERS`
+/// directory laid out as a Secret volume mounts one Secret per cluster.
+pub struct OtherClusters {
+    /// Name and API server of each.
+    pub clusters: Vec<(String, FakeKube)>,
+    /// Names that reach the API server of `default` too.
+    pub aliases: Vec<String>,
+    /// Kubeconfigs written instead of the token one [`FakeKube::kubeconfig`] makes, by name.
+    pub kubeconfigs: Vec<(String, String)>,
+    /// How long a deploy waits for an unreachable cluster before it tries again.
+    pub backoff: Duration,
+}
+
 pub struct DeployWorld {
     pub work: TestRepo,
     drift_tick: Option<Duration>,
+    /// The `CLUSTERS` directory and the backoff, when the world has clusters besides `default`.
+    clusters_dir: Option<(tempfile::TempDir, Duration)>,
+    /// The clusters besides `default`, by name.
+    pub others: Vec<(String, FakeKube)>,
     _bare_dir: tempfile::TempDir,
     pub bare: PathBuf,
     pub fake: FakeGitHub,
@@ -81,15 +98,70 @@ impl DeployWorld {
 
     /// [`Self::with_config`], the drift job looking for due checks every `tick`.
     pub async fn with_drift_tick(config: &str, tick: Option<Duration>) -> DeployWorld {
-        Self::build(config, tick, true).await
+        Self::build(config, tick, true, None).await
     }
 
     /// The world of a slipway set up without a cluster (previews and commands only).
     pub async fn without_cluster() -> DeployWorld {
-        Self::build(CONFIG, None, false).await
+        Self::build(CONFIG, None, false, None).await
     }
 
-    async fn build(config: &str, tick: Option<Duration>, cluster: bool) -> DeployWorld {
+    /// [`Self::with_drift_tick`] with `others` named in slipway's `CLUSTERS` setting besides
+    /// `default` (the world's `kube`).
+    pub async fn with_clusters(
+        config: &str,
+        tick: Option<Duration>,
+        others: OtherClusters,
+    ) -> DeployWorld {
+        Self::build(config, tick, true, Some(others)).await
+    }
+
+    /// A Secret volume of one kubeconfig Secret per cluster, as the kubelet mounts it: the
+    /// files in a timestamped directory, `..data` pointing at it, and a top-level symlink per
+    /// key.
+    fn secret_volume(
+        others: &[(String, FakeKube)],
+        kubeconfigs: &[(String, String)],
+    ) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let stamped = dir.path().join("..2026_12_07_10_00_00.000000001");
+        std::fs::create_dir(&stamped).expect("the timestamped directory");
+        for (name, kube) in others {
+            let text = kubeconfigs
+                .iter()
+                .find(|(given, _)| given == name)
+                .map(|(_, text)| text.clone())
+                .unwrap_or_else(|| kube.kubeconfig(name));
+            std::fs::write(stamped.join(name), text).expect("a kubeconfig");
+            std::os::unix::fs::symlink(format!("..data/{name}"), dir.path().join(name))
+                .expect("the key's symlink");
+        }
+        std::os::unix::fs::symlink("..2026_12_07_10_00_00.000000001", dir.path().join("..data"))
+            .expect("..data");
+        dir
+    }
+
+    fn with_world_clusters(
+        mut builder: crate::support::TestServerBuilder,
+        clusters_dir: &Option<(tempfile::TempDir, Duration)>,
+    ) -> crate::support::TestServerBuilder {
+        if let Some((dir, backoff)) = clusters_dir {
+            builder = builder
+                .var("CLUSTERS", dir.path().to_str().expect("a UTF-8 path"))
+                .cluster_backoff(slipway::pipelines::deploy::ClusterBackoff {
+                    first: *backoff,
+                    max: *backoff * 4,
+                });
+        }
+        builder
+    }
+
+    async fn build(
+        config: &str,
+        tick: Option<Duration>,
+        cluster: bool,
+        others: Option<OtherClusters>,
+    ) -> DeployWorld {
         let work = TestRepo::new();
         work.write(".github/slipway.yml", config);
         for (env, ns) in [("dev", DEV_NS), ("prod", PROD_NS)] {
@@ -125,10 +197,29 @@ impl DeployWorld {
         if let Some(tick) = tick {
             builder = builder.drift_tick(tick);
         }
+        let (clusters_dir, others) = match others {
+            Some(others) => {
+                let mut clusters = others.clusters;
+                for alias in others.aliases {
+                    clusters.push((alias, kube.clone()));
+                }
+                (
+                    Some((
+                        Self::secret_volume(&clusters, &others.kubeconfigs),
+                        others.backoff,
+                    )),
+                    clusters,
+                )
+            }
+            None => (None, Vec::new()),
+        };
+        builder = Self::with_world_clusters(builder, &clusters_dir);
         let server = builder.start().await;
         DeployWorld {
             work,
             drift_tick: tick,
+            clusters_dir,
+            others,
             _bare_dir: bare_dir,
             bare,
             fake,
@@ -503,6 +594,18 @@ impl DeployWorld {
         }
     }
 
+    /// The API server of cluster `name` (`default`: the world's `kube`).
+    pub fn cluster(&self, name: &str) -> &FakeKube {
+        if name == "default" {
+            return &self.kube;
+        }
+        self.others
+            .iter()
+            .find(|(other, _)| other == name)
+            .map(|(_, kube)| kube)
+            .unwrap_or_else(|| panic!("no cluster {name} in this world"))
+    }
+
     /// The objects of `resource` in `namespace` now.
     pub fn objects(&self, resource: &str, namespace: &str) -> Vec<Value> {
         self.kube.objects(resource, namespace)
@@ -542,6 +645,7 @@ impl DeployWorld {
         if let Some(tick) = self.drift_tick {
             builder = builder.drift_tick(tick);
         }
+        builder = Self::with_world_clusters(builder, &self.clusters_dir);
         self.server = Some(builder.start().await);
     }
 }

@@ -70,6 +70,7 @@ pub struct TestServerBuilder {
     cluster: ClusterChoice,
     runs: Option<slipway::runs::RunsConfig>,
     drift_tick: Option<Duration>,
+    cluster_backoff: Option<slipway::pipelines::deploy::ClusterBackoff>,
 }
 
 /// What a test server without a cluster says about it.
@@ -104,6 +105,12 @@ impl TestServerBuilder {
     /// How often the drift job looks for due checks (slipway's default is a minute).
     pub fn drift_tick(mut self, tick: Duration) -> Self {
         self.drift_tick = Some(tick);
+        self
+    }
+
+    /// How long a deploy waits for an unreachable cluster before it tries again.
+    pub fn cluster_backoff(mut self, backoff: slipway::pipelines::deploy::ClusterBackoff) -> Self {
+        self.cluster_backoff = Some(backoff);
         self
     }
 
@@ -156,6 +163,9 @@ impl TestServerBuilder {
         }
         if let Some(tick) = self.drift_tick {
             options.drift_tick = tick;
+        }
+        if let Some(backoff) = self.cluster_backoff {
+            options.cluster_backoff = backoff;
         }
         let running = slipway::server::start(options)
             .await
@@ -216,6 +226,7 @@ impl TestServer {
             cluster: ClusterChoice::Unavailable(NO_TEST_CLUSTER.to_string()),
             runs: None,
             drift_tick: None,
+            cluster_backoff: None,
         }
     }
 

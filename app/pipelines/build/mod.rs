@@ -76,10 +76,13 @@ struct Inner {
     template: BuildTemplate,
     settings: BuildSettings,
     bumper: Bumper,
+    /// The clusters the server settings name (a combined repo's `environments:` may name them).
+    clusters: crate::config::KnownClusters,
     templates: &'static Templates,
 }
 
 impl Builds {
+    #[allow(clippy::too_many_arguments)] // each is one of the server's parts
     pub fn new(
         github: GitHub,
         mirrors: Arc<Mirrors>,
@@ -88,6 +91,7 @@ impl Builds {
         template: BuildTemplate,
         settings: BuildSettings,
         bumper: Bumper,
+        clusters: crate::config::KnownClusters,
     ) -> Builds {
         Builds {
             inner: Arc::new(Inner {
@@ -98,6 +102,7 @@ impl Builds {
                 template,
                 settings,
                 bumper,
+                clusters,
                 templates: Templates::builtin(),
             }),
         }
@@ -474,6 +479,7 @@ impl Builds {
         }
         let mirror = self.mirror_fresh(installation_id, repository).await?;
         let head_ref = format!("refs/heads/{default_branch}");
+        let known = self.inner.clusters.clone();
         let governing =
             git::blocking(move || -> Result<Result<AppConfig, String>, HandlerError> {
                 let head = match mirror.resolve(&head_ref) {
@@ -483,7 +489,7 @@ impl Builds {
                     }
                 };
                 let tree = mirror.tree_at(&head.to_hex())?;
-                Ok(Ok(match config::read_at(&tree) {
+                Ok(Ok(match config::read_at(&tree, &known) {
                     Ok(found) => match found.app_repo {
                         Some(app) => AppConfig::Build(app),
                         None => AppConfig::Ignored(Ignored::NoBuildSection(repo)),
@@ -547,9 +553,10 @@ impl Builds {
         let mirror = self.mirror_with(installation_id, repository, sha).await?;
         let repo = repository.full_name.to_string();
         let sha = *sha;
+        let known = self.inner.clusters.clone();
         git::blocking(move || -> Result<AppConfig, HandlerError> {
             let tree = mirror.tree_at(&sha.to_hex())?;
-            Ok(match config::read_at(&tree) {
+            Ok(match config::read_at(&tree, &known) {
                 Ok(found) => match found.app_repo {
                     Some(app) => AppConfig::Build(app),
                     None => AppConfig::Ignored(Ignored::NoBuildSection(repo)),

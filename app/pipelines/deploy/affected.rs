@@ -77,10 +77,11 @@ pub fn affected_environments(
     repo: &LocalRepo,
     change: &CommitId,
     before: &CommitId,
+    known: &config::KnownClusters,
 ) -> Result<Affected, AffectedError> {
     let (change, before) = (change.to_hex(), before.to_hex());
     let config = config::read_config_repo_at(&repo.tree_at(&before)?)?;
-    let changed = declared_at(&repo.tree_at(&change)?)?;
+    let changed = declared_at(&repo.tree_at(&change)?, known)?;
     // Only whether the two sides are equal matters here, and Secret values are fingerprinted
     // with one key on both sides, so any key gives the same answer; none leaves this call.
     let key = FingerprintKey::generate();
@@ -156,8 +157,11 @@ enum Declared {
     },
 }
 
-fn declared_at(tree: &dyn TreeSource) -> Result<Declared, AffectedError> {
-    match config::read_at(tree) {
+fn declared_at(
+    tree: &dyn TreeSource,
+    known: &config::KnownClusters,
+) -> Result<Declared, AffectedError> {
+    match config::read_at(tree, known) {
         Ok(parsed) => Ok(parsed
             .config_repo
             .map_or(Declared::Nothing, Declared::Config)),

@@ -42,10 +42,11 @@ pub fn decide(
     affected: &AffectedEnvironment,
     lock: Option<&EnvironmentLock>,
     origin: Origin<'_>,
+    known: &crate::config::KnownClusters,
 ) -> Decision {
     let env = &affected.environment;
     // Before anything else: a deploy to a cluster slipway does not know goes nowhere.
-    if let Some(message) = crate::config::KnownClusters::default().refusal(&env.cluster) {
+    if let Some(message) = known.refusal(&env.cluster) {
         return Decision::Refuse(DeployResult::ApplyFailed {
             object: None,
             message,
@@ -136,6 +137,20 @@ mod tests {
     use crate::config::parse_config_repo;
     use crate::render::K8sObject;
     use serde_json::json;
+
+    /// The decision of a slipway that knows only `default`.
+    fn decide(
+        affected: &AffectedEnvironment,
+        lock: Option<&EnvironmentLock>,
+        origin: Origin<'_>,
+    ) -> Decision {
+        super::decide(
+            affected,
+            lock,
+            origin,
+            &crate::config::KnownClusters::default(),
+        )
+    }
 
     fn affected(required: u32) -> AffectedEnvironment {
         let text = format!(
@@ -240,6 +255,21 @@ mod tests {
             Decision::Refuse(DeployResult::ApplyFailed {
                 object: None,
                 message: "unknown cluster `prod-eu`: this slipway knows `default`".into()
+            })
+        );
+        // A slipway whose settings name `prod-eu` deploys it, and says which it knows otherwise.
+        let known = crate::config::KnownClusters::new(["default", "prod-eu"]);
+        assert_eq!(
+            super::decide(&elsewhere, None, origin, &known),
+            Decision::Deploy
+        );
+        elsewhere.environment.cluster = "prod-us".into();
+        assert_eq!(
+            super::decide(&elsewhere, None, origin, &known),
+            Decision::Refuse(DeployResult::ApplyFailed {
+                object: None,
+                message: "unknown cluster `prod-us`: this slipway knows `default`, `prod-eu`"
+                    .into()
             })
         );
     }

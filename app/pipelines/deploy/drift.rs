@@ -40,6 +40,21 @@ pub enum DriftFinding {
     Reported { issue: u64 },
     /// It differs, and a deploy of the deployed commit puts it back.
     Healing,
+    /// The environment's cluster does not answer or refuses slipway: nothing is known about
+    /// drift, so nothing is reported as drift (no issue opened, none closed).
+    ClusterUnreachable { reason: String },
+}
+
+impl DriftFinding {
+    /// The metric's name of the finding.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DriftFinding::InSync => "in_sync",
+            DriftFinding::Reported { .. } => "drift",
+            DriftFinding::Healing => "healing",
+            DriftFinding::ClusterUnreachable { .. } => "cluster_unreachable",
+        }
+    }
 }
 
 /// The drift checks of every deployed environment. Cheap to clone.
@@ -77,9 +92,6 @@ impl DriftChecks {
     /// Checks every deployed environment whose `drift_interval` has passed since its last
     /// check (or its last deploy). A failure is logged and tried at the next tick.
     pub async fn check_due(&self) {
-        if let DeployAccess::Unavailable(_) = self.deploys.cluster() {
-            return;
-        }
         let environments = match self.deploys.inner.store.deployed_environments().await {
             Ok(found) => found,
             Err(err) => {
@@ -89,6 +101,14 @@ impl DriftChecks {
         };
         for (repo, environment) in environments {
             match self.check(&repo, &environment, false).await {
+                Ok(Some(DriftFinding::ClusterUnreachable { reason })) => {
+                    tracing::warn!(
+                        repo,
+                        environment,
+                        reason,
+                        "no drift check: cluster unreachable"
+                    )
+                }
                 Ok(Some(finding)) => {
                     tracing::info!(repo, environment, ?finding, "drift checked")
                 }
@@ -123,9 +143,6 @@ impl DriftChecks {
         if inner.store.active_run(&target).await?.is_some() {
             return Ok(None);
         }
-        let DeployAccess::Ready(deployer) = self.deploys.cluster() else {
-            return Ok(None);
-        };
         let (sha, config_sha): (CommitId, CommitId) =
             (record.merge_sha.parse()?, stored.config_sha.parse()?);
         let token = inner
@@ -147,9 +164,9 @@ impl DriftChecks {
         let Some(env) = env else {
             return Ok(None);
         };
-        // The cluster slipway has is not the one an unknown name means: comparing with it
-        // would report (and heal) drift against the wrong cluster.
-        if let Some(refusal) = crate::config::KnownClusters::default().refusal(&env.cluster) {
+        // Another cluster is not the one an unknown name means: comparing with it would
+        // report (and heal) drift against the wrong cluster.
+        if let Err(refusal) = self.deploys.clusters().get(&env.cluster) {
             tracing::warn!(repo, environment, refusal, "no drift check");
             return Ok(None);
         }
@@ -172,6 +189,26 @@ impl DriftChecks {
         if !now && !due {
             return Ok(None);
         }
+        let access = self
+            .deploys
+            .clusters()
+            .reach(&env.cluster)
+            .await
+            .map_err(HandlerError::permanent)?;
+        let deployer = match access {
+            DeployAccess::Ready(deployer) => deployer,
+            DeployAccess::Unavailable(reason) => {
+                self.checked
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key, now_millis());
+                let finding = DriftFinding::ClusterUnreachable {
+                    reason: format!("cluster `{}`: {reason}", env.cluster),
+                };
+                self.count(&env.cluster, &finding);
+                return Ok(Some(finding));
+            }
+        };
         // Rendered as its deploy rendered it: with the deployed commit's own settings.
         let (name, hex) = (env.name.clone(), sha.to_hex());
         let objects = git::blocking(move || -> Result<_, HandlerError> {
@@ -182,20 +219,33 @@ impl DriftChecks {
         })
         .await?
         .map_err(|err| HandlerError::permanent(crate::failure::chain(&err)))?;
-        let inventory = Inventory {
-            repository: repo.to_string(),
-            environment: environment.to_string(),
-        };
+        let inventory = Inventory::in_cluster(repo, environment, &env.cluster);
         let previous: Vec<_> = stored
             .outcome
             .objects
             .iter()
             .map(|o| o.object.clone())
             .collect();
-        let drift = deployer
-            .drift_since(&objects, &inventory, &previous)
-            .await
-            .map_err(|err| HandlerError::retryable(crate::failure::chain(&err)))?;
+        let drift = match deployer.drift_since(&objects, &inventory, &previous).await {
+            Ok(drift) => drift,
+            // No answer is not "nothing there": never drift, and tried again at the next tick.
+            Err(err) if err.is_transient() || matches!(err.code(), Some(401 | 403)) => {
+                self.checked
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key, now_millis());
+                let finding = DriftFinding::ClusterUnreachable {
+                    reason: format!(
+                        "cluster `{}` unreachable: {}",
+                        env.cluster,
+                        crate::failure::chain(&err)
+                    ),
+                };
+                self.count(&env.cluster, &finding);
+                return Ok(Some(finding));
+            }
+            Err(err) => return Err(HandlerError::retryable(crate::failure::chain(&err))),
+        };
         self.checked
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -229,6 +279,7 @@ impl DriftChecks {
                     .close_issue_with_comment(installation, &repo_ref, issue.number, &comment)
                     .await?;
             }
+            self.count(&env.cluster, &DriftFinding::InSync);
             return Ok(Some(DriftFinding::InSync));
         }
         if env.self_heal {
@@ -238,6 +289,7 @@ impl DriftChecks {
                 html_url: stored.html_url.clone(),
                 installation_id: installation,
                 environment: environment.to_string(),
+                cluster: env.cluster.clone(),
                 sha: record.merge_sha.clone(),
                 config_sha: stored.config_sha.clone(),
                 pull: None,
@@ -246,6 +298,7 @@ impl DriftChecks {
                 health_timeout: env.health_timeout,
             };
             self.deploys.start_deploy(&self.runs, request).await?;
+            self.count(&env.cluster, &DriftFinding::Healing);
             return Ok(Some(DriftFinding::Healing));
         }
         let title = text::issue_title(templates, &facts)?;
@@ -277,7 +330,17 @@ impl DriftChecks {
                     .number
             }
         };
-        Ok(Some(DriftFinding::Reported { issue: number }))
+        let finding = DriftFinding::Reported { issue: number };
+        self.count(&env.cluster, &finding);
+        Ok(Some(finding))
+    }
+
+    fn count(&self, cluster: &str, finding: &DriftFinding) {
+        crate::telemetry::Metrics::count_cluster(
+            &self.deploys.inner.metrics.drift_checks,
+            cluster,
+            finding.name(),
+        );
     }
 }
 

@@ -49,6 +49,10 @@ pub struct DeployProgress {
     pub html_url: Option<String>,
     pub installation_id: i64,
     pub environment: String,
+    /// The cluster the environment names (`cluster:` at `config_sha`); runs stored before
+    /// clusters had names deploy to `default`.
+    #[serde(default = "default_cluster")]
+    pub cluster: String,
     /// The commit deployed.
     pub sha: String,
     /// Where `.github/slipway.yml` is read: the commit before the change (a merge's first
@@ -75,6 +79,13 @@ pub struct DeployProgress {
     /// Step failures in a row that may pass.
     #[serde(default)]
     pub failures: u32,
+    /// Tries in a row that found the cluster unreachable (or refusing slipway).
+    #[serde(default)]
+    pub unreachable: u32,
+}
+
+fn default_cluster() -> String {
+    crate::config::DEFAULT_CLUSTER.to_string()
 }
 
 impl DeployProgress {

@@ -67,7 +67,14 @@ impl Deploys {
             pruned: progress.pruned.clone(),
             conflicts: progress.conflicts.clone(),
             check_run_url: progress.check_run_url(),
+            cluster: self.named_cluster(&progress.cluster),
         }
+    }
+
+    /// `cluster` when the texts name it: the server knows several, or it is not `default`.
+    pub(super) fn named_cluster(&self, cluster: &str) -> Option<String> {
+        let several = self.inner.clusters.known().names().len() > 1;
+        (several || cluster != crate::config::DEFAULT_CLUSTER).then(|| cluster.to_string())
     }
 
     pub(super) fn stored(&self, progress: &DeployProgress, outcome: DeployOutcome) -> StoredDeploy {
@@ -122,11 +129,21 @@ impl Deploys {
         let request = DeploymentRequest {
             git_ref: progress.sha.clone(),
             environment: progress.environment.clone(),
-            description: Some(format!("slipway deploys {}", short(&progress.sha))),
+            description: Some(match self.named_cluster(&progress.cluster) {
+                Some(cluster) => format!(
+                    "slipway deploys {} on cluster {cluster}",
+                    short(&progress.sha)
+                ),
+                None => format!("slipway deploys {}", short(&progress.sha)),
+            }),
             production_environment: production,
             transient_environment: false,
             payload: serde_json::json!({
-                "slipway": { "pull_request": progress.pull, "trigger": progress.trigger },
+                "slipway": {
+                    "pull_request": progress.pull,
+                    "trigger": progress.trigger,
+                    "cluster": progress.cluster,
+                },
             }),
         };
         let id = github

@@ -76,6 +76,14 @@ pub enum DeployResult {
     NoCluster {
         reason: String,
     },
+    /// Still under way: the environment's cluster does not answer or refuses slipway, and the
+    /// deploy tries again in `retry_in`.
+    ClusterUnreachable {
+        cluster: String,
+        /// `unreachable: …` or `refuses slipway: …`.
+        reason: String,
+        retry_in: String,
+    },
 }
 
 impl DeployResult {
@@ -92,13 +100,14 @@ impl DeployResult {
             DeployResult::Locked { .. } => "locked",
             DeployResult::Superseded { .. } => "superseded",
             DeployResult::NoCluster { .. } => "no_cluster",
+            DeployResult::ClusterUnreachable { .. } => "cluster_unreachable",
         }
     }
 
     /// The check run's conclusion; `None` while the deploy runs.
     pub fn conclusion(&self) -> Option<CheckConclusion> {
         Some(match self {
-            DeployResult::InProgress => return None,
+            DeployResult::InProgress | DeployResult::ClusterUnreachable { .. } => return None,
             DeployResult::Succeeded => CheckConclusion::Success,
             DeployResult::ApplyFailed { .. }
             | DeployResult::Unhealthy { .. }
@@ -118,7 +127,9 @@ impl DeployResult {
     /// The GitHub deployment status that goes with it.
     pub fn deployment_state(&self) -> DeploymentState {
         match self {
-            DeployResult::InProgress => DeploymentState::InProgress,
+            DeployResult::InProgress | DeployResult::ClusterUnreachable { .. } => {
+                DeploymentState::InProgress
+            }
             DeployResult::Succeeded => DeploymentState::Success,
             DeployResult::ApplyFailed { .. }
             | DeployResult::Unhealthy { .. }
@@ -150,6 +161,10 @@ pub struct DeployOutcome {
     pub conflicts: Vec<ConflictTaken>,
     /// The deploy's check run on GitHub, linked from the comment.
     pub check_run_url: Option<String>,
+    /// The cluster the environment deploys to, named in the texts when the server knows
+    /// several (or the environment names one but `default`); `None`: not named.
+    #[serde(default)]
+    pub cluster: Option<String>,
 }
 
 impl DeployOutcome {
@@ -234,6 +249,10 @@ struct Facts {
     superseded_by: String,
     superseded_by_pull: Option<u64>,
     conflicts: Vec<ConflictItem>,
+    cluster: Option<String>,
+    /// The cluster a deploy waits for.
+    waiting_for: String,
+    retry_in: String,
 }
 
 fn short(sha: &str) -> String {
@@ -270,6 +289,9 @@ fn facts(outcome: &DeployOutcome, items: usize) -> Facts {
         lock_reason: None,
         superseded_by: String::new(),
         superseded_by_pull: None,
+        cluster: outcome.cluster.clone(),
+        waiting_for: String::new(),
+        retry_in: String::new(),
         conflicts: outcome
             .conflicts
             .iter()
@@ -325,6 +347,15 @@ fn facts(outcome: &DeployOutcome, items: usize) -> Facts {
             facts.superseded_by_pull = *by_pull;
         }
         DeployResult::NoCluster { reason } => facts.reason = reason.clone(),
+        DeployResult::ClusterUnreachable {
+            cluster,
+            reason,
+            retry_in,
+        } => {
+            facts.waiting_for = cluster.clone();
+            facts.reason = reason.clone();
+            facts.retry_in = retry_in.clone();
+        }
     }
     facts
 }
@@ -487,6 +518,7 @@ mod tests {
             pruned: Vec::new(),
             conflicts: Vec::new(),
             check_run_url: None,
+            cluster: None,
         }
     }
 

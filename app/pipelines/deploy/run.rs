@@ -53,11 +53,22 @@ impl RunKind for DeployRun {
 
     fn on_timeout<'a>(&'a self, run: &'a RunRecord) -> HookFuture<'a> {
         Box::pin(async move {
+            let waited = progress_of(&run.progress)
+                .ok()
+                .filter(|progress| progress.unreachable > 0)
+                .map(|progress| progress.cluster);
+            let message = match waited {
+                Some(cluster) => format!(
+                    "cluster `{cluster}` was still unreachable at the deploy's deadline \
+                     (health_timeout plus 30 minutes); see slipway's log"
+                ),
+                None => "the deploy did not finish before its deadline (health_timeout plus \
+                         30 minutes); see slipway's log"
+                    .to_string(),
+            };
             let result = DeployResult::ApplyFailed {
                 object: None,
-                message: "the deploy did not finish before its deadline (health_timeout plus \
-                          30 minutes); see slipway's log"
-                    .to_string(),
+                message,
             };
             self.deploys.end_stopped(run, result).await
         })
@@ -84,6 +95,9 @@ enum Next {
     Continue,
     /// The deploy is over.
     End(DeployResult),
+    /// The environment's cluster does not answer or refuses slipway: the same step again after
+    /// a backoff, for as long as the run's deadline allows. Deploys to other clusters go on.
+    Unreachable(String),
 }
 
 fn progress_of(value: &serde_json::Value) -> Result<DeployProgress, StepError> {
@@ -109,8 +123,39 @@ impl Deploys {
         let result = match stepped {
             Ok(Next::Continue) => {
                 progress.failures = 0;
+                if progress.unreachable > 0 {
+                    progress.unreachable = 0;
+                    tracing::info!(repo = %progress.repo, environment = %progress.environment, cluster = %progress.cluster, "the cluster answers again; the deploy goes on");
+                    self.tell_waiting(&progress, DeployResult::InProgress)
+                        .await
+                        .map_err(|err| step_error(&err))?;
+                }
                 return Ok(StepOutcome::WaitUntil {
                     at: now_millis(),
+                    progress: to_value(&progress),
+                });
+            }
+            Ok(Next::Unreachable(reason)) => {
+                progress.unreachable += 1;
+                self.inner
+                    .metrics
+                    .cluster_unreachable
+                    .get_or_create(&crate::telemetry::ClusterLabels {
+                        cluster: progress.cluster.clone(),
+                    })
+                    .inc();
+                let backoff = self.inner.backoff.after(progress.unreachable);
+                tracing::warn!(repo = %progress.repo, environment = %progress.environment, cluster = %progress.cluster, attempt = progress.unreachable, reason, "the environment's cluster is unreachable; trying again after a backoff");
+                let waiting = DeployResult::ClusterUnreachable {
+                    cluster: progress.cluster.clone(),
+                    reason,
+                    retry_in: retry_in(backoff),
+                };
+                self.tell_waiting(&progress, waiting)
+                    .await
+                    .map_err(|err| step_error(&err))?;
+                return Ok(StepOutcome::WaitUntil {
+                    at: after(backoff),
                     progress: to_value(&progress),
                 });
             }
@@ -145,11 +190,47 @@ impl Deploys {
         self.publish_end(progress, result)
             .await
             .map_err(|err| step_error(&err))?;
+        crate::telemetry::Metrics::count_cluster(
+            &self.inner.metrics.deploys,
+            &progress.cluster,
+            name,
+        );
         Ok(if succeeded {
             StepOutcome::succeeded("deployed")
         } else {
             StepOutcome::failed(name)
         })
+    }
+
+    /// The check run of a deploy under way says `standing` (waiting for its cluster, or going
+    /// on again).
+    async fn tell_waiting(
+        &self,
+        progress: &DeployProgress,
+        standing: DeployResult,
+    ) -> Result<(), HandlerError> {
+        let (Some(id), Some(repo)) = (progress.check_run_id, progress.repo_ref()) else {
+            return Ok(());
+        };
+        let outcome = self.outcome(progress, standing);
+        let output = super::report::check_run_output(self.inner.templates, &outcome)?;
+        let update = crate::github::CheckRunUpdate {
+            name: None,
+            status: Some(crate::github::CheckStatus::InProgress),
+            conclusion: None,
+            details_url: None,
+            output: Some(output),
+        };
+        self.inner
+            .github
+            .update_check_run(
+                progress.installation_id,
+                &repo,
+                crate::github::CheckRunId(id),
+                &update,
+            )
+            .await?;
+        Ok(())
     }
 
     /// A run that was cancelled or timed out: its check run, Deployment and history row end.
@@ -173,12 +254,25 @@ impl Deploys {
 
     /// The check run, the Deployment, the history row and the comment of a starting deploy.
     async fn begin(&self, progress: &mut DeployProgress, run_id: i64) -> Result<Next, Trouble> {
-        if let DeployAccess::Unavailable(reason) = &self.inner.cluster {
-            return Ok(Next::End(DeployResult::NoCluster {
-                reason: reason.clone(),
-            }));
-        }
         let (_, env) = self.environment_of(progress).await?;
+        // The environment as read now decides where it goes (and what the texts name).
+        progress.cluster = env.cluster.clone();
+        match self.inner.clusters.get(&env.cluster) {
+            Err(refusal) => {
+                return Ok(Next::End(DeployResult::ApplyFailed {
+                    object: None,
+                    message: refusal,
+                }))
+            }
+            // Its apply waits for it.
+            Ok(DeployAccess::Unavailable(_)) if self.inner.clusters.may_come(&env.cluster) => {}
+            Ok(DeployAccess::Unavailable(reason)) => {
+                return Ok(Next::End(DeployResult::NoCluster {
+                    reason: format!("cluster `{}`: {reason}", env.cluster),
+                }));
+            }
+            Ok(DeployAccess::Ready(_)) => {}
+        }
         if progress.check_run_id.is_none() {
             let id = self
                 .open_check_run(progress, &format!("deploy-run-{run_id}"))
@@ -221,16 +315,30 @@ impl Deploys {
     /// Renders the commit (the deploy's, or the one it rolls back to), checks the policy,
     /// applies and prunes.
     async fn apply(&self, progress: &mut DeployProgress, rollback: bool) -> Result<Next, Trouble> {
-        let deployer = self.deployer()?;
         let (mirror, env) = self.environment_of(progress).await?;
         // Never another cluster: an environment naming one this slipway does not know is
-        // applied nowhere (the cluster slipway has is not it).
-        if let Some(refusal) = config::KnownClusters::default().refusal(&env.cluster) {
-            return Ok(Next::End(DeployResult::ApplyFailed {
-                object: None,
-                message: refusal,
-            }));
-        }
+        // applied nowhere, and one is applied only through the cluster it names.
+        let deployer = match self.inner.clusters.get(&env.cluster) {
+            Ok(_) if env.cluster != progress.cluster => {
+                return Ok(Next::End(DeployResult::ApplyFailed {
+                    object: None,
+                    message: format!(
+                        "environment `{}` names cluster `{}`, but this deploy was started for cluster `{}`: nothing was applied",
+                        env.name, env.cluster, progress.cluster
+                    ),
+                }))
+            }
+            Ok(_) => match self.deployer(&env.cluster).await? {
+                Ok(deployer) => deployer,
+                Err(waiting) => return Ok(Next::Unreachable(waiting)),
+            },
+            Err(refusal) => {
+                return Ok(Next::End(DeployResult::ApplyFailed {
+                    object: None,
+                    message: refusal,
+                }))
+            }
+        };
         let sha = match (&progress.rollback_to, rollback) {
             (Some(to), true) => to.clone(),
             _ => progress.sha.clone(),
@@ -254,10 +362,7 @@ impl Deploys {
             }
             return Ok(Next::End(DeployResult::RefusedByPolicy { violations }));
         }
-        let inventory = Inventory {
-            repository: progress.repo.clone(),
-            environment: progress.environment.clone(),
-        };
+        let inventory = Inventory::in_cluster(&progress.repo, &progress.environment, &env.cluster);
         let may_adopt = |kind: &str, name: &str| env.may_adopt(kind, name);
         let report = match deployer
             .apply_adopting(&objects, &inventory, &may_adopt)
@@ -305,7 +410,10 @@ impl Deploys {
 
     /// Waits (one slice at most) for the applied workloads to become healthy.
     async fn health(&self, progress: &mut DeployProgress, rollback: bool) -> Result<Next, Trouble> {
-        let deployer = self.deployer()?;
+        let deployer = match self.deployer(&progress.cluster).await? {
+            Ok(deployer) => deployer,
+            Err(waiting) => return Ok(Next::Unreachable(waiting)),
+        };
         let deadline = progress.health_deadline.unwrap_or_else(now_millis);
         let remaining = Duration::from_millis(u64::try_from(deadline - now_millis()).unwrap_or(0));
         // Other kinds are healthy once applied: only workloads are waited for.
@@ -429,10 +537,22 @@ impl Deploys {
             .unwrap_or_default())
     }
 
-    fn deployer(&self) -> Result<Deployer, Trouble> {
-        match &self.inner.cluster {
-            DeployAccess::Ready(deployer) => Ok(deployer.clone()),
-            DeployAccess::Unavailable(reason) => Err(Trouble::Fatal(reason.clone())),
+    /// The deployer of cluster `name` once it answers; `Ok(Err(why))` while the deploy waits
+    /// for it (it does not answer, refuses slipway, or its client cannot be made yet). A
+    /// cluster the settings do not name, or without any configuration, ends the deploy.
+    async fn deployer(&self, name: &str) -> Result<Result<Deployer, String>, Trouble> {
+        let clusters = &self.inner.clusters;
+        match clusters.reach(name).await.map_err(Trouble::Fatal)? {
+            DeployAccess::Ready(deployer) => Ok(match unreachable(&deployer).await {
+                Some(waiting) => Err(waiting),
+                None => Ok(deployer),
+            }),
+            DeployAccess::Unavailable(reason) if clusters.may_come(name) => {
+                Ok(Err(format!("has no usable client yet: {reason}")))
+            }
+            DeployAccess::Unavailable(reason) => {
+                Err(Trouble::Fatal(format!("cluster `{name}`: {reason}")))
+            }
         }
     }
 
@@ -477,6 +597,30 @@ impl Deploys {
         .map_err(Trouble::Fatal)?;
         Ok((mirror, env))
     }
+}
+
+/// Why the cluster cannot be deployed to now (`unreachable: …`, `refuses slipway: …`), when it
+/// does not answer, answers with a server error, or refuses slipway's credentials; `None` when
+/// it answers.
+async fn unreachable(deployer: &Deployer) -> Option<String> {
+    let err = deployer.check_reachable().await.err()?;
+    let refused = matches!(err.code(), Some(401 | 403));
+    (err.is_transient() || refused).then(|| {
+        let why = crate::failure::chain(&err);
+        if refused {
+            format!("refuses slipway: {why}")
+        } else {
+            format!("unreachable: {why}")
+        }
+    })
+}
+
+/// A backoff as the check run says it: `8s`, `2m`, or `250ms` below a second.
+fn retry_in(backoff: Duration) -> String {
+    if backoff < Duration::from_secs(1) {
+        return format!("{}ms", backoff.as_millis());
+    }
+    config::format_duration(backoff)
 }
 
 /// Environment `name` rendered at `sha` with that commit's own settings of it

@@ -40,6 +40,8 @@ pub struct DeployRequest {
     pub html_url: Option<String>,
     pub installation_id: i64,
     pub environment: String,
+    /// The cluster the environment names.
+    pub cluster: String,
     pub sha: String,
     pub config_sha: String,
     pub pull: Option<u64>,
@@ -57,6 +59,7 @@ impl DeployRequest {
             html_url: self.html_url.clone(),
             installation_id: self.installation_id,
             environment: self.environment.clone(),
+            cluster: self.cluster.clone(),
             sha: self.sha.clone(),
             config_sha: self.config_sha.clone(),
             pull: self.pull,
@@ -72,6 +75,7 @@ impl DeployRequest {
             failure: None,
             rollback_to: None,
             failures: 0,
+            unreachable: 0,
         }
     }
 }
@@ -132,8 +136,9 @@ impl Deploys {
             .await?;
         // An app repo's push stops here, before GitHub is asked anything.
         let reader = mirror.clone();
+        let known = self.inner.clusters.known().clone();
         let declares = git::blocking(move || -> Result<bool, HandlerError> {
-            match crate::config::read_at(&reader.tree_at(&before.to_hex())?) {
+            match crate::config::read_at(&reader.tree_at(&before.to_hex())?, &known) {
                 Ok(config) => Ok(config.config_repo.is_some()),
                 Err(ReadError::NotFound { .. }) => Ok(false),
                 // Broken: the deploy decision below says so.
@@ -208,6 +213,7 @@ impl Deploys {
                 html_url: repository.html_url.clone(),
                 installation_id,
                 environment: env.environment.name.clone(),
+                cluster: env.environment.cluster.clone(),
                 sha: after.to_hex(),
                 config_sha: before.to_hex(),
                 pull: merged.as_ref().map(|p| p.number),
@@ -446,6 +452,7 @@ impl Deploys {
             html_url: repository.html_url.clone(),
             installation_id: installation.0,
             environment: environment.to_string(),
+            cluster: env.cluster.clone(),
             sha: sha.clone(),
             config_sha: stored.config_sha.clone(),
             pull,
@@ -458,7 +465,12 @@ impl Deploys {
             .store
             .environment_lock(&repo, environment)
             .await?;
-        let published = match decide(&affected, lock.as_ref(), origin) {
+        let published = match decide(
+            &affected,
+            lock.as_ref(),
+            origin,
+            self.inner.clusters.known(),
+        ) {
             Decision::Refuse(result) => {
                 self.publish_refusal(&request.progress(), result).await?;
                 true
@@ -490,7 +502,7 @@ impl Deploys {
             .store
             .environment_lock(&request.repo, &request.environment)
             .await?;
-        match decide(env, lock.as_ref(), origin) {
+        match decide(env, lock.as_ref(), origin, self.inner.clusters.known()) {
             Decision::Refuse(result) => {
                 self.publish_refusal(&request.progress(), result).await?;
                 Ok(true)
@@ -499,17 +511,29 @@ impl Deploys {
         }
     }
 
-    /// Starts `request`'s deploy, or, without a cluster, says so on the commit (neutral: the
+    /// Starts `request`'s deploy, or, without its cluster, says so on the commit (neutral: the
     /// change is not at fault) without starting anything.
     async fn deploy_if_possible(
         &self,
         runs: &Runs,
         request: DeployRequest,
     ) -> Result<bool, HandlerError> {
-        if let super::DeployAccess::Unavailable(reason) = &self.inner.cluster {
-            let result = DeployResult::NoCluster {
-                reason: reason.clone(),
-            };
+        let access = match self.inner.clusters.get(&request.cluster) {
+            Ok(access) => access,
+            // `decide` refuses it first; never another cluster.
+            Err(refusal) => {
+                let result = DeployResult::ApplyFailed {
+                    object: None,
+                    message: refusal,
+                };
+                self.publish_refusal(&request.progress(), result).await?;
+                return Ok(true);
+            }
+        };
+        // A cluster whose client may still be made is waited for by the deploy itself.
+        let waits = self.inner.clusters.may_come(&request.cluster);
+        if let (super::DeployAccess::Unavailable(reason), false) = (access, waits) {
+            let result = DeployResult::NoCluster { reason };
             self.publish_refusal(&request.progress(), result).await?;
             return Ok(true);
         }
@@ -674,8 +698,11 @@ impl Deploys {
         change: CommitId,
         before: CommitId,
     ) -> Result<Option<Affected>, HandlerError> {
+        let known = self.inner.clusters.known().clone();
         let found = git::blocking(move || -> Result<_, HandlerError> {
-            Ok(affected::affected_environments(&mirror, &change, &before))
+            Ok(affected::affected_environments(
+                &mirror, &change, &before, &known,
+            ))
         })
         .await?;
         match found {

@@ -68,6 +68,9 @@ pub struct Input<'a> {
     pub notes: Vec<String>,
     /// The command that shows the whole diff, quoted when the report is cut.
     pub full_command: String,
+    /// Whether each environment's cluster is named (the server knows several clusters); an
+    /// environment naming one but `default` has it named either way.
+    pub name_clusters: bool,
 }
 
 impl Report {
@@ -149,11 +152,14 @@ impl Report {
 }
 
 fn status(environment: &str, input: &Input<'_>) -> EnvironmentStatus {
-    let required_approvals = input
+    let declared = input
         .environments
         .iter()
-        .find(|env| env.name == environment)
-        .map_or(0, |env| env.required_approvals);
+        .find(|env| env.name == environment);
+    let required_approvals = declared.map_or(0, |env| env.required_approvals);
+    let cluster = declared
+        .map(|env| env.cluster.clone())
+        .filter(|cluster| input.name_clusters || cluster != crate::config::DEFAULT_CLUSTER);
     let lock = match input.locks {
         None => Lock::Unknown,
         Some(locks) => locks
@@ -181,6 +187,7 @@ fn status(environment: &str, input: &Input<'_>) -> EnvironmentStatus {
         lock,
         required_approvals,
         violations: input.findings.violations_of(environment),
+        cluster,
     }
 }
 

@@ -40,7 +40,7 @@ use self::comment::{Input, Report, Shown};
 use self::message::{ConfigProblem, Findings};
 use self::plan::{LastDeploy, Start};
 use super::PipelineContext;
-use crate::config::{self, ConfigErrors, ReadError};
+use crate::config::{self, ConfigErrors, KnownClusters, ReadError};
 use crate::diff::compare::{self, Side, Untouched};
 use crate::git::{self, CommitId, GitError, LocalRepo, Mirrors, Remote, Token, DEFAULT_REFSPECS};
 use crate::github::{
@@ -247,12 +247,13 @@ async fn preview(
 
     let read = {
         let mirror = mirror.clone();
+        let known = context.clusters.clone();
         git::blocking(move || -> Result<_, HandlerError> {
             let (base_tree, head_tree) = (
                 mirror.tree_at(&base.to_hex())?,
                 mirror.tree_at(&head.to_hex())?,
             );
-            Ok(read_configs(&base_tree, &head_tree)?)
+            Ok(read_configs(&base_tree, &head_tree, &known)?)
         })
         .await?
     };
@@ -271,12 +272,13 @@ async fn preview(
     // as rendering a thousand objects.
     let key = context.fingerprint_key;
     let declared = environments.clone();
+    let known = context.clusters.clone();
     let rendering = git::blocking(move || -> Result<_, HandlerError> {
         // Without a deploy on record, compare with where the change started, as GitHub's
         // "Files changed" does: commits that reached the base branch since are not part of
         // this change.
         let from = mirror.merge_base(&base, &head)?.unwrap_or(base);
-        let planned = plan::plan(&mirror, &declared, &from, &head, &deployed, false)?;
+        let planned = plan::plan(&mirror, &declared, &from, &head, &deployed, false, &known)?;
         let outcomes = compare::compare(&mirror, &planned.plans(), Untouched::Skip, &key)?;
         let lookups = message::charts_reading_the_cluster(
             &mirror.tree_at(&head.to_hex())?,
@@ -394,6 +396,7 @@ async fn post(
             .notes(templates, &repo.to_string(), target.fork.as_deref())
             .map_err(report_error)?,
         full_command: full_command(target, &from, &head),
+        name_clusters: context.clusters.names().len() > 1,
     });
     let comments = report
         .comment_bodies(templates, &Limits::default())
@@ -548,14 +551,18 @@ pub enum Configs {
 /// `.github/slipway.yml` at the base (the policy) and at the head (checked, never obeyed).
 /// Only a tree that cannot be read is an error; a file that is not valid is a problem to
 /// report.
-pub fn read_configs(base: &dyn TreeSource, head: &dyn TreeSource) -> Result<Configs, ReadError> {
+pub fn read_configs(
+    base: &dyn TreeSource,
+    head: &dyn TreeSource,
+    known: &KnownClusters,
+) -> Result<Configs, ReadError> {
     let problem = |side, tree: &dyn TreeSource, error, annotate| ConfigProblem {
         side,
         commit: tree.describe(),
         error,
         annotate,
     };
-    match config::read_at(base) {
+    match config::read_at(base, known) {
         Ok(parsed) => {
             let Some(config_repo) = parsed.config_repo else {
                 return Ok(Configs::NotConfigRepo);
@@ -563,7 +570,8 @@ pub fn read_configs(base: &dyn TreeSource, head: &dyn TreeSource) -> Result<Conf
             Ok(Configs::Read {
                 environments: config_repo.environments.into_values().collect(),
                 base_problem: None,
-                head_problem: errors_at(head)?.map(|error| problem(Side::Head, head, error, true)),
+                head_problem: errors_at(head, known)?
+                    .map(|error| problem(Side::Head, head, error, true)),
             })
         }
         Err(ReadError::NotFound { .. }) => Ok(Configs::NotConfigRepo),
@@ -572,7 +580,7 @@ pub fn read_configs(base: &dyn TreeSource, head: &dyn TreeSource) -> Result<Conf
                 return Err(err);
             };
             // The head's lines can carry the base's errors only where the head has them too.
-            let annotate = errors_at(head)?.as_ref() == Some(&error);
+            let annotate = errors_at(head, known)?.as_ref() == Some(&error);
             Ok(Configs::Read {
                 environments: Vec::new(),
                 base_problem: Some(problem(Side::Base, base, error, annotate)),
@@ -583,8 +591,11 @@ pub fn read_configs(base: &dyn TreeSource, head: &dyn TreeSource) -> Result<Conf
 }
 
 /// The mistakes of `.github/slipway.yml` in `tree`; none when it is valid or absent.
-fn errors_at(tree: &dyn TreeSource) -> Result<Option<ConfigErrors>, ReadError> {
-    match config::read_at(tree) {
+fn errors_at(
+    tree: &dyn TreeSource,
+    known: &KnownClusters,
+) -> Result<Option<ConfigErrors>, ReadError> {
+    match config::read_at(tree, known) {
         Ok(_) | Err(ReadError::NotFound { .. }) => Ok(None),
         Err(err) => match err.config_errors() {
             Some(errors) => Ok(Some(errors)),

@@ -118,6 +118,7 @@ pub fn plan(
     head: &CommitId,
     deployed: &BTreeMap<String, LastDeploy>,
     given: bool,
+    known: &crate::config::KnownClusters,
 ) -> Result<Planned, GitError> {
     let mut planned = Planned {
         head: head.to_hex(),
@@ -129,13 +130,13 @@ pub fn plan(
     if declared.is_empty() {
         return Ok(planned);
     }
-    let head_declared = declared_at(repo, head)?;
+    let head_declared = declared_at(repo, head, known)?;
     let mut configs: BTreeMap<CommitId, Option<Option<ConfigRepoConfig>>> = BTreeMap::new();
     let mut config_at = |commit: &CommitId| -> Result<Option<Option<ConfigRepoConfig>>, GitError> {
         if let Some(found) = configs.get(commit) {
             return Ok(found.clone());
         }
-        let found = declared_at(repo, commit)?;
+        let found = declared_at(repo, commit, known)?;
         configs.insert(*commit, found.clone());
         Ok(found)
     };
@@ -221,9 +222,10 @@ pub fn plan(
 fn declared_at(
     repo: &LocalRepo,
     commit: &CommitId,
+    known: &crate::config::KnownClusters,
 ) -> Result<Option<Option<ConfigRepoConfig>>, GitError> {
     let tree = repo.tree_at(&commit.to_hex())?;
-    Ok(match config::read_at(&tree) {
+    Ok(match config::read_at(&tree, known) {
         Ok(parsed) => Some(parsed.config_repo),
         Err(ReadError::NotFound { .. }) => Some(None),
         Err(ReadError::Source { source, at }) => {

@@ -248,17 +248,12 @@ impl FakeKubeBuilder {
             severed: tokio::sync::broadcast::channel(1).0,
             requested: Arc::new(tokio::sync::Notify::new()),
         };
-        let app = Router::new()
-            .fallback(server::handle)
-            .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the fake Kubernetes API server");
         let addr = listener.local_addr().expect("the fake's address");
         *shared.addr.lock().unwrap_or_else(|p| p.into_inner()) = Some(addr);
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let serving = Arc::new(tokio::sync::Mutex::new(Some(serve(listener, &shared))));
         slipway::install_crypto_provider();
         let url = format!("http://{addr}").parse().expect("a loopback URL");
         let client = kube::Client::try_from(kube::Config::new(url)).expect("a client for the fake");
@@ -266,8 +261,30 @@ impl FakeKubeBuilder {
             addr,
             shared,
             client,
+            serving,
         }
     }
+}
+
+/// The server task of a listener, and what stops it.
+struct Serving {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn serve(listener: tokio::net::TcpListener, shared: &Shared) -> Serving {
+    let app = Router::new()
+        .fallback(server::handle)
+        .with_state(shared.clone());
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            })
+            .await;
+    });
+    Serving { stop, task }
 }
 
 /// A running fake Kubernetes API server and a real client for it.
@@ -276,6 +293,8 @@ pub struct FakeKube {
     addr: SocketAddr,
     shared: Shared,
     client: kube::Client,
+    /// The server task while the server listens; `None` while it is stopped.
+    serving: Arc<tokio::sync::Mutex<Option<Serving>>>,
 }
 
 impl FakeKube {
@@ -294,6 +313,65 @@ impl FakeKube {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// A kubeconfig whose one context, `context` (also its current context), reaches this
+    /// server with a bearer token, as a kubeconfig Secret of a cluster would.
+    pub fn kubeconfig(&self, context: &str) -> String {
+        format!(
+            "apiVersion: v1
+kind: Config
+clusters:
+- name: {context}-cluster
+  cluster:
+    server: {url}
+users:
+- name: {context}-user
+  user:
+    token: test-token-{context}
+contexts:
+- name: {context}
+  context:
+    cluster: {context}-cluster
+    user: {context}-user
+current-context: {context}
+",
+            url = self.url()
+        )
+    }
+
+    /// [`Self::kubeconfig`] whose user authenticates with the exec plugin `command` (an
+    /// absolute path), as cloud providers' kubeconfigs do.
+    pub fn kubeconfig_with_exec(&self, context: &str, command: &str) -> String {
+        self.kubeconfig(context).replace(
+            &format!("    token: test-token-{context}\n"),
+            &format!(
+                "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {command}\n      interactiveMode: Never\n"
+            ),
+        )
+    }
+
+    /// The API server goes down, as a control plane that stops: open watches end, open
+    /// connections close, and new connections are refused. What was stored stays.
+    pub async fn stop(&self) {
+        let Some(serving) = self.serving.lock().await.take() else {
+            return;
+        };
+        let _ = self.shared.severed.send(());
+        let _ = serving.stop.send(true);
+        let _ = serving.task.await;
+    }
+
+    /// The API server comes back at the same address with what it stored.
+    pub async fn restart(&self) {
+        let mut serving = self.serving.lock().await;
+        if serving.is_some() {
+            return;
+        }
+        let listener = tokio::net::TcpListener::bind(self.addr)
+            .await
+            .expect("bind the fake Kubernetes API server again at its address");
+        *serving = Some(serve(listener, &self.shared));
     }
 
     /// A `kube::Client` for this server, with `default` as its namespace.
