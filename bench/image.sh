@@ -9,7 +9,7 @@
 # every capability dropped, and the time from starting buildah to the first 200 of `/healthz`
 # and of `/readyz` on the operations port. App credentials are given through the environment
 # (the test fixtures' key; GITHUB_API_URL points at a closed loopback port, so nothing leaves
-# the machine): without them slipway is in setup mode and `/readyz` answers 503 by design.
+# the machine): the time to a ready pod with an App.
 # Prints sizes and the median, min and max of both times.
 set -euo pipefail
 
