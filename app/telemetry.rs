@@ -27,7 +27,11 @@ pub fn init_logging(level: &str, format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // A line that cannot be written (whoever read stderr went away) is dropped. Reporting
+        // it would `eprintln!` to that same stderr, which panics the task that logged: the
+        // SIGTERM handler logs before it stops the server, and slipway would never stop.
+        .log_internal_errors(false);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Pretty => builder.try_init(),

@@ -244,6 +244,56 @@ fn serve_logs_json_and_stops_cleanly_on_sigterm() {
 }
 
 /// One HTTP/1.1 GET over a plain socket: the whole answer, status line included.
+/// Whoever read slipway's log went away (a closed pipe): slipway still stops on SIGTERM.
+#[test]
+fn serve_stops_on_sigterm_after_the_reader_of_its_log_went_away() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PORT", "0")
+        .env("HOST", "127.0.0.1")
+        .env("LOG_FORMAT", "json")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("s.db").display()),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    while !lines
+        .next()
+        .expect("a start-up line")
+        .unwrap()
+        .contains("slipway is listening")
+    {}
+    drop(lines);
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let pid = child.id();
+    let (exited, wait) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = exited.send(child.wait());
+    });
+    match wait.recv_timeout(Duration::from_secs(30)) {
+        Ok(status) => assert_eq!(status.unwrap().code(), Some(0)),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!("slipway did not stop within 30 s of SIGTERM");
+        }
+    }
+}
+
 fn raw_get(addr: &str, path: &str) -> String {
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     std::io::Write::write_all(
