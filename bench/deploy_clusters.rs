@@ -110,7 +110,7 @@ async fn push_round(
         for (env, namespace, _) in envs {
             w.write(
                 &format!("envs/{env}/part-0002.yaml"),
-                &config_map_in(namespace, "part-0002", "value", &round.to_string()),
+                &config_map_in(namespace, "part-0002", "value", &format!("round-{round}")),
             );
         }
     });
