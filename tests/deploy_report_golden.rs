@@ -228,6 +228,33 @@ fn a_deploy_without_a_cluster_is_neutral_and_says_how_to_get_one() {
     assert_golden("deploy_check_no_cluster.md", &check_run(&outcome));
 }
 
+#[test]
+fn a_deploy_waiting_for_its_cluster_is_in_progress_and_names_the_cluster_and_the_retry() {
+    let mut outcome = deploy(DeployResult::ClusterUnreachable {
+        cluster: "prod-eu".into(),
+        reason: "unreachable: cannot reach the Kubernetes API: reading the API server's version: \
+                 tcp connect error: Connection refused (os error 111)"
+            .into(),
+        retry_in: "20s".into(),
+    });
+    outcome.cluster = Some("prod-eu".into());
+    outcome.objects.clear();
+    outcome.pruned.clear();
+    assert_eq!(outcome.result.conclusion(), None);
+    assert_eq!(
+        outcome.result.deployment_state(),
+        DeploymentState::InProgress
+    );
+    assert_golden("deploy_check_cluster_unreachable.md", &check_run(&outcome));
+}
+
+#[test]
+fn a_deploy_on_a_named_cluster_says_which_in_its_check_run() {
+    let mut outcome = deploy(DeployResult::Succeeded);
+    outcome.cluster = Some("prod-eu".into());
+    assert_golden("deploy_check_succeeded_on_cluster.md", &check_run(&outcome));
+}
+
 /// Objects named by someone hostile: mentions, backticks, HTML and table pipes stay text,
 /// and a long list folds.
 #[test]
@@ -263,6 +290,28 @@ fn hostile_object_names_stay_plain_text_and_long_lists_fold() {
     assert!(shown.contains("- `ConfigMap team-dev/<script>alert(1)</script>`\n"));
     assert!(shown.contains("- ```ConfigMap team-dev/a`b``c```\n"));
     assert_golden("deploy_check_hostile.md", &shown);
+}
+
+#[test]
+fn the_comment_names_each_environments_cluster_when_the_server_knows_several() {
+    let mut dev = deploy(DeployResult::Succeeded);
+    dev.cluster = Some("default".into());
+    let mut prod = deploy(DeployResult::ClusterUnreachable {
+        cluster: "prod-eu".into(),
+        reason: "unreachable: cannot reach the Kubernetes API".into(),
+        retry_in: "40s".into(),
+    });
+    prod.environment = "prod".into();
+    prod.cluster = Some("prod-eu".into());
+    prod.objects.clear();
+    prod.pruned.clear();
+    prod.check_run_url = Some("https://github.com/acme/config/runs/42".into());
+    let body = comment_body(&Templates::embedded(), &[dev, prod]).unwrap();
+    assert!(
+        body.contains("on cluster `prod-eu` | ⏳ waiting for the cluster |"),
+        "{body}"
+    );
+    assert_golden("deploy_comment_clusters.md", &body);
 }
 
 #[test]
