@@ -21,54 +21,30 @@ mod command_world;
 mod git_fixtures;
 #[path = "../tests/manifests/mod.rs"]
 mod manifests;
+#[path = "measure/mod.rs"]
+mod measure;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use build_world::{AppRepo, BuildWorld, Push, CONFIG_REPO, NAMESPACE};
 use git_fixtures::TestRepo;
+use measure::{from_env, ms, percentile, until};
 use serde_json::json;
 use support::fake_kube::{FakeKube, JobOutcome};
 use support::payloads::INSTALLATION_ID;
 use support::{FakeGitHub, TestServer};
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
-
-/// Polls `ready` every half millisecond until it holds; how long that took.
-async fn until(what: &str, mut ready: impl FnMut() -> bool) -> Instant {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if ready() {
-            return Instant::now();
-        }
-        assert!(Instant::now() < deadline, "{what} never happened");
-        tokio::time::sleep(Duration::from_micros(500)).await;
-    }
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     overhead().await;
-    let builds: usize = std::env::var("FAN_IN")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50);
+    let builds: usize = from_env("FAN_IN", 50);
     fan_in(builds).await;
 }
 
 async fn overhead() {
-    let runs: usize = std::env::var("RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+    let runs: usize = from_env("RUNS", 20);
     let world = BuildWorld::new().await;
     let mut to_job = Vec::new();
     let mut to_bump = Vec::new();

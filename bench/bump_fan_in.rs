@@ -16,19 +16,18 @@ mod bump_world;
 mod git_fixtures;
 #[path = "../tests/manifests/mod.rs"]
 mod manifests;
+#[path = "measure/mod.rs"]
+mod measure;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};
 
 use bump_world::{ConfigRepo, World};
+use measure::{from_env, ms};
 use slipway::pipelines::bumps::BumpLanded;
 
 const IMAGES: usize = 50;
-
-fn ms(d: Duration) -> String {
-    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
-}
 
 /// One fan-in: the time to the last landed bump, and the commits made.
 async fn fan_in(run: usize) -> (Duration, usize) {
@@ -59,11 +58,7 @@ async fn fan_in(run: usize) -> (Duration, usize) {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let runs: usize = std::env::var("RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5)
-        .max(1);
+    let runs: usize = from_env("RUNS", 5).max(1);
     let mut times = Vec::with_capacity(runs);
     println!("bump fan-in: {IMAGES} concurrent builds, one config repo, {runs} runs");
     for run in 1..=runs {

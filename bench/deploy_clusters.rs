@@ -21,15 +21,21 @@ mod command_world;
 mod deploy_world;
 #[path = "../tests/git_fixtures/mod.rs"]
 mod git_fixtures;
+#[path = "large_environment/mod.rs"]
+mod large_environment;
 #[path = "../tests/manifests/mod.rs"]
 mod manifests;
+#[path = "measure/mod.rs"]
+mod measure;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};
 
 use deploy_world::{DeployWorld, OtherClusters, DEV_NS, PROD_NS};
-use manifests::{config_map_in, Deployment};
+use large_environment::RESOURCES;
+use manifests::config_map_in;
+use measure::{from_env, ms, percentile, until};
 use support::fake_kube::FakeKube;
 
 const CONFIG: &str = "\
@@ -45,58 +51,8 @@ environments:
     drift_interval: 0
 ";
 
-/// The resources the environments' objects are applied as.
-const RESOURCES: [&str; 3] = ["configmaps", "services", "deployments"];
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
-
 fn applies(kube: &FakeKube) -> usize {
     RESOURCES.iter().map(|r| kube.requests("apply", r)).sum()
-}
-
-/// Polls `ready` every half millisecond until it holds; when it did.
-async fn until(what: &str, mut ready: impl FnMut() -> bool) -> Instant {
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        if ready() {
-            return Instant::now();
-        }
-        assert!(Instant::now() < deadline, "{what} never happened");
-        tokio::time::sleep(Duration::from_micros(500)).await;
-    }
-}
-
-fn service(namespace: &str, name: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: {namespace}\n\
-         spec:\n  selector:\n    app: {name}\n  ports:\n  - port: 80\n    targetPort: 8080\n"
-    )
-}
-
-/// `objects` objects for `env` in `namespace`: one in twenty a Deployment, one in twenty a
-/// Service, the rest ConfigMaps, a file each.
-fn write_environment(work: &git_fixtures::TestRepo, env: &str, namespace: &str, objects: usize) {
-    work.remove(&format!("envs/{env}/api.yaml"));
-    work.remove(&format!("envs/{env}/settings.yaml"));
-    for n in 0..objects {
-        let name = format!("part-{n:04}");
-        let yaml = match n % 20 {
-            0 => Deployment::new(&name)
-                .namespace(namespace)
-                .replicas(1)
-                .yaml(),
-            1 => service(namespace, &name),
-            _ => config_map_in(namespace, &name, "value", "0"),
-        };
-        work.write(&format!("envs/{env}/{name}.yaml"), &yaml);
-    }
 }
 
 /// One push to `main` changing one ConfigMap in each of `envs`; the time from its 202 to the
@@ -144,14 +100,8 @@ async fn prod_cluster() -> FakeKube {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let runs: u64 = std::env::var("RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
-    let objects: usize = std::env::var("OBJECTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
+    let runs: u64 = from_env("RUNS", 10);
+    let objects: usize = from_env("OBJECTS", 1000);
     let world = DeployWorld::with_clusters(
         CONFIG,
         None,
@@ -170,8 +120,8 @@ async fn main() {
 
     // Both environments grow to `objects` and deploy once (cold, not counted).
     world.commit_on("main", "large environments", |w| {
-        write_environment(w, "dev", DEV_NS, objects);
-        write_environment(w, "prod", PROD_NS, objects);
+        large_environment::write(w, "dev", DEV_NS, objects);
+        large_environment::write(w, "prod", PROD_NS, objects);
     });
     let cold = push_round(&world, 0, &[dev_env, prod_env], objects).await;
 

@@ -21,15 +21,21 @@ mod command_world;
 mod deploy_world;
 #[path = "../tests/git_fixtures/mod.rs"]
 mod git_fixtures;
+#[path = "large_environment/mod.rs"]
+mod large_environment;
 #[path = "../tests/manifests/mod.rs"]
 mod manifests;
+#[path = "measure/mod.rs"]
+mod measure;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};
 
 use deploy_world::{DeployWorld, DEV_NS, REPO};
-use manifests::{config_map_in, Deployment};
+use large_environment::RESOURCES;
+use manifests::config_map_in;
+use measure::{from_env, ms, percentile, until};
 use support::payloads::PullEvent;
 
 const CONFIG: &str = "\
@@ -44,58 +50,11 @@ environments:
     drift_interval: 0
 ";
 
-/// The resources the environment's objects are applied as.
-const RESOURCES: [&str; 3] = ["configmaps", "services", "deployments"];
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
-
 fn applies(world: &DeployWorld) -> usize {
     RESOURCES
         .iter()
         .map(|r| world.kube.requests("apply", r))
         .sum()
-}
-
-/// Polls `ready` every half millisecond until it holds; when it did.
-async fn until(what: &str, mut ready: impl FnMut() -> bool) -> Instant {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if ready() {
-            return Instant::now();
-        }
-        assert!(Instant::now() < deadline, "{what} never happened");
-        tokio::time::sleep(Duration::from_micros(500)).await;
-    }
-}
-
-fn service(name: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: {DEV_NS}\n\
-         spec:\n  selector:\n    app: {name}\n  ports:\n  - port: 80\n    targetPort: 8080\n"
-    )
-}
-
-/// `objects` objects for dev: one in twenty a Deployment, one in twenty a Service, the rest
-/// ConfigMaps, a file each.
-fn write_environment(work: &git_fixtures::TestRepo, objects: usize) {
-    work.remove("envs/dev/api.yaml");
-    work.remove("envs/dev/settings.yaml");
-    for n in 0..objects {
-        let name = format!("part-{n:04}");
-        let yaml = match n % 20 {
-            0 => Deployment::new(&name).namespace(DEV_NS).replicas(1).yaml(),
-            1 => service(&name),
-            _ => config_map_in(DEV_NS, &name, "value", "0"),
-        };
-        work.write(&format!("envs/dev/{name}.yaml"), &yaml);
-    }
 }
 
 /// One merge: a pull request changing one ConfigMap, merged, its webhooks delivered. The time
@@ -150,18 +109,12 @@ async fn merge_round(world: &DeployWorld, number: u64, objects: usize) -> (Durat
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let runs: u64 = std::env::var("RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
-    let objects: usize = std::env::var("OBJECTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
+    let runs: u64 = from_env("RUNS", 20);
+    let objects: usize = from_env("OBJECTS", 1000);
     let world = DeployWorld::with_config(CONFIG).await;
     // The environment grows to `objects` on main, then deploys once (cold).
     world.commit_on("main", "a large environment", |w| {
-        write_environment(w, objects)
+        large_environment::write(w, "dev", DEV_NS, objects)
     });
     let (cold_first, cold_apply) = merge_round(&world, 1, objects).await;
     let mut to_first = Vec::new();

@@ -16,6 +16,8 @@
 mod git_fixtures;
 #[path = "../tests/manifests/mod.rs"]
 mod manifests;
+#[path = "measure/mod.rs"]
+mod measure;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -24,27 +26,16 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use git_fixtures::git_in as git;
+use measure::{from_env, ms, percentile};
 use support::fake_github::PullSpec;
 use support::payloads::{PullEvent, INSTALLATION_ID};
 use support::{FakeGitHub, TestServer};
 
 const REPO: &str = "acme/shop-config";
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let runs: u64 = std::env::var("RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+    let runs: u64 = from_env("RUNS", 20);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let scratch = tempfile::tempdir().expect("a scratch directory");
     let work = scratch.path().join("work");
