@@ -88,7 +88,10 @@ fn write_environment(work: &git_fixtures::TestRepo, env: &str, namespace: &str, 
     for n in 0..objects {
         let name = format!("part-{n:04}");
         let yaml = match n % 20 {
-            0 => Deployment::new(&name).namespace(namespace).replicas(1).yaml(),
+            0 => Deployment::new(&name)
+                .namespace(namespace)
+                .replicas(1)
+                .yaml(),
             1 => service(namespace, &name),
             _ => config_map_in(namespace, &name, "value", "0"),
         };
