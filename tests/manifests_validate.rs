@@ -6,7 +6,8 @@
 //! is installed. The Helm chart (`manifests/chart`) passes `helm lint`, renders with the
 //! same renderer into the same objects as the kustomizations, and takes the image, the
 //! public URL and the credentials' Secret from its values; those tests are skipped when
-//! `helm` is not installed.
+//! `helm` is not installed. The opt-in egress component (`manifests/components/egress`, the
+//! chart's `egressPolicy`) is checked for what it lets slipway's pod reach.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -793,27 +794,34 @@ fn quick_start_overlay() -> String {
     text
 }
 
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A copy of `manifests/` with the kustomization `overlay` beside it in `my-slipway/`, as in
+/// a checkout where the reader wrote that overlay.
+fn checkout_with_overlay(overlay: &str) -> tempfile::TempDir {
+    let checkout = tempfile::tempdir().unwrap();
+    copy_dir(&manifests_dir(), &checkout.path().join("manifests"));
+    let dir = checkout.path().join(QUICK_START_OVERLAY);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("kustomization.yaml"), overlay).unwrap();
+    checkout
+}
+
 /// A copy of `manifests/` with the quick start's overlay beside it, as in a checkout where
 /// the reader followed README.md.
 fn quick_start_checkout() -> tempfile::TempDir {
-    fn copy(from: &std::path::Path, to: &std::path::Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            let target = to.join(entry.file_name());
-            if entry.file_type().unwrap().is_dir() {
-                copy(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), &target).unwrap();
-            }
-        }
-    }
-    let checkout = tempfile::tempdir().unwrap();
-    copy(&manifests_dir(), &checkout.path().join("manifests"));
-    let overlay = checkout.path().join(QUICK_START_OVERLAY);
-    std::fs::create_dir_all(&overlay).unwrap();
-    std::fs::write(overlay.join("kustomization.yaml"), quick_start_overlay()).unwrap();
-    checkout
+    checkout_with_overlay(&quick_start_overlay())
 }
 
 /// Every container image of every pod template in `object` (containers, init and ephemeral
@@ -1107,7 +1115,11 @@ fn the_chart_passes_helm_lint() {
         return;
     }
     let helm = find_helm().expect("helm");
-    for values in [&[][..], &["--set", "clusterWide=true"][..]] {
+    for values in [
+        &[][..],
+        &["--set", "clusterWide=true"][..],
+        &["--set", "egressPolicy.enabled=true"][..],
+    ] {
         let output = std::process::Command::new(&helm)
             .args(["lint", "--strict"])
             .arg(manifests_dir().join(CHART))
@@ -1216,4 +1228,304 @@ fn the_charts_values_set_the_image_the_public_url_and_the_credentials_secret() {
             assert!(created.contains(namespace), "{}", describe(&object.value));
         }
     }
+}
+
+const EGRESS_POLICY: &str = "slipway-egress";
+
+/// The base with the opt-in egress component, as an overlay that adds nothing else builds it.
+fn base_with_egress_component() -> Vec<K8sObject> {
+    let checkout = checkout_with_overlay(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\
+         resources:\n  - ../manifests/base\ncomponents:\n  - ../manifests/components/egress\n",
+    );
+    build_in(checkout.path(), QUICK_START_OVERLAY)
+}
+
+/// The overlay manifests/README.md ("Render sandbox") has its reader write to enable the
+/// egress component: the YAML block that names it.
+fn readme_egress_overlay() -> String {
+    let readme = std::fs::read_to_string(manifests_dir().join("README.md")).expect("README.md");
+    readme
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|block| block.split_once("```").map(|(text, _)| text))
+        .find(|text| text.contains("../manifests/components/egress"))
+        .expect("manifests/README.md shows an overlay with the egress component")
+        .to_string()
+}
+
+fn egress_policy(objects: &[K8sObject]) -> NetworkPolicy {
+    let mut policies: Vec<NetworkPolicy> = typed(objects, "NetworkPolicy");
+    policies.retain(|p| p.metadata.name.as_deref() == Some(EGRESS_POLICY));
+    assert_eq!(policies.len(), 1, "one NetworkPolicy {EGRESS_POLICY}");
+    policies.remove(0)
+}
+
+/// Whether `ip` lies in `cidr` (`address/length`).
+fn in_cidr(ip: std::net::IpAddr, cidr: &str) -> bool {
+    use std::net::IpAddr;
+    let (network, length) = cidr.split_once('/').expect("a CIDR has a length");
+    let network: IpAddr = network.parse().expect("a CIDR's address");
+    let length: u32 = length.parse().expect("a CIDR's length");
+    match (ip, network) {
+        (IpAddr::V4(ip), IpAddr::V4(network)) => {
+            let mask = u32::MAX.checked_shl(32 - length).unwrap_or(0);
+            u32::from(ip) & mask == u32::from(network) & mask
+        }
+        (IpAddr::V6(ip), IpAddr::V6(network)) => {
+            let mask = u128::MAX.checked_shl(128 - length).unwrap_or(0);
+            u128::from(ip) & mask == u128::from(network) & mask
+        }
+        _ => false,
+    }
+}
+
+/// Whether `policy` lets a selected pod open a TCP connection to `ip`:`port`, an address
+/// outside the cluster's pods (selector peers never match it). A rule without `to` or
+/// without `ports` allows every destination or port.
+fn reaches(policy: &NetworkPolicy, ip: &str, port: i32) -> bool {
+    let ip: std::net::IpAddr = ip.parse().expect("an IP address");
+    let spec = policy.spec.as_ref().expect("a NetworkPolicy has a spec");
+    spec.egress.iter().flatten().any(|rule| {
+        let port_allowed = match rule.ports.as_deref() {
+            None | Some([]) => true,
+            Some(ports) => ports.iter().any(|p| {
+                p.protocol.as_deref().unwrap_or("TCP") == "TCP"
+                    && p.port.as_ref().is_none_or(|allowed| match allowed {
+                        IntOrString::Int(allowed) => *allowed == port,
+                        IntOrString::String(_) => false,
+                    })
+            }),
+        };
+        let peer_allowed = match rule.to.as_deref() {
+            None | Some([]) => true,
+            Some(peers) => peers
+                .iter()
+                .filter_map(|p| p.ip_block.as_ref())
+                .any(|block| {
+                    in_cidr(ip, &block.cidr)
+                        && !block.except.iter().flatten().any(|cidr| in_cidr(ip, cidr))
+                }),
+        };
+        port_allowed && peer_allowed
+    })
+}
+
+/// What slipway's pod must never reach, whatever the operator fills in: the cloud metadata
+/// service (AWS's IPv6 one too), loopback, and the private ranges nodes and workloads live in.
+const NEVER_REACHED: [&str; 9] = [
+    "169.254.169.254",
+    "fd00:ec2::254",
+    "127.0.0.1",
+    "10.1.2.3",
+    "172.16.0.10",
+    "192.168.1.1",
+    "100.64.0.1",
+    "fe80::1",
+    "::1",
+];
+/// github.com and api.github.com's addresses, IPv4 and IPv6.
+const GITHUB: [&str; 2] = ["140.82.112.3", "2606:50c0:8000::154"];
+
+/// Checks the promises of the egress policy that do not depend on the filled-in addresses.
+fn assert_egress_policy_fences_slipways_pod(objects: &[K8sObject], at: &str) {
+    let policy = egress_policy(objects);
+    let deployment = &typed::<Deployment>(objects, "Deployment")[0];
+    assert_eq!(
+        policy.metadata.namespace, deployment.metadata.namespace,
+        "{at}: the policy is in slipway's namespace"
+    );
+    let spec = policy.spec.as_ref().expect("a spec");
+    // It applies to slipway's pod, and restricts only what the pod reaches.
+    let pod_selector = spec.pod_selector.clone().unwrap_or_default();
+    let selector = pod_selector.match_labels.clone().unwrap_or_default();
+    assert!(
+        !selector.is_empty(),
+        "{at}: an empty selector picks every pod"
+    );
+    assert!(pod_selector.match_expressions.is_none(), "{at}");
+    let pod_labels = deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.metadata.as_ref())
+        .and_then(|m| m.labels.clone())
+        .unwrap_or_default();
+    for (key, value) in &selector {
+        assert_eq!(
+            pod_labels.get(key),
+            Some(value),
+            "{at}: the policy selects {key}={value}, which slipway's pod does not carry"
+        );
+    }
+    assert_eq!(spec.policy_types, Some(vec!["Egress".to_string()]), "{at}");
+    // GitHub over HTTPS, and nothing unencrypted to the internet.
+    for github in GITHUB {
+        assert!(
+            reaches(&policy, github, 443),
+            "{at}: {github}:443 is refused"
+        );
+        assert!(
+            !reaches(&policy, github, 80),
+            "{at}: {github}:80 is reached"
+        );
+    }
+    for address in NEVER_REACHED {
+        for port in [80, 443, 6443] {
+            assert!(
+                !reaches(&policy, address, port),
+                "{at}: slipway's pod reaches {address}:{port}"
+            );
+        }
+    }
+    // DNS: kube-dns's pods in kube-system, on port 53, and no other selector peer.
+    let selector_peers: Vec<_> = spec
+        .egress
+        .iter()
+        .flatten()
+        .flat_map(|rule| rule.to.iter().flatten().map(move |peer| (rule, peer)))
+        .filter(|(_, peer)| peer.ip_block.is_none())
+        .collect();
+    assert_eq!(selector_peers.len(), 1, "{at}: one in-cluster peer, DNS");
+    let (rule, peer) = selector_peers[0];
+    let labels = |s: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>| {
+        s.as_ref()
+            .and_then(|s| s.match_labels.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        labels(&peer.namespace_selector)
+            .get("kubernetes.io/metadata.name")
+            .map(String::as_str),
+        Some("kube-system"),
+        "{at}"
+    );
+    assert_eq!(
+        labels(&peer.pod_selector)
+            .get("k8s-app")
+            .map(String::as_str),
+        Some("kube-dns"),
+        "{at}"
+    );
+    let ports: BTreeSet<String> = rule
+        .ports
+        .iter()
+        .flatten()
+        .map(|p| format!("{}/{:?}", p.protocol.as_deref().unwrap_or("TCP"), p.port))
+        .collect();
+    assert_eq!(
+        ports,
+        set(&["TCP/Some(Int(53))", "UDP/Some(Int(53))"]),
+        "{at}"
+    );
+}
+
+/// The opt-in egress component builds with the base into valid objects: the base's, and the
+/// NetworkPolicy that fences slipway's own pod — off the metadata service and private
+/// ranges, on to GitHub over HTTPS, and to the API server only at the address filled in
+/// (here still the placeholder).
+#[test]
+fn the_egress_component_fences_slipways_own_pod() {
+    if !kustomize_available("the_egress_component_fences_slipways_own_pod") {
+        return;
+    }
+    let objects = base_with_egress_component();
+    let problems: Vec<String> = objects
+        .iter()
+        .filter_map(|o| validate(&o.value).err())
+        .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // The component adds the policy and changes nothing else.
+    let mut without_policy = by_key(&objects);
+    let key = (
+        "NetworkPolicy".to_string(),
+        SLIPWAY_NAMESPACE.to_string(),
+        EGRESS_POLICY.to_string(),
+    );
+    assert!(without_policy.remove(&key).is_some());
+    assert_eq!(without_policy, by_key(&build(BASE)));
+    assert!(
+        !build(BASE).iter().any(|o| o.name() == EGRESS_POLICY),
+        "the base alone does not install the egress policy: its addresses need filling in"
+    );
+
+    assert_egress_policy_fences_slipways_pod(&objects, "base + components/egress");
+    let policy = egress_policy(&objects);
+    // The placeholder is from a documentation range, which no API server has.
+    assert!(reaches(&policy, "203.0.113.10", 6443));
+    assert!(!reaches(&policy, "203.0.113.11", 6443));
+}
+
+/// The overlay manifests/README.md shows builds, and its patch is what lets slipway reach
+/// the API servers it names — on their ports only — while the fence holds.
+#[test]
+fn the_readmes_egress_overlay_lets_slipway_reach_the_api_servers_it_names() {
+    if !kustomize_available(
+        "the_readmes_egress_overlay_lets_slipway_reach_the_api_servers_it_names",
+    ) {
+        return;
+    }
+    let checkout = checkout_with_overlay(&readme_egress_overlay());
+    let objects = build_in(checkout.path(), QUICK_START_OVERLAY);
+    let problems: Vec<String> = objects
+        .iter()
+        .filter_map(|o| validate(&o.value).err())
+        .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert_egress_policy_fences_slipways_pod(&objects, "manifests/README.md's overlay");
+    let policy = egress_policy(&objects);
+    for api_server in ["10.0.0.1", "10.20.0.5"] {
+        for port in [443, 6443] {
+            assert!(reaches(&policy, api_server, port), "{api_server}:{port}");
+        }
+        assert!(!reaches(&policy, api_server, 10250), "the kubelet's port");
+    }
+    assert!(
+        !reaches(&policy, "10.0.0.2", 443),
+        "a neighbour of the API server"
+    );
+    assert!(
+        !reaches(&policy, "203.0.113.10", 6443),
+        "the placeholder is replaced, not kept"
+    );
+}
+
+/// `egressPolicy.enabled` renders the component's policy, field for field, with the API
+/// servers and further addresses from the values; off by default (the chart's default render
+/// equals the base's: `the_chart_renders_the_objects_the_kustomizations_build`).
+#[test]
+fn the_charts_egress_policy_is_the_components() {
+    if !helm_available("the_charts_egress_policy_is_the_components") {
+        return;
+    }
+    let chart = render_chart(&[("egressPolicy.enabled", "true")]);
+    let problems: Vec<String> = chart
+        .iter()
+        .filter_map(|o| validate(&o.value).err())
+        .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let rendered = chart
+        .iter()
+        .find(|o| o.name() == EGRESS_POLICY)
+        .expect("enabled, the chart renders the egress policy");
+    let built = base_with_egress_component();
+    let expected = built
+        .iter()
+        .find(|o| o.name() == EGRESS_POLICY)
+        .expect("the component's policy");
+    assert_eq!(comparable(rendered), comparable(expected));
+    assert!(!render_chart(&[]).iter().any(|o| o.name() == EGRESS_POLICY));
+
+    let filled = render_chart(&[
+        ("egressPolicy.enabled", "true"),
+        ("egressPolicy.apiServers[0]", "10.0.0.1/32"),
+        ("egressPolicy.apiServers[1]", "10.20.0.5/32"),
+        ("egressPolicy.extraCIDRs[0]", "192.168.7.0/24"),
+    ]);
+    assert_egress_policy_fences_slipways_pod(&filled, "the chart, filled in");
+    let policy = egress_policy(&filled);
+    for address in ["10.0.0.1", "10.20.0.5", "192.168.7.9"] {
+        assert!(reaches(&policy, address, 443), "{address}:443");
+    }
+    assert!(!reaches(&policy, "203.0.113.10", 6443));
+    assert!(!reaches(&policy, "192.168.1.1", 443));
 }
