@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount,
+    ConfigMap, Container, Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
@@ -170,6 +170,16 @@ fn typed<T: DeserializeOwned>(objects: &[K8sObject], kind: &str) -> Vec<T> {
         .filter(|o| o.kind() == kind)
         .map(|o| serde_json::from_value(o.value.clone()).expect("validated"))
         .collect()
+}
+
+/// The first container of `deployment`'s pod: slipway's.
+fn slipway_container(deployment: &Deployment) -> &Container {
+    &deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .expect("a pod spec")
+        .containers[0]
 }
 
 fn kinds(objects: &[K8sObject]) -> BTreeSet<String> {
@@ -693,12 +703,7 @@ fn the_service_github_reaches_exposes_only_the_webhook_port() {
     for path in KUSTOMIZATIONS {
         let objects = build(path);
         let deployment = &typed::<Deployment>(&objects, "Deployment")[0];
-        let container = &deployment
-            .spec
-            .as_ref()
-            .and_then(|s| s.template.spec.as_ref())
-            .expect("a pod spec")
-            .containers[0];
+        let container = slipway_container(deployment);
         let ports: Vec<(String, i32)> = container
             .ports
             .iter()
@@ -867,12 +872,7 @@ fn the_install_names_one_image_a_placeholder_nothing_is_pulled_from() {
         let images = images_of(&objects);
         assert_eq!(images, [PLACEHOLDER_IMAGE], "manifests/{path}");
         let deployment = &typed::<Deployment>(&objects, "Deployment")[0];
-        let container = &deployment
-            .spec
-            .as_ref()
-            .and_then(|s| s.template.spec.as_ref())
-            .expect("a pod spec")
-            .containers[0];
+        let container = slipway_container(deployment);
         assert_eq!(container.command, Some(vec!["slipway".to_string()]));
         assert_eq!(container.args, Some(vec!["serve".to_string()]));
     }
@@ -911,12 +911,7 @@ fn the_quick_start_overlay_sets_the_image_and_the_public_url_in_one_place_each()
     assert_eq!(images_of(&objects), [set_image]);
 
     let deployment = &typed::<Deployment>(&objects, "Deployment")[0];
-    let container = &deployment
-        .spec
-        .as_ref()
-        .and_then(|s| s.template.spec.as_ref())
-        .expect("a pod spec")
-        .containers[0];
+    let container = slipway_container(deployment);
     // PUBLIC_URL comes from the ConfigMap alone: an `env` entry would override it.
     assert!(container
         .env
@@ -1202,12 +1197,7 @@ fn the_charts_values_set_the_image_the_public_url_and_the_credentials_secret() {
     // The operator's Secret replaces the chart's empty one.
     assert!(typed::<Secret>(&chart, "Secret").is_empty());
     let deployment = &typed::<Deployment>(&chart, "Deployment")[0];
-    let container = &deployment
-        .spec
-        .as_ref()
-        .and_then(|s| s.template.spec.as_ref())
-        .expect("a pod spec")
-        .containers[0];
+    let container = slipway_container(deployment);
     let secrets: Vec<String> = container
         .env_from
         .iter()
